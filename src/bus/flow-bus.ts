@@ -1,0 +1,74 @@
+/**
+ * The bus between collectors and the aggregator. Kafka in production (kafka-flow.bus.ts), an
+ * in-process queue in the embedded default (in-process-flow.bus.ts); both honour this contract.
+ *
+ * Exactly-once into PostgreSQL rests on checkpoints: each consumed batch names the stream
+ * positions it covers (a Kafka partition offset, or a collector's source position such as a
+ * Calico file offset), and the aggregator writes them in the same transaction as the roll-ups.
+ */
+
+/** A position in one input stream, stored by the aggregator with the data it covers. */
+export interface StreamCheckpoint {
+  /** e.g. `kafka:dropscope.flows.v1:3`, `calico-file:/var/log/calico/flows.log`, `hubble:relay:4245` */
+  stream: string;
+  /** Opaque to the aggregator: the next Kafka offset, a byte offset, a timestamp. */
+  position: string;
+}
+
+export interface PublishBatch {
+  /** Normalized flows (already validated by the collector's mapper). */
+  records: unknown[];
+  /** Where the producing collector stands once these records are stored (embedded mode). */
+  checkpoints?: StreamCheckpoint[];
+}
+
+export interface ConsumedBatch {
+  /** Raw values as they arrived: validate before use; bad ones go to dead letters. */
+  records: unknown[];
+  /** Positions that become durable when this batch is committed with its data. */
+  checkpoints: StreamCheckpoint[];
+}
+
+export interface DeadLetter {
+  /** The raw input (truncated by the bus if huge). */
+  raw: string;
+  reason: string;
+  /** Where it came from: `kafka:<topic>:<partition>:<offset>`, `calico-file:...:<line>`, ... */
+  origin: string;
+}
+
+export type BatchHandler = (batch: ConsumedBatch) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Consumer group (Kafka); ignored in process. */
+  groupId: string;
+  /** Stored positions to resume from, read at partition assignment. */
+  loadCheckpoints: (streams: string[]) => Promise<Map<string, string>>;
+  /** Largest batch handed to the handler. */
+  maxBatch?: number;
+}
+
+export interface FlowBus {
+  readonly kind: 'in-process' | 'kafka';
+  /** Resolves once the bus accepted the batch; waits (backpressure) when the bus is full. */
+  publish(batch: PublishBatch): Promise<void>;
+  publishDeadLetters(letters: DeadLetter[]): Promise<void>;
+  /** Starts delivering batches; the handler's promise settling is the acknowledgement. */
+  consume(handler: BatchHandler, options: ConsumeOptions): Promise<void>;
+  /** Stops consuming and flushes producers. */
+  close(): Promise<void>;
+}
+
+export const FLOW_BUS = Symbol('FLOW_BUS');
+
+export const FLOWS_TOPIC = 'dropscope.flows.v1';
+export const DLQ_TOPIC = 'dropscope.flows.dlq';
+
+/** Longest raw value kept in a dead letter; the rest is cut and marked. */
+export const DEAD_LETTER_MAX_RAW = 16 * 1024;
+
+export function truncateRaw(raw: string): string {
+  return raw.length <= DEAD_LETTER_MAX_RAW
+    ? raw
+    : `${raw.slice(0, DEAD_LETTER_MAX_RAW)}...[truncated ${raw.length - DEAD_LETTER_MAX_RAW} chars]`;
+}

@@ -1,0 +1,111 @@
+import type { Logger } from '../common/logger.js';
+import { silentLogger } from '../common/logger.js';
+import type { BatchHandler, ConsumeOptions, DeadLetter, FlowBus, PublishBatch } from './flow-bus.js';
+
+interface Pending {
+  batch: PublishBatch;
+  done: () => void;
+  fail: (e: Error) => void;
+}
+
+/**
+ * The embedded-mode bus: a bounded in-memory queue between collectors and the aggregator in one
+ * process. `publish` resolves only once the aggregator has committed the batch, so a collector's
+ * in-flight data is bounded by `maxQueuedRecords` (backpressure) and a crash loses nothing that a
+ * collector believes delivered: collectors resume from checkpoints stored with the data.
+ */
+export class InProcessFlowBus implements FlowBus {
+  readonly kind = 'in-process' as const;
+  private readonly queue: Pending[] = [];
+  private queuedRecords = 0;
+  private handler?: BatchHandler;
+  private maxBatch = 5000;
+  private running = false;
+  private closed = false;
+  private wake?: () => void;
+  private spaceWaiters: Array<() => void> = [];
+  private loop?: Promise<void>;
+  readonly deadLetters: DeadLetter[] = [];
+  private deadLetterSink?: (letters: DeadLetter[]) => Promise<void>;
+
+  constructor(
+    private readonly maxQueuedRecords = 50_000,
+    private readonly log: Logger = silentLogger,
+  ) {}
+
+  /** Where dead letters go in embedded mode (the dead_letters table); kept in memory until set. */
+  setDeadLetterSink(sink: (letters: DeadLetter[]) => Promise<void>): void {
+    this.deadLetterSink = sink;
+  }
+
+  async publish(batch: PublishBatch): Promise<void> {
+    if (this.closed) throw new Error('bus is closed');
+    while (this.queuedRecords > 0 && this.queuedRecords + batch.records.length > this.maxQueuedRecords) {
+      await new Promise<void>((r) => this.spaceWaiters.push(r));
+      if (this.closed) throw new Error('bus is closed');
+    }
+    this.queuedRecords += batch.records.length;
+    await new Promise<void>((done, fail) => {
+      this.queue.push({ batch, done, fail });
+      this.wake?.();
+    });
+  }
+
+  async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
+    if (this.deadLetterSink) await this.deadLetterSink(letters);
+    else this.deadLetters.push(...letters);
+  }
+
+  async consume(handler: BatchHandler, options: ConsumeOptions): Promise<void> {
+    if (this.handler) throw new Error('the in-process bus has one consumer');
+    this.handler = handler;
+    this.maxBatch = options.maxBatch ?? this.maxBatch;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (this.queue.length === 0) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = undefined;
+        continue;
+      }
+      // Merge queued publishes into one consumed batch up to maxBatch records.
+      const taken: Pending[] = [];
+      let n = 0;
+      while (this.queue.length > 0 && (taken.length === 0 || n + this.queue[0].batch.records.length <= this.maxBatch)) {
+        const p = this.queue.shift()!;
+        taken.push(p);
+        n += p.batch.records.length;
+      }
+      const records: unknown[] = [];
+      const checkpoints = new Map<string, string>();
+      for (const p of taken) {
+        for (const r of p.batch.records) records.push(r);
+        for (const c of p.batch.checkpoints ?? []) checkpoints.set(c.stream, c.position);
+      }
+      try {
+        await this.handler!({
+          records,
+          checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
+        });
+        for (const p of taken) p.done();
+      } catch (e) {
+        this.log.error('aggregator failed a batch; publishers see the error and retry', { error: String(e) });
+        for (const p of taken) p.fail(e instanceof Error ? e : new Error(String(e)));
+      }
+      this.queuedRecords -= n;
+      for (const w of this.spaceWaiters.splice(0)) w();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    for (const p of this.queue.splice(0)) p.fail(new Error('bus closed before the batch was stored'));
+    for (const w of this.spaceWaiters.splice(0)) w();
+  }
+}

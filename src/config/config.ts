@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from './duration.js';
+
+/** A bad configuration value: one line naming the variable and the expected form. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    expected: string,
+    got?: string,
+  ) {
+    super(`invalid configuration: ${variable} ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const ROLES = ['collector', 'aggregator', 'api', 'alerts'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface TlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  serverName?: string;
+}
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  roles: Set<Role>;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  clusterName: string;
+  database: { url?: string; poolSize: number };
+  kafka?: {
+    brokers: string[];
+    clientId: string;
+    groupId: string;
+    tls: boolean;
+    tlsFiles: TlsFiles;
+    sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+    compression: 'gzip' | 'none';
+    createTopics: boolean;
+  };
+  hubble?: { addr: string; tls: TlsFiles; filter: 'drops' | 'all' };
+  calico?: { flowLogPath: string };
+  goldmane?: { addr: string; tls: TlsFiles };
+  policyManifests: string[];
+  auth: { disabled: boolean; readTokens: string[]; adminTokens: string[]; metricsOpen: boolean };
+  retention: { rollupDays: number; eventDays: number; deadLetterDays: number };
+  aggregator: { maxBatch: number };
+  alerts: { slackWebhookUrl?: string; groupWaitMs: number; groupIntervalMs: number; repeatIntervalMs: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const v = str(env, name);
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}`, v);
+  return Number(v);
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const v = str(env, name);
+  if (v === undefined) return def;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new ConfigError(name, 'must be true or false', v);
+}
+
+function duration(env: Env, name: string, def: string): number {
+  const v = str(env, name) ?? def;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0) throw new ConfigError(name, 'must be a duration such as 30s, 5m or 4h', v);
+  return ms;
+}
+
+function list(env: Env, name: string): string[] {
+  return (str(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function hostPort(env: Env, name: string): string | undefined {
+  const v = str(env, name);
+  if (v === undefined) return undefined;
+  if (!/^(unix:.+|(dns:\/\/\/)?[A-Za-z0-9._-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$/.test(v))
+    throw new ConfigError(name, 'must be host:port (e.g. hubble-relay.kube-system.svc:4245)', v);
+  return v;
+}
+
+function tlsFiles(env: Env, prefix: string): TlsFiles {
+  const t: TlsFiles = {
+    caFile: str(env, `${prefix}_TLS_CA_FILE`),
+    certFile: str(env, `${prefix}_TLS_CERT_FILE`),
+    keyFile: str(env, `${prefix}_TLS_KEY_FILE`),
+    serverName: str(env, `${prefix}_TLS_SERVER_NAME`),
+  };
+  if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
+    const missing = t.certFile === undefined ? `${prefix}_TLS_CERT_FILE` : `${prefix}_TLS_KEY_FILE`;
+    throw new ConfigError(missing, 'must be set too: mTLS needs both a client certificate and its key');
+  }
+  return t;
+}
+
+/**
+ * Reads the optional config file (YAML mapping of the same variable names; the environment wins)
+ * named by DROPSCOPE_CONFIG. Loaded with the `yaml` package's safe core schema: no custom tags.
+ */
+export function mergeConfigFile(env: Env): Env {
+  const path = str(env, 'DROPSCOPE_CONFIG');
+  if (path === undefined) return env;
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'), { schema: 'core', maxAliasCount: 0 });
+  } catch (e) {
+    throw new ConfigError('DROPSCOPE_CONFIG', `must name a readable YAML file (${(e as Error).message})`, path);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError('DROPSCOPE_CONFIG', 'must hold a YAML mapping of VARIABLE: value', path);
+  const merged: Env = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (v !== null && typeof v === 'object')
+      throw new ConfigError(k, `in ${path} must be a scalar (string, number or boolean)`);
+    merged[k] = v === null ? undefined : String(v);
+  }
+  return { ...merged, ...env };
+}
+
+/** Validates the whole configuration up front; throws ConfigError on the first bad value. */
+export function loadConfig(rawEnv: Env = process.env): AppConfig {
+  const env = mergeConfigFile(rawEnv);
+
+  const roleList = list(env, 'DROPSCOPE_ROLES').length > 0 ? list(env, 'DROPSCOPE_ROLES') : ['all'];
+  const roles = new Set<Role>();
+  for (const r of roleList) {
+    if (r === 'all') ROLES.forEach((x) => roles.add(x));
+    else if ((ROLES as readonly string[]).includes(r)) roles.add(r as Role);
+    else throw new ConfigError('DROPSCOPE_ROLES', `must be a comma-separated list of all|${ROLES.join('|')}`, r);
+  }
+
+  const logLevel = (str(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(logLevel))
+    throw new ConfigError('LOG_LEVEL', 'must be one of trace|debug|info|warn|error|fatal', logLevel);
+
+  const dbUrl = str(env, 'DATABASE_URL');
+  if (dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(dbUrl))
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL'); // value not echoed: it may hold a password
+
+  const brokers = list(env, 'KAFKA_BROKERS');
+  for (const b of brokers)
+    if (!/^[A-Za-z0-9._-]+:\d{1,5}$/.test(b))
+      throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port', b);
+  let kafka: AppConfig['kafka'];
+  if (brokers.length > 0) {
+    const mech = str(env, 'KAFKA_SASL_MECHANISM')?.toLowerCase();
+    let sasl: NonNullable<AppConfig['kafka']>['sasl'];
+    if (mech !== undefined) {
+      if (mech !== 'plain' && mech !== 'scram-sha-256' && mech !== 'scram-sha-512')
+        throw new ConfigError('KAFKA_SASL_MECHANISM', 'must be plain, scram-sha-256 or scram-sha-512', mech);
+      const username = str(env, 'KAFKA_SASL_USERNAME');
+      const password = env.KAFKA_SASL_PASSWORD;
+      if (username === undefined) throw new ConfigError('KAFKA_SASL_USERNAME', 'is required with KAFKA_SASL_MECHANISM');
+      if (!password) throw new ConfigError('KAFKA_SASL_PASSWORD', 'is required with KAFKA_SASL_MECHANISM');
+      sasl = { mechanism: mech, username, password };
+    }
+    const compression = (str(env, 'KAFKA_COMPRESSION') ?? 'gzip').toLowerCase();
+    if (compression !== 'gzip' && compression !== 'none')
+      throw new ConfigError('KAFKA_COMPRESSION', 'must be gzip or none', compression);
+    const tlsF = tlsFiles(env, 'KAFKA');
+    kafka = {
+      brokers,
+      clientId: str(env, 'KAFKA_CLIENT_ID') ?? 'dropscope',
+      groupId: str(env, 'KAFKA_GROUP_ID') ?? 'dropscope-aggregator',
+      tls: bool(env, 'KAFKA_TLS', tlsF.caFile !== undefined || tlsF.certFile !== undefined),
+      tlsFiles: tlsF,
+      sasl,
+      compression,
+      createTopics: bool(env, 'KAFKA_CREATE_TOPICS', true),
+    };
+  }
+
+  const hubbleAddr = hostPort(env, 'HUBBLE_ADDR');
+  const hubbleFilter = (str(env, 'HUBBLE_FILTER') ?? 'drops').toLowerCase();
+  if (hubbleFilter !== 'drops' && hubbleFilter !== 'all')
+    throw new ConfigError('HUBBLE_FILTER', 'must be drops or all', hubbleFilter);
+  const goldmaneAddr = hostPort(env, 'GOLDMANE_ADDR');
+
+  const readTokens = list(env, 'API_READ_TOKENS');
+  const adminTokens = list(env, 'API_ADMIN_TOKENS');
+  for (const [name, toks] of [
+    ['API_READ_TOKENS', readTokens],
+    ['API_ADMIN_TOKENS', adminTokens],
+  ] as const)
+    for (const t of toks)
+      if (t.length < 16) throw new ConfigError(name, 'must hold tokens of at least 16 characters each'); // token not echoed
+
+  const slack = str(env, 'SLACK_WEBHOOK_URL');
+  if (slack !== undefined && !/^https?:\/\/\S+$/.test(slack))
+    throw new ConfigError('SLACK_WEBHOOK_URL', 'must be an http(s) URL'); // not echoed: the URL is a secret
+
+  return {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    dataDir: resolve(str(env, 'DROPSCOPE_DATA_DIR') ?? './.dropscope'),
+    roles,
+    logLevel: logLevel as AppConfig['logLevel'],
+    clusterName: str(env, 'CLUSTER_NAME') ?? 'default',
+    database: { url: dbUrl, poolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 200) },
+    kafka,
+    hubble: hubbleAddr ? { addr: hubbleAddr, tls: tlsFiles(env, 'HUBBLE'), filter: hubbleFilter } : undefined,
+    calico: str(env, 'CALICO_FLOWLOG_PATH') ? { flowLogPath: str(env, 'CALICO_FLOWLOG_PATH')! } : undefined,
+    goldmane: goldmaneAddr ? { addr: goldmaneAddr, tls: tlsFiles(env, 'GOLDMANE') } : undefined,
+    policyManifests: list(env, 'POLICY_MANIFESTS'),
+    auth: {
+      disabled: bool(env, 'AUTH_DISABLED', false),
+      readTokens,
+      adminTokens,
+      metricsOpen: !bool(env, 'METRICS_AUTH', false),
+    },
+    retention: {
+      rollupDays: int(env, 'RETENTION_DAYS', 30, 1, 3650),
+      eventDays: int(env, 'DROP_EVENT_RETENTION_DAYS', 7, 1, 3650),
+      deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 1, 3650),
+    },
+    aggregator: { maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000) },
+    alerts: {
+      slackWebhookUrl: slack,
+      groupWaitMs: duration(env, 'ALERT_GROUP_WAIT', '30s'),
+      groupIntervalMs: duration(env, 'ALERT_GROUP_INTERVAL', '5m'),
+      repeatIntervalMs: duration(env, 'ALERT_REPEAT_INTERVAL', '4h'),
+    },
+  };
+}
