@@ -1,0 +1,248 @@
+/**
+ * Which policy dropped a flow (DESIGN.md "Attribution"): three levels.
+ * - reported: the source named the policy (Hubble `*_denied_by`, the deny / end-of-tier entry of
+ *   a Calico enforced policy trace).
+ * - inferred: the source named none; the inventory covers the namespace of the enforcing side, so
+ *   the evaluator lists the policies that isolate the endpoint and why no rule admitted the flow.
+ * - unknown: no inventory for that namespace (or the loaded policies would admit the flow): said
+ *   so in `reason`, never guessed.
+ * `FlowAttributor.attribute` is called per drop by the aggregator: decisions come from the
+ * evaluator's cache and attributions are memoized per decision.
+ */
+import type { FlowPolicy, FlowRecord } from '../flow/flow-record.js';
+import { describeLabels } from './label-selector.js';
+import { policyEndpointFromFlow } from './flow-endpoints.js';
+import { NetworkPolicyEvaluator, type DirectionDecision, type EvaluatorOptions, type PolicyDecision, type PolicyEndpoint } from './network-policy.evaluator.js';
+import { PolicyInventory } from './policy-inventory.js';
+import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
+
+export type AttributionLevel = 'reported' | 'inferred' | 'unknown';
+
+export interface AttributedPolicy {
+  kind: string;
+  namespace?: string;
+  name: string;
+  action?: 'allow' | 'deny' | 'pass';
+  tier?: string;
+  ruleIndex?: number;
+  direction?: PolicyDirection;
+}
+
+export interface AttributedClosestRule {
+  /** `ns/name` */
+  policy: string;
+  direction: PolicyDirection;
+  ruleIndex: number;
+  detail: string;
+}
+
+export interface Attribution {
+  level: AttributionLevel;
+  /** reported: the entries the source named; inferred: isolating policies, then deny rules. */
+  policies: AttributedPolicy[];
+  /** `ns/name` of the policies isolating the enforcing side (inferred). */
+  isolatedBy?: string[];
+  /** The side the answer is about (inferred), when known. */
+  direction?: PolicyDirection;
+  closestRules?: AttributedClosestRule[];
+  /** A sentence for people: "no rule of default/deny-all admits TCP/80 from x/pod=b". */
+  reason?: string;
+}
+
+export interface FlowAttributor {
+  attribute(flow: FlowRecord): Attribution;
+}
+
+// ---- reported ----
+
+function isVerdictEntry(p: FlowPolicy): boolean {
+  return p.action === 'deny' || p.ruleIndex === -1;
+}
+
+/** The entries of `flow.policies` that name what dropped the flow (empty when none). */
+export function reportedPolicies(flow: FlowRecord): FlowPolicy[] {
+  const wantStage = flow.verdict === 'audit' ? 'pending' : 'enforced';
+  const verdictEntries = flow.policies.filter(isVerdictEntry);
+  const preferred = verdictEntries.filter((p) => p.stage === wantStage);
+  return preferred.length > 0 ? preferred : flow.verdict === 'audit' ? verdictEntries : verdictEntries.filter((p) => p.stage !== 'pending');
+}
+
+function reported(flow: FlowRecord, entries: FlowPolicy[]): Attribution {
+  const policies = entries.map((p) => {
+    const out: AttributedPolicy = { kind: p.kind, name: p.name, action: p.action };
+    if (p.namespace !== undefined) out.namespace = p.namespace;
+    if (p.tier !== undefined) out.tier = p.tier;
+    if (p.ruleIndex !== undefined) out.ruleIndex = p.ruleIndex;
+    return out;
+  });
+  const names = entries.map((p) => {
+    const n = p.namespace ? `${p.namespace}/${p.name}` : p.name;
+    if (p.ruleIndex === -1) return `end of tier ${p.tier ?? 'default'} (after ${n})`;
+    return `${p.kind} ${n}${p.ruleIndex !== undefined && p.ruleIndex >= 0 ? ` rule ${p.ruleIndex}` : ''}`;
+  });
+  return { level: 'reported', policies, reason: `${flow.source} reported ${names.join(', ')} ${flow.verdict === 'audit' ? 'would deny' : 'denied'} this flow` };
+}
+
+// ---- inferred ----
+
+function describeEndpoint(e: PolicyEndpoint): string {
+  if (e.kind === 'external') return e.ip ?? 'an external address';
+  if (e.kind === 'host') return `host ${e.ip ?? ''}`.trim();
+  return `${e.namespace ?? ''}/${describeLabels(e.labels)}`;
+}
+
+function flowPortText(protocol: string, port: number | undefined): string {
+  return port !== undefined ? `${protocol}/${port}` : protocol;
+}
+
+function toAttributed(r: PolicyRef | RuleRef): AttributedPolicy {
+  const out: AttributedPolicy = { kind: r.kind, name: r.name };
+  if (r.namespace !== undefined) out.namespace = r.namespace;
+  if (r.tier !== undefined) out.tier = r.tier;
+  if ('ruleIndex' in r) {
+    out.action = r.action;
+    out.ruleIndex = r.ruleIndex;
+    out.direction = r.direction;
+  }
+  return out;
+}
+
+function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoint, portText: string): string {
+  const peer = d.direction === 'egress' ? `to ${describeEndpoint(dst)}` : `from ${describeEndpoint(src)}`;
+  const self = d.direction === 'egress' ? `egress from ${describeEndpoint(src)}` : `ingress to ${describeEndpoint(dst)}`;
+  const explicit = d.deniedBy.filter((r) => r.ruleIndex >= 0);
+  const endOfTier = d.deniedBy.filter((r) => r.ruleIndex < 0);
+  let s: string;
+  if (explicit.length > 0) {
+    s = `${explicit.map((r) => `${policyRefString(r)} ${r.direction}${r.kind.startsWith('Cilium') ? 'Deny' : ''}[${r.ruleIndex}]`).join(', ')} denies ${portText} ${peer}`;
+  } else if (endOfTier.length > 0) {
+    s = `end of Calico tier ${endOfTier[0].tier ?? 'default'}: no rule of ${endOfTier.map(policyRefString).join(', ')} matches ${portText} ${peer}`;
+  } else {
+    s = `no rule of ${d.isolatedBy.map(policyRefString).join(', ')} admits ${portText} ${peer} (${self} is isolated)`;
+  }
+  if (d.closestRules.length > 0) {
+    const c = d.closestRules[0];
+    s += `; closest: ${policyRefString(c.rule)} ${c.rule.direction}[${c.rule.ruleIndex}] ${c.detail}`;
+  }
+  return s;
+}
+
+export interface AttributorOptions extends EvaluatorOptions {
+  /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
+  observeEndpoints?: boolean;
+}
+
+/**
+ * The attributor the aggregator calls per drop. `source` is a fixed snapshot or anything with
+ * `current()` (a PolicyInventorySource): the evaluator is rebuilt when the snapshot changes.
+ */
+export class InventoryFlowAttributor implements FlowAttributor {
+  private evaluator: NetworkPolicyEvaluator | undefined;
+  private readonly memo = new WeakMap<PolicyDecision, Map<string, Attribution>>();
+
+  constructor(
+    private readonly source: PolicyInventory | NetworkPolicyEvaluator | { current(): PolicyInventory },
+    private readonly options: AttributorOptions = {},
+  ) {}
+
+  /** The evaluator for the current snapshot. */
+  currentEvaluator(): NetworkPolicyEvaluator {
+    if (this.source instanceof NetworkPolicyEvaluator) return this.source;
+    const inv = this.source instanceof PolicyInventory ? this.source : this.source.current();
+    if (!this.evaluator || this.evaluator.inventory !== inv) this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+    return this.evaluator;
+  }
+
+  attribute(flow: FlowRecord): Attribution {
+    const evaluator = this.currentEvaluator();
+    if (this.options.observeEndpoints !== false) {
+      evaluator.inventory.observed.observe(flow.src);
+      evaluator.inventory.observed.observe(flow.dst);
+    }
+    const rep = reportedPolicies(flow);
+    if (rep.length > 0) return reported(flow, rep);
+    if (flow.verdict === 'dropped') {
+      return { level: 'unknown', policies: [], reason: `dropped for ${flow.dropReason ?? 'a reason other than policy'}, not by network policy` };
+    }
+    if (flow.verdict === 'allowed') return { level: 'unknown', policies: [], reason: 'the flow was allowed' };
+    return this.infer(flow, evaluator);
+  }
+
+  private infer(flow: FlowRecord, evaluator: NetworkPolicyEvaluator): Attribution {
+    const inv = evaluator.inventory;
+    if (inv.isEmpty) return { level: 'unknown', policies: [], reason: 'no policy inventory is loaded (set POLICY_MANIFESTS)' };
+    const notes: string[] = [];
+    const src = policyEndpointFromFlow(evaluator, flow.src, notes);
+    const dst = policyEndpointFromFlow(evaluator, flow.dst, notes);
+    const sides: PolicyDirection[] = flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
+    const protocol = flow.protocol.toUpperCase();
+    const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
+    const memoKey = `${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
+    let perDecision = this.memo.get(decision);
+    const hit = perDecision?.get(memoKey);
+    if (hit) return hit;
+
+    const portText = flowPortText(protocol, flow.dstPort);
+    const uncovered: string[] = [];
+    const denied: DirectionDecision[] = [];
+    const admitted: DirectionDecision[] = [];
+    for (const side of sides) {
+      const self = side === 'egress' ? src : dst;
+      if (self.kind !== 'pod') continue;
+      const ns = self.namespace ?? '';
+      if (!inv.coversNamespace(ns)) {
+        uncovered.push(ns);
+        continue;
+      }
+      const d = side === 'egress' ? decision.egress : decision.ingress;
+      if (!d.allowed) denied.push(d);
+      else admitted.push(d);
+    }
+
+    let result: Attribution;
+    if (denied.length > 0) {
+      const policies: AttributedPolicy[] = [];
+      const isolatedBy: string[] = [];
+      const closest: AttributedClosestRule[] = [];
+      for (const d of denied) {
+        for (const r of d.isolatedBy) {
+          const s = policyRefString(r);
+          if (!isolatedBy.includes(s)) {
+            isolatedBy.push(s);
+            policies.push(toAttributed(r));
+          }
+        }
+        for (const r of d.deniedBy) policies.push(toAttributed(r));
+        for (const c of d.closestRules) closest.push({ policy: policyRefString(c.rule), direction: c.rule.direction, ruleIndex: c.rule.ruleIndex, detail: c.detail });
+      }
+      result = { level: 'inferred', policies, isolatedBy, reason: denied.map((d) => sideReason(d, src, dst, portText)).join('; ') };
+      if (denied.length === 1) result.direction = denied[0].direction;
+      if (closest.length > 0) result.closestRules = closest;
+    } else if (uncovered.length > 0) {
+      result = { level: 'unknown', policies: [], reason: `no policy inventory for namespace ${[...new Set(uncovered)].join(', ')}` };
+    } else if (admitted.length > 0) {
+      const iso = admitted.flatMap((d) => d.isolatedBy.map(policyRefString));
+      result = {
+        level: 'unknown',
+        policies: [],
+        reason: `the loaded policies admit ${portText} from ${describeEndpoint(src)} to ${describeEndpoint(dst)}${iso.length > 0 ? ` (isolated by ${[...new Set(iso)].join(', ')})` : ''}; the inventory may be stale or the drop comes from something not modelled`,
+      };
+      if (iso.length > 0) result.isolatedBy = [...new Set(iso)];
+    } else {
+      result = { level: 'unknown', policies: [], reason: `neither side of the flow is a pod policy can select (${describeEndpoint(src)} → ${describeEndpoint(dst)})` };
+    }
+    const limits = [...notes, ...[...decision.egress.notes, ...decision.ingress.notes]];
+    if (limits.length > 0 && result.reason) result.reason += ` [${[...new Set(limits)].join('; ')}]`;
+    Object.freeze(result);
+    if (notes.length === 0) {
+      if (!perDecision) this.memo.set(decision, (perDecision = new Map()));
+      perDecision.set(memoKey, result);
+    }
+    return result;
+  }
+}
+
+/** One-off attribution (builds an evaluator when given an inventory; prefer InventoryFlowAttributor). */
+export function attributeFlow(flow: FlowRecord, source: PolicyInventory | NetworkPolicyEvaluator): Attribution {
+  return new InventoryFlowAttributor(source).attribute(flow);
+}

@@ -1,0 +1,219 @@
+/**
+ * The normalized, validated objects the policy inventory holds. Manifests (files, or later a
+ * Kubernetes API watch) are turned into these by `manifest.normalize.ts`; the evaluator reads only
+ * these. All plain data.
+ */
+import type { LabelSelector, Labels } from './label-selector.js';
+
+export const POLICY_PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
+export type PolicyProtocol = (typeof POLICY_PROTOCOLS)[number];
+
+export type PolicyDirection = 'ingress' | 'egress';
+
+export type InventoryPolicyKind =
+  | 'NetworkPolicy'
+  | 'CiliumNetworkPolicy'
+  | 'CiliumClusterwideNetworkPolicy'
+  | 'CalicoNetworkPolicy'
+  | 'GlobalNetworkPolicy';
+
+/** Names one policy. `namespace` is absent for cluster-wide kinds. */
+export interface PolicyRef {
+  kind: InventoryPolicyKind;
+  namespace?: string;
+  name: string;
+  /** Calico tier. */
+  tier?: string;
+}
+
+/** One rule of one policy: `ruleIndex` counts within the direction's list (-1: end of tier). */
+export interface RuleRef extends PolicyRef {
+  direction: PolicyDirection;
+  ruleIndex: number;
+  action: 'allow' | 'deny' | 'pass';
+}
+
+/** Where an object came from, for error messages and provenance. */
+export interface ObjectOrigin {
+  file?: string;
+  /** Document index in the file (0-based), with `.items[i]` for List members. */
+  index?: string;
+  /** e.g. `watch` when fed by an API watch. */
+  via?: string;
+}
+
+export interface NamedPort {
+  name?: string;
+  port: number;
+  protocol: PolicyProtocol;
+}
+
+export interface NamespaceObject {
+  kind: 'Namespace';
+  name: string;
+  /** Includes the implicit `kubernetes.io/metadata.name`. */
+  labels: Labels;
+  origin?: ObjectOrigin;
+}
+
+export interface PodObject {
+  kind: 'Pod';
+  namespace: string;
+  name: string;
+  labels: Labels;
+  ips: string[];
+  /** Container ports (all containers, init containers included), with names and protocols. */
+  ports: NamedPort[];
+  hostNetwork: boolean;
+  origin?: ObjectOrigin;
+}
+
+export interface IpBlockSpec {
+  cidr: string;
+  except: string[];
+}
+
+export interface NpPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: IpBlockSpec;
+}
+
+export interface NpPort {
+  protocol: PolicyProtocol;
+  /** Absent: every port of `protocol`. A string is a named port. */
+  port?: number | string;
+  endPort?: number;
+}
+
+export interface NpRule {
+  /** Empty = any peer (from/to missing or `[]`), including external IPs. */
+  peers: NpPeer[];
+  /** Empty = any port and protocol (ports missing or `[]`). */
+  ports: NpPort[];
+}
+
+/** networking.k8s.io/v1 NetworkPolicy with policyTypes defaulting already applied. */
+export interface K8sNetworkPolicyObject {
+  kind: 'NetworkPolicy';
+  namespace: string;
+  name: string;
+  podSelector: LabelSelector;
+  /** Effective policyTypes (defaulted as the API server does when absent). */
+  policyTypes: Array<'Ingress' | 'Egress'>;
+  /** True when the manifest did not set policyTypes and it was defaulted. */
+  policyTypesDefaulted: boolean;
+  ingress: NpRule[];
+  egress: NpRule[];
+  origin?: ObjectOrigin;
+}
+
+export interface CiliumPortSpec {
+  port?: number | string;
+  endPort?: number;
+  protocol: PolicyProtocol | 'ANY';
+}
+
+export interface CiliumRule {
+  /** fromEndpoints / toEndpoints; undefined when absent. */
+  endpoints?: LabelSelector[];
+  /** fromCIDR + fromCIDRSet (and to*). */
+  cidrs: IpBlockSpec[];
+  /** fromEntities / toEntities. */
+  entities: string[];
+  /** toPorts[].ports flattened; empty = any port. */
+  ports: CiliumPortSpec[];
+  /** True when toPorts carry L7 rules (not modelled: treated as allowing at L4). */
+  hasL7: boolean;
+  /** Peer fields present but not modelled (toFQDNs, toServices, fromRequires, ...). */
+  unmodelled: string[];
+}
+
+export interface CiliumRuleSet {
+  endpointSelector?: LabelSelector;
+  /** nodeSelector rules select hosts, not pods: kept to say they exist. */
+  nodeSelector?: LabelSelector;
+  ingress?: CiliumRule[];
+  ingressDeny?: CiliumRule[];
+  egress?: CiliumRule[];
+  egressDeny?: CiliumRule[];
+  enableDefaultDeny: { ingress: boolean; egress: boolean };
+}
+
+export interface CiliumPolicyObject {
+  kind: 'CiliumNetworkPolicy' | 'CiliumClusterwideNetworkPolicy';
+  namespace?: string;
+  name: string;
+  /** `spec` and `specs[]` in one list. */
+  specs: CiliumRuleSet[];
+  origin?: ObjectOrigin;
+}
+
+export interface CalicoPortSpec {
+  /** Single port or range `from:to`; `name` for a named port. */
+  from?: number;
+  to?: number;
+  name?: string;
+}
+
+export interface CalicoEntityRule {
+  selector?: string;
+  notSelector?: string;
+  namespaceSelector?: string;
+  nets: string[];
+  notNets: string[];
+  ports: CalicoPortSpec[];
+  notPorts: CalicoPortSpec[];
+  unmodelled: string[];
+}
+
+export interface CalicoRule {
+  action: 'Allow' | 'Deny' | 'Log' | 'Pass';
+  /** Upper-case protocol name or number as text; undefined = any. */
+  protocol?: string;
+  notProtocol?: string;
+  source: CalicoEntityRule;
+  destination: CalicoEntityRule;
+  unmodelled: string[];
+}
+
+export interface CalicoPolicyObject {
+  kind: 'CalicoNetworkPolicy' | 'GlobalNetworkPolicy';
+  namespace?: string;
+  name: string;
+  tier: string;
+  /** Lower applies first; undefined applies last. */
+  order?: number;
+  selector: string;
+  /** GlobalNetworkPolicy only. */
+  namespaceSelector?: string;
+  types: Array<'Ingress' | 'Egress'>;
+  ingress: CalicoRule[];
+  egress: CalicoRule[];
+  origin?: ObjectOrigin;
+}
+
+export type PolicyObject = K8sNetworkPolicyObject | CiliumPolicyObject | CalicoPolicyObject;
+export type InventoryObject = NamespaceObject | PodObject | PolicyObject;
+
+export function policyRefOf(p: PolicyObject): PolicyRef {
+  const ref: PolicyRef = { kind: p.kind, name: p.name };
+  if (p.namespace !== undefined) ref.namespace = p.namespace;
+  if (p.kind === 'CalicoNetworkPolicy' || p.kind === 'GlobalNetworkPolicy') ref.tier = p.tier;
+  return ref;
+}
+
+/** `ns/name` for namespaced policies, `name` for cluster-wide ones. */
+export function policyRefString(r: PolicyRef): string {
+  return r.namespace !== undefined ? `${r.namespace}/${r.name}` : r.name;
+}
+
+/** The object key used by upsert/delete: `Kind/ns/name` or `Kind//name`. */
+export function objectKey(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? ''}/${name}`;
+}
+
+export function inventoryObjectKey(o: InventoryObject): string {
+  const ns = o.kind === 'Namespace' ? undefined : o.namespace;
+  return objectKey(o.kind, ns, o.name);
+}
