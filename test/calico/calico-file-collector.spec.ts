@@ -29,7 +29,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function collector(path: string, extra: Partial<ConstructorParameters<typeof CalicoFileCollector>[0]> = {}): CalicoFileCollector {
+function collector(
+  path: string,
+  extra: Partial<ConstructorParameters<typeof CalicoFileCollector>[0]> = {},
+): CalicoFileCollector {
   const c = new CalicoFileCollector({
     path,
     bus,
@@ -163,7 +166,10 @@ describe('CalicoFileCollector (integration)', () => {
       packets_out: 0,
     });
     const bad = '{"start_time": 1700000000, "action": "allow"';
-    const badPolicy = JSON.stringify({ ...(JSON.parse(gen.next()) as Record<string, unknown>), policies: { enforced_policies: ['zero|t|t.p|allow|0'] } });
+    const badPolicy = JSON.stringify({
+      ...(JSON.parse(gen.next()) as Record<string, unknown>),
+      policies: { enforced_policies: ['zero|t|t.p|allow|0'] },
+    });
     const good2 = gen.next();
     const content = [good1, stale, bad, badPolicy, '', good2].map((l) => `${l}\n`).join('');
     writeFileSync(file, content);
@@ -172,14 +178,25 @@ describe('CalicoFileCollector (integration)', () => {
     await waitFor(() => consumer.ids.length === 2, '2 records');
     await waitFor(() => bus.deadLetters.length === 2, '2 dead letters');
     const offBad = Buffer.byteLength(`${good1}\n${stale}\n`);
-    expect(bus.deadLetters[0]).toEqual({ raw: bad, reason: expect.stringMatching(/^not JSON/), origin: `calico-file:${file}:${offBad}` });
-    expect(bus.deadLetters[1].reason).toMatch(/bad Calico policy string "zero\|t\|t\.p\|allow\|0": index must be a non-negative integer/);
+    expect(bus.deadLetters[0]).toEqual({
+      raw: bad,
+      reason: expect.stringMatching(/^not JSON/),
+      origin: `calico-file:${file}:${offBad}`,
+    });
+    expect(bus.deadLetters[1].reason).toMatch(
+      /bad Calico policy string "zero\|t\|t\.p\|allow\|0": index must be a non-negative integer/,
+    );
     expect(bus.deadLetters[1].origin).toBe(`calico-file:${file}:${offBad + Buffer.byteLength(bad) + 1}`);
     expect(consumer.ids).toEqual([calicoRecordId(good1), calicoRecordId(good2)]);
-    expect(await metricValue('dropscope_calico_file_lines_skipped_total', { reason: 'stale-deny-zero-packets' })).toBe(1);
+    expect(await metricValue('dropscope_calico_file_lines_skipped_total', { reason: 'stale-deny-zero-packets' })).toBe(
+      1,
+    );
     expect(await metricValue('dropscope_calico_file_lines_malformed_total')).toBe(2);
     // the checkpoint covers the whole file, including the skipped and malformed lines
-    await waitFor(() => parseFilePosition(consumer.checkpoints.get(`calico-file:${file}`))?.offset === Buffer.byteLength(content), 'checkpoint at end');
+    await waitFor(
+      () => parseFilePosition(consumer.checkpoints.get(`calico-file:${file}`))?.offset === Buffer.byteLength(content),
+      'checkpoint at end',
+    );
   });
 
   it('dead-letters an over-long line and resumes at the next one', async () => {

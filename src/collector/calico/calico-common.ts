@@ -1,4 +1,11 @@
-import type { EndpointKind, FlowEndpoint, FlowPolicy, PolicyAction, Verdict, Workload } from '../../flow/flow-record.js';
+import type {
+  EndpointKind,
+  FlowEndpoint,
+  FlowPolicy,
+  PolicyAction,
+  Verdict,
+  Workload,
+} from '../../flow/flow-record.js';
 
 /** Helpers shared by the flows.log mapper and the Goldmane mapper. Plain, allocation-lean code. */
 
@@ -167,7 +174,9 @@ export function calicoVerdict(
 ): { verdict: Verdict; dropReason?: string } {
   if (action === 'deny') return { verdict: 'denied', dropReason: DROP_REASON_DENY };
   if (action === 'allow')
-    return pendingAction === 'deny' ? { verdict: 'audit', dropReason: DROP_REASON_PENDING_DENY } : { verdict: 'allowed' };
+    return pendingAction === 'deny'
+      ? { verdict: 'audit', dropReason: DROP_REASON_PENDING_DENY }
+      : { verdict: 'allowed' };
   return { verdict: 'other' };
 }
 

@@ -91,7 +91,12 @@ interface Metrics {
   records: Counter<string>;
 }
 
-function counter(registry: Registry | undefined, name: string, help: string, labelNames: string[] = []): Counter<string> {
+function counter(
+  registry: Registry | undefined,
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+): Counter<string> {
   const existing = registry?.getSingleMetric(name);
   if (existing) return existing as Counter<string>;
   return new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
@@ -106,11 +111,22 @@ function makeMetrics(registry: Registry | undefined): Metrics {
       'Flow-log lines read but not turned into flows, by reason (stale zero-packet denies, blank lines).',
       ['reason'],
     ),
-    malformed: counter(registry, 'dropscope_calico_file_lines_malformed_total', 'Malformed flow-log lines sent to dead letters.'),
-    rotations: counter(registry, 'dropscope_calico_file_rotations_total', 'Flow-log file rotations (rename) and truncations seen.', [
-      'kind',
-    ]),
-    records: counter(registry, 'dropscope_calico_file_records_total', 'FlowRecords published from Calico flow-log files.'),
+    malformed: counter(
+      registry,
+      'dropscope_calico_file_lines_malformed_total',
+      'Malformed flow-log lines sent to dead letters.',
+    ),
+    rotations: counter(
+      registry,
+      'dropscope_calico_file_rotations_total',
+      'Flow-log file rotations (rename) and truncations seen.',
+      ['kind'],
+    ),
+    records: counter(
+      registry,
+      'dropscope_calico_file_records_total',
+      'FlowRecords published from Calico flow-log files.',
+    ),
   };
 }
 
@@ -141,7 +157,12 @@ class Tail {
     this.stream = `${CALICO_FILE_STREAM_PREFIX}${path}`;
   }
   dirty(): boolean {
-    return this.records.length > 0 || this.dead.length > 0 || this.offset !== this.publishedOffset || this.ino !== this.publishedIno;
+    return (
+      this.records.length > 0 ||
+      this.dead.length > 0 ||
+      this.offset !== this.publishedOffset ||
+      this.ino !== this.publishedIno
+    );
   }
 }
 
@@ -225,7 +246,8 @@ export class CalicoFileCollector implements Collector {
     for (const p of fresh) {
       const raw = await this.opts.checkpoints.load(`${CALICO_FILE_STREAM_PREFIX}${p}`);
       const pos = parseFilePosition(raw);
-      if (raw !== undefined && pos === undefined) this.log.warn('ignoring an unreadable checkpoint', { path: p, position: raw });
+      if (raw !== undefined && pos === undefined)
+        this.log.warn('ignoring an unreadable checkpoint', { path: p, position: raw });
       positions.set(p, pos);
     }
     // Inodes named by other paths' checkpoints belong to those streams (rotated copies).
@@ -278,7 +300,10 @@ export class CalicoFileCollector implements Collector {
         const old = await this.findByInode(dirname(t.path), pos.ino);
         if (old && (await this.openAt(t, old, pos))) {
           t.readingPredecessor = true;
-          this.log.info('finishing the rotated flow-log file found by inode before the new one', { path: t.path, rotated: old });
+          this.log.info('finishing the rotated flow-log file found by inode before the new one', {
+            path: t.path,
+            rotated: old,
+          });
           return;
         }
         if (cur || pos.offset > 0)
@@ -445,7 +470,12 @@ export class CalicoFileCollector implements Collector {
     if (start < n && !t.discarding) {
       const rest = n - start;
       if (t.carryLen + rest > this.maxLine) {
-        this.deadLetter(t, t.offset, `${t.carry.length ? Buffer.concat(t.carry).toString('utf8', 0, 1024) : ''}...`, `line longer than ${this.maxLine} bytes`);
+        this.deadLetter(
+          t,
+          t.offset,
+          `${t.carry.length ? Buffer.concat(t.carry).toString('utf8', 0, 1024) : ''}...`,
+          `line longer than ${this.maxLine} bytes`,
+        );
         t.carry = [];
         t.carryLen = 0;
         t.discarding = true;
@@ -555,7 +585,12 @@ export class CalicoFileCollector implements Collector {
       this.log.warn('flow-log file truncated; reading it again from the start', { path: t.path });
       this.metrics.rotations.inc({ kind: 'truncate' });
       if (t.carryLen > 0 && !t.discarding)
-        this.deadLetter(t, t.offset, Buffer.concat(t.carry, t.carryLen).toString('utf8'), 'incomplete line cut by truncation');
+        this.deadLetter(
+          t,
+          t.offset,
+          Buffer.concat(t.carry, t.carryLen).toString('utf8'),
+          'incomplete line cut by truncation',
+        );
       t.carry = [];
       t.carryLen = 0;
       t.discarding = false;

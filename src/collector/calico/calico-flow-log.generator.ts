@@ -39,7 +39,20 @@ function rng(seed: number): () => number {
 }
 
 const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-const APPS = ['frontend', 'cart', 'checkout', 'payment', 'catalog', 'search', 'auth', 'orders', 'shipping', 'email', 'redis', 'postgres'];
+const APPS = [
+  'frontend',
+  'cart',
+  'checkout',
+  'payment',
+  'catalog',
+  'search',
+  'auth',
+  'orders',
+  'shipping',
+  'email',
+  'redis',
+  'postgres',
+];
 const PORTS = [80, 443, 8080, 8443, 5432, 6379, 9090, 3000, 50051, 7070];
 
 interface Workload {
@@ -166,7 +179,13 @@ export class CalicoFlowLogGenerator {
       source_port: null,
       source_type: 'wep',
       source_labels: this.labels(src),
-      dest_ip: toWorld ? (srcDenied ? `52.${this.int(0, 255)}.${this.int(0, 255)}.${this.int(1, 254)}` : null) : srcDenied ? this.ip() : null,
+      dest_ip: toWorld
+        ? srcDenied
+          ? `52.${this.int(0, 255)}.${this.int(0, 255)}.${this.int(1, 254)}`
+          : null
+        : srcDenied
+          ? this.ip()
+          : null,
       dest_name: dst && srcDenied ? this.podName(dst) : '-',
       dest_name_aggr: toDns ? 'coredns-565d847f94-*' : toWorld ? 'pub' : this.aggr(dst!),
       dest_namespace: toDns ? 'kube-system' : toWorld ? '-' : dst!.ns,

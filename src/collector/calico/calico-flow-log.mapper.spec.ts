@@ -20,7 +20,10 @@ interface Sample {
 }
 
 const samples = new Map<string, Sample>();
-for (const line of readFileSync(new URL('../../../test/calico/fixtures/flowlog-samples.jsonl', import.meta.url), 'utf8').split('\n')) {
+for (const line of readFileSync(
+  new URL('../../../test/calico/fixtures/flowlog-samples.jsonl', import.meta.url),
+  'utf8',
+).split('\n')) {
   if (!line.trim()) continue;
   const s = JSON.parse(line) as Sample;
   samples.set(s.sample_id, s);
@@ -88,13 +91,28 @@ describe('CalicoFlowLogMapper: shared samples', () => {
     expect(r.dst.ip).toBeUndefined();
     expect(r.dst.service).toBeUndefined();
     expect(r.policies).toEqual([
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'kube-system', name: 'cluster-dns', tier: 'calico-system', action: 'allow', ruleIndex: 0 }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'kube-system',
+        name: 'cluster-dns',
+        tier: 'calico-system',
+        action: 'allow',
+        ruleIndex: 0,
+      }),
     ]);
   });
 
   it('S02: StatefulSet dest from its labels', () => {
     const r = mapSample('S02');
-    expect(r).toMatchObject({ verdict: 'allowed', direction: 'ingress', protocol: 'TCP', dstPort: 9200, count: 2, packets: 69, bytes: 6132 });
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      direction: 'ingress',
+      protocol: 'TCP',
+      dstPort: 9200,
+      count: 2,
+      packets: 69,
+      bytes: 6132,
+    });
     expect(r.src.workload).toEqual({ kind: 'Deployment', name: 'tigera-linseed' });
     expect(r.dst.workload).toEqual({ kind: 'StatefulSet', name: 'tigera-secure-es-7f5dee596fef130f' });
     expect(r.policies).toEqual([
@@ -111,7 +129,14 @@ describe('CalicoFlowLogMapper: shared samples', () => {
 
   it('S03: src-reported egress, DaemonSet source, Kubernetes Service', () => {
     const r = mapSample('S03');
-    expect(r).toMatchObject({ verdict: 'allowed', direction: 'egress', reporter: 'src', protocol: 'UDP', dstPort: 53, count: 36 });
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      direction: 'egress',
+      reporter: 'src',
+      protocol: 'UDP',
+      dstPort: 53,
+      count: 36,
+    });
     expect(r.src.workload).toEqual({ kind: 'DaemonSet', name: 'compliance-benchmarker' });
     expect(r.dst.service).toEqual({ namespace: 'kube-system', name: 'kube-dns', port: 53 });
     expect(r.policies).toEqual([
@@ -131,7 +156,11 @@ describe('CalicoFlowLogMapper: shared samples', () => {
     expect(r).toMatchObject({ verdict: 'allowed', direction: 'egress', dstPort: 5554, packets: 63, bytes: 84751 });
     expect(r.src.workload).toEqual({ kind: 'DaemonSet', name: 'fluentd-node' });
     expect(r.dst.workload).toEqual({ kind: 'Deployment', name: 'tigera-secure-es-gateway' });
-    expect(r.dst.service).toEqual({ namespace: 'tigera-elasticsearch', name: 'tigera-secure-es-gateway-http', port: 9200 });
+    expect(r.dst.service).toEqual({
+      namespace: 'tigera-elasticsearch',
+      name: 'tigera-secure-es-gateway-http',
+      port: 9200,
+    });
     expect(r.policies).toEqual([
       pol({
         kind: 'CalicoNetworkPolicy',
@@ -149,7 +178,14 @@ describe('CalicoFlowLogMapper: shared samples', () => {
     expect(r.verdict).toBe('allowed');
     expect(r.direction).toBe('ingress');
     expect(r.policies).toEqual([
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'kube-system', name: 'cluster-dns', tier: 'calico-system', action: 'pass', ruleIndex: 1 }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'kube-system',
+        name: 'cluster-dns',
+        tier: 'calico-system',
+        action: 'pass',
+        ruleIndex: 1,
+      }),
       pol({ kind: 'Profile', name: 'kns.kube-system', action: 'allow', ruleIndex: 0 }),
     ]);
   });
@@ -166,7 +202,13 @@ describe('CalicoFlowLogMapper: shared samples', () => {
 
   it('S07: felix line of the 4-field era, all_policies only, no host', () => {
     const r = mapSample('S07');
-    expect(r).toMatchObject({ verdict: 'allowed', direction: 'ingress', time: '2019-12-31T23:24:17.000Z', count: 41, packets: 74 });
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      direction: 'ingress',
+      time: '2019-12-31T23:24:17.000Z',
+      count: 41,
+      packets: 74,
+    });
     expect(r.node).toBeUndefined();
     expect(r.src.workload).toEqual({ kind: 'Deployment', name: 'intrusion-detection-controller' });
     expect(r.policies).toEqual([pol({ kind: 'Profile', name: 'kns.kube-system', action: 'allow' })]);
@@ -181,17 +223,37 @@ describe('CalicoFlowLogMapper: shared samples', () => {
 
   it('S09: 4-field strings in enforced/pending', () => {
     const r = mapSample('S09');
-    expect(r).toMatchObject({ verdict: 'allowed', direction: 'egress', node: 'suraiya-bz-wz7r-kadm-ms', time: '2021-03-08T18:25:04.000Z', dstPort: 9200 });
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      direction: 'egress',
+      node: 'suraiya-bz-wz7r-kadm-ms',
+      time: '2021-03-08T18:25:04.000Z',
+      dstPort: 9200,
+    });
     expect(r.src.workload).toEqual({ kind: 'Deployment', name: 'calico-kube-controllers' });
     expect(r.policies).toEqual([pol({ kind: 'Profile', name: 'kns.calico-system', action: 'allow' })]);
   });
 
   it('S10', () => {
     const r = mapSample('S10');
-    expect(r).toMatchObject({ verdict: 'allowed', direction: 'egress', time: '2021-11-25T08:13:28.000Z', count: 6, packets: 138, bytes: 24583 });
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      direction: 'egress',
+      time: '2021-11-25T08:13:28.000Z',
+      count: 6,
+      packets: 138,
+      bytes: 24583,
+    });
     expect(r.src.workload).toEqual({ kind: 'Deployment', name: 'tigera-manager' });
     expect(r.policies).toEqual([
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'tigera-manager', name: 'manager-access', tier: 'calico-system', action: 'allow', ruleIndex: 0 }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'tigera-manager',
+        name: 'manager-access',
+        tier: 'calico-system',
+        action: 'allow',
+        ruleIndex: 0,
+      }),
     ]);
   });
 
@@ -215,12 +277,46 @@ describe('CalicoFlowLogMapper: shared samples', () => {
       workload: { kind: 'Deployment', name: 'access' },
       labels: { app: 'access', 'pod-template-hash': '6b687c8dcb' },
     });
-    expect(r.dst).toMatchObject({ pod: 'nginx-86c57db685-h6792', ip: '192.168.138.79', workload: { kind: 'Deployment', name: 'nginx' } });
+    expect(r.dst).toMatchObject({
+      pod: 'nginx-86c57db685-h6792',
+      ip: '192.168.138.79',
+      workload: { kind: 'Deployment', name: 'nginx' },
+    });
     expect(r.policies).toEqual([
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'ns1', name: 'policy1', tier: 'tier1', action: 'pass', ruleIndex: 3 }),
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'policy-demo', name: 'access-nginx', tier: 'default', action: 'allow', ruleIndex: 2 }),
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'ns1', name: 'policy1', tier: 'tier1', action: 'pass', ruleIndex: 3, stage: 'pending' }),
-      pol({ kind: 'StagedNetworkPolicy', namespace: 'ns2', name: 'tier1.policy1', tier: 'tier2', action: 'deny', ruleIndex: 1, stage: 'pending' }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'ns1',
+        name: 'policy1',
+        tier: 'tier1',
+        action: 'pass',
+        ruleIndex: 3,
+      }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'policy-demo',
+        name: 'access-nginx',
+        tier: 'default',
+        action: 'allow',
+        ruleIndex: 2,
+      }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'ns1',
+        name: 'policy1',
+        tier: 'tier1',
+        action: 'pass',
+        ruleIndex: 3,
+        stage: 'pending',
+      }),
+      pol({
+        kind: 'StagedNetworkPolicy',
+        namespace: 'ns2',
+        name: 'tier1.policy1',
+        tier: 'tier2',
+        action: 'deny',
+        ruleIndex: 1,
+        stage: 'pending',
+      }),
     ]);
   });
 
@@ -228,9 +324,24 @@ describe('CalicoFlowLogMapper: shared samples', () => {
     expect(() => mapper.mapLine(JSON.stringify(rec('S13')))).toThrow('start_time is required');
     const r = mapper.mapRecord({ ...rec('S13'), start_time: 1700000000, end_time: 1700000300 }).record!;
     validateFlowRecord(r);
-    expect(r).toMatchObject({ verdict: 'allowed', reporter: 'dst', direction: 'ingress', dstPort: 22, count: 1, packets: 18, node: 'my-host' });
-    expect(r.src).toEqual({ kind: 'unknown', namespace: 'client-pods-namespace', nameAggr: 'client-pods-*', ip: '10.0.0.1' });
-    expect(r.policies).toEqual([pol({ kind: 'Profile', name: 'kns.maintenance-server', action: 'allow', ruleIndex: 0 })]);
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      reporter: 'dst',
+      direction: 'ingress',
+      dstPort: 22,
+      count: 1,
+      packets: 18,
+      node: 'my-host',
+    });
+    expect(r.src).toEqual({
+      kind: 'unknown',
+      namespace: 'client-pods-namespace',
+      nameAggr: 'client-pods-*',
+      ip: '10.0.0.1',
+    });
+    expect(r.policies).toEqual([
+      pol({ kind: 'Profile', name: 'kns.maintenance-server', action: 'allow', ruleIndex: 0 }),
+    ]);
   });
 
   it('S14: forwarded-only record uses transit_policies; pub is world', () => {
@@ -248,7 +359,13 @@ describe('CalicoFlowLogMapper: shared samples', () => {
   it('S15: legacy all_policies out of order: staged hits are pending, the flow is allowed by the profile', () => {
     const p = mapCalicoPolicies(rec('S15').policies, false);
     expect(p.policies).toEqual([
-      pol({ kind: 'GlobalNetworkPolicy', name: 'security-default-pass', tier: 'security', action: 'pass', ruleIndex: 0 }),
+      pol({
+        kind: 'GlobalNetworkPolicy',
+        name: 'security-default-pass',
+        tier: 'security',
+        action: 'pass',
+        ruleIndex: 0,
+      }),
       pol({
         kind: 'StagedNetworkPolicy',
         namespace: 'stars',
@@ -258,7 +375,14 @@ describe('CalicoFlowLogMapper: shared samples', () => {
         ruleIndex: 2,
         stage: 'pending',
       }),
-      pol({ kind: 'StagedGlobalNetworkPolicy', name: 'default-deny', tier: 'default', action: 'deny', ruleIndex: -1, stage: 'pending' }),
+      pol({
+        kind: 'StagedGlobalNetworkPolicy',
+        name: 'default-deny',
+        tier: 'default',
+        action: 'deny',
+        ruleIndex: -1,
+        stage: 'pending',
+      }),
       pol({ kind: 'Profile', name: 'kns.stars', action: 'allow', ruleIndex: 0 }),
     ]);
     expect(p.enforcedAction).toBe('allow');
@@ -269,7 +393,9 @@ describe('CalicoFlowLogMapper: shared samples', () => {
   it('S17: explicit deny by rule 0 of GNP security.tenant-histershop', () => {
     const r = rec('S17') as { action: 'deny'; policies_strings: string[] };
     const ps = parsePolicyStrings(r.policies_strings, 'enforced');
-    expect(ps).toEqual([pol({ kind: 'GlobalNetworkPolicy', name: 'tenant-histershop', tier: 'security', action: 'deny', ruleIndex: 0 })]);
+    expect(ps).toEqual([
+      pol({ kind: 'GlobalNetworkPolicy', name: 'tenant-histershop', tier: 'security', action: 'deny', ruleIndex: 0 }),
+    ]);
     expect(calicoVerdict(r.action, undefined)).toEqual({ verdict: 'denied', dropReason: 'POLICY_DENY' });
   });
 
@@ -294,7 +420,9 @@ describe('CalicoFlowLogMapper: shared samples', () => {
     const p = rec('S19').policies as { enforced: GoldmanePolicyHit[]; pending: GoldmanePolicyHit[] };
     const enforced = mapGoldmanePolicyHits(p.enforced, 'enforced');
     const pending = mapGoldmanePolicyHits(p.pending, 'pending');
-    expect(enforced.policies).toEqual([pol({ kind: 'Profile', name: 'kns.local-path-storage', action: 'allow', ruleIndex: 0 })]);
+    expect(enforced.policies).toEqual([
+      pol({ kind: 'Profile', name: 'kns.local-path-storage', action: 'allow', ruleIndex: 0 }),
+    ]);
     expect(pending.policies).toEqual([
       pol({
         kind: 'GlobalNetworkPolicy',
@@ -305,7 +433,10 @@ describe('CalicoFlowLogMapper: shared samples', () => {
         stage: 'pending',
       }),
     ]);
-    expect(calicoVerdict(enforced.verdictAction, pending.verdictAction)).toEqual({ verdict: 'audit', dropReason: 'PENDING_POLICY_DENY' });
+    expect(calicoVerdict(enforced.verdictAction, pending.verdictAction)).toEqual({
+      verdict: 'audit',
+      dropReason: 'PENDING_POLICY_DENY',
+    });
   });
 
   it('S20: a felix syslog line is not a flows.log record', () => {
@@ -315,13 +446,44 @@ describe('CalicoFlowLogMapper: shared samples', () => {
   });
 
   it('S22: explicit-kind strings; allowed flow whose staged end-of-tier would deny -> audit', () => {
-    const r = rec('S22') as { action: 'allow'; reporter: 'src'; enforced_policies: string[]; pending_policies: string[] };
-    const p = mapCalicoPolicies({ enforced_policies: r.enforced_policies, pending_policies: r.pending_policies }, false);
+    const r = rec('S22') as {
+      action: 'allow';
+      reporter: 'src';
+      enforced_policies: string[];
+      pending_policies: string[];
+    };
+    const p = mapCalicoPolicies(
+      { enforced_policies: r.enforced_policies, pending_policies: r.pending_policies },
+      false,
+    );
     expect(p.policies).toEqual([
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'np1-1', tier: 'tier1', action: 'pass', ruleIndex: 0 }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'default',
+        name: 'np1-1',
+        tier: 'tier1',
+        action: 'pass',
+        ruleIndex: 0,
+      }),
       pol({ kind: 'Profile', name: 'kns.default', action: 'allow', ruleIndex: 0 }),
-      pol({ kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'np1-1', tier: 'tier1', action: 'pass', ruleIndex: 0, stage: 'pending' }),
-      pol({ kind: 'StagedNetworkPolicy', namespace: 'default', name: 'np2-1', tier: 'tier2', action: 'deny', ruleIndex: -1, stage: 'pending' }),
+      pol({
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'default',
+        name: 'np1-1',
+        tier: 'tier1',
+        action: 'pass',
+        ruleIndex: 0,
+        stage: 'pending',
+      }),
+      pol({
+        kind: 'StagedNetworkPolicy',
+        namespace: 'default',
+        name: 'np2-1',
+        tier: 'tier2',
+        action: 'deny',
+        ruleIndex: -1,
+        stage: 'pending',
+      }),
     ]);
     expect(calicoVerdict(r.action, p.pendingAction).verdict).toBe('audit');
     // the same through a whole record
@@ -397,7 +559,13 @@ describe('CalicoFlowLogMapper: rules', () => {
   it('a dst-reported deny is an ingress denied flow attributed by the end-of-tier entry', () => {
     const r = mapper.mapRecord(base).record!;
     validateFlowRecord(r);
-    expect(r).toMatchObject({ verdict: 'denied', dropReason: 'POLICY_DENY', direction: 'ingress', packets: 5, bytes: 300 });
+    expect(r).toMatchObject({
+      verdict: 'denied',
+      dropReason: 'POLICY_DENY',
+      direction: 'ingress',
+      packets: 5,
+      bytes: 300,
+    });
     expect(r.src).toEqual({ kind: 'pod', namespace: 'default', pod: 'multitool', nameAggr: 'multitool' });
     expect(r.dst.workload).toEqual({ kind: 'Deployment', name: 'checkoutservice' });
     expect(r.policies.map((p) => `${p.stage}:${p.name}:${p.action}:${p.ruleIndex}`)).toEqual([
@@ -407,15 +575,23 @@ describe('CalicoFlowLogMapper: rules', () => {
   });
 
   it('skips zero-packet deny repeats (stale felix flows)', () => {
-    expect(mapper.mapRecord({ ...base, packets_in: 0, packets_out: 0, bytes_in: 0 })).toEqual({ skipped: SKIP_STALE_DENY });
-    expect(new CalicoLineMapper().map(JSON.stringify({ ...base, packets_in: 0 }))).toEqual({ kind: 'skipped', what: SKIP_STALE_DENY });
+    expect(mapper.mapRecord({ ...base, packets_in: 0, packets_out: 0, bytes_in: 0 })).toEqual({
+      skipped: SKIP_STALE_DENY,
+    });
+    expect(new CalicoLineMapper().map(JSON.stringify({ ...base, packets_in: 0 }))).toEqual({
+      kind: 'skipped',
+      what: SKIP_STALE_DENY,
+    });
     // an idle allowed connection is real data
     expect(mapper.mapRecord({ ...base, action: 'allow', packets_in: 0 }).record).toBeDefined();
   });
 
   it('protocols, ICMP without ports, cluster from Linseed, configured default cluster', () => {
     const m = new CalicoFlowLogMapper({ cluster: 'prod-eu' });
-    expect(m.mapRecord({ ...base, proto: 'icmp6', dest_port: null }).record!).toMatchObject({ protocol: 'ICMPv6', cluster: 'prod-eu' });
+    expect(m.mapRecord({ ...base, proto: 'icmp6', dest_port: null }).record!).toMatchObject({
+      protocol: 'ICMPv6',
+      cluster: 'prod-eu',
+    });
     expect(m.mapRecord({ ...base, proto: 'icmp', dest_port: 0 }).record!.dstPort).toBeUndefined();
     expect(m.mapRecord({ ...base, proto: 'sctp' }).record!.protocol).toBe('SCTP');
     expect(m.mapRecord({ ...base, proto: '17' }).record!.protocol).toBe('UDP');
@@ -433,14 +609,24 @@ describe('CalicoFlowLogMapper: rules', () => {
       dest_name_aggr: 'allowed-egress',
       dest_namespace: 'shop',
     }).record!;
-    expect(r.src).toEqual({ kind: 'host', nameAggr: 'node-1-eth0', workload: { kind: 'HostEndpoint', name: 'node-1-eth0' } });
-    expect(r.dst).toMatchObject({ kind: 'network', namespace: 'shop', workload: { kind: 'NetworkSet', name: 'allowed-egress' } });
+    expect(r.src).toEqual({
+      kind: 'host',
+      nameAggr: 'node-1-eth0',
+      workload: { kind: 'HostEndpoint', name: 'node-1-eth0' },
+    });
+    expect(r.dst).toMatchObject({
+      kind: 'network',
+      namespace: 'shop',
+      workload: { kind: 'NetworkSet', name: 'allowed-egress' },
+    });
   });
 
   it('the same line always gets the same id; different lines differ', () => {
     const line = JSON.stringify(base);
     expect(mapper.mapLine(line).record!.id).toBe(mapper.mapLine(line).record!.id);
-    expect(mapper.mapLine(JSON.stringify({ ...base, num_flows: 2 })).record!.id).not.toBe(mapper.mapLine(line).record!.id);
+    expect(mapper.mapLine(JSON.stringify({ ...base, num_flows: 2 })).record!.id).not.toBe(
+      mapper.mapLine(line).record!.id,
+    );
   });
 
   const malformed: Array<[string, string, RegExp]> = [
@@ -448,7 +634,11 @@ describe('CalicoFlowLogMapper: rules', () => {
     ['array', '[1,2]', /must be a JSON object/],
     ['no action', JSON.stringify({ ...base, action: undefined }), /action is required/],
     ['bad reporter', JSON.stringify({ ...base, reporter: 'sideways' }), /reporter must be src, dst or fwd/],
-    ['bad policy', JSON.stringify({ ...base, policies: { enforced_policies: ['0|x'] } }), /bad Calico policy string "0\|x"/],
+    [
+      'bad policy',
+      JSON.stringify({ ...base, policies: { enforced_policies: ['0|x'] } }),
+      /bad Calico policy string "0\|x"/,
+    ],
     ['bad time', JSON.stringify({ ...base, start_time: 'yesterday' }), /start_time must be epoch seconds/],
     ['no time', JSON.stringify({ ...base, start_time: undefined, end_time: undefined }), /start_time is required/],
     ['bad port', JSON.stringify({ ...base, dest_port: 70000 }), /dest_port must be a port number/],
@@ -470,7 +660,10 @@ describe('deriveWorkload', () => {
     expect(deriveWorkload('coredns-565d847f94-*', undefined)).toEqual({ kind: 'Deployment', name: 'coredns' });
     expect(deriveWorkload('fluentd-node-*', undefined)).toBeUndefined();
     expect(deriveWorkload('multitool', undefined)).toBeUndefined();
-    expect(deriveWorkload('backup-28000000-*', { 'job-name': 'backup-28000000' })).toEqual({ kind: 'CronJob', name: 'backup' });
+    expect(deriveWorkload('backup-28000000-*', { 'job-name': 'backup-28000000' })).toEqual({
+      kind: 'CronJob',
+      name: 'backup',
+    });
     expect(deriveWorkload('migrate-*', { 'job-name': 'migrate' })).toEqual({ kind: 'Job', name: 'migrate' });
     expect(deriveWorkload('web-*', { app: 'web' })).toBeUndefined();
   });

@@ -11,7 +11,12 @@ import {
   parseLabelsField,
   sameTrace,
 } from './calico-common.js';
-import { isStagedKind, parsePolicyTrace, PolicyStringCache, type PolicyHitEntry } from './calico-policy-string.parser.js';
+import {
+  isStagedKind,
+  parsePolicyTrace,
+  PolicyStringCache,
+  type PolicyHitEntry,
+} from './calico-policy-string.parser.js';
 
 /**
  * Calico Enterprise/Cloud flow logs (felix `flows.log` JSON lines, also as shipped by fluentd with
@@ -53,7 +58,8 @@ function isObj(v: unknown): v is Obj {
 function optString(o: Obj, key: string): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new CalicoRecordError(`${key} must be a string, got ${JSON.stringify(v)?.slice(0, 64)}`);
+  if (typeof v !== 'string')
+    throw new CalicoRecordError(`${key} must be a string, got ${JSON.stringify(v)?.slice(0, 64)}`);
   return v;
 }
 
@@ -225,7 +231,8 @@ export class CalicoFlowLogMapper {
       const svcNs = known(r.dest_service_namespace);
       if (svcNs !== undefined) svc.namespace = svcNs;
       const svcPort = r.dest_service_port_num;
-      if (typeof svcPort === 'number' && Number.isInteger(svcPort) && svcPort >= 0 && svcPort <= 65535) svc.port = svcPort;
+      if (typeof svcPort === 'number' && Number.isInteger(svcPort) && svcPort >= 0 && svcPort <= 65535)
+        svc.port = svcPort;
       dst.service = svc;
     }
     const domains = r.dest_domains;

@@ -18,7 +18,14 @@ describe('parsePolicyString: legacy dialect (reference §2a)', () => {
   const cases: Array<[string, Partial<FlowPolicy> & { index: number }]> = [
     [
       '0|security|security.tenant-histershop|deny|0',
-      { index: 0, kind: 'GlobalNetworkPolicy', name: 'tenant-histershop', tier: 'security', action: 'deny', ruleIndex: 0 },
+      {
+        index: 0,
+        kind: 'GlobalNetworkPolicy',
+        name: 'tenant-histershop',
+        tier: 'security',
+        action: 'deny',
+        ruleIndex: 0,
+      },
     ],
     [
       '1|app-hipstershop|hipstershop/app-hipstershop.checkoutservice|deny|-1',
@@ -34,7 +41,14 @@ describe('parsePolicyString: legacy dialect (reference §2a)', () => {
     ],
     [
       '2|default|default.staged:default-deny|deny|-1',
-      { index: 2, kind: 'StagedGlobalNetworkPolicy', name: 'default-deny', tier: 'default', action: 'deny', ruleIndex: -1 },
+      {
+        index: 2,
+        kind: 'StagedGlobalNetworkPolicy',
+        name: 'default-deny',
+        tier: 'default',
+        action: 'deny',
+        ruleIndex: -1,
+      },
     ],
     [
       '0|namespace-isolation|curl-ns/namespace-isolation.staged:curl-ns-vfzgh|allow|3',
@@ -50,7 +64,15 @@ describe('parsePolicyString: legacy dialect (reference §2a)', () => {
     ],
     [
       '0|default|namespace/knp.default.name|allow|2',
-      { index: 0, kind: 'NetworkPolicy', namespace: 'namespace', name: 'name', tier: 'default', action: 'allow', ruleIndex: 2 },
+      {
+        index: 0,
+        kind: 'NetworkPolicy',
+        namespace: 'namespace',
+        name: 'name',
+        tier: 'default',
+        action: 'allow',
+        ruleIndex: 2,
+      },
     ],
     [
       '1|default|namespace/staged:knp.default.name|deny|3',
@@ -83,9 +105,15 @@ describe('parsePolicyString: legacy dialect (reference §2a)', () => {
       '1|__PROFILE__|__PROFILE__.kns.kube-system|allow|0',
       { index: 1, kind: 'Profile', name: 'kns.kube-system', action: 'allow', ruleIndex: 0 },
     ],
-    ['0|__PROFILE__|__PROFILE__.ksa.ns.sa|allow|0', { index: 0, kind: 'Profile', name: 'ksa.ns.sa', action: 'allow', ruleIndex: 0 }],
+    [
+      '0|__PROFILE__|__PROFILE__.ksa.ns.sa|allow|0',
+      { index: 0, kind: 'Profile', name: 'ksa.ns.sa', action: 'allow', ruleIndex: 0 },
+    ],
     // 4-field strings of the pre-rule-index era [S07-S09]
-    ['0|__PROFILE__|__PROFILE__.kns.kube-system|allow', { index: 0, kind: 'Profile', name: 'kns.kube-system', action: 'allow' }],
+    [
+      '0|__PROFILE__|__PROFILE__.kns.kube-system|allow',
+      { index: 0, kind: 'Profile', name: 'kns.kube-system', action: 'allow' },
+    ],
     [
       '0|default|default.allow-dns|allow',
       { index: 0, kind: 'GlobalNetworkPolicy', name: 'allow-dns', tier: 'default', action: 'allow' },
@@ -93,7 +121,14 @@ describe('parsePolicyString: legacy dialect (reference §2a)', () => {
     // section 2c chains
     [
       '0|security|security.tenant-histershop|pass|0',
-      { index: 0, kind: 'GlobalNetworkPolicy', name: 'tenant-histershop', tier: 'security', action: 'pass', ruleIndex: 0 },
+      {
+        index: 0,
+        kind: 'GlobalNetworkPolicy',
+        name: 'tenant-histershop',
+        tier: 'security',
+        action: 'pass',
+        ruleIndex: 0,
+      },
     ],
     [
       '1|default|default.default-deny|deny|-1',
@@ -138,19 +173,49 @@ describe('parsePolicyString: legacy dialect (reference §2a)', () => {
 
 describe('parsePolicyString: explicit-kind dialect (reference §2b)', () => {
   const cases: Array<[string, Partial<FlowPolicy> & { index: number }]> = [
-    ['0|tier2|gnp:tier2.gnp2-2|deny|0', { index: 0, kind: 'GlobalNetworkPolicy', name: 'gnp2-2', tier: 'tier2', action: 'deny', ruleIndex: 0 }],
+    [
+      '0|tier2|gnp:tier2.gnp2-2|deny|0',
+      { index: 0, kind: 'GlobalNetworkPolicy', name: 'gnp2-2', tier: 'tier2', action: 'deny', ruleIndex: 0 },
+    ],
     [
       '0|tier2|np:default/tier2.np2-4|deny|0',
-      { index: 0, kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'np2-4', tier: 'tier2', action: 'deny', ruleIndex: 0 },
+      {
+        index: 0,
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'default',
+        name: 'np2-4',
+        tier: 'tier2',
+        action: 'deny',
+        ruleIndex: 0,
+      },
     ],
-    ['1|tier|sgnp:name|deny|2', { index: 1, kind: 'StagedGlobalNetworkPolicy', name: 'name', tier: 'tier', action: 'deny', ruleIndex: 2 }],
+    [
+      '1|tier|sgnp:name|deny|2',
+      { index: 1, kind: 'StagedGlobalNetworkPolicy', name: 'name', tier: 'tier', action: 'deny', ruleIndex: 2 },
+    ],
     [
       '1|tier2|snp:default/tier2.np2-1|deny|-1',
-      { index: 1, kind: 'StagedNetworkPolicy', namespace: 'default', name: 'np2-1', tier: 'tier2', action: 'deny', ruleIndex: -1 },
+      {
+        index: 1,
+        kind: 'StagedNetworkPolicy',
+        namespace: 'default',
+        name: 'np2-1',
+        tier: 'tier2',
+        action: 'deny',
+        ruleIndex: -1,
+      },
     ],
     [
       '0|default|knp:namespace/name|allow|2',
-      { index: 0, kind: 'NetworkPolicy', namespace: 'namespace', name: 'name', tier: 'default', action: 'allow', ruleIndex: 2 },
+      {
+        index: 0,
+        kind: 'NetworkPolicy',
+        namespace: 'namespace',
+        name: 'name',
+        tier: 'default',
+        action: 'allow',
+        ruleIndex: 2,
+      },
     ],
     [
       '1|default|sknp:namespace/name|deny|3',
@@ -166,16 +231,57 @@ describe('parsePolicyString: explicit-kind dialect (reference §2b)', () => {
     ],
     [
       '0|kube-admin|kcnp:pass-ingress|pass|0',
-      { index: 0, kind: 'ClusterNetworkPolicy', name: 'pass-ingress', tier: 'kube-admin', action: 'pass', ruleIndex: 0 },
+      {
+        index: 0,
+        kind: 'ClusterNetworkPolicy',
+        name: 'pass-ingress',
+        tier: 'kube-admin',
+        action: 'pass',
+        ruleIndex: 0,
+      },
     ],
-    ['1|__PROFILE__|pro:kns.default|allow|0', { index: 1, kind: 'Profile', name: 'kns.default', action: 'allow', ruleIndex: 0 }],
-    ['0|tier1|np:default/tier1.np1-1|pass|0', { index: 0, kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'np1-1', tier: 'tier1', action: 'pass', ruleIndex: 0 }],
-    ['2|default|eot:__NO_MATCH__|deny', { index: 2, kind: 'EndOfTier', name: '__NO_MATCH__', tier: 'default', action: 'deny' }],
-    ['0|adminnetworkpolicy|kanp:foo|pass|1', { index: 0, kind: 'AdminNetworkPolicy', name: 'foo', tier: 'adminnetworkpolicy', action: 'pass', ruleIndex: 1 }],
+    [
+      '1|__PROFILE__|pro:kns.default|allow|0',
+      { index: 1, kind: 'Profile', name: 'kns.default', action: 'allow', ruleIndex: 0 },
+    ],
+    [
+      '0|tier1|np:default/tier1.np1-1|pass|0',
+      {
+        index: 0,
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'default',
+        name: 'np1-1',
+        tier: 'tier1',
+        action: 'pass',
+        ruleIndex: 0,
+      },
+    ],
+    [
+      '2|default|eot:__NO_MATCH__|deny',
+      { index: 2, kind: 'EndOfTier', name: '__NO_MATCH__', tier: 'default', action: 'deny' },
+    ],
+    [
+      '0|adminnetworkpolicy|kanp:foo|pass|1',
+      { index: 0, kind: 'AdminNetworkPolicy', name: 'foo', tier: 'adminnetworkpolicy', action: 'pass', ruleIndex: 1 },
+    ],
     // 3.32 names need no tier prefix
-    ['0|tier2|gnp:plain-name|allow|0', { index: 0, kind: 'GlobalNetworkPolicy', name: 'plain-name', tier: 'tier2', action: 'allow', ruleIndex: 0 }],
+    [
+      '0|tier2|gnp:plain-name|allow|0',
+      { index: 0, kind: 'GlobalNetworkPolicy', name: 'plain-name', tier: 'tier2', action: 'allow', ruleIndex: 0 },
+    ],
     // KNP names are never tier-stripped
-    ['0|default|knp:ns/default.x|allow|0', { index: 0, kind: 'NetworkPolicy', namespace: 'ns', name: 'default.x', tier: 'default', action: 'allow', ruleIndex: 0 }],
+    [
+      '0|default|knp:ns/default.x|allow|0',
+      {
+        index: 0,
+        kind: 'NetworkPolicy',
+        namespace: 'ns',
+        name: 'default.x',
+        tier: 'default',
+        action: 'allow',
+        ruleIndex: 0,
+      },
+    ],
   ];
   it.each(cases)('%s', (s, want) => {
     expect(one(s)).toEqual({ stage: 'enforced', ...want });

@@ -18,7 +18,9 @@ export class PolicyStringError extends Error {
     readonly input: string,
     message: string,
   ) {
-    super(`bad Calico policy string ${JSON.stringify(input.length > 200 ? `${input.slice(0, 200)}...` : input)}: ${message}`);
+    super(
+      `bad Calico policy string ${JSON.stringify(input.length > 200 ? `${input.slice(0, 200)}...` : input)}: ${message}`,
+    );
     this.name = 'PolicyStringError';
   }
 }
@@ -80,7 +82,8 @@ const INT_RE = /^-?\d{1,9}$/;
 /** ruleIndex: >= 0, -1 end of tier; -2 (unknown), `-`, `*` (obfuscated) and absent -> undefined. */
 function parseRuleIndex(raw: string | undefined, input: string): number | undefined {
   if (raw === undefined || raw === '-' || raw === '*' || raw === '') return undefined;
-  if (!INT_RE.test(raw)) throw new PolicyStringError(input, `rule index must be an integer, got ${JSON.stringify(raw)}`);
+  if (!INT_RE.test(raw))
+    throw new PolicyStringError(input, `rule index must be an integer, got ${JSON.stringify(raw)}`);
   const n = Number(raw);
   if (n >= -1) return n;
   if (n === -2) return undefined;
@@ -100,14 +103,19 @@ function splitNamespace(s: string): [string | undefined, string] {
   return [s.slice(0, slash) || undefined, s.slice(slash + 1)];
 }
 
-function explicitKind(namePart: string, tier: string, input: string): Omit<FlowPolicy, 'action' | 'stage' | 'ruleIndex'> | undefined {
+function explicitKind(
+  namePart: string,
+  tier: string,
+  input: string,
+): Omit<FlowPolicy, 'action' | 'stage' | 'ruleIndex'> | undefined {
   const colon = namePart.indexOf(':');
   if (colon <= 0) return undefined;
   const short = namePart.slice(0, colon);
   if (!Object.prototype.hasOwnProperty.call(SHORT_KINDS, short)) return undefined;
   const spec = SHORT_KINDS[short];
   const rest = namePart.slice(colon + 1);
-  let [namespace, name] = spec.namespaced || rest.includes('/') ? splitNamespace(rest) : [undefined, rest];
+  const [namespace, rawName] = spec.namespaced || rest.includes('/') ? splitNamespace(rest) : [undefined, rest];
+  let name = rawName;
   if (spec.namespaced && namespace === undefined)
     throw new PolicyStringError(input, `kind ${short} needs "<namespace>/<name>", got ${JSON.stringify(rest)}`);
   if (spec.tiered) name = stripTier(name, tier);

@@ -1,6 +1,22 @@
 import { createHash } from 'node:crypto';
-import type { FlowEndpoint, FlowPolicy, FlowRecord, PolicyAction, PolicyStage, Reporter } from '../../flow/flow-record.js';
-import { buildEndpoint, calicoVerdict, isIcmp, isoFromSeconds, known, labelsFromList, normalizeProtocol, sameTrace } from './calico-common.js';
+import type {
+  FlowEndpoint,
+  FlowPolicy,
+  FlowRecord,
+  PolicyAction,
+  PolicyStage,
+  Reporter,
+} from '../../flow/flow-record.js';
+import {
+  buildEndpoint,
+  calicoVerdict,
+  isIcmp,
+  isoFromSeconds,
+  known,
+  labelsFromList,
+  normalizeProtocol,
+  sameTrace,
+} from './calico-common.js';
 import { DEFAULT_CLUSTER, SKIP_STALE_DENY, type CalicoMapResult } from './calico-flow-log.mapper.js';
 
 /**
@@ -80,7 +96,13 @@ const POLICY_KINDS = [
 ] as const;
 const ACTIONS = ['ActionUnspecified', 'Allow', 'Deny', 'Pass'] as const;
 const REPORTERS = ['ReporterUnspecified', 'Src', 'Dst'] as const;
-const ENDPOINT_TYPES = ['EndpointTypeUnspecified', 'WorkloadEndpoint', 'HostEndpoint', 'NetworkSet', 'Network'] as const;
+const ENDPOINT_TYPES = [
+  'EndpointTypeUnspecified',
+  'WorkloadEndpoint',
+  'HostEndpoint',
+  'NetworkSet',
+  'Network',
+] as const;
 
 function enumName(v: EnumValue | undefined, names: readonly string[]): string {
   if (v === undefined || v === null) return names[0];
@@ -111,12 +133,18 @@ function toAction(v: EnumValue | undefined): PolicyAction | undefined {
   }
 }
 
-const TIERED_KINDS = new Set(['CalicoNetworkPolicy', 'GlobalNetworkPolicy', 'StagedNetworkPolicy', 'StagedGlobalNetworkPolicy']);
+const TIERED_KINDS = new Set([
+  'CalicoNetworkPolicy',
+  'GlobalNetworkPolicy',
+  'StagedNetworkPolicy',
+  'StagedGlobalNetworkPolicy',
+]);
 
 /** One PolicyHit to a FlowPolicy; EndOfTier hits name their trigger policy with ruleIndex -1. */
 export function mapGoldmanePolicyHit(hit: GoldmanePolicyHit, stage: PolicyStage): FlowPolicy {
   const action = toAction(hit.action);
-  if (action === undefined) throw new GoldmaneFlowError(`policy hit without an action: ${JSON.stringify(hit).slice(0, 200)}`);
+  if (action === undefined)
+    throw new GoldmaneFlowError(`policy hit without an action: ${JSON.stringify(hit).slice(0, 200)}`);
   let kind = enumName(hit.kind, POLICY_KINDS);
   let name = hit.name ?? '';
   let namespace = hit.namespace;
@@ -203,7 +231,8 @@ export class GoldmaneFlowMapper {
     const { verdict, dropReason } = calicoVerdict(action, pending.verdictAction);
 
     const rep = enumName(key.reporter, REPORTERS);
-    const reporter: Reporter | undefined = rep === 'Src' || rep === 'src' ? 'src' : rep === 'Dst' || rep === 'dst' ? 'dst' : undefined;
+    const reporter: Reporter | undefined =
+      rep === 'Src' || rep === 'src' ? 'src' : rep === 'Dst' || rep === 'dst' ? 'dst' : undefined;
     const protocol = key.proto ? normalizeProtocol(key.proto) : 'UNKNOWN';
     const src = endpointOf(key.source_type, key.source_name, key.source_namespace, flow.source_labels);
     const dst = endpointOf(key.dest_type, key.dest_name, key.dest_namespace, flow.dest_labels);

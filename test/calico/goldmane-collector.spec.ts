@@ -1,0 +1,263 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
+import type { GoldmaneFlow } from '../../src/collector/calico/goldmane-flow.mapper.js';
+import { GoldmaneCollector, parseGoldmanePosition } from '../../src/collector/calico/goldmane.collector.js';
+import { FakeGoldmane, makeCerts } from './fake-goldmane.js';
+import { RecordingConsumer, waitFor } from './support.js';
+
+function flow(start: number, i: number, over: Partial<NonNullable<GoldmaneFlow['Key']>> = {}): GoldmaneFlow {
+  return {
+    Key: {
+      source_name: `client-${i}-7d4b9c8f5-*`,
+      source_namespace: 'shop',
+      source_type: 'WorkloadEndpoint',
+      dest_name: 'checkout-6b8f9d7c45-*',
+      dest_namespace: 'shop',
+      dest_type: 'WorkloadEndpoint',
+      dest_port: 8080,
+      dest_service_name: 'checkout',
+      dest_service_namespace: 'shop',
+      dest_service_port_name: 'http',
+      dest_service_port: 80,
+      proto: 'tcp',
+      reporter: 'Dst',
+      action: 'Allow',
+      policies: {
+        enforced_policies: [
+          {
+            kind: 'CalicoNetworkPolicy',
+            namespace: 'shop',
+            name: 'allow-clients',
+            tier: 'app',
+            action: 'Allow',
+            policy_index: 0,
+            rule_index: 1,
+          },
+        ],
+        pending_policies: [
+          {
+            kind: 'CalicoNetworkPolicy',
+            namespace: 'shop',
+            name: 'allow-clients',
+            tier: 'app',
+            action: 'Allow',
+            policy_index: 0,
+            rule_index: 1,
+          },
+        ],
+      },
+      ...over,
+    },
+    start_time: start,
+    end_time: start + 15,
+    source_labels: ['app=client', 'pod-template-hash=7d4b9c8f5'],
+    dest_labels: ['app=checkout'],
+    packets_in: 10 + i,
+    packets_out: 8,
+    bytes_in: 1000,
+    bytes_out: 800,
+    num_connections_started: 1,
+    num_connections_completed: 1,
+    num_connections_live: 2,
+  };
+}
+
+const denyKey: Partial<NonNullable<GoldmaneFlow['Key']>> = {
+  reporter: 'Dst',
+  action: 'Deny',
+  policies: {
+    enforced_policies: [
+      {
+        kind: 'GlobalNetworkPolicy',
+        name: 'security.baseline',
+        tier: 'security',
+        action: 'Pass',
+        policy_index: 0,
+        rule_index: 0,
+      },
+      {
+        kind: 'EndOfTier',
+        tier: 'app',
+        action: 'Deny',
+        policy_index: 1,
+        rule_index: -1,
+        trigger: { kind: 'CalicoNetworkPolicy', namespace: 'shop', name: 'checkout', tier: 'app' },
+      },
+    ],
+    pending_policies: [],
+  },
+};
+
+describe('GoldmaneCollector over mTLS against a real gRPC Flows server', () => {
+  let dir: string;
+  let certs: ReturnType<typeof makeCerts>;
+  let server: FakeGoldmane;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dropscope-goldmane-'));
+    certs = makeCerts(dir);
+    server = new FakeGoldmane(
+      grpc.ServerCredentials.createSsl(
+        certs.ca,
+        [{ cert_chain: certs.serverCert, private_key: certs.serverKey }],
+        true,
+      ),
+    );
+    await server.start();
+  });
+
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('streams, maps, checkpoints, survives a server restart and a collector restart with each flow once', async () => {
+    const bus = new InProcessFlowBus();
+    const consumer = new RecordingConsumer();
+    await bus.consume(consumer.handler, { groupId: 't', loadCheckpoints: async () => new Map() });
+    const registry = new Registry();
+    const addr = `127.0.0.1:${server.port}`;
+    const make = (): GoldmaneCollector =>
+      new GoldmaneCollector({
+        addr,
+        tls: {
+          caFile: certs.caFile,
+          certFile: certs.clientCertFile,
+          keyFile: certs.clientKeyFile,
+          serverName: 'goldmane.calico-system.svc',
+        },
+        bus,
+        checkpoints: consumer.reader,
+        cluster: 'oss-lab',
+        registry,
+        batchSize: 3,
+        flushIntervalMs: 20,
+        backoffInitialMs: 20,
+        backoffMaxMs: 200,
+      });
+
+    const all: GoldmaneFlow[] = [];
+    const push = (f: GoldmaneFlow): void => {
+      all.push(f);
+      server.push(f);
+    };
+    push(flow(1000, 1));
+    push(flow(1000, 2));
+    push(flow(1015, 3, denyKey));
+    push(flow(1015, 4));
+
+    const a = make();
+    await a.start();
+    await waitFor(() => consumer.ids.length === 4, '4 records');
+
+    const recs = consumer.batches.flatMap((b) => b.records) as Array<Record<string, unknown>>;
+    const denied = recs.find((r) => r.verdict === 'denied')!;
+    expect(denied).toMatchObject({
+      source: 'calico',
+      cluster: 'oss-lab',
+      verdict: 'denied',
+      dropReason: 'POLICY_DENY',
+      direction: 'ingress',
+      reporter: 'dst',
+      protocol: 'TCP',
+      dstPort: 8080,
+      count: 2,
+      packets: 21,
+      bytes: 1800,
+      time: new Date(1015_000).toISOString(),
+      endTime: new Date(1030_000).toISOString(),
+      src: {
+        kind: 'pod',
+        namespace: 'shop',
+        nameAggr: 'client-3-7d4b9c8f5-*',
+        workload: { kind: 'Deployment', name: 'client-3' },
+        labels: { app: 'client', 'pod-template-hash': '7d4b9c8f5' },
+      },
+      dst: {
+        kind: 'pod',
+        namespace: 'shop',
+        nameAggr: 'checkout-6b8f9d7c45-*',
+        service: { namespace: 'shop', name: 'checkout', port: 80 },
+      },
+      policies: [
+        {
+          kind: 'GlobalNetworkPolicy',
+          name: 'baseline',
+          tier: 'security',
+          action: 'pass',
+          ruleIndex: 0,
+          stage: 'enforced',
+        },
+        {
+          kind: 'CalicoNetworkPolicy',
+          namespace: 'shop',
+          name: 'checkout',
+          tier: 'app',
+          action: 'deny',
+          ruleIndex: -1,
+          stage: 'enforced',
+        },
+      ],
+    });
+    expect((recs.find((r) => r.verdict === 'allowed')!.policies as unknown[]).length).toBe(1);
+
+    // Goldmane restarts (the fake keeps its flows, so the replay must be de-duplicated)
+    await server.restart();
+    push(flow(1015, 5));
+    push(flow(1030, 6));
+    await waitFor(() => consumer.ids.length === 6, '6 records after the server restart');
+    const resumedFrom = server.streamRequests[server.streamRequests.length - 1];
+    expect(resumedFrom.start_time_gte).toBe(1015);
+    expect(resumedFrom.aggregation_interval).toBe(15);
+
+    // collector crash and restart from the stored checkpoint
+    await a.kill();
+    push(flow(1030, 7));
+    push(flow(1045, 8));
+    const pos = parseGoldmanePosition(consumer.checkpoints.get(`goldmane:${addr}`));
+    expect(pos?.start).toBe(1030);
+    const b = make();
+    await b.start();
+    await waitFor(() => consumer.ids.length === 8, '8 records after the collector restart');
+    await new Promise((r) => setTimeout(r, 100));
+    await b.stop();
+
+    expect(consumer.ids).toHaveLength(8);
+    expect(new Set(consumer.ids).size).toBe(8);
+    const reconnects = await registry.getSingleMetric('dropscope_goldmane_reconnects_total')!.get();
+    expect(reconnects.values[0].value).toBeGreaterThanOrEqual(1);
+    await bus.close();
+  });
+
+  it('a client without a certificate is refused by the mTLS server and keeps retrying with backoff', async () => {
+    const bus = new InProcessFlowBus();
+    const consumer = new RecordingConsumer();
+    await bus.consume(consumer.handler, { groupId: 't', loadCheckpoints: async () => new Map() });
+    const registry = new Registry();
+    const c = new GoldmaneCollector({
+      addr: `127.0.0.1:${server.port}`,
+      tls: { caFile: certs.caFile, serverName: 'goldmane.calico-system.svc' },
+      bus,
+      checkpoints: consumer.reader,
+      registry,
+      backoffInitialMs: 10,
+      backoffMaxMs: 40,
+    });
+    await c.start();
+    const reconnects = async (): Promise<number> =>
+      (await registry.getSingleMetric('dropscope_goldmane_reconnects_total')!.get()).values[0]?.value ?? 0;
+    const deadline = Date.now() + 10_000;
+    while ((await reconnects()) < 2) {
+      if (Date.now() > deadline) throw new Error('no reconnect attempts');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await c.stop();
+    expect(consumer.ids).toHaveLength(0);
+    await bus.close();
+  });
+});
