@@ -1,0 +1,71 @@
+import { describe, expect, it } from '@jest/globals';
+import { CalicoSelectorError, compileCalicoSelector } from './calico-selector.js';
+import { cidrContains, parseCidr, parseIp } from './cidr.js';
+import { canonicalLabels, compileLabelSelector } from './label-selector.js';
+import { LruCache } from './lru-cache.js';
+
+describe('label selectors', () => {
+  it('supports matchLabels and all operators; empty matches all', () => {
+    expect(compileLabelSelector({})({})).toBe(true);
+    const s = compileLabelSelector({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['db'] }, { key: 'legacy', operator: 'DoesNotExist' }] });
+    expect(s({ app: 'web' })).toBe(true);
+    expect(s({ app: 'web', tier: 'db' })).toBe(false);
+    expect(s({ app: 'web', legacy: '' })).toBe(false);
+    expect(compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '2'] }] })({ a: '2' })).toBe(true);
+    expect(compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Exists' }] })({})).toBe(false);
+  });
+  it('canonicalizes label sets independent of order', () => {
+    expect(canonicalLabels({ b: '2', a: '1' })).toBe(canonicalLabels({ a: '1', b: '2' }));
+  });
+});
+
+describe('Calico selectors', () => {
+  const m = (expr: string, labels: Record<string, string>): boolean => compileCalicoSelector(expr)(labels);
+  it('evaluates all(), has(), ==, !=, in, not in, &&, ||, !, parentheses, string ops', () => {
+    expect(m('all()', {})).toBe(true);
+    expect(m('', {})).toBe(true);
+    expect(m("has(app) && app == 'web'", { app: 'web' })).toBe(true);
+    expect(m("app != 'web'", {})).toBe(true);
+    expect(m("app in {'a', 'b'}", { app: 'b' })).toBe(true);
+    expect(m("app not in {'a'}", {})).toBe(true);
+    expect(m("!has(x) && (a == '1' || b == \"2\")", { b: '2' })).toBe(true);
+    expect(m("projectcalico.org/namespace == 'kube-system'", { 'projectcalico.org/namespace': 'default' })).toBe(false);
+    expect(m("name starts with 'web-' && name ends with '-1' && name contains 'x'", { name: 'web-1' })).toBe(false);
+    expect(m("name starts with 'web'", { name: 'web-1' })).toBe(true);
+  });
+  it('throws on syntax errors with a position', () => {
+    expect(() => compileCalicoSelector("app == 'web' &&")).toThrow(CalicoSelectorError);
+    expect(() => compileCalicoSelector('app = web')).toThrow(/position/);
+  });
+});
+
+describe('CIDRs', () => {
+  it('parses IPv4, IPv6 (compressed, embedded v4, mapped), masks host bits', () => {
+    expect(parseIp('10.0.0.1')?.family).toBe(4);
+    expect(parseIp('2001:db8::1')?.family).toBe(6);
+    expect(parseIp('::ffff:10.0.0.1')).toEqual(parseIp('10.0.0.1'));
+    expect(parseIp('::1.2.3.4')?.family).toBe(6);
+    expect(parseIp('1.2.3')).toBeUndefined();
+    expect(parseIp('2001:db8::1::2')).toBeUndefined();
+    const c = parseCidr('192.168.242.213/24');
+    expect(c && cidrContains(c, parseIp('192.168.242.7') ?? { family: 4, value: 0n })).toBe(true);
+    const v6 = parseCidr('2001:db8::/32');
+    expect(v6 && cidrContains(v6, parseIp('2001:db8:ffff::1') ?? { family: 6, value: 0n })).toBe(true);
+    expect(v6 && cidrContains(v6, parseIp('10.0.0.1') ?? { family: 4, value: 0n })).toBe(false);
+    expect(parseCidr('10.0.0.0/33')).toBeUndefined();
+  });
+});
+
+describe('LruCache', () => {
+  it('keeps at most max entries and promotes hits', () => {
+    const c = new LruCache<string, number>(4);
+    c.set('a', 1);
+    c.set('b', 2);
+    c.set('c', 3); // a,b → old
+    expect(c.get('a')).toBe(1); // promoted
+    c.set('d', 4);
+    c.set('e', 5);
+    expect(c.size).toBeLessThanOrEqual(4);
+    expect(c.get('e')).toBe(5);
+  });
+});
