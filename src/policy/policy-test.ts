@@ -145,7 +145,7 @@ export function renderMatrix(source: PolicyInventory | NetworkPolicyEvaluator, p
   };
   const rowLabel = (i: number): string => (wide ? `${pad(String(i + 1), String(names.length).length)} ${names[i]}` : names[i]);
   const labelW = Math.max(...names.map((_, i) => rowLabel(i).length));
-  lines.push(`${pad('', labelW)} ${colLabels.map((c) => center(c, colW)).join(' ')}`);
+  lines.push(`${pad('', labelW)} ${colLabels.map((c) => center(c, colW)).join(' ')}`.trimEnd());
   const eps = pods.map((p) => ev.endpointForPod(p));
   let allowed = 0;
   let total = 0;
@@ -161,7 +161,7 @@ export function renderMatrix(source: PolicyInventory | NetworkPolicyEvaluator, p
       if (d.allowed) allowed++;
       cells.push(center(d.allowed ? '.' : 'X', colW));
     }
-    lines.push(`${pad(rowLabel(i), labelW)} ${cells.join(' ')}`);
+    lines.push(`${pad(rowLabel(i), labelW)} ${cells.join(' ')}`.trimEnd());
   }
   lines.push(`${allowed} of ${total} pairs allowed`);
   return lines.join('\n') + '\n';
