@@ -1,0 +1,198 @@
+/**
+ * Policy evaluator benchmark: a synthetic cluster of 10,000 pods in 100 namespaces with 1,000
+ * NetworkPolicies (default-deny, same-namespace app rules, cross-namespace team rules, named
+ * ports, endPort ranges, ipBlocks, egress with DNS), then:
+ * - cold: decisions on a fresh evaluator (every probe a cache miss),
+ * - warm: the same probes again (cache hits): the goal is >= 500,000 decisions/s,
+ * - attribution: FlowRecords through InventoryFlowAttributor (the aggregator's per-drop path).
+ * Called by the bench runner; also runnable alone:
+ *   npx tsc -p tsconfig.build.json && node dist/bench/policy-evaluator.bench.js
+ */
+import { pathToFileURL } from 'node:url';
+import type { FlowRecord } from '../src/flow/flow-record.js';
+import { InventoryFlowAttributor } from '../src/policy/attribution.js';
+import { NetworkPolicyEvaluator, type PolicyEndpoint, type PolicyProbe } from '../src/policy/network-policy.evaluator.js';
+import { InventoryStore, type PolicyInventory } from '../src/policy/policy-inventory.js';
+
+export interface PolicyEvaluatorBenchOptions {
+  namespaces?: number;
+  podsPerNamespace?: number;
+  policiesPerNamespace?: number;
+  probes?: number;
+  warmRounds?: number;
+}
+
+export interface PolicyEvaluatorBenchResult {
+  /** Warm decisions per second (the headline number). */
+  decisionsPerSecond: number;
+  coldDecisionsPerSecond: number;
+  warmDecisionsPerSecond: number;
+  attributionsPerSecond: number;
+  pods: number;
+  policies: number;
+  probes: number;
+  allowedShare: number;
+  cacheHitRate: number;
+  buildMs: number;
+}
+
+/** A deterministic PRNG so runs are comparable. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const APPS = 20;
+const TEAMS = 10;
+
+export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): PolicyInventory {
+  const nsCount = opts.namespaces ?? 100;
+  const perNs = opts.podsPerNamespace ?? 100;
+  const polPerNs = opts.policiesPerNamespace ?? 10;
+  const r = rng(42);
+  const store = new InventoryStore();
+  for (let n = 0; n < nsCount; n++) {
+    const ns = `ns-${n}`;
+    store.upsertRaw({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { team: `team-${n % TEAMS}`, env: n % 3 === 0 ? 'prod' : 'dev' } } });
+    for (let p = 0; p < perNs; p++) {
+      const app = `app-${p % APPS}`;
+      store.upsertRaw({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${app}-${p}`, namespace: ns, labels: { app, tier: p % 2 === 0 ? 'web' : 'backend', version: `v${p % 3}`, 'pod-template-hash': `h${p % 5}` } },
+        spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 + (p % 2) }, { name: 'metrics', containerPort: 9090 }] }] },
+        status: { podIP: `10.${Math.floor(n / 250)}.${n % 250}.${p + 1}` },
+      });
+    }
+    const policies: unknown[] = [
+      { metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
+      {
+        metadata: { name: 'allow-dns' },
+        spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }] },
+      },
+    ];
+    for (let i = policies.length; i < polPerNs; i++) {
+      const app = `app-${Math.floor(r() * APPS)}`;
+      const peerApp = `app-${Math.floor(r() * APPS)}`;
+      const kind = i % 4;
+      if (kind === 0) {
+        policies.push({ metadata: { name: `p${i}-same-ns` }, spec: { podSelector: { matchLabels: { app } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: peerApp } } }], ports: [{ port: 'http' }] }] } });
+      } else if (kind === 1) {
+        policies.push({
+          metadata: { name: `p${i}-team` },
+          spec: {
+            podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: [app, peerApp] }] },
+            ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: `team-${Math.floor(r() * TEAMS)}` } }, podSelector: { matchLabels: { tier: 'web' } } }], ports: [{ port: 8080, endPort: 8081 }] }],
+          },
+        });
+      } else if (kind === 2) {
+        policies.push({
+          metadata: { name: `p${i}-egress` },
+          spec: {
+            podSelector: { matchLabels: { app } },
+            policyTypes: ['Egress'],
+            egress: [{ to: [{ namespaceSelector: { matchLabels: { env: 'prod' } } }], ports: [{ port: 'http' }] }, { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ port: 443 }] }],
+          },
+        });
+      } else {
+        policies.push({ metadata: { name: `p${i}-metrics` }, spec: { podSelector: { matchLabels: { tier: 'backend' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ns-0' } } }], ports: [{ port: 9090 }] }] } });
+      }
+    }
+    for (const p of policies) {
+      const o = p as { metadata: Record<string, unknown>; spec: unknown };
+      store.upsertRaw({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { ...o.metadata, namespace: ns }, spec: o.spec });
+    }
+  }
+  return store.snapshot();
+}
+
+function makeProbes(ev: NetworkPolicyEvaluator, count: number): PolicyProbe[] {
+  const r = rng(7);
+  const pods = ev.inventory.pods;
+  const eps: PolicyEndpoint[] = pods.map((p) => ev.endpointForPod(p));
+  const ports = [8080, 8081, 9090, 443, 53];
+  const out: PolicyProbe[] = [];
+  for (let i = 0; i < count; i++) {
+    const src = eps[Math.floor(r() * eps.length)];
+    const dst = i % 10 === 0 ? ev.endpointForIp(`93.184.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}`) : eps[Math.floor(r() * eps.length)];
+    const port = ports[Math.floor(r() * ports.length)];
+    out.push({ src, dst, port, protocol: port === 53 && i % 2 === 0 ? 'UDP' : 'TCP' });
+  }
+  return out;
+}
+
+export async function benchPolicyEvaluator(opts: PolicyEvaluatorBenchOptions = {}): Promise<PolicyEvaluatorBenchResult> {
+  const t0 = performance.now();
+  const inventory = buildSyntheticCluster(opts);
+  const ev = new NetworkPolicyEvaluator(inventory, { cacheSize: 500_000 });
+  const buildMs = performance.now() - t0;
+  const probes = makeProbes(ev, opts.probes ?? 100_000);
+
+  let allowed = 0;
+  const c0 = performance.now();
+  for (const p of probes) if (ev.evaluate(p).allowed) allowed++;
+  const coldMs = performance.now() - c0;
+
+  const rounds = opts.warmRounds ?? 10;
+  let sink = 0;
+  const w0 = performance.now();
+  for (let k = 0; k < rounds; k++) for (const p of probes) if (ev.evaluate(p).allowed) sink++;
+  const warmMs = performance.now() - w0;
+
+  // The aggregator path: fresh FlowRecord objects each time (labels canonicalized per call).
+  const att = new InventoryFlowAttributor(ev, { observeEndpoints: false });
+  const flows: FlowRecord[] = probes.slice(0, 20_000).map((p, i) => ({
+    id: String(i),
+    source: 'hubble',
+    cluster: 'bench',
+    time: '2026-01-01T00:00:00Z',
+    verdict: 'denied',
+    direction: 'ingress',
+    src: { kind: p.src.kind === 'pod' ? 'pod' : 'world', namespace: p.src.namespace, pod: p.src.name, labels: { ...p.src.labels }, ip: p.src.ip },
+    dst: { kind: p.dst.kind === 'pod' ? 'pod' : 'world', namespace: p.dst.namespace, pod: p.dst.name, labels: { ...p.dst.labels }, ip: p.dst.ip },
+    protocol: p.protocol ?? 'TCP',
+    dstPort: p.port,
+    count: 1,
+    policies: [],
+  }));
+  for (const f of flows) att.attribute({ ...f, src: { ...f.src }, dst: { ...f.dst } });
+  const a0 = performance.now();
+  const aRounds = 3;
+  for (let k = 0; k < aRounds; k++) for (const f of flows) if (att.attribute({ ...f, src: { ...f.src }, dst: { ...f.dst } }).level === 'inferred') sink++;
+  const attMs = performance.now() - a0;
+  void sink;
+
+  const stats = ev.cacheStats();
+  const warm = (probes.length * rounds) / (warmMs / 1000);
+  return {
+    decisionsPerSecond: Math.round(warm),
+    coldDecisionsPerSecond: Math.round(probes.length / (coldMs / 1000)),
+    warmDecisionsPerSecond: Math.round(warm),
+    attributionsPerSecond: Math.round((flows.length * aRounds) / (attMs / 1000)),
+    pods: inventory.pods.length,
+    policies: inventory.policies.length,
+    probes: probes.length,
+    allowedShare: Math.round((allowed / probes.length) * 1000) / 1000,
+    cacheHitRate: Math.round((stats.hits / Math.max(1, stats.hits + stats.misses)) * 1000) / 1000,
+    buildMs: Math.round(buildMs),
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchPolicyEvaluator().then(
+    (r) => {
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      if (r.decisionsPerSecond < 500_000) process.stderr.write('policy evaluator: below the 500,000 decisions/s goal\n');
+    },
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
