@@ -31,7 +31,10 @@ function flow(o: Opts): { record: HubbleFlowRecord; timeMs: number } {
     IP: { source: '10.0.0.1', destination: '10.0.0.2' },
     l4: { TCP: { source_port: o.sport ?? 40000, destination_port: 5432 } },
     source: { namespace: 'shop', pod_name: 'web-1', labels: ['k8s:app=web'] },
-    destination: o.type === 1 ? { namespace: 'db', pod_name: 'pg-0', labels: ['k8s:app=pg'], identity: 4242 } : { namespace: 'db', pod_name: 'pg-0' },
+    destination:
+      o.type === 1
+        ? { namespace: 'db', pod_name: 'pg-0', labels: ['k8s:app=pg'], identity: 4242 }
+        : { namespace: 'db', pod_name: 'pg-0' },
     node_name: `prod/${o.node ?? 'n1'}`,
   });
 }

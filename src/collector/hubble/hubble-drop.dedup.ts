@@ -9,7 +9,7 @@
  * - a policy-verdict record is emitted at once and remembered for `windowMs` of flow time;
  *   a drop record matching a remembered one (same key, |dt| <= windowMs) is swallowed;
  * - a drop record with no partner yet is held up to `windowMs` (flow time, or wall time for an
- *   idle live stream); a policy-verdict arriving in time absorbs it (fields it lacks are filled
+ *   idle live stream, see expireIdle); a policy-verdict arriving in time absorbs it (fields it lacks are filled
  *   from the drop) and is emitted; otherwise the drop is emitted alone when it expires;
  * - pairing is one-to-one and FIFO per key, so retransmissions are never merged with each other;
  * - memory is bounded: at most `maxEntries` remembered/held records, oldest evicted first (an
@@ -26,6 +26,8 @@ export interface DropDedupOptions {
   maxEntries?: number;
   /** Wall clock for expiring held drops on an idle live stream. */
   clock?: Clock;
+  /** Told about every swallowed drop event (the collector remembers its id for resume). */
+  onCollapse?: (dropped: HubbleFlowRecord, kept: HubbleFlowRecord) => void;
 }
 
 export interface DropDedupStats {
@@ -59,7 +61,19 @@ function keyOf(r: HubbleFlowRecord): string {
   return `${r.cluster}|${r.node ?? ''}|${r.protocol}|${r.src.ip ?? ''}|${r.srcPort ?? ''}|${r.dst.ip ?? ''}|${r.dstPort ?? ''}|${r.icmpType ?? ''}|${r.icmpCode ?? ''}`;
 }
 
-const ENDPOINT_FILL = ['namespace', 'pod', 'workload', 'labels', 'ip', 'names', 'identity', 'service', 'namespaceLabels', 'entities', 'serviceAccount'] as const;
+const ENDPOINT_FILL = [
+  'namespace',
+  'pod',
+  'workload',
+  'labels',
+  'ip',
+  'names',
+  'identity',
+  'service',
+  'namespaceLabels',
+  'entities',
+  'serviceAccount',
+] as const;
 
 function fillEndpoint(base: HubbleFlowEndpoint, extra: HubbleFlowEndpoint): void {
   if (base.kind === 'unknown' && extra.kind !== 'unknown') base.kind = extra.kind;
@@ -86,6 +100,7 @@ export class DropDeduplicator {
   private readonly windowMs: number;
   private readonly maxEntries: number;
   private readonly clock: Clock;
+  private readonly onCollapse?: (dropped: HubbleFlowRecord, kept: HubbleFlowRecord) => void;
   private readonly byKey = new Map<string, Entry[]>();
   /** Arrival order; `head` avoids O(n) shifts. */
   private queue: Entry[] = [];
@@ -97,6 +112,7 @@ export class DropDeduplicator {
     this.windowMs = options.windowMs ?? 500;
     this.maxEntries = Math.max(1, options.maxEntries ?? 10_000);
     this.clock = options.clock ?? systemClock;
+    this.onCollapse = options.onCollapse;
   }
 
   /** Records currently held or remembered. */
@@ -107,7 +123,7 @@ export class DropDeduplicator {
   /** Feeds one record; appends what is ready to go out (possibly none, possibly older held ones) to `out`. */
   push(record: HubbleFlowRecord, timeMs: number, out: HubbleFlowRecord[]): DedupOutcome {
     if (timeMs > this.latestMs) this.latestMs = timeMs;
-    if (this.live > 0) this.expire(out, this.latestMs - this.windowMs, -Infinity);
+    if (this.live > 0) this.expire(out, this.latestMs - this.windowMs);
     const role = roleOf(record);
     if (role === undefined) {
       out.push(record);
@@ -128,8 +144,11 @@ export class DropDeduplicator {
           // e is a held drop: the verdict carries direction and policies, the drop what it adds
           mergeDropInto(record, e.record);
           out.push(record);
+          this.onCollapse?.(e.record, record);
+        } else {
+          // the verdict twin went out already, this drop is its duplicate
+          this.onCollapse?.(record, e.record);
         }
-        // else: the verdict twin went out already, this drop is its duplicate
         return 'collapsed';
       }
     }
@@ -146,9 +165,24 @@ export class DropDeduplicator {
     return 'held';
   }
 
-  /** Emits held drops that waited `windowMs` of wall time (an idle live stream); call on a timer. */
+  /**
+   * Emits held drops that waited `windowMs` of wall time (an idle live stream); call on a timer.
+   * Remembered verdicts stay until flow time moves on: after a reconnect the server may re-send
+   * the drop twin of a verdict already published.
+   */
   expireIdle(out: HubbleFlowRecord[]): void {
-    if (this.live > 0) this.expire(out, -Infinity, this.clock.now() - this.windowMs);
+    if (this.live === 0) return;
+    const cutoff = this.clock.now() - this.windowMs;
+    let any = false;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const e = this.queue[i];
+      if (!e.done && e.role === 'drop' && e.wallMs < cutoff) {
+        this.remove(e);
+        out.push(e.record);
+        any = true;
+      }
+    }
+    if (any) this.compact(true);
   }
 
   /** Emits every held drop and forgets everything (end of input, orderly stop). */
@@ -204,11 +238,11 @@ export class DropDeduplicator {
     if (list.length === 0) this.byKey.delete(e.key);
   }
 
-  private expire(out: HubbleFlowRecord[], beforeFlowMs: number, beforeWallMs: number): void {
+  private expire(out: HubbleFlowRecord[], beforeFlowMs: number): void {
     while (this.head < this.queue.length) {
       const e = this.queue[this.head];
       if (!e.done) {
-        if (e.timeMs >= beforeFlowMs && e.wallMs >= beforeWallMs) break;
+        if (e.timeMs >= beforeFlowMs) break;
         this.remove(e);
         if (e.role === 'drop') out.push(e.record);
       }

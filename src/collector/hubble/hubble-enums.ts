@@ -151,7 +151,15 @@ export function eventTypeName(type: number): string {
 }
 
 /** policy_match_type (a uint32 upstream, not an enum), as Hubble's compact output prints it. */
-export const POLICY_MATCH_NAMES: readonly string[] = ['none', 'L3-Only', 'L3-L4', 'L4-Only', 'all', 'L3-Proto', 'Proto-Only'];
+export const POLICY_MATCH_NAMES: readonly string[] = [
+  'none',
+  'L3-Only',
+  'L3-L4',
+  'L4-Only',
+  'all',
+  'L3-Proto',
+  'Proto-Only',
+];
 
 /** Reserved security identities (pkg/identity/numericidentity.go) by number. */
 export const RESERVED_IDENTITY_NAMES: readonly string[] = [

@@ -43,7 +43,20 @@ function prng(seed: number): () => number {
   };
 }
 
-const WORKLOAD_NAMES = ['frontend', 'api', 'checkout', 'cart', 'payments', 'catalog', 'auth', 'worker', 'db', 'cache', 'search', 'mailer'];
+const WORKLOAD_NAMES = [
+  'frontend',
+  'api',
+  'checkout',
+  'cart',
+  'payments',
+  'catalog',
+  'auth',
+  'worker',
+  'db',
+  'cache',
+  'search',
+  'mailer',
+];
 const NS_NAMES = ['shop', 'payments', 'identity', 'data', 'ops', 'web', 'batch', 'ml'];
 const WORLD = [
   { ip: '1.1.1.1', name: 'one.one.one.one' },
@@ -151,7 +164,20 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
   };
   const rand = prng(o.seed);
   const pods = buildCluster(rand, o);
-  const dns: Pod = { namespace: 'kube-system', name: 'coredns-5d78c9869d-abcde', workload: 'coredns', ip: '10.96.0.10', identity: 102, id: 5, node: 0, labels: ['k8s:k8s-app=kube-dns', 'k8s:io.kubernetes.pod.namespace=kube-system', 'k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=kube-system'] };
+  const dns: Pod = {
+    namespace: 'kube-system',
+    name: 'coredns-5d78c9869d-abcde',
+    workload: 'coredns',
+    ip: '10.96.0.10',
+    identity: 102,
+    id: 5,
+    node: 0,
+    labels: [
+      'k8s:k8s-app=kube-dns',
+      'k8s:io.kubernetes.pod.namespace=kube-system',
+      'k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=kube-system',
+    ],
+  };
   const stepNs = BigInt(Math.max(1, Math.round(1e9 / o.flowsPerSecond)));
   let now = BigInt(o.startMs) * 1_000_000n;
   let emitted = 0;
@@ -173,11 +199,19 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
     const time = rfc3339(now);
     const sport = 32768 + Math.floor(rand() * 28000);
     const roll = rand();
-    const base = (dst: Record<string, unknown>, dstIp: string, dport: number, proto: 'TCP' | 'UDP'): Record<string, unknown> => ({
+    const base = (
+      dst: Record<string, unknown>,
+      dstIp: string,
+      dport: number,
+      proto: 'TCP' | 'UDP',
+    ): Record<string, unknown> => ({
       time,
       uuid: uuid(rand),
       IP: { source: src.ip, destination: dstIp, ipVersion: 'IPv4' },
-      l4: proto === 'TCP' ? { TCP: { source_port: sport, destination_port: dport, flags: { SYN: true } } } : { UDP: { source_port: sport, destination_port: dport } },
+      l4:
+        proto === 'TCP'
+          ? { TCP: { source_port: sport, destination_port: dport, flags: { SYN: true } } }
+          : { UDP: { source_port: sport, destination_port: dport } },
       source: endpoint(src, o.cluster),
       destination: dst,
       Type: 'L3_L4',
@@ -193,17 +227,19 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
       const egress = rand() < 0.5;
       const reason = explicit ? 'POLICY_DENY' : 'POLICY_DENIED';
       const denier = explicit
-        ? [{
-            name: `deny-${dst.workload}`,
-            namespace: egress ? src.namespace : dst.namespace,
-            kind: 'CiliumNetworkPolicy',
-            labels: [
-              'k8s:io.cilium.k8s.policy.derived-from=CiliumNetworkPolicy',
-              `k8s:io.cilium.k8s.policy.name=deny-${dst.workload}`,
-              `k8s:io.cilium.k8s.policy.namespace=${egress ? src.namespace : dst.namespace}`,
-            ],
-            revision: '3',
-          }]
+        ? [
+            {
+              name: `deny-${dst.workload}`,
+              namespace: egress ? src.namespace : dst.namespace,
+              kind: 'CiliumNetworkPolicy',
+              labels: [
+                'k8s:io.cilium.k8s.policy.derived-from=CiliumNetworkPolicy',
+                `k8s:io.cilium.k8s.policy.name=deny-${dst.workload}`,
+                `k8s:io.cilium.k8s.policy.namespace=${egress ? src.namespace : dst.namespace}`,
+              ],
+              revision: '3',
+            },
+          ]
         : undefined;
       const onNode = nodeName(egress ? src.node : dst.node);
       const verdict = {
@@ -238,7 +274,13 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
       const dst = pods[Math.floor(rand() * pods.length)];
       const [desc, code] = OTHER_DROPS[Math.floor(rand() * OTHER_DROPS.length)];
       yield {
-        flow: { ...base(endpoint(dst, o.cluster), dst.ip, 8080, 'TCP'), verdict: 'DROPPED', drop_reason: code, drop_reason_desc: desc, event_type: { type: 1, sub_type: code } },
+        flow: {
+          ...base(endpoint(dst, o.cluster), dst.ip, 8080, 'TCP'),
+          verdict: 'DROPPED',
+          drop_reason: code,
+          drop_reason_desc: desc,
+          event_type: { type: 1, sub_type: code },
+        },
         node_name: node,
         time,
       };
@@ -246,7 +288,12 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
     } else if (roll < o.policyDropShare + o.otherDropShare + 0.01) {
       const dst = pods[Math.floor(rand() * pods.length)];
       yield {
-        flow: { ...base(endpoint(dst, o.cluster), dst.ip, 8080, 'TCP'), verdict: 'AUDIT', event_type: { type: 5 }, traffic_direction: 'INGRESS' },
+        flow: {
+          ...base(endpoint(dst, o.cluster), dst.ip, 8080, 'TCP'),
+          verdict: 'AUDIT',
+          event_type: { type: 5 },
+          traffic_direction: 'INGRESS',
+        },
         node_name: node,
         time,
       };

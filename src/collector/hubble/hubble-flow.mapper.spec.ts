@@ -12,7 +12,9 @@ import { loadObserverPackage } from './hubble-proto.js';
 import { protojsonToProtoObject } from './hubble-protojson.js';
 
 const FIXTURE = new URL('../../../../shared/fixtures/hubble/observe-samples.jsonl', import.meta.url);
-const lines = readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l.trim().length > 0);
+const lines = readFileSync(FIXTURE, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim().length > 0);
 
 function flowAt(i: number): HubbleFlowRecord {
   const r = mapGetFlowsResponse(JSON.parse(lines[i]));
@@ -27,7 +29,8 @@ function viaGrpc(line: string): unknown {
     { responseSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
   >;
   const json: unknown = JSON.parse(line);
-  const isResponse = typeof json === 'object' && json !== null && ('flow' in json || 'lost_events' in json || 'node_status' in json);
+  const isResponse =
+    typeof json === 'object' && json !== null && ('flow' in json || 'lost_events' in json || 'node_status' in json);
   const wrapped = isResponse ? json : { flow: json };
   return def.GetFlows.responseDeserialize(def.GetFlows.responseSerialize(protojsonToProtoObject(wrapped)));
 }
@@ -89,7 +92,12 @@ describe('Hubble flow mapper on the shared samples', () => {
       policies: [],
     });
     expect(r.src).toMatchObject({ kind: 'pod', namespace: 'default', pod: 'xwing', ip: '10.244.1.60' });
-    expect(r.dst).toMatchObject({ kind: 'pod', namespace: 'default', pod: 'deathstar-7848d6c4d5-th9v2', ip: '10.244.1.5' });
+    expect(r.dst).toMatchObject({
+      kind: 'pod',
+      namespace: 'default',
+      pod: 'deathstar-7848d6c4d5-th9v2',
+      ip: '10.244.1.5',
+    });
     expect(r.eventType).toBeUndefined();
   });
 
@@ -124,7 +132,13 @@ describe('Hubble flow mapper on the shared samples', () => {
       identity: 24009,
       service: undefined,
     });
-    expect(r.dst).toMatchObject({ kind: 'world', ip: '1.1.1.1', identity: 9, entities: ['world-ipv4'], names: ['one.one.one.one'] });
+    expect(r.dst).toMatchObject({
+      kind: 'world',
+      ip: '1.1.1.1',
+      identity: 9,
+      entities: ['world-ipv4'],
+      names: ['one.one.one.one'],
+    });
     expect(r.dst.labels).toBeUndefined();
     expect(r.l7).toBeUndefined();
   });
@@ -186,10 +200,21 @@ describe('Hubble flow mapper on the shared samples', () => {
 
   it('6: trace to-endpoint, host -> pod', () => {
     const r = flowAt(6);
-    expect(r).toMatchObject({ verdict: 'allowed', direction: 'ingress', eventType: 'trace', srcPort: 42044, dstPort: 15020 });
+    expect(r).toMatchObject({
+      verdict: 'allowed',
+      direction: 'ingress',
+      eventType: 'trace',
+      srcPort: 42044,
+      dstPort: 15020,
+    });
     expect(r.isReply).toBeUndefined();
     expect(r.src).toMatchObject({ kind: 'host', ip: '10.0.2.1' });
-    expect(r.dst).toMatchObject({ kind: 'pod', namespace: 'bookinfo', pod: 'reviews-v1-545db77b95-s6jb8', labels: { app: 'reviews' } });
+    expect(r.dst).toMatchObject({
+      kind: 'pod',
+      namespace: 'bookinfo',
+      pod: 'reviews-v1-545db77b95-s6jb8',
+      labels: { app: 'reviews' },
+    });
   });
 
   it('7: L7 DNS request', () => {
@@ -208,8 +233,18 @@ describe('Hubble flow mapper on the shared samples', () => {
         dnsQuery: 'istiod-istio-1611.istio-system.svc.istio-system.svc.cluster.local.',
       },
     });
-    expect(r.src).toMatchObject({ kind: 'pod', namespace: 'kube-system', pod: 'node-local-dns-88zrp', labels: { 'k8s-app': 'node-local-dns' } });
-    expect(r.dst).toMatchObject({ kind: 'pod', namespace: 'kube-system', pod: 'kube-dns-b4f5c58c7-vnx5s', labels: { 'k8s-app': 'kube-dns' } });
+    expect(r.src).toMatchObject({
+      kind: 'pod',
+      namespace: 'kube-system',
+      pod: 'node-local-dns-88zrp',
+      labels: { 'k8s-app': 'node-local-dns' },
+    });
+    expect(r.dst).toMatchObject({
+      kind: 'pod',
+      namespace: 'kube-system',
+      pod: 'kube-dns-b4f5c58c7-vnx5s',
+      labels: { 'k8s-app': 'kube-dns' },
+    });
     expect(r.src.labels).toEqual({ 'k8s-app': 'node-local-dns' });
   });
 
@@ -228,20 +263,39 @@ describe('Hubble flow mapper on the shared samples', () => {
       l7: { type: 'http', flowType: 'request', httpMethod: 'GET', httpUrl: 'http://10.128.0.4:9990/metrics' },
     });
     expect(r.l7?.httpCode).toBeUndefined();
-    expect(r.src).toMatchObject({ kind: 'pod', namespace: 'istio-system', pod: 'prometheus-6655946b9f-6xcpf', labels: { app: 'prometheus', release: 'istio' } });
-    expect(r.src.namespaceLabels).toMatchObject({ 'addonmanager.kubernetes.io/mode': 'EnsureExists', 'k8s-app': 'istio' });
+    expect(r.src).toMatchObject({
+      kind: 'pod',
+      namespace: 'istio-system',
+      pod: 'prometheus-6655946b9f-6xcpf',
+      labels: { app: 'prometheus', release: 'istio' },
+    });
+    expect(r.src.namespaceLabels).toMatchObject({
+      'addonmanager.kubernetes.io/mode': 'EnsureExists',
+      'k8s-app': 'istio',
+    });
     expect(r.dst).toMatchObject({ kind: 'world', identity: 2, ip: '10.128.0.4', entities: ['world'] });
   });
 
   it('10: L7 HTTP 503 response; a pod name wins over the world identity', () => {
     const r = flowAt(10);
-    expect(r).toMatchObject({ isReply: true, l7: { type: 'http', flowType: 'response', httpCode: 503, httpMethod: 'GET' } });
+    expect(r).toMatchObject({
+      isReply: true,
+      l7: { type: 'http', flowType: 'response', httpCode: 503, httpMethod: 'GET' },
+    });
     expect(r.src).toMatchObject({ kind: 'pod', namespace: 'kube-system', pod: 'node-local-dns-r99x7', identity: 2 });
   });
 
   it('11: ICMP echo from host to the health endpoint', () => {
     const r = flowAt(11);
-    expect(r).toMatchObject({ cluster: 'default', node: 'kind-control-plane', protocol: 'ICMPv4', icmpType: 8, icmpCode: 0, direction: 'ingress', isReply: false });
+    expect(r).toMatchObject({
+      cluster: 'default',
+      node: 'kind-control-plane',
+      protocol: 'ICMPv4',
+      icmpType: 8,
+      icmpCode: 0,
+      direction: 'ingress',
+      isReply: false,
+    });
     expect(r.srcPort).toBeUndefined();
     expect(r.src).toMatchObject({ kind: 'host', entities: ['host'] });
     expect(r.dst).toMatchObject({ kind: 'host', entities: ['health'], identity: 4 });
@@ -257,15 +311,42 @@ describe('Hubble flow mapper on the shared samples', () => {
 
   it('13: UDP DNS to-proxy; cluster from the endpoint label', () => {
     const r = flowAt(13);
-    expect(r).toMatchObject({ cluster: 'kind-kind', node: 'kind-control-plane', protocol: 'UDP', srcPort: 54314, dstPort: 53, direction: 'egress', eventType: 'trace' });
-    expect(r.src.labels).toEqual({ app: 'ratings', 'sidecar.opentelemetry.io/injected': 'bookinfo.otelcol-bookinfo', version: 'v1' });
-    expect(r.dst).toMatchObject({ kind: 'pod', namespace: 'kube-system', pod: 'coredns-558bd4d5db-w2m67', labels: { 'k8s-app': 'kube-dns' }, serviceAccount: 'coredns' });
+    expect(r).toMatchObject({
+      cluster: 'kind-kind',
+      node: 'kind-control-plane',
+      protocol: 'UDP',
+      srcPort: 54314,
+      dstPort: 53,
+      direction: 'egress',
+      eventType: 'trace',
+    });
+    expect(r.src.labels).toEqual({
+      app: 'ratings',
+      'sidecar.opentelemetry.io/injected': 'bookinfo.otelcol-bookinfo',
+      version: 'v1',
+    });
+    expect(r.dst).toMatchObject({
+      kind: 'pod',
+      namespace: 'kube-system',
+      pod: 'coredns-558bd4d5db-w2m67',
+      labels: { 'k8s-app': 'kube-dns' },
+      serviceAccount: 'coredns',
+    });
   });
 
   it('14: TCP pod -> pod via proxy', () => {
     const r = flowAt(14);
-    expect(r).toMatchObject({ cluster: 'kind-kind', protocol: 'TCP', srcPort: 35128, dstPort: 9080, verdict: 'allowed' });
-    expect(r.src).toMatchObject({ pod: 'productpage-v1-6b746f74dc-9rcxx', labels: { app: 'productpage', version: 'v1' } });
+    expect(r).toMatchObject({
+      cluster: 'kind-kind',
+      protocol: 'TCP',
+      srcPort: 35128,
+      dstPort: 9080,
+      verdict: 'allowed',
+    });
+    expect(r.src).toMatchObject({
+      pod: 'productpage-v1-6b746f74dc-9rcxx',
+      labels: { app: 'productpage', version: 'v1' },
+    });
     expect(r.dst).toMatchObject({ pod: 'reviews-v2-7bf8c9648f-r7bs2', labels: { app: 'reviews', version: 'v2' } });
   });
 });
@@ -280,7 +361,8 @@ describe('Hubble flow mapper rules', () => {
   };
 
   it('maps every verdict', () => {
-    const v = (verdict: unknown, extra: Record<string, unknown> = {}): string => mapHubbleFlow({ ...base, verdict, ...extra }).verdict;
+    const v = (verdict: unknown, extra: Record<string, unknown> = {}): string =>
+      mapHubbleFlow({ ...base, verdict, ...extra }).verdict;
     expect(v('FORWARDED')).toBe('allowed');
     expect(v('REDIRECTED')).toBe('allowed');
     expect(v('TRANSLATED')).toBe('allowed');
@@ -295,14 +377,21 @@ describe('Hubble flow mapper rules', () => {
     expect(v('DROPPED')).toBe('dropped');
     expect(v(2, { drop_reason_desc: 181 })).toBe('denied'); // numbers from a decoder
     // L7 (Envoy) denial: no drop reason at all
-    expect(v('DROPPED', { Type: 'L7', event_type: { type: 129 }, l7: { type: 'RESPONSE', http: { code: 403 } } })).toBe('denied');
+    expect(v('DROPPED', { Type: 'L7', event_type: { type: 129 }, l7: { type: 'RESPONSE', http: { code: 403 } } })).toBe(
+      'denied',
+    );
   });
 
   it('keeps drop reason names, numeric fallbacks and unknown codes', () => {
     expect(mapHubbleFlow({ ...base, verdict: 'DROPPED', drop_reason: 181 }).dropReason).toBe('POLICY_DENY');
     expect(mapHubbleFlow({ ...base, verdict: 'DROPPED', drop_reason_desc: 250 }).dropReason).toBe('DROP_REASON_250');
-    expect(mapHubbleFlow({ ...base, verdict: 'DROPPED', drop_reason_desc: 'SOME_FUTURE_REASON' }).dropReason).toBe('SOME_FUTURE_REASON');
-    expect(mapHubbleFlow({ ...base, verdict: 'DROPPED', event_type: { type: 1, sub_type: 189 } })).toMatchObject({ dropReason: 'AUTH_REQUIRED', verdict: 'denied' });
+    expect(mapHubbleFlow({ ...base, verdict: 'DROPPED', drop_reason_desc: 'SOME_FUTURE_REASON' }).dropReason).toBe(
+      'SOME_FUTURE_REASON',
+    );
+    expect(mapHubbleFlow({ ...base, verdict: 'DROPPED', event_type: { type: 1, sub_type: 189 } })).toMatchObject({
+      dropReason: 'AUTH_REQUIRED',
+      verdict: 'denied',
+    });
   });
 
   it('maps denied_by / allowed_by to policies, kind from Policy.kind or the derived-from label', () => {
@@ -330,7 +419,13 @@ describe('Hubble flow mapper rules', () => {
     expect(r.policyMatch).toBe('L3-L4');
     expect(r.policies).toEqual([
       { kind: 'CiliumNetworkPolicy', namespace: 'shop', name: 'deny-db', action: 'deny', stage: 'enforced' },
-      { kind: 'CiliumClusterwideNetworkPolicy', namespace: undefined, name: 'global-deny', action: 'deny', stage: 'enforced' },
+      {
+        kind: 'CiliumClusterwideNetworkPolicy',
+        namespace: undefined,
+        name: 'global-deny',
+        action: 'deny',
+        stage: 'enforced',
+      },
       { kind: 'NetworkPolicy', namespace: 'shop', name: 'allow-dns', action: 'allow', stage: 'enforced' },
     ]);
     expect(() => validateFlowRecord(JSON.parse(JSON.stringify(r)))).not.toThrow();
@@ -360,7 +455,16 @@ describe('Hubble flow mapper rules', () => {
   it('strips source prefixes and keeps k8s: over other sources', () => {
     const r = mapHubbleFlow({
       ...base,
-      source: { labels: ['container:app=from-runtime', 'k8s:app=web', 'container:tier=front', 'unspec:bare', 'cidr:10.0.0.0/8', 'fqdn:*.example.com'] },
+      source: {
+        labels: [
+          'container:app=from-runtime',
+          'k8s:app=web',
+          'container:tier=front',
+          'unspec:bare',
+          'cidr:10.0.0.0/8',
+          'fqdn:*.example.com',
+        ],
+      },
     });
     expect(r.src.labels).toEqual({ app: 'web', tier: 'front', bare: '' });
   });
@@ -369,11 +473,23 @@ describe('Hubble flow mapper rules', () => {
     const r = mapHubbleFlow({
       ...base,
       IP: { source: '10.0.0.1', source_xlated: '192.168.1.1', destination: '10.0.0.2' },
-      source: { namespace: 'a', pod_name: 'web-1', workloads: [{ name: 'web', kind: 'Deployment' }, { name: 'x', kind: 'ReplicaSet' }] },
+      source: {
+        namespace: 'a',
+        pod_name: 'web-1',
+        workloads: [
+          { name: 'web', kind: 'Deployment' },
+          { name: 'x', kind: 'ReplicaSet' },
+        ],
+      },
       destination_service: { name: 'db', namespace: 'b' },
       source_names: ['web.a.svc'],
     });
-    expect(r.src).toMatchObject({ workload: { kind: 'Deployment', name: 'web' }, ip: '10.0.0.1', ipXlated: '192.168.1.1', names: ['web.a.svc'] });
+    expect(r.src).toMatchObject({
+      workload: { kind: 'Deployment', name: 'web' },
+      ip: '10.0.0.1',
+      ipXlated: '192.168.1.1',
+      names: ['web.a.svc'],
+    });
     expect(r.dst.service).toEqual({ namespace: 'b', name: 'db' });
   });
 
@@ -383,14 +499,35 @@ describe('Hubble flow mapper rules', () => {
     const bare = { ...base, node_name: 'node-1' };
     expect(mapHubbleFlow(bare).cluster).toBe('default');
     expect(mapHubbleFlow(bare, { defaultCluster: 'lab' }).cluster).toBe('lab');
-    expect(mapHubbleFlow({ ...bare, traffic_direction: 'INGRESS', source: { cluster_name: 'a' }, destination: { cluster_name: 'b' } }).cluster).toBe('b');
-    expect(mapHubbleFlow({ ...bare, traffic_direction: 'EGRESS', source: { cluster_name: 'a' }, destination: { cluster_name: 'b' } }).cluster).toBe('a');
+    expect(
+      mapHubbleFlow({
+        ...bare,
+        traffic_direction: 'INGRESS',
+        source: { cluster_name: 'a' },
+        destination: { cluster_name: 'b' },
+      }).cluster,
+    ).toBe('b');
+    expect(
+      mapHubbleFlow({
+        ...bare,
+        traffic_direction: 'EGRESS',
+        source: { cluster_name: 'a' },
+        destination: { cluster_name: 'b' },
+      }).cluster,
+    ).toBe('a');
   });
 
   it('protocols: UDP, SCTP, ICMP echo reply (type 0 omitted), VRRP, IGMP, none', () => {
     const p = (l4: unknown): HubbleFlowRecord => mapHubbleFlow({ ...base, l4 });
-    expect(p({ UDP: { source_port: 5, destination_port: 53 } })).toMatchObject({ protocol: 'UDP', srcPort: 5, dstPort: 53 });
-    expect(p({ SCTP: { source_port: 5, destination_port: 36412 } })).toMatchObject({ protocol: 'SCTP', dstPort: 36412 });
+    expect(p({ UDP: { source_port: 5, destination_port: 53 } })).toMatchObject({
+      protocol: 'UDP',
+      srcPort: 5,
+      dstPort: 53,
+    });
+    expect(p({ SCTP: { source_port: 5, destination_port: 36412 } })).toMatchObject({
+      protocol: 'SCTP',
+      dstPort: 36412,
+    });
     expect(p({ ICMPv4: {} })).toMatchObject({ protocol: 'ICMPv4', icmpType: 0, icmpCode: 0 });
     expect(p({ ICMPv6: { type: 1, code: 4 } })).toMatchObject({ protocol: 'ICMPv6', icmpType: 1, icmpCode: 4 });
     expect(p({ VRRP: { type: 1, vrid: 2 } }).protocol).toBe('VRRP');
@@ -416,8 +553,15 @@ describe('Hubble flow mapper rules', () => {
   it('accepts a bare flow and takes node/time from the response wrapper', () => {
     const bare = mapGetFlowsResponse({ ...base });
     expect(bare.kind).toBe('flow');
-    const wrapped = mapGetFlowsResponse({ flow: { verdict: 'FORWARDED' }, node_name: 'c1/n1', time: '2025-01-01T00:00:00Z' });
-    expect(wrapped).toMatchObject({ kind: 'flow', record: { cluster: 'c1', node: 'n1', time: '2025-01-01T00:00:00Z' } });
+    const wrapped = mapGetFlowsResponse({
+      flow: { verdict: 'FORWARDED' },
+      node_name: 'c1/n1',
+      time: '2025-01-01T00:00:00Z',
+    });
+    expect(wrapped).toMatchObject({
+      kind: 'flow',
+      record: { cluster: 'c1', node: 'n1', time: '2025-01-01T00:00:00Z' },
+    });
   });
 
   it('maps node_status notices', () => {

@@ -12,7 +12,15 @@
  * parsing by indexOf/startsWith. The mapping rules are documented in docs/HUBBLE.md.
  */
 import { createHash } from 'node:crypto';
-import type { Direction, EndpointKind, FlowEndpoint, FlowPolicy, FlowRecord, L7Summary, Verdict } from '../../flow/flow-record.js';
+import type {
+  Direction,
+  EndpointKind,
+  FlowEndpoint,
+  FlowPolicy,
+  FlowRecord,
+  L7Summary,
+  Verdict,
+} from '../../flow/flow-record.js';
 import { MAX_FIELD_LENGTH } from '../../flow/flow-record.validator.js';
 import {
   L7_FLOW_TYPE_NAMES,
@@ -223,7 +231,7 @@ function parseLabels(list: unknown[]): LabelParse {
       else if (colon === 8 && raw.startsWith('reserved')) {
         (r.entities ??= []).push(eq < 0 ? raw.slice(start) : raw.slice(start, eq));
         continue;
-      } else if ((colon === 4 && (raw.startsWith('cidr') || raw.startsWith('fqdn')))) continue;
+      } else if (colon === 4 && (raw.startsWith('cidr') || raw.startsWith('fqdn'))) continue;
     }
     if (k8s) r.hasK8s = true;
     if (raw.startsWith(NS_LABEL_PREFIX, start)) {
@@ -232,8 +240,10 @@ function parseLabels(list: unknown[]): LabelParse {
       continue;
     }
     if (raw.startsWith(POLICY_LABEL_PREFIX, start)) {
-      if (eq > 0 && eq - start === SA_LABEL.length && raw.startsWith(SA_LABEL, start)) r.serviceAccount = raw.slice(eq + 1);
-      else if (eq > 0 && eq - start === CLUSTER_LABEL.length && raw.startsWith(CLUSTER_LABEL, start)) r.cluster = raw.slice(eq + 1);
+      if (eq > 0 && eq - start === SA_LABEL.length && raw.startsWith(SA_LABEL, start))
+        r.serviceAccount = raw.slice(eq + 1);
+      else if (eq > 0 && eq - start === CLUSTER_LABEL.length && raw.startsWith(CLUSTER_LABEL, start))
+        r.cluster = raw.slice(eq + 1);
       continue;
     }
     if (eq - start === POD_NS_LABEL.length && raw.startsWith(POD_NS_LABEL, start)) {
@@ -314,7 +324,8 @@ function mapEndpoint(
   }
   if (!e) return { ep };
   const identity = asNum(e.identity);
-  if (identity !== undefined && Number.isInteger(identity) && identity >= 0 && identity <= 0xffffffff) ep.identity = identity;
+  if (identity !== undefined && Number.isInteger(identity) && identity >= 0 && identity <= 0xffffffff)
+    ep.identity = identity;
   ep.namespace = asStr(e.namespace);
   const pod = asStr(e.pod_name);
   ep.pod = pod;
@@ -334,7 +345,8 @@ function mapEndpoint(
     ep.namespace ??= parsed.podNamespace;
     if (parsed.namespaceLabels) {
       // Kubernetes sets this label on every namespace (1.21+); older Cilium did not export it.
-      if (ep.namespace && parsed.namespaceLabels[NS_NAME_LABEL] === undefined) parsed.namespaceLabels[NS_NAME_LABEL] = ep.namespace;
+      if (ep.namespace && parsed.namespaceLabels[NS_NAME_LABEL] === undefined)
+        parsed.namespaceLabels[NS_NAME_LABEL] = ep.namespace;
       ep.namespaceLabels = parsed.namespaceLabels;
     }
   }
@@ -351,7 +363,8 @@ function labelValue(labels: unknown, key: string): string | undefined {
     if (typeof l !== 'string') continue;
     const i = l.indexOf(key);
     // key must start the label or follow its `source:` prefix, and be followed by `=`
-    if (i >= 0 && (i === 0 || l.charCodeAt(i - 1) === 58) && l.charCodeAt(i + key.length) === 61) return l.slice(i + key.length + 1);
+    if (i >= 0 && (i === 0 || l.charCodeAt(i - 1) === 58) && l.charCodeAt(i + key.length) === 61)
+      return l.slice(i + key.length + 1);
   }
   return undefined;
 }
@@ -569,7 +582,8 @@ export function mapHubbleFlowTimed(
     policies,
     eventType,
     isReply,
-    policyMatch: etType === 5 ? (POLICY_MATCH_NAMES[asNum(f.policy_match_type) ?? 0] ?? String(f.policy_match_type)) : undefined,
+    policyMatch:
+      etType === 5 ? (POLICY_MATCH_NAMES[asNum(f.policy_match_type) ?? 0] ?? String(f.policy_match_type)) : undefined,
   };
   const uuid = asStr(f.uuid);
   record.id = uuid && uuid.length <= MAX_FIELD_LENGTH ? uuid : fallbackId(f, t[0], node, record);
@@ -582,7 +596,13 @@ export function mapHubbleFlow(flow: unknown, options: HubbleMapperOptions = {}):
 }
 
 function looksLikeBareFlow(o: Obj): boolean {
-  return o.verdict !== undefined || o.IP !== undefined || o.l4 !== undefined || o.event_type !== undefined || o.source !== undefined;
+  return (
+    o.verdict !== undefined ||
+    o.IP !== undefined ||
+    o.l4 !== undefined ||
+    o.event_type !== undefined ||
+    o.source !== undefined
+  );
 }
 
 /**
@@ -624,5 +644,7 @@ export function mapGetFlowsResponse(resp: unknown, options: HubbleMapperOptions 
     return { kind: 'flow', record: m.record, timeMs: m.timeMs };
   }
   const keys = Object.keys(r).slice(0, 5).join(', ');
-  throw new Error(`not a Hubble GetFlowsResponse: expected "flow", "lost_events" or "node_status" (keys: ${keys || 'none'})`);
+  throw new Error(
+    `not a Hubble GetFlowsResponse: expected "flow", "lost_events" or "node_status" (keys: ${keys || 'none'})`,
+  );
 }

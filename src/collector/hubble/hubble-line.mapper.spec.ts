@@ -7,7 +7,10 @@ import { generateHubbleLines } from './hubble-flow.generator.js';
 
 const FIXTURE = new URL('../../../../shared/fixtures/hubble/observe-samples.jsonl', import.meta.url);
 
-function mapAll(m: HubbleLineMapper, lines: Iterable<string>): { records: FlowRecord[]; skipped: Record<string, number> } {
+function mapAll(
+  m: HubbleLineMapper,
+  lines: Iterable<string>,
+): { records: FlowRecord[]; skipped: Record<string, number> } {
   const records: FlowRecord[] = [];
   const skipped: Record<string, number> = {};
   for (const line of lines) {
@@ -31,11 +34,18 @@ describe('HubbleLineMapper', () => {
 
   it('skips node_status and lost_events lines by name', () => {
     const m = new HubbleLineMapper();
-    expect(m.map('{"node_status":{"state_change":"NODE_CONNECTED","node_names":["c/a","c/b"]},"time":"2025-01-01T00:00:00Z"}')).toEqual({
+    expect(
+      m.map(
+        '{"node_status":{"state_change":"NODE_CONNECTED","node_names":["c/a","c/b"]},"time":"2025-01-01T00:00:00Z"}',
+      ),
+    ).toEqual({
       kind: 'skipped',
       what: 'node_status',
     });
-    expect(m.map('{"lost_events":{"source":"PERF_EVENT_RING_BUFFER","num_events_lost":"12","cpu":3}}')).toEqual({ kind: 'skipped', what: 'lost_events' });
+    expect(m.map('{"lost_events":{"source":"PERF_EVENT_RING_BUFFER","num_events_lost":"12","cpu":3}}')).toEqual({
+      kind: 'skipped',
+      what: 'lost_events',
+    });
     expect(m.stats.eventsLost).toBe(12);
     expect(m.map('   \r')).toEqual({ kind: 'skipped', what: 'blank' });
   });
@@ -54,7 +64,9 @@ describe('HubbleLineMapper', () => {
 
   it('accepts CRLF line endings and bare flows', () => {
     const m = new HubbleLineMapper();
-    const r = m.map('{"time":"2025-01-01T00:00:00Z","verdict":"FORWARDED","IP":{"source":"1.1.1.1","destination":"2.2.2.2"}}\r');
+    const r = m.map(
+      '{"time":"2025-01-01T00:00:00Z","verdict":"FORWARDED","IP":{"source":"1.1.1.1","destination":"2.2.2.2"}}\r',
+    );
     expect(r.kind).toBe('flows');
   });
 

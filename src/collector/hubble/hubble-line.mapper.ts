@@ -43,7 +43,9 @@ export class HubbleLineMapper implements LineMapper {
     try {
       value = JSON.parse(text);
     } catch (e) {
-      throw new Error(`not valid JSON (${e instanceof Error ? e.message : String(e)}): ${text.slice(0, 80)}`);
+      throw new Error(`not valid JSON (${e instanceof Error ? e.message : String(e)}): ${text.slice(0, 80)}`, {
+        cause: e,
+      });
     }
     const res = mapGetFlowsResponse(value, this.options);
     if (res.kind === 'lost_events') {
