@@ -11,7 +11,11 @@
 import { pathToFileURL } from 'node:url';
 import type { FlowRecord } from '../src/flow/flow-record.js';
 import { InventoryFlowAttributor } from '../src/policy/attribution.js';
-import { NetworkPolicyEvaluator, type PolicyEndpoint, type PolicyProbe } from '../src/policy/network-policy.evaluator.js';
+import {
+  NetworkPolicyEvaluator,
+  type PolicyEndpoint,
+  type PolicyProbe,
+} from '../src/policy/network-policy.evaluator.js';
 import { InventoryStore, type PolicyInventory } from '../src/policy/policy-inventory.js';
 
 export interface PolicyEvaluatorBenchOptions {
@@ -59,14 +63,37 @@ export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): P
   const store = new InventoryStore();
   for (let n = 0; n < nsCount; n++) {
     const ns = `ns-${n}`;
-    store.upsertRaw({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { team: `team-${n % TEAMS}`, env: n % 3 === 0 ? 'prod' : 'dev' } } });
+    store.upsertRaw({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { team: `team-${n % TEAMS}`, env: n % 3 === 0 ? 'prod' : 'dev' } },
+    });
     for (let p = 0; p < perNs; p++) {
       const app = `app-${p % APPS}`;
       store.upsertRaw({
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: `${app}-${p}`, namespace: ns, labels: { app, tier: p % 2 === 0 ? 'web' : 'backend', version: `v${p % 3}`, 'pod-template-hash': `h${p % 5}` } },
-        spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 + (p % 2) }, { name: 'metrics', containerPort: 9090 }] }] },
+        metadata: {
+          name: `${app}-${p}`,
+          namespace: ns,
+          labels: {
+            app,
+            tier: p % 2 === 0 ? 'web' : 'backend',
+            version: `v${p % 3}`,
+            'pod-template-hash': `h${p % 5}`,
+          },
+        },
+        spec: {
+          containers: [
+            {
+              name: 'c',
+              ports: [
+                { name: 'http', containerPort: 8080 + (p % 2) },
+                { name: 'metrics', containerPort: 9090 },
+              ],
+            },
+          ],
+        },
         status: { podIP: `10.${Math.floor(n / 250)}.${n % 250}.${p + 1}` },
       });
     }
@@ -74,7 +101,18 @@ export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): P
       { metadata: { name: 'default-deny' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
       {
         metadata: { name: 'allow-dns' },
-        spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }] },
+        spec: {
+          podSelector: {},
+          policyTypes: ['Egress'],
+          egress: [
+            {
+              ports: [
+                { port: 53, protocol: 'UDP' },
+                { port: 53, protocol: 'TCP' },
+              ],
+            },
+          ],
+        },
       },
     ];
     for (let i = policies.length; i < polPerNs; i++) {
@@ -82,13 +120,29 @@ export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): P
       const peerApp = `app-${Math.floor(r() * APPS)}`;
       const kind = i % 4;
       if (kind === 0) {
-        policies.push({ metadata: { name: `p${i}-same-ns` }, spec: { podSelector: { matchLabels: { app } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: peerApp } } }], ports: [{ port: 'http' }] }] } });
+        policies.push({
+          metadata: { name: `p${i}-same-ns` },
+          spec: {
+            podSelector: { matchLabels: { app } },
+            ingress: [{ from: [{ podSelector: { matchLabels: { app: peerApp } } }], ports: [{ port: 'http' }] }],
+          },
+        });
       } else if (kind === 1) {
         policies.push({
           metadata: { name: `p${i}-team` },
           spec: {
             podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: [app, peerApp] }] },
-            ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: `team-${Math.floor(r() * TEAMS)}` } }, podSelector: { matchLabels: { tier: 'web' } } }], ports: [{ port: 8080, endPort: 8081 }] }],
+            ingress: [
+              {
+                from: [
+                  {
+                    namespaceSelector: { matchLabels: { team: `team-${Math.floor(r() * TEAMS)}` } },
+                    podSelector: { matchLabels: { tier: 'web' } },
+                  },
+                ],
+                ports: [{ port: 8080, endPort: 8081 }],
+              },
+            ],
           },
         });
       } else if (kind === 2) {
@@ -97,16 +151,35 @@ export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): P
           spec: {
             podSelector: { matchLabels: { app } },
             policyTypes: ['Egress'],
-            egress: [{ to: [{ namespaceSelector: { matchLabels: { env: 'prod' } } }], ports: [{ port: 'http' }] }, { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ port: 443 }] }],
+            egress: [
+              { to: [{ namespaceSelector: { matchLabels: { env: 'prod' } } }], ports: [{ port: 'http' }] },
+              { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ port: 443 }] },
+            ],
           },
         });
       } else {
-        policies.push({ metadata: { name: `p${i}-metrics` }, spec: { podSelector: { matchLabels: { tier: 'backend' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ns-0' } } }], ports: [{ port: 9090 }] }] } });
+        policies.push({
+          metadata: { name: `p${i}-metrics` },
+          spec: {
+            podSelector: { matchLabels: { tier: 'backend' } },
+            ingress: [
+              {
+                from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ns-0' } } }],
+                ports: [{ port: 9090 }],
+              },
+            ],
+          },
+        });
       }
     }
     for (const p of policies) {
       const o = p as { metadata: Record<string, unknown>; spec: unknown };
-      store.upsertRaw({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { ...o.metadata, namespace: ns }, spec: o.spec });
+      store.upsertRaw({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { ...o.metadata, namespace: ns },
+        spec: o.spec,
+      });
     }
   }
   return store.snapshot();
@@ -120,14 +193,19 @@ function makeProbes(ev: NetworkPolicyEvaluator, count: number): PolicyProbe[] {
   const out: PolicyProbe[] = [];
   for (let i = 0; i < count; i++) {
     const src = eps[Math.floor(r() * eps.length)];
-    const dst = i % 10 === 0 ? ev.endpointForIp(`93.184.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}`) : eps[Math.floor(r() * eps.length)];
+    const dst =
+      i % 10 === 0
+        ? ev.endpointForIp(`93.184.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}`)
+        : eps[Math.floor(r() * eps.length)];
     const port = ports[Math.floor(r() * ports.length)];
     out.push({ src, dst, port, protocol: port === 53 && i % 2 === 0 ? 'UDP' : 'TCP' });
   }
   return out;
 }
 
-export async function benchPolicyEvaluator(opts: PolicyEvaluatorBenchOptions = {}): Promise<PolicyEvaluatorBenchResult> {
+export async function benchPolicyEvaluator(
+  opts: PolicyEvaluatorBenchOptions = {},
+): Promise<PolicyEvaluatorBenchResult> {
   const t0 = performance.now();
   const inventory = buildSyntheticCluster(opts);
   const ev = new NetworkPolicyEvaluator(inventory, { cacheSize: 500_000 });
@@ -154,8 +232,20 @@ export async function benchPolicyEvaluator(opts: PolicyEvaluatorBenchOptions = {
     time: '2026-01-01T00:00:00Z',
     verdict: 'denied',
     direction: 'ingress',
-    src: { kind: p.src.kind === 'pod' ? 'pod' : 'world', namespace: p.src.namespace, pod: p.src.name, labels: { ...p.src.labels }, ip: p.src.ip },
-    dst: { kind: p.dst.kind === 'pod' ? 'pod' : 'world', namespace: p.dst.namespace, pod: p.dst.name, labels: { ...p.dst.labels }, ip: p.dst.ip },
+    src: {
+      kind: p.src.kind === 'pod' ? 'pod' : 'world',
+      namespace: p.src.namespace,
+      pod: p.src.name,
+      labels: { ...p.src.labels },
+      ip: p.src.ip,
+    },
+    dst: {
+      kind: p.dst.kind === 'pod' ? 'pod' : 'world',
+      namespace: p.dst.namespace,
+      pod: p.dst.name,
+      labels: { ...p.dst.labels },
+      ip: p.dst.ip,
+    },
     protocol: p.protocol ?? 'TCP',
     dstPort: p.port,
     count: 1,
@@ -164,7 +254,9 @@ export async function benchPolicyEvaluator(opts: PolicyEvaluatorBenchOptions = {
   for (const f of flows) att.attribute({ ...f, src: { ...f.src }, dst: { ...f.dst } });
   const a0 = performance.now();
   const aRounds = 3;
-  for (let k = 0; k < aRounds; k++) for (const f of flows) if (att.attribute({ ...f, src: { ...f.src }, dst: { ...f.dst } }).level === 'inferred') sink++;
+  for (let k = 0; k < aRounds; k++)
+    for (const f of flows)
+      if (att.attribute({ ...f, src: { ...f.src }, dst: { ...f.dst } }).level === 'inferred') sink++;
   const attMs = performance.now() - a0;
   void sink;
 
@@ -188,7 +280,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   benchPolicyEvaluator().then(
     (r) => {
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      if (r.decisionsPerSecond < 500_000) process.stderr.write('policy evaluator: below the 500,000 decisions/s goal\n');
+      if (r.decisionsPerSecond < 500_000)
+        process.stderr.write('policy evaluator: below the 500,000 decisions/s goal\n');
     },
     (e: unknown) => {
       process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

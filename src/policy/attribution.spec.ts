@@ -60,8 +60,18 @@ function flow(over: Partial<FlowRecord>): FlowRecord {
 
 describe('attribution', () => {
   it('is reported when the source names a deny policy (Hubble ingress_denied_by)', () => {
-    const a = attributeFlow(flow({ policies: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'rule1', action: 'deny', stage: 'enforced' }] }), inventory());
-    expect(a).toMatchObject({ level: 'reported', policies: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'rule1', action: 'deny' }] });
+    const a = attributeFlow(
+      flow({
+        policies: [
+          { kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'rule1', action: 'deny', stage: 'enforced' },
+        ],
+      }),
+      inventory(),
+    );
+    expect(a).toMatchObject({
+      level: 'reported',
+      policies: [{ kind: 'CiliumNetworkPolicy', namespace: 'default', name: 'rule1', action: 'deny' }],
+    });
     expect(a.reason).toMatch(/hubble reported CiliumNetworkPolicy default\/rule1 denied this flow/);
   });
 
@@ -70,15 +80,40 @@ describe('attribution', () => {
       flow({
         source: 'calico',
         policies: [
-          { kind: 'GlobalNetworkPolicy', name: 'guard', tier: 'security', action: 'pass', ruleIndex: 1, stage: 'enforced' },
-          { kind: 'NetworkPolicy', namespace: 'default', name: 'rule1', tier: 'default', action: 'deny', ruleIndex: -1, stage: 'enforced' },
-          { kind: 'StagedNetworkPolicy', namespace: 'default', name: 'trial', tier: 'default', action: 'deny', ruleIndex: 0, stage: 'pending' },
+          {
+            kind: 'GlobalNetworkPolicy',
+            name: 'guard',
+            tier: 'security',
+            action: 'pass',
+            ruleIndex: 1,
+            stage: 'enforced',
+          },
+          {
+            kind: 'NetworkPolicy',
+            namespace: 'default',
+            name: 'rule1',
+            tier: 'default',
+            action: 'deny',
+            ruleIndex: -1,
+            stage: 'enforced',
+          },
+          {
+            kind: 'StagedNetworkPolicy',
+            namespace: 'default',
+            name: 'trial',
+            tier: 'default',
+            action: 'deny',
+            ruleIndex: 0,
+            stage: 'pending',
+          },
         ],
       }),
       PolicyInventory.empty(),
     );
     expect(a.level).toBe('reported');
-    expect(a.policies).toEqual([{ kind: 'NetworkPolicy', namespace: 'default', name: 'rule1', tier: 'default', action: 'deny', ruleIndex: -1 }]);
+    expect(a.policies).toEqual([
+      { kind: 'NetworkPolicy', namespace: 'default', name: 'rule1', tier: 'default', action: 'deny', ruleIndex: -1 },
+    ]);
     expect(a.reason).toMatch(/end of tier default \(after default\/rule1\)/);
   });
 
@@ -91,13 +126,30 @@ describe('attribution', () => {
     expect(a.reason).toBe(
       'no rule of default/rule1 admits TCP/80 from default/class=xwing,org=alliance (ingress to default/class=deathstar,org=empire is isolated); closest: default/rule1 ingress[0] admits TCP/80 from/to namespace default and pods org=empire only',
     );
-    expect(a.closestRules).toEqual([{ policy: 'default/rule1', direction: 'ingress', ruleIndex: 0, detail: 'admits TCP/80 from/to namespace default and pods org=empire only' }]);
+    expect(a.closestRules).toEqual([
+      {
+        policy: 'default/rule1',
+        direction: 'ingress',
+        ruleIndex: 0,
+        detail: 'admits TCP/80 from/to namespace default and pods org=empire only',
+      },
+    ]);
   });
 
   it('uses the labels the flow carries (Cilium k8s: labels already stripped, meta labels ignored)', () => {
     const a = attributeFlow(
       flow({
-        src: { kind: 'pod', namespace: 'default', pod: 'new-pod', labels: { org: 'empire', class: 'tiefighter', 'io.kubernetes.pod.namespace': 'default', 'io.cilium.k8s.policy.cluster': 'kind' } },
+        src: {
+          kind: 'pod',
+          namespace: 'default',
+          pod: 'new-pod',
+          labels: {
+            org: 'empire',
+            class: 'tiefighter',
+            'io.kubernetes.pod.namespace': 'default',
+            'io.cilium.k8s.policy.cluster': 'kind',
+          },
+        },
         dstPort: 443,
       }),
       inventory(),
@@ -108,17 +160,30 @@ describe('attribution', () => {
 
   it('tries both sides when the direction is unknown and names the egress side', () => {
     const a = attributeFlow(
-      flow({ direction: 'unknown', src: { kind: 'pod', namespace: 'default', pod: 'tiefighter' }, dst: { kind: 'world', ip: '1.1.1.1' }, dstPort: 443 }),
+      flow({
+        direction: 'unknown',
+        src: { kind: 'pod', namespace: 'default', pod: 'tiefighter' },
+        dst: { kind: 'world', ip: '1.1.1.1' },
+        dstPort: 443,
+      }),
       inventory(),
     );
     expect(a).toMatchObject({ level: 'inferred', direction: 'egress', isolatedBy: ['default/egress-lockdown'] });
-    expect(a.reason).toMatch(/^no rule of default\/egress-lockdown admits TCP\/443 to 1\.1\.1\.1 \(egress from default\/class=tiefighter,org=empire is isolated\)/);
+    expect(a.reason).toMatch(
+      /^no rule of default\/egress-lockdown admits TCP\/443 to 1\.1\.1\.1 \(egress from default\/class=tiefighter,org=empire is isolated\)/,
+    );
   });
 
   it('is unknown when there is no inventory for the enforcing namespace, and never guesses', () => {
-    const a = attributeFlow(flow({ dst: { kind: 'pod', namespace: 'payments', pod: 'api-0', labels: { app: 'api' } } }), inventory());
+    const a = attributeFlow(
+      flow({ dst: { kind: 'pod', namespace: 'payments', pod: 'api-0', labels: { app: 'api' } } }),
+      inventory(),
+    );
     expect(a).toEqual({ level: 'unknown', policies: [], reason: 'no policy inventory for namespace payments' });
-    expect(attributeFlow(flow({}), PolicyInventory.empty())).toMatchObject({ level: 'unknown', reason: expect.stringMatching(/no policy inventory is loaded/) });
+    expect(attributeFlow(flow({}), PolicyInventory.empty())).toMatchObject({
+      level: 'unknown',
+      reason: expect.stringMatching(/no policy inventory is loaded/),
+    });
   });
 
   it('is unknown (with the isolating policies) when the loaded policies would admit the flow', () => {
@@ -129,7 +194,10 @@ describe('attribution', () => {
   });
 
   it('is unknown for non-policy drops', () => {
-    expect(attributeFlow(flow({ verdict: 'dropped', dropReason: 'INVALID_SOURCE_IP' }), inventory())).toMatchObject({ level: 'unknown', reason: expect.stringMatching(/INVALID_SOURCE_IP/) });
+    expect(attributeFlow(flow({ verdict: 'dropped', dropReason: 'INVALID_SOURCE_IP' }), inventory())).toMatchObject({
+      level: 'unknown',
+      reason: expect.stringMatching(/INVALID_SOURCE_IP/),
+    });
   });
 
   it('is cheap on repeat: same decision and attribution object from the caches; follows new snapshots', () => {
@@ -147,10 +215,18 @@ describe('attribution', () => {
   });
 
   it('fills in labels from endpoints observed on earlier flows', () => {
-    const loaded = parseManifestText(CLUSTER.replace(/- \{apiVersion: v1, kind: Pod, metadata: \{name: xwing.*\n/, ''), 'c.yaml');
+    const loaded = parseManifestText(
+      CLUSTER.replace(/- \{apiVersion: v1, kind: Pod, metadata: \{name: xwing.*\n/, ''),
+      'c.yaml',
+    );
     const ev = new NetworkPolicyEvaluator(buildInventory(loaded.objects));
     const att = new InventoryFlowAttributor(ev);
-    att.attribute(flow({ verdict: 'allowed', src: { kind: 'pod', namespace: 'default', pod: 'xwing', ip: '10.244.1.60', labels: { org: 'empire' } } }));
+    att.attribute(
+      flow({
+        verdict: 'allowed',
+        src: { kind: 'pod', namespace: 'default', pod: 'xwing', ip: '10.244.1.60', labels: { org: 'empire' } },
+      }),
+    );
     const a = att.attribute(flow({ src: { kind: 'pod', namespace: 'default', ip: '10.244.1.60' }, dstPort: 81 }));
     expect(a.reason).toMatch(/from default\/org=empire/);
   });

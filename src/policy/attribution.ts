@@ -12,7 +12,13 @@
 import type { FlowPolicy, FlowRecord } from '../flow/flow-record.js';
 import { describeLabels } from './label-selector.js';
 import { policyEndpointFromFlow } from './flow-endpoints.js';
-import { NetworkPolicyEvaluator, type DirectionDecision, type EvaluatorOptions, type PolicyDecision, type PolicyEndpoint } from './network-policy.evaluator.js';
+import {
+  NetworkPolicyEvaluator,
+  type DirectionDecision,
+  type EvaluatorOptions,
+  type PolicyDecision,
+  type PolicyEndpoint,
+} from './network-policy.evaluator.js';
 import { PolicyInventory } from './policy-inventory.js';
 import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
 
@@ -64,7 +70,11 @@ export function reportedPolicies(flow: FlowRecord): FlowPolicy[] {
   const wantStage = flow.verdict === 'audit' ? 'pending' : 'enforced';
   const verdictEntries = flow.policies.filter(isVerdictEntry);
   const preferred = verdictEntries.filter((p) => p.stage === wantStage);
-  return preferred.length > 0 ? preferred : flow.verdict === 'audit' ? verdictEntries : verdictEntries.filter((p) => p.stage !== 'pending');
+  return preferred.length > 0
+    ? preferred
+    : flow.verdict === 'audit'
+      ? verdictEntries
+      : verdictEntries.filter((p) => p.stage !== 'pending');
 }
 
 function reported(flow: FlowRecord, entries: FlowPolicy[]): Attribution {
@@ -80,7 +90,11 @@ function reported(flow: FlowRecord, entries: FlowPolicy[]): Attribution {
     if (p.ruleIndex === -1) return `end of tier ${p.tier ?? 'default'} (after ${n})`;
     return `${p.kind} ${n}${p.ruleIndex !== undefined && p.ruleIndex >= 0 ? ` rule ${p.ruleIndex}` : ''}`;
   });
-  return { level: 'reported', policies, reason: `${flow.source} reported ${names.join(', ')} ${flow.verdict === 'audit' ? 'would deny' : 'denied'} this flow` };
+  return {
+    level: 'reported',
+    policies,
+    reason: `${flow.source} reported ${names.join(', ')} ${flow.verdict === 'audit' ? 'would deny' : 'denied'} this flow`,
+  };
 }
 
 // ---- inferred ----
@@ -109,7 +123,8 @@ function toAttributed(r: PolicyRef | RuleRef): AttributedPolicy {
 
 function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoint, portText: string): string {
   const peer = d.direction === 'egress' ? `to ${describeEndpoint(dst)}` : `from ${describeEndpoint(src)}`;
-  const self = d.direction === 'egress' ? `egress from ${describeEndpoint(src)}` : `ingress to ${describeEndpoint(dst)}`;
+  const self =
+    d.direction === 'egress' ? `egress from ${describeEndpoint(src)}` : `ingress to ${describeEndpoint(dst)}`;
   const explicit = d.deniedBy.filter((r) => r.ruleIndex >= 0);
   const endOfTier = d.deniedBy.filter((r) => r.ruleIndex < 0);
   let s: string;
@@ -149,7 +164,8 @@ export class InventoryFlowAttributor implements FlowAttributor {
   currentEvaluator(): NetworkPolicyEvaluator {
     if (this.source instanceof NetworkPolicyEvaluator) return this.source;
     const inv = this.source instanceof PolicyInventory ? this.source : this.source.current();
-    if (!this.evaluator || this.evaluator.inventory !== inv) this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+    if (!this.evaluator || this.evaluator.inventory !== inv)
+      this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
     return this.evaluator;
   }
 
@@ -162,7 +178,11 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const rep = reportedPolicies(flow);
     if (rep.length > 0) return reported(flow, rep);
     if (flow.verdict === 'dropped') {
-      return { level: 'unknown', policies: [], reason: `dropped for ${flow.dropReason ?? 'a reason other than policy'}, not by network policy` };
+      return {
+        level: 'unknown',
+        policies: [],
+        reason: `dropped for ${flow.dropReason ?? 'a reason other than policy'}, not by network policy`,
+      };
     }
     if (flow.verdict === 'allowed') return { level: 'unknown', policies: [], reason: 'the flow was allowed' };
     return this.infer(flow, evaluator);
@@ -170,11 +190,13 @@ export class InventoryFlowAttributor implements FlowAttributor {
 
   private infer(flow: FlowRecord, evaluator: NetworkPolicyEvaluator): Attribution {
     const inv = evaluator.inventory;
-    if (inv.isEmpty) return { level: 'unknown', policies: [], reason: 'no policy inventory is loaded (set POLICY_MANIFESTS)' };
+    if (inv.isEmpty)
+      return { level: 'unknown', policies: [], reason: 'no policy inventory is loaded (set POLICY_MANIFESTS)' };
     const notes: string[] = [];
     const src = policyEndpointFromFlow(evaluator, flow.src, notes);
     const dst = policyEndpointFromFlow(evaluator, flow.dst, notes);
-    const sides: PolicyDirection[] = flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
+    const sides: PolicyDirection[] =
+      flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const protocol = flow.protocol.toUpperCase();
     const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
     const memoKey = `${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
@@ -213,13 +235,28 @@ export class InventoryFlowAttributor implements FlowAttributor {
           }
         }
         for (const r of d.deniedBy) policies.push(toAttributed(r));
-        for (const c of d.closestRules) closest.push({ policy: policyRefString(c.rule), direction: c.rule.direction, ruleIndex: c.rule.ruleIndex, detail: c.detail });
+        for (const c of d.closestRules)
+          closest.push({
+            policy: policyRefString(c.rule),
+            direction: c.rule.direction,
+            ruleIndex: c.rule.ruleIndex,
+            detail: c.detail,
+          });
       }
-      result = { level: 'inferred', policies, isolatedBy, reason: denied.map((d) => sideReason(d, src, dst, portText)).join('; ') };
+      result = {
+        level: 'inferred',
+        policies,
+        isolatedBy,
+        reason: denied.map((d) => sideReason(d, src, dst, portText)).join('; '),
+      };
       if (denied.length === 1) result.direction = denied[0].direction;
       if (closest.length > 0) result.closestRules = closest;
     } else if (uncovered.length > 0) {
-      result = { level: 'unknown', policies: [], reason: `no policy inventory for namespace ${[...new Set(uncovered)].join(', ')}` };
+      result = {
+        level: 'unknown',
+        policies: [],
+        reason: `no policy inventory for namespace ${[...new Set(uncovered)].join(', ')}`,
+      };
     } else if (admitted.length > 0) {
       const iso = admitted.flatMap((d) => d.isolatedBy.map(policyRefString));
       result = {
@@ -229,7 +266,11 @@ export class InventoryFlowAttributor implements FlowAttributor {
       };
       if (iso.length > 0) result.isolatedBy = [...new Set(iso)];
     } else {
-      result = { level: 'unknown', policies: [], reason: `neither side of the flow is a pod policy can select (${describeEndpoint(src)} → ${describeEndpoint(dst)})` };
+      result = {
+        level: 'unknown',
+        policies: [],
+        reason: `neither side of the flow is a pod policy can select (${describeEndpoint(src)} → ${describeEndpoint(dst)})`,
+      };
     }
     const limits = [...notes, ...[...decision.egress.notes, ...decision.ingress.notes]];
     if (limits.length > 0 && result.reason) result.reason += ` [${[...new Set(limits)].join('; ')}]`;

@@ -173,7 +173,8 @@ class Parser {
       if (w.v === 'not') {
         this.next();
         const n = this.next();
-        if (n.t !== 'ident' || n.v !== 'in') throw new CalicoSelectorError(`expected 'in' after 'not' at position ${n.pos}`);
+        if (n.t !== 'ident' || n.v !== 'in')
+          throw new CalicoSelectorError(`expected 'in' after 'not' at position ${n.pos}`);
         const set = this.stringSet();
         return (l) => l[key] === undefined || !set.has(l[key]);
       }
@@ -185,7 +186,8 @@ class Parser {
       if (w.v === 'starts' || w.v === 'ends') {
         this.next();
         const wth = this.next();
-        if (wth.t !== 'ident' || wth.v !== 'with') throw new CalicoSelectorError(`expected 'with' at position ${wth.pos}`);
+        if (wth.t !== 'ident' || wth.v !== 'with')
+          throw new CalicoSelectorError(`expected 'with' at position ${wth.pos}`);
         const v = this.expectStr();
         return w.v === 'starts'
           ? (l) => l[key] !== undefined && l[key].startsWith(v)

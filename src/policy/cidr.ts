@@ -123,7 +123,11 @@ export function cidrContains(c: Cidr, ip: ParsedIp): boolean {
 
 /** True when `inner` lies within `outer` (same family, longer or equal prefix). */
 export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
-  return inner.family === outer.family && inner.prefix >= outer.prefix && cidrContains(outer, { family: inner.family, value: inner.network });
+  return (
+    inner.family === outer.family &&
+    inner.prefix >= outer.prefix &&
+    cidrContains(outer, { family: inner.family, value: inner.network })
+  );
 }
 
 export interface IpBlockMatcher {

@@ -38,10 +38,14 @@ const CCNP = 'apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy';
 
 describe('Cilium policies', () => {
   it('isolates selected endpoints; fromEndpoints are scoped to the policy namespace', () => {
-    const ev = evaluator(`${CNP}\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {'k8s:app': frontend}}]\n    toPorts: [{ports: [{port: '8080', protocol: TCP}]}]\n`);
+    const ev = evaluator(
+      `${CNP}\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {'k8s:app': frontend}}]\n    toPorts: [{ports: [{port: '8080', protocol: TCP}]}]\n`,
+    );
     const ok = run(ev, 'shop/frontend', 'shop/web', 8080);
     expect(ok.allowed).toBe(true);
-    expect(ok.ingress.allowedBy).toEqual([expect.objectContaining({ kind: 'CiliumNetworkPolicy', namespace: 'shop', name: 'web', ruleIndex: 0 })]);
+    expect(ok.ingress.allowedBy).toEqual([
+      expect.objectContaining({ kind: 'CiliumNetworkPolicy', namespace: 'shop', name: 'web', ruleIndex: 0 }),
+    ]);
     const other = run(ev, 'ops/frontend', 'shop/web', 8080);
     expect(other.allowed).toBe(false);
     expect(other.ingress.isolatedBy).toEqual([expect.objectContaining({ kind: 'CiliumNetworkPolicy', name: 'web' })]);
@@ -49,7 +53,9 @@ describe('Cilium policies', () => {
   });
 
   it('crosses namespaces when the selector names io.kubernetes.pod.namespace', () => {
-    const ev = evaluator(`${CNP}\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {'k8s:io.kubernetes.pod.namespace': ops}}]\n`);
+    const ev = evaluator(
+      `${CNP}\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {'k8s:io.kubernetes.pod.namespace': ops}}]\n`,
+    );
     expect(run(ev, 'ops/frontend', 'shop/web', 80).allowed).toBe(true);
     expect(run(ev, 'shop/frontend', 'shop/web', 80).allowed).toBe(false);
   });
@@ -62,12 +68,21 @@ describe('Cilium policies', () => {
     expect(run(ev, 'shop/frontend', 'shop/web', 8080).allowed).toBe(true);
     const d = run(ev, 'ops/frontend', 'shop/web', 8080);
     expect(d.allowed).toBe(false);
-    expect(d.ingress.deniedBy).toEqual([expect.objectContaining({ kind: 'CiliumClusterwideNetworkPolicy', name: 'allow-all-cluster', action: 'deny', ruleIndex: 0 })]);
+    expect(d.ingress.deniedBy).toEqual([
+      expect.objectContaining({
+        kind: 'CiliumClusterwideNetworkPolicy',
+        name: 'allow-all-cluster',
+        action: 'deny',
+        ruleIndex: 0,
+      }),
+    ]);
     expect(run(ev, 'ops/frontend', 'shop/web', 8081).allowed).toBe(true);
   });
 
   it('matches CIDR rules and the world entity for external addresses only, and notes FQDN rules', () => {
-    const ev = evaluator(`${CNP}\nmetadata: {name: eg, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toCIDR: [10.0.0.0/8]\n  - toEntities: [world]\n    toPorts: [{ports: [{port: '443'}]}]\n  - toFQDNs: [{matchName: api.example.com}]\n`);
+    const ev = evaluator(
+      `${CNP}\nmetadata: {name: eg, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toCIDR: [10.0.0.0/8]\n  - toEntities: [world]\n    toPorts: [{ports: [{port: '443'}]}]\n  - toFQDNs: [{matchName: api.example.com}]\n`,
+    );
     expect(run(ev, 'shop/web', '10.9.9.9', 80).allowed).toBe(true);
     expect(run(ev, 'shop/web', 'ops/frontend', 80).allowed).toBe(false); // pod IP 10.3.0.2: CIDR rules never match pods
     expect(run(ev, 'shop/web', '93.184.216.34', 443).allowed).toBe(true);
@@ -89,22 +104,36 @@ describe('Calico policies', () => {
     );
     const d = run(ev, 'ops/frontend', 'shop/web', 80);
     expect(d.allowed).toBe(false);
-    expect(d.ingress.deniedBy).toEqual([expect.objectContaining({ kind: 'GlobalNetworkPolicy', name: 'guard', tier: 'security', ruleIndex: 0, action: 'deny' })]);
+    expect(d.ingress.deniedBy).toEqual([
+      expect.objectContaining({
+        kind: 'GlobalNetworkPolicy',
+        name: 'guard',
+        tier: 'security',
+        ruleIndex: 0,
+        action: 'deny',
+      }),
+    ]);
     const ok = run(ev, 'shop/frontend', 'shop/web', 80);
     expect(ok.allowed).toBe(true);
     expect(ok.ingress.allowedBy).toEqual([expect.objectContaining({ kind: 'NetworkPolicy', name: 'web' })]);
   });
 
   it('ends a tier with deny when no rule matches (ruleIndex -1)', () => {
-    const ev = evaluator(`${GNP}\nmetadata: {name: platform.only-prod}\nspec:\n  tier: platform\n  selector: "app == 'web'"\n  types: [Ingress]\n  ingress:\n  - action: Allow\n    protocol: TCP\n    source: {selector: "app == 'frontend'", namespaceSelector: "env == 'prod'"}\n    destination: {ports: [http]}\n`);
+    const ev = evaluator(
+      `${GNP}\nmetadata: {name: platform.only-prod}\nspec:\n  tier: platform\n  selector: "app == 'web'"\n  types: [Ingress]\n  ingress:\n  - action: Allow\n    protocol: TCP\n    source: {selector: "app == 'frontend'", namespaceSelector: "env == 'prod'"}\n    destination: {ports: [http]}\n`,
+    );
     expect(run(ev, 'shop/frontend', 'shop/web', 8080).allowed).toBe(true);
     const d = run(ev, 'ops/frontend', 'shop/web', 8080);
     expect(d.allowed).toBe(false);
-    expect(d.ingress.deniedBy).toEqual([expect.objectContaining({ name: 'only-prod', tier: 'platform', ruleIndex: -1 })]);
+    expect(d.ingress.deniedBy).toEqual([
+      expect.objectContaining({ name: 'only-prod', tier: 'platform', ruleIndex: -1 }),
+    ]);
   });
 
   it('namespaced Calico policies select in their namespace; rule selectors default to it; nets match pods too', () => {
-    const ev = evaluator(`${CNPC}\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: "app == 'web'"\n  ingress:\n  - action: Allow\n    source: {selector: "app == 'frontend'"}\n  - action: Allow\n    protocol: TCP\n    source: {nets: [10.3.0.0/16]}\n    destination: {ports: ['8000:8100']}\n`);
+    const ev = evaluator(
+      `${CNPC}\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: "app == 'web'"\n  ingress:\n  - action: Allow\n    source: {selector: "app == 'frontend'"}\n  - action: Allow\n    protocol: TCP\n    source: {nets: [10.3.0.0/16]}\n    destination: {ports: ['8000:8100']}\n`,
+    );
     expect(run(ev, 'shop/frontend', 'shop/web', 1).allowed).toBe(true);
     expect(run(ev, 'ops/frontend', 'shop/web', 8080).allowed).toBe(true);
     expect(run(ev, 'ops/frontend', 'shop/web', 9000).allowed).toBe(false);

@@ -25,7 +25,11 @@ function inventoryPod(inv: PolicyInventory, e: FlowEndpoint): PodObject | undefi
 }
 
 /** Map a flow endpoint for evaluation; `notes` receives what had to be guessed or is missing. */
-export function policyEndpointFromFlow(evaluator: NetworkPolicyEvaluator, e: FlowEndpoint, notes?: string[]): PolicyEndpoint {
+export function policyEndpointFromFlow(
+  evaluator: NetworkPolicyEvaluator,
+  e: FlowEndpoint,
+  notes?: string[],
+): PolicyEndpoint {
   const inv = evaluator.inventory;
   switch (e.kind) {
     case 'world':
@@ -38,7 +42,9 @@ export function policyEndpointFromFlow(evaluator: NetworkPolicyEvaluator, e: Flo
   }
   const pod = inventoryPod(inv, e);
   if (e.kind === 'service' && !pod) {
-    notes?.push(`service ${e.service?.namespace ?? e.namespace ?? ''}/${e.service?.name ?? ''}: backend pod unknown (pre-DNAT address)`);
+    notes?.push(
+      `service ${e.service?.namespace ?? e.namespace ?? ''}/${e.service?.name ?? ''}: backend pod unknown (pre-DNAT address)`,
+    );
   }
   if (!e.namespace && !pod) {
     // Unknown and not in the inventory: an address outside the cluster as far as we can tell.
@@ -50,7 +56,9 @@ export function policyEndpointFromFlow(evaluator: NetworkPolicyEvaluator, e: Flo
   if (Object.keys(labels).length === 0) {
     if (pod) labels = { ...pod.labels };
     else {
-      const seen = (e.pod ? inv.observed.byName(namespace, e.pod) : undefined) ?? (e.ip ? inv.observed.byAddress(e.ip) : undefined);
+      const seen =
+        (e.pod ? inv.observed.byName(namespace, e.pod) : undefined) ??
+        (e.ip ? inv.observed.byAddress(e.ip) : undefined);
       if (seen) ({ pod: labels, namespace: nsLabels } = splitFlowLabels(seen.labels));
       else notes?.push(`no labels known for ${namespace}/${e.pod ?? e.ip ?? '?'}`);
     }

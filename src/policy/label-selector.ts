@@ -82,7 +82,9 @@ export function describeSelector(sel: LabelSelector): string {
   const parts = selectorRequirements(sel).map((r) => {
     switch (r.operator) {
       case 'In':
-        return (r.values ?? []).length === 1 ? `${r.key}=${(r.values ?? [])[0]}` : `${r.key} in (${(r.values ?? []).join(',')})`;
+        return (r.values ?? []).length === 1
+          ? `${r.key}=${(r.values ?? [])[0]}`
+          : `${r.key} in (${(r.values ?? []).join(',')})`;
       case 'NotIn':
         return `${r.key} notin (${(r.values ?? []).join(',')})`;
       case 'Exists':

@@ -51,12 +51,26 @@ function addObject(raw: unknown, file: string, index: string, out: LoadedManifes
     out.objects.push({ ...res.object, origin });
     const o = res.object;
     for (const w of res.warnings) {
-      out.issues.push({ file, index, kind: o.kind, name: o.name, ...(o.kind !== 'Namespace' && o.namespace ? { namespace: o.namespace } : {}), severity: 'warning', message: w });
+      out.issues.push({
+        file,
+        index,
+        kind: o.kind,
+        name: o.name,
+        ...(o.kind !== 'Namespace' && o.namespace ? { namespace: o.namespace } : {}),
+        severity: 'warning',
+        message: w,
+      });
     }
   } else if (res.status === 'ignored') {
     out.ignored++;
   } else {
-    const issue: ManifestIssue = { file, index, kind: res.kind, severity: 'error', message: `skipped: ${res.errors.join('; ')}` };
+    const issue: ManifestIssue = {
+      file,
+      index,
+      kind: res.kind,
+      severity: 'error',
+      message: `skipped: ${res.errors.join('; ')}`,
+    };
     if (res.name) issue.name = res.name;
     if (res.namespace) issue.namespace = res.namespace;
     out.issues.push(issue);
@@ -72,15 +86,26 @@ export function parseManifestText(text: string, file: string, out?: LoadedManife
   list.forEach((doc, i) => {
     const index = String(i);
     if (doc.errors.length > 0) {
-      acc.issues.push({ file, index, severity: 'error', message: `skipped: YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}` });
+      acc.issues.push({
+        file,
+        index,
+        severity: 'error',
+        message: `skipped: YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}`,
+      });
       return;
     }
-    for (const w of doc.warnings) acc.issues.push({ file, index, severity: 'warning', message: `YAML: ${w.message.split('\n')[0]}` });
+    for (const w of doc.warnings)
+      acc.issues.push({ file, index, severity: 'warning', message: `YAML: ${w.message.split('\n')[0]}` });
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      acc.issues.push({ file, index, severity: 'error', message: `skipped: ${e instanceof Error ? e.message : String(e)}` });
+      acc.issues.push({
+        file,
+        index,
+        severity: 'error',
+        message: `skipped: ${e instanceof Error ? e.message : String(e)}`,
+      });
       return;
     }
     addObject(value, file, index, acc);
@@ -89,7 +114,9 @@ export function parseManifestText(text: string, file: string, out?: LoadedManife
 }
 
 /** Expand files and folders (recursively) to manifest files, sorted; hidden entries (`..data`) skipped. */
-export async function listManifestFiles(paths: readonly string[]): Promise<{ files: string[]; issues: ManifestIssue[] }> {
+export async function listManifestFiles(
+  paths: readonly string[],
+): Promise<{ files: string[]; issues: ManifestIssue[] }> {
   const files: string[] = [];
   const issues: ManifestIssue[] = [];
   const walk = async (p: string, explicit: boolean): Promise<void> => {
@@ -97,7 +124,11 @@ export async function listManifestFiles(paths: readonly string[]): Promise<{ fil
     try {
       st = await fs.stat(p);
     } catch (e) {
-      issues.push({ file: p, severity: 'error', message: `cannot read: ${e instanceof Error ? e.message : String(e)}` });
+      issues.push({
+        file: p,
+        severity: 'error',
+        message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
+      });
       return;
     }
     if (st.isDirectory()) {
@@ -120,7 +151,11 @@ export async function loadManifestPaths(paths: readonly string[]): Promise<Loade
     try {
       text = await fs.readFile(f, 'utf8');
     } catch (e) {
-      out.issues.push({ file: f, severity: 'error', message: `cannot read: ${e instanceof Error ? e.message : String(e)}` });
+      out.issues.push({
+        file: f,
+        severity: 'error',
+        message: `cannot read: ${e instanceof Error ? e.message : String(e)}`,
+      });
       continue;
     }
     parseManifestText(text, f, out);

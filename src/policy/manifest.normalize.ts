@@ -7,7 +7,12 @@
  */
 import { compileCalicoSelector, CalicoSelectorError } from './calico-selector.js';
 import { cidrWithin, parseCidr } from './cidr.js';
-import { SELECTOR_OPERATORS, type LabelSelector, type LabelSelectorRequirement, type SelectorOperator } from './label-selector.js';
+import {
+  SELECTOR_OPERATORS,
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  type SelectorOperator,
+} from './label-selector.js';
 import {
   POLICY_PROTOCOLS,
   type CalicoEntityRule,
@@ -104,11 +109,16 @@ function labelSelector(v: unknown, path: string, issues: Issues, keyMap?: (k: st
       const op = str(e.operator);
       if (!key) return issues.error(`${p}.key`, 'is required');
       if (!op || !(SELECTOR_OPERATORS as readonly string[]).includes(op)) {
-        return issues.error(`${p}.operator`, `must be one of ${SELECTOR_OPERATORS.join(', ')} (got ${JSON.stringify(e.operator)})`);
+        return issues.error(
+          `${p}.operator`,
+          `must be one of ${SELECTOR_OPERATORS.join(', ')} (got ${JSON.stringify(e.operator)})`,
+        );
       }
       const values = arr(e.values, `${p}.values`, issues)?.map((x) => String(x)) ?? [];
-      if ((op === 'In' || op === 'NotIn') && values.length === 0) issues.error(`${p}.values`, `must be non-empty for ${op}`);
-      if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) issues.error(`${p}.values`, `must be empty for ${op}`);
+      if ((op === 'In' || op === 'NotIn') && values.length === 0)
+        issues.error(`${p}.values`, `must be non-empty for ${op}`);
+      if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0)
+        issues.error(`${p}.values`, `must be empty for ${op}`);
       const req: LabelSelectorRequirement = { key: keyMap ? keyMap(key) : key, operator: op as SelectorOperator };
       if (values.length > 0) req.values = values;
       out.push(req);
@@ -131,7 +141,9 @@ function protocol(v: unknown, path: string, issues: Issues): PolicyProtocol {
 
 /** IANA_SVC_NAME as the API server validates named ports. */
 export function isValidPortName(s: string): boolean {
-  return s.length >= 1 && s.length <= 15 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) && !s.includes('--');
+  return (
+    s.length >= 1 && s.length <= 15 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(s) && /[a-z]/.test(s) && !s.includes('--')
+  );
 }
 
 function portNumber(v: unknown): number | undefined {
@@ -153,7 +165,8 @@ function ipBlock(v: unknown, path: string, issues: Issues): IpBlockSpec | undefi
   (arr(v.except, `${path}.except`, issues) ?? []).forEach((e, i) => {
     const t = str(e);
     const c = t ? parseCidr(t) : undefined;
-    if (!t || !c || !t.includes('/')) return issues.error(`${path}.except[${i}]`, `must be a CIDR (got ${JSON.stringify(e)})`);
+    if (!t || !c || !t.includes('/'))
+      return issues.error(`${path}.except[${i}]`, `must be a CIDR (got ${JSON.stringify(e)})`);
     if (!cidrWithin(c, cidr) || c.prefix === cidr.prefix) {
       issues.error(`${path}.except[${i}]`, `${t} must be strictly within ${cidrText}`);
     }
@@ -174,14 +187,16 @@ function npPorts(v: unknown, path: string, issues: Issues): NpPort[] {
         if (portNumber(p.port) === undefined) issues.error(`${pp}.port`, `must be 1-65535 (got ${p.port})`);
         port.port = p.port;
       } else if (typeof p.port === 'string') {
-        if (!isValidPortName(p.port)) issues.error(`${pp}.port`, `${JSON.stringify(p.port)} is not a valid port number or port name`);
+        if (!isValidPortName(p.port))
+          issues.error(`${pp}.port`, `${JSON.stringify(p.port)} is not a valid port number or port name`);
         port.port = p.port;
       } else issues.error(`${pp}.port`, 'must be a number or a port name');
     }
     if (p.endPort !== undefined && p.endPort !== null) {
       const end = portNumber(p.endPort);
       if (end === undefined) issues.error(`${pp}.endPort`, `must be 1-65535 (got ${JSON.stringify(p.endPort)})`);
-      else if (typeof port.port !== 'number') issues.error(`${pp}.endPort`, 'requires a numeric port (not a named port, not absent)');
+      else if (typeof port.port !== 'number')
+        issues.error(`${pp}.endPort`, 'requires a numeric port (not a named port, not absent)');
       else if (end < port.port) issues.error(`${pp}.endPort`, `must be >= port (${end} < ${port.port})`);
       else port.endPort = end;
     }
@@ -201,7 +216,8 @@ function npPeers(v: unknown, path: string, issues: Issues): NpPeer[] {
     const hasNs = p.namespaceSelector !== undefined && p.namespaceSelector !== null;
     const hasIp = p.ipBlock !== undefined && p.ipBlock !== null;
     if (!hasPod && !hasNs && !hasIp) issues.error(pp, 'must set podSelector, namespaceSelector or ipBlock');
-    if (hasIp && (hasPod || hasNs)) issues.error(pp, 'ipBlock cannot be combined with podSelector or namespaceSelector');
+    if (hasIp && (hasPod || hasNs))
+      issues.error(pp, 'ipBlock cannot be combined with podSelector or namespaceSelector');
     if (hasPod) peer.podSelector = labelSelector(p.podSelector, `${pp}.podSelector`, issues);
     if (hasNs) peer.namespaceSelector = labelSelector(p.namespaceSelector, `${pp}.namespaceSelector`, issues);
     if (hasIp) {
@@ -255,7 +271,8 @@ function normalizePod(o: Raw, issues: Issues, name: string, namespace: string): 
         const pp = `spec.${field}[${ci}].ports[${pi}]`;
         if (!isRecord(p)) return issues.error(pp, 'must be an object');
         const num = portNumber(p.containerPort);
-        if (num === undefined) return issues.error(`${pp}.containerPort`, `must be 1-65535 (got ${JSON.stringify(p.containerPort)})`);
+        if (num === undefined)
+          return issues.error(`${pp}.containerPort`, `must be 1-65535 (got ${JSON.stringify(p.containerPort)})`);
         const np: NamedPort = { port: num, protocol: protocol(p.protocol, `${pp}.protocol`, issues) };
         const pname = str(p.name);
         if (pname) np.name = pname;
@@ -289,7 +306,16 @@ function normalizeK8sPolicy(o: Raw, issues: Issues, name: string, namespace: str
       } else issues.error(`spec.policyTypes[${i}]`, `must be Ingress or Egress (got ${JSON.stringify(t)})`);
     });
   }
-  return { kind: 'NetworkPolicy', namespace, name, podSelector, policyTypes, policyTypesDefaulted: defaulted, ingress, egress };
+  return {
+    kind: 'NetworkPolicy',
+    namespace,
+    name,
+    podSelector,
+    policyTypes,
+    policyTypesDefaulted: defaulted,
+    ingress,
+    egress,
+  };
 }
 
 // ---- Cilium ----------------------------------------------------------------------------------
@@ -301,7 +327,17 @@ export function ciliumKey(k: string): string {
   return k;
 }
 
-const CILIUM_UNMODELLED_PEER_FIELDS = ['fromRequires', 'toRequires', 'toFQDNs', 'toServices', 'toGroups', 'fromGroups', 'fromNodes', 'toNodes', 'icmps'];
+const CILIUM_UNMODELLED_PEER_FIELDS = [
+  'fromRequires',
+  'toRequires',
+  'toFQDNs',
+  'toServices',
+  'toGroups',
+  'fromGroups',
+  'fromNodes',
+  'toNodes',
+  'icmps',
+];
 
 function ciliumRules(v: unknown, path: string, dir: 'from' | 'to', issues: Issues): CiliumRule[] | undefined {
   const list = arr(v, path, issues);
@@ -317,7 +353,8 @@ function ciliumRules(v: unknown, path: string, dir: 'from' | 'to', issues: Issue
     if (eps) rule.endpoints = eps.map((e, j) => labelSelector(e, `${rp}.${dir}Endpoints[${j}]`, issues, ciliumKey));
     (arr(r[`${dir}CIDR`], `${rp}.${dir}CIDR`, issues) ?? []).forEach((c, j) => {
       const t = str(c);
-      if (!t || !parseCidr(t)) return issues.error(`${rp}.${dir}CIDR[${j}]`, `must be a CIDR (got ${JSON.stringify(c)})`);
+      if (!t || !parseCidr(t))
+        return issues.error(`${rp}.${dir}CIDR[${j}]`, `must be a CIDR (got ${JSON.stringify(c)})`);
       rule.cidrs.push({ cidr: t, except: [] });
     });
     (arr(r[`${dir}CIDRSet`], `${rp}.${dir}CIDRSet`, issues) ?? []).forEach((c, j) => {
@@ -339,19 +376,22 @@ function ciliumRules(v: unknown, path: string, dir: 'from' | 'to', issues: Issue
         const pp = `${rp}.toPorts[${j}].ports[${k}]`;
         if (!isRecord(p)) return issues.error(pp, 'must be an object');
         const protoRaw = str(p.protocol)?.toUpperCase() ?? 'ANY';
-        if (!['TCP', 'UDP', 'SCTP', 'ANY'].includes(protoRaw)) return issues.error(`${pp}.protocol`, `must be TCP, UDP, SCTP or ANY (got ${JSON.stringify(p.protocol)})`);
+        if (!['TCP', 'UDP', 'SCTP', 'ANY'].includes(protoRaw))
+          return issues.error(`${pp}.protocol`, `must be TCP, UDP, SCTP or ANY (got ${JSON.stringify(p.protocol)})`);
         const spec: CiliumPortSpec = { protocol: protoRaw as CiliumPortSpec['protocol'] };
         const rawPort = p.port;
         if (typeof rawPort === 'number' || (typeof rawPort === 'string' && /^\d+$/.test(rawPort))) {
           const n = Number(rawPort);
           if (n !== 0) {
-            if (portNumber(n) === undefined) return issues.error(`${pp}.port`, `must be 0-65535 (got ${JSON.stringify(rawPort)})`);
+            if (portNumber(n) === undefined)
+              return issues.error(`${pp}.port`, `must be 0-65535 (got ${JSON.stringify(rawPort)})`);
             spec.port = n;
           }
         } else if (typeof rawPort === 'string' && rawPort !== '') spec.port = rawPort;
         if (p.endPort !== undefined) {
           const e = portNumber(p.endPort);
-          if (e === undefined || typeof spec.port !== 'number' || e < spec.port) issues.error(`${pp}.endPort`, 'must be a port >= port');
+          if (e === undefined || typeof spec.port !== 'number' || e < spec.port)
+            issues.error(`${pp}.endPort`, 'must be a port >= port');
           else spec.endPort = e;
         }
         rule.ports.push(spec);
@@ -385,7 +425,13 @@ function ciliumRuleSet(s: Raw, path: string, issues: Issues): CiliumRuleSet {
   return set;
 }
 
-function normalizeCilium(o: Raw, issues: Issues, kind: CiliumPolicyObject['kind'], name: string, namespace: string | undefined): CiliumPolicyObject {
+function normalizeCilium(
+  o: Raw,
+  issues: Issues,
+  kind: CiliumPolicyObject['kind'],
+  name: string,
+  namespace: string | undefined,
+): CiliumPolicyObject {
   const specs: CiliumRuleSet[] = [];
   if (isRecord(o.spec)) specs.push(ciliumRuleSet(o.spec, 'spec', issues));
   (arr(o.specs, 'specs', issues) ?? []).forEach((s, i) => {
@@ -409,7 +455,10 @@ function calicoSelector(v: unknown, path: string, issues: Issues): string | unde
   try {
     compileCalicoSelector(v);
   } catch (e) {
-    issues.error(path, e instanceof CalicoSelectorError ? `invalid selector ${JSON.stringify(v)}: ${e.message}` : String(e));
+    issues.error(
+      path,
+      e instanceof CalicoSelectorError ? `invalid selector ${JSON.stringify(v)}: ${e.message}` : String(e),
+    );
   }
   return v;
 }
@@ -459,7 +508,8 @@ function calicoEntity(v: unknown, path: string, issues: Issues): CalicoEntityRul
   e.notNets = calicoNets(v.notNets ?? (v.notNet !== undefined ? [v.notNet] : undefined), `${path}.notNets`, issues);
   e.ports = calicoPorts(v.ports, `${path}.ports`, issues);
   e.notPorts = calicoPorts(v.notPorts, `${path}.notPorts`, issues);
-  for (const f of ['serviceAccounts', 'services', 'domains']) if (v[f] !== undefined && v[f] !== null) e.unmodelled.push(f);
+  for (const f of ['serviceAccounts', 'services', 'domains'])
+    if (v[f] !== undefined && v[f] !== null) e.unmodelled.push(f);
   return e;
 }
 
@@ -484,7 +534,12 @@ function calicoRules(v: unknown, path: string, issues: Issues): CalicoRule[] {
     };
     if (r.protocol !== undefined && r.protocol !== null) rule.protocol = String(r.protocol).toUpperCase();
     if (r.notProtocol !== undefined && r.notProtocol !== null) rule.notProtocol = String(r.notProtocol).toUpperCase();
-    const hasPorts = rule.source.ports.length + rule.destination.ports.length + rule.source.notPorts.length + rule.destination.notPorts.length > 0;
+    const hasPorts =
+      rule.source.ports.length +
+        rule.destination.ports.length +
+        rule.source.notPorts.length +
+        rule.destination.notPorts.length >
+      0;
     if (hasPorts && !['TCP', 'UDP', 'SCTP', 'UDPLITE', '6', '17', '132', '136'].includes(rule.protocol ?? '')) {
       issues.error(`${rp}.protocol`, 'ports require protocol TCP, UDP or SCTP');
     }
@@ -493,12 +548,21 @@ function calicoRules(v: unknown, path: string, issues: Issues): CalicoRule[] {
   });
 }
 
-function normalizeCalico(o: Raw, issues: Issues, kind: CalicoPolicyObject['kind'], rawName: string, namespace: string | undefined): CalicoPolicyObject {
+function normalizeCalico(
+  o: Raw,
+  issues: Issues,
+  kind: CalicoPolicyObject['kind'],
+  rawName: string,
+  namespace: string | undefined,
+): CalicoPolicyObject {
   const spec = isRecord(o.spec) ? o.spec : {};
   const tier = str(spec.tier) ?? 'default';
   // Policies outside the default tier are named `<tier>.<name>`; the name without the prefix is
   // what flow sources report.
-  const name = tier !== 'default' && rawName.startsWith(`${tier}.`) ? rawName.slice(tier.length + 1) : rawName.replace(/^default\./, '');
+  const name =
+    tier !== 'default' && rawName.startsWith(`${tier}.`)
+      ? rawName.slice(tier.length + 1)
+      : rawName.replace(/^default\./, '');
   const ingress = calicoRules(spec.ingress, 'spec.ingress', issues);
   const egress = calicoRules(spec.egress, 'spec.egress', issues);
   let types: Array<'Ingress' | 'Egress'> = [];
@@ -516,7 +580,8 @@ function normalizeCalico(o: Raw, issues: Issues, kind: CalicoPolicyObject['kind'
   types = [...new Set(types)];
   let order: number | undefined;
   if (typeof spec.order === 'number') order = spec.order;
-  else if (typeof spec.order === 'string' && spec.order.trim() !== '' && !Number.isNaN(Number(spec.order))) order = Number(spec.order);
+  else if (typeof spec.order === 'string' && spec.order.trim() !== '' && !Number.isNaN(Number(spec.order)))
+    order = Number(spec.order);
   const obj: CalicoPolicyObject = {
     kind,
     name,
@@ -561,15 +626,33 @@ export function normalizeObject(raw: unknown): NormalizeResult {
     object = normalizePod(raw, issues, needName(), m.namespace ?? 'default');
   } else if (kind === 'NetworkPolicy' && K8S_NP_GROUPS.includes(apiVersion)) {
     object = normalizeK8sPolicy(raw, issues, needName(), m.namespace ?? 'default');
-  } else if ((kind === 'CiliumNetworkPolicy' || kind === 'CiliumClusterwideNetworkPolicy') && apiVersion && CILIUM_GROUPS.includes(apiVersion)) {
-    object = normalizeCilium(raw, issues, kind, needName(), kind === 'CiliumNetworkPolicy' ? (m.namespace ?? 'default') : undefined);
-  } else if ((kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy') && apiVersion && CALICO_GROUPS.includes(apiVersion)) {
+  } else if (
+    (kind === 'CiliumNetworkPolicy' || kind === 'CiliumClusterwideNetworkPolicy') &&
+    apiVersion &&
+    CILIUM_GROUPS.includes(apiVersion)
+  ) {
+    object = normalizeCilium(
+      raw,
+      issues,
+      kind,
+      needName(),
+      kind === 'CiliumNetworkPolicy' ? (m.namespace ?? 'default') : undefined,
+    );
+  } else if (
+    (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy') &&
+    apiVersion &&
+    CALICO_GROUPS.includes(apiVersion)
+  ) {
     object =
       kind === 'NetworkPolicy'
         ? normalizeCalico(raw, issues, 'CalicoNetworkPolicy', needName(), m.namespace ?? 'default')
         : normalizeCalico(raw, issues, 'GlobalNetworkPolicy', needName(), undefined);
   } else {
-    return { status: 'ignored', kind, reason: `${apiVersion ?? '(no apiVersion)'} ${kind} is not used for policy evaluation` };
+    return {
+      status: 'ignored',
+      kind,
+      reason: `${apiVersion ?? '(no apiVersion)'} ${kind} is not used for policy evaluation`,
+    };
   }
   if (issues.errors.length > 0 || !object) {
     const res: NormalizeResult = { status: 'invalid', kind, errors: issues.errors };

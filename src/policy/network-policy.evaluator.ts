@@ -12,7 +12,16 @@
  */
 import { compileCalicoSelector } from './calico-selector.js';
 import { cidrContains, ipBlockMatches, parseCidr, parseIp, type IpBlockMatcher, type ParsedIp } from './cidr.js';
-import { canonicalLabels, compileLabelSelector, describeSelector, isEmptySelector, selectorRequirements, type LabelPredicate, type LabelSelector, type Labels } from './label-selector.js';
+import {
+  canonicalLabels,
+  compileLabelSelector,
+  describeSelector,
+  isEmptySelector,
+  selectorRequirements,
+  type LabelPredicate,
+  type LabelSelector,
+  type Labels,
+} from './label-selector.js';
 import { LruCache } from './lru-cache.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
 import type { PolicyInventory } from './policy-inventory.js';
@@ -229,7 +238,8 @@ export class NetworkPolicyEvaluator {
         list.push(c);
       }
     }
-    const sortKey = (a: CompiledPolicy, b: CompiledPolicy): number => a.order - b.order || (a.refString < b.refString ? -1 : a.refString > b.refString ? 1 : 0);
+    const sortKey = (a: CompiledPolicy, b: CompiledPolicy): number =>
+      a.order - b.order || (a.refString < b.refString ? -1 : a.refString > b.refString ? 1 : 0);
     for (const l of this.byNamespace.values()) l.sort(sortKey);
     this.clusterWide.sort(sortKey);
   }
@@ -303,7 +313,9 @@ export class NetworkPolicyEvaluator {
     const ns = ep.namespace;
     if (ns === undefined) return {};
     if (this.inventory.hasNamespaceManifest(ns) || !ep.namespaceLabels) return this.inventory.namespaceLabels(ns);
-    return ep.namespaceLabels[NAMESPACE_NAME_LABEL] === ns ? ep.namespaceLabels : { ...ep.namespaceLabels, [NAMESPACE_NAME_LABEL]: ns };
+    return ep.namespaceLabels[NAMESPACE_NAME_LABEL] === ns
+      ? ep.namespaceLabels
+      : { ...ep.namespaceLabels, [NAMESPACE_NAME_LABEL]: ns };
   }
 
   private ipSignature(ipText: string | undefined): string {
@@ -329,9 +341,10 @@ export class NetworkPolicyEvaluator {
       nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : canonicalLabels(nsl);
     }
     const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ep.ip)}`;
-    const withPorts = this.usesNamedPorts && ep.kind === 'pod'
-      ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
-      : base;
+    const withPorts =
+      this.usesNamedPorts && ep.kind === 'pod'
+        ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
+        : base;
     const ids = { src: this.intern(base), dst: this.intern(withPorts) };
     this.identityMemo.set(ep, ids);
     return asDst ? ids.dst : ids.src;
@@ -377,7 +390,8 @@ export class NetworkPolicyEvaluator {
 
   private calicoNsLabels(c: Ctx): Labels {
     if (!c.calicoNsLabels) {
-      c.calicoNsLabels = c.ep.namespace !== undefined ? { ...c.nsLabels, 'projectcalico.org/name': c.ep.namespace } : c.nsLabels;
+      c.calicoNsLabels =
+        c.ep.namespace !== undefined ? { ...c.nsLabels, 'projectcalico.org/name': c.ep.namespace } : c.nsLabels;
     }
     return c.calicoNsLabels;
   }
@@ -397,10 +411,29 @@ export class NetworkPolicyEvaluator {
 
   // ---- internals: decision ----
 
-  private evaluateDirection(direction: PolicyDirection, self: Ctx, peer: Ctx, src: Ctx, dst: Ctx, port: number | undefined, proto: string): DirectionDecision {
+  private evaluateDirection(
+    direction: PolicyDirection,
+    self: Ctx,
+    peer: Ctx,
+    src: Ctx,
+    dst: Ctx,
+    port: number | undefined,
+    proto: string,
+  ): DirectionDecision {
     if (!self.isPod) {
-      const notes = self.ep.kind === 'pod' && self.ep.hostNetwork ? ['hostNetwork pods are not selected by policies'] : NO_NOTES;
-      return Object.freeze({ direction, applies: false, isolated: false, allowed: true, isolatedBy: NO_REFS, allowedBy: NO_RULES, deniedBy: NO_RULES, closestRules: NO_CLOSEST, notes });
+      const notes =
+        self.ep.kind === 'pod' && self.ep.hostNetwork ? ['hostNetwork pods are not selected by policies'] : NO_NOTES;
+      return Object.freeze({
+        direction,
+        applies: false,
+        isolated: false,
+        allowed: true,
+        isolatedBy: NO_REFS,
+        allowedBy: NO_RULES,
+        deniedBy: NO_RULES,
+        closestRules: NO_CLOSEST,
+        notes,
+      });
     }
     const selecting: Array<{ p: CompiledPolicy; d: CompiledDirection }> = [];
     for (const p of this.candidates(self)) {
@@ -409,17 +442,32 @@ export class NetworkPolicyEvaluator {
     }
     if (this.clusterWide.length > 0 && selecting.length > 1) {
       // Calico order spans namespaced and global policies.
-      selecting.sort((a, b) => a.p.order - b.p.order || (a.p.refString < b.p.refString ? -1 : a.p.refString > b.p.refString ? 1 : 0));
+      selecting.sort(
+        (a, b) => a.p.order - b.p.order || (a.p.refString < b.p.refString ? -1 : a.p.refString > b.p.refString ? 1 : 0),
+      );
     }
     if (selecting.length === 0) {
-      return Object.freeze({ direction, applies: true, isolated: false, allowed: true, isolatedBy: NO_REFS, allowedBy: NO_RULES, deniedBy: NO_RULES, closestRules: NO_CLOSEST, notes: NO_NOTES });
+      return Object.freeze({
+        direction,
+        applies: true,
+        isolated: false,
+        allowed: true,
+        isolatedBy: NO_REFS,
+        allowedBy: NO_RULES,
+        deniedBy: NO_RULES,
+        closestRules: NO_CLOSEST,
+        notes: NO_NOTES,
+      });
     }
     const notes = new Set<string>();
     const isolatedBy = selecting.filter((s) => s.d.isolates).map((s) => s.p.ref);
     const ruleMatches = (r: CompiledRule): boolean => {
       for (const n of r.notes) notes.add(n);
       const pm = r.matchPort(port, proto, dst);
-      if (pm === 'unresolved') notes.add(`${policyRefString(r.ref)} ${direction}[${r.ref.ruleIndex}]: named port not resolvable (destination pod ports unknown)`);
+      if (pm === 'unresolved')
+        notes.add(
+          `${policyRefString(r.ref)} ${direction}[${r.ref.ruleIndex}]: named port not resolvable (destination pod ports unknown)`,
+        );
       return pm === 'match' && r.matchPeer(peer, self);
     };
 
@@ -433,7 +481,9 @@ export class NetworkPolicyEvaluator {
 
     // 2. Calico tiers other than default, by name; first matching rule decides; Pass skips the tier.
     if (verdict === undefined) {
-      const tiers = [...new Set(selecting.filter((s) => s.p.family === 'calico' && s.p.tier !== 'default').map((s) => s.p.tier))].sort();
+      const tiers = [
+        ...new Set(selecting.filter((s) => s.p.family === 'calico' && s.p.tier !== 'default').map((s) => s.p.tier)),
+      ].sort();
       for (const tier of tiers) {
         const inTier = selecting.filter((s) => s.p.family === 'calico' && s.p.tier === tier);
         const out = this.firstMatch(inTier, ruleMatches);
@@ -473,7 +523,8 @@ export class NetworkPolicyEvaluator {
         if (allowedBy.length > 0 || calicoDecided === 'pass') verdict = 'allow';
         else if (inDefault.some((s) => s.d.isolates)) {
           verdict = 'deny';
-          for (const s of inDefault) if (s.p.family === 'calico') deniedBy.push({ ...s.p.ref, direction, ruleIndex: -1, action: 'deny' });
+          for (const s of inDefault)
+            if (s.p.family === 'calico') deniedBy.push({ ...s.p.ref, direction, ruleIndex: -1, action: 'deny' });
         } else verdict = 'allow';
       }
     }
@@ -494,7 +545,10 @@ export class NetworkPolicyEvaluator {
   }
 
   /** Calico first-match over policies in order: the deciding rule, 'pass', or undefined. */
-  private firstMatch(policies: Array<{ p: CompiledPolicy; d: CompiledDirection }>, matches: (r: CompiledRule) => boolean): CompiledRule | 'pass' | undefined {
+  private firstMatch(
+    policies: Array<{ p: CompiledPolicy; d: CompiledDirection }>,
+    matches: (r: CompiledRule) => boolean,
+  ): CompiledRule | 'pass' | undefined {
     for (const { d } of policies) {
       for (const r of d.rules) {
         if (r.logOnly || !matches(r)) continue;
@@ -505,15 +559,28 @@ export class NetworkPolicyEvaluator {
     return undefined;
   }
 
-  private closest(selecting: Array<{ p: CompiledPolicy; d: CompiledDirection }>, peer: Ctx, self: Ctx, dst: Ctx, port: number | undefined, proto: string): readonly ClosestRule[] {
+  private closest(
+    selecting: Array<{ p: CompiledPolicy; d: CompiledDirection }>,
+    peer: Ctx,
+    self: Ctx,
+    dst: Ctx,
+    port: number | undefined,
+    proto: string,
+  ): readonly ClosestRule[] {
     const out: ClosestRule[] = [];
     for (const { d } of selecting) {
       for (const r of d.rules) {
         if (r.ref.action !== 'allow' || r.logOnly) continue;
         const peerOk = r.matchPeer(peer, self);
         const portOk = r.matchPort(port, proto, dst) === 'match';
-        if (peerOk && !portOk) out.push({ rule: r.ref, missing: 'port', detail: `admits this peer on ${r.describePorts} only` });
-        else if (portOk && !peerOk) out.push({ rule: r.ref, missing: 'peer', detail: `admits ${r.describePorts} from/to ${r.describePeer} only` });
+        if (peerOk && !portOk)
+          out.push({ rule: r.ref, missing: 'port', detail: `admits this peer on ${r.describePorts} only` });
+        else if (portOk && !peerOk)
+          out.push({
+            rule: r.ref,
+            missing: 'peer',
+            detail: `admits ${r.describePorts} from/to ${r.describePeer} only`,
+          });
         if (out.length >= 5) return Object.freeze(out);
       }
     }
@@ -549,15 +616,24 @@ export class NetworkPolicyEvaluator {
         return {
           ref: { ...ref, direction, ruleIndex: i, action: 'allow' },
           matchPeer: peers.length === 0 ? () => true : (peerCtx) => peers.some((m) => m(peerCtx)),
-          matchPort: ports.length === 0 ? () => 'match' : (port, proto, dst) => this.matchNpPorts(ports, port, proto, dst),
-          describePeer: rule.peers.length === 0 ? 'any peer' : rule.peers.map((x) => this.describeNpPeer(x, ns)).join(' or '),
+          matchPort:
+            ports.length === 0 ? () => 'match' : (port, proto, dst) => this.matchNpPorts(ports, port, proto, dst),
+          describePeer:
+            rule.peers.length === 0 ? 'any peer' : rule.peers.map((x) => this.describeNpPeer(x, ns)).join(' or '),
           describePorts: ports.length === 0 ? 'any port' : ports.map(describeNpPort).join(','),
           notes: [],
         };
       });
       return { isolates: true, rules, denyRules: [] };
     };
-    const c: CompiledPolicy = { ref, refString: policyRefString(ref), family: 'k8s', tier: 'default', order: 1000, selects: (self) => self.ep.namespace === ns && podSel(self.ep.labels) };
+    const c: CompiledPolicy = {
+      ref,
+      refString: policyRefString(ref),
+      family: 'k8s',
+      tier: 'default',
+      order: 1000,
+      selects: (self) => self.ep.namespace === ns && podSel(self.ep.labels),
+    };
     const ing = compileDir('ingress');
     if (ing) c.ingress = ing;
     const eg = compileDir('egress');
@@ -575,7 +651,9 @@ export class NetworkPolicyEvaluator {
       return (c) => c.ip !== undefined && (podsToo || !c.isPod) && fn(c.ip);
     }
     const podSel: LabelPredicate | undefined = peer.podSelector ? compileLabelSelector(peer.podSelector) : undefined;
-    const nsSel: LabelPredicate | undefined = peer.namespaceSelector ? compileLabelSelector(peer.namespaceSelector) : undefined;
+    const nsSel: LabelPredicate | undefined = peer.namespaceSelector
+      ? compileLabelSelector(peer.namespaceSelector)
+      : undefined;
     if (nsSel && podSel) return (c) => c.isPod && nsSel(c.nsLabels) && podSel(c.ep.labels);
     if (nsSel) return (c) => c.isPod && nsSel(c.nsLabels);
     if (podSel) return (c) => c.isPod && c.ep.namespace === policyNs && podSel(c.ep.labels);
@@ -583,11 +661,20 @@ export class NetworkPolicyEvaluator {
   }
 
   private describeNpPeer(peer: NpPeer, policyNs: string): string {
-    if (peer.ipBlock) return peer.ipBlock.except.length > 0 ? `${peer.ipBlock.cidr} except ${peer.ipBlock.except.join(',')}` : peer.ipBlock.cidr;
+    if (peer.ipBlock)
+      return peer.ipBlock.except.length > 0
+        ? `${peer.ipBlock.cidr} except ${peer.ipBlock.except.join(',')}`
+        : peer.ipBlock.cidr;
     const parts: string[] = [];
-    if (peer.namespaceSelector) parts.push(isEmptySelector(peer.namespaceSelector) ? 'all namespaces' : `namespaces ${describeSelector(peer.namespaceSelector)}`);
+    if (peer.namespaceSelector)
+      parts.push(
+        isEmptySelector(peer.namespaceSelector)
+          ? 'all namespaces'
+          : `namespaces ${describeSelector(peer.namespaceSelector)}`,
+      );
     else parts.push(`namespace ${policyNs}`);
-    if (peer.podSelector) parts.push(isEmptySelector(peer.podSelector) ? 'all pods' : `pods ${describeSelector(peer.podSelector)}`);
+    if (peer.podSelector)
+      parts.push(isEmptySelector(peer.podSelector) ? 'all pods' : `pods ${describeSelector(peer.podSelector)}`);
     return parts.join(' and ');
   }
 
@@ -618,7 +705,10 @@ export class NetworkPolicyEvaluator {
       .map((s) => {
         const sel = s.endpointSelector ?? {};
         const pred = compileLabelSelector(sel);
-        return { s, selects: (c: Ctx) => c.isPod && (ns === undefined || c.ep.namespace === ns) && pred(this.ciliumLabels(c)) };
+        return {
+          s,
+          selects: (c: Ctx) => c.isPod && (ns === undefined || c.ep.namespace === ns) && pred(this.ciliumLabels(c)),
+        };
       });
     const compileDir = (direction: PolicyDirection): CompiledDirection | undefined => {
       const rules: CompiledRule[] = [];
@@ -651,7 +741,14 @@ export class NetworkPolicyEvaluator {
     return c;
   }
 
-  private compileCiliumRule(r: CiliumRule, ref: PolicyRef, direction: PolicyDirection, index: number, action: 'allow' | 'deny', ns: string | undefined): CompiledRule {
+  private compileCiliumRule(
+    r: CiliumRule,
+    ref: PolicyRef,
+    direction: PolicyDirection,
+    index: number,
+    action: 'allow' | 'deny',
+    ns: string | undefined,
+  ): CompiledRule {
     const matchers: Array<(c: Ctx) => boolean> = [];
     const desc: string[] = [];
     for (const sel of r.endpoints ?? []) {
@@ -692,34 +789,46 @@ export class NetworkPolicyEvaluator {
           notes.push(`${policyRefString(ref)}: entity ${e} not modelled`);
       }
     }
-    for (const u of r.unmodelled) notes.push(`${policyRefString(ref)} ${direction}${action === 'deny' ? 'Deny' : ''}[${index}]: ${u} not modelled`);
+    for (const u of r.unmodelled)
+      notes.push(`${policyRefString(ref)} ${direction}${action === 'deny' ? 'Deny' : ''}[${index}]: ${u} not modelled`);
     if (r.hasL7) notes.push(`${policyRefString(ref)} ${direction}[${index}]: L7 rules not modelled (evaluated at L4)`);
     const ports = r.ports;
     if (ports.some((x) => typeof x.port === 'string')) this.usesNamedPorts = true;
-    const noPeerFields = r.endpoints === undefined && r.cidrs.length === 0 && r.entities.length === 0 && r.unmodelled.length === 0;
+    const noPeerFields =
+      r.endpoints === undefined && r.cidrs.length === 0 && r.entities.length === 0 && r.unmodelled.length === 0;
     // A rule with only toPorts admits every peer on those ports; a rule with nothing admits nothing.
-    const matchPeer = noPeerFields ? (ports.length > 0 ? () => true : () => false) : (c: Ctx) => matchers.some((m) => m(c));
+    const matchPeer = noPeerFields
+      ? ports.length > 0
+        ? () => true
+        : () => false
+      : (c: Ctx) => matchers.some((m) => m(c));
     return {
       ref: { ...ref, direction, ruleIndex: index, action },
       matchPeer,
-      matchPort: ports.length === 0 ? () => 'match' : (port, proto, dst) => {
-        let unresolved = false;
-        for (const p of ports) {
-          if (p.protocol !== 'ANY' && p.protocol !== proto) continue;
-          if (p.port === undefined) return 'match';
-          if (port === undefined) continue;
-          if (typeof p.port === 'number') {
-            if (port >= p.port && port <= (p.endPort ?? p.port)) return 'match';
-            continue;
-          }
-          const res = resolveNamedPort(dst, p.port, p.protocol === 'ANY' ? proto : p.protocol);
-          if (res === port) return 'match';
-          if (res === 'unresolved') unresolved = true;
-        }
-        return unresolved ? 'unresolved' : 'nomatch';
-      },
+      matchPort:
+        ports.length === 0
+          ? () => 'match'
+          : (port, proto, dst) => {
+              let unresolved = false;
+              for (const p of ports) {
+                if (p.protocol !== 'ANY' && p.protocol !== proto) continue;
+                if (p.port === undefined) return 'match';
+                if (port === undefined) continue;
+                if (typeof p.port === 'number') {
+                  if (port >= p.port && port <= (p.endPort ?? p.port)) return 'match';
+                  continue;
+                }
+                const res = resolveNamedPort(dst, p.port, p.protocol === 'ANY' ? proto : p.protocol);
+                if (res === port) return 'match';
+                if (res === 'unresolved') unresolved = true;
+              }
+              return unresolved ? 'unresolved' : 'nomatch';
+            },
       describePeer: noPeerFields ? (ports.length > 0 ? 'any peer' : 'nothing') : desc.join(' or '),
-      describePorts: ports.length === 0 ? 'any port' : ports.map((p) => `${p.protocol}/${p.port ?? '*'}${p.endPort ? `-${p.endPort}` : ''}`).join(','),
+      describePorts:
+        ports.length === 0
+          ? 'any port'
+          : ports.map((p) => `${p.protocol}/${p.port ?? '*'}${p.endPort ? `-${p.endPort}` : ''}`).join(','),
       notes,
     };
   }
@@ -738,10 +847,13 @@ export class NetworkPolicyEvaluator {
         const srcM = this.compileCalicoEntity(r.source, ns);
         const dstM = this.compileCalicoEntity(r.destination, ns);
         const action = r.action === 'Allow' ? 'allow' : r.action === 'Deny' ? 'deny' : 'pass';
-        const notes = [...r.unmodelled, ...r.source.unmodelled, ...r.destination.unmodelled].map((u) => `${policyRefString(ref)} ${direction}[${i}]: ${u} not modelled`);
+        const notes = [...r.unmodelled, ...r.source.unmodelled, ...r.destination.unmodelled].map(
+          (u) => `${policyRefString(ref)} ${direction}[${i}]: ${u} not modelled`,
+        );
         const proto = r.protocol !== undefined ? normProto(r.protocol) : undefined;
         const notProto = r.notProtocol !== undefined ? normProto(r.notProtocol) : undefined;
-        if ([...r.destination.ports, ...r.destination.notPorts].some((x) => x.name !== undefined)) this.usesNamedPorts = true;
+        if ([...r.destination.ports, ...r.destination.notPorts].some((x) => x.name !== undefined))
+          this.usesNamedPorts = true;
         return {
           ref: { ...ref, direction, ruleIndex: i, action },
           // For ingress the peer is the source; for egress the peer is the destination. Both
@@ -771,7 +883,11 @@ export class NetworkPolicyEvaluator {
       family: 'calico',
       tier: p.tier,
       order: p.order ?? Number.MAX_SAFE_INTEGER,
-      selects: (self) => self.isPod && (ns === undefined || self.ep.namespace === ns) && (!nsSel || nsSel(this.calicoNsLabels(self))) && sel(this.calicoLabels(self)),
+      selects: (self) =>
+        self.isPod &&
+        (ns === undefined || self.ep.namespace === ns) &&
+        (!nsSel || nsSel(this.calicoNsLabels(self))) &&
+        sel(this.calicoLabels(self)),
     };
     const ing = compileDir('ingress');
     if (ing) c.ingress = ing;
@@ -780,7 +896,10 @@ export class NetworkPolicyEvaluator {
     return c;
   }
 
-  private compileCalicoEntity(e: CalicoEntityRule, policyNs: string | undefined): { matchEndpoint(c: Ctx): boolean; matchPorts(port: number | undefined, proto: string, dst: Ctx): PortResult } {
+  private compileCalicoEntity(
+    e: CalicoEntityRule,
+    policyNs: string | undefined,
+  ): { matchEndpoint(c: Ctx): boolean; matchPorts(port: number | undefined, proto: string, dst: Ctx): PortResult } {
     const sel = e.selector !== undefined ? compileCalicoSelector(e.selector) : undefined;
     const notSel = e.notSelector !== undefined ? compileCalicoSelector(e.notSelector) : undefined;
     const nsSel = e.namespaceSelector !== undefined ? compileCalicoSelector(e.namespaceSelector) : undefined;
@@ -804,7 +923,8 @@ export class NetworkPolicyEvaluator {
       matchEndpoint: (c) => {
         if (unmodelled) return false;
         if (nets.length > 0 && (!c.ip || !nets.some((n) => c.ip !== undefined && cidrContains(n, c.ip)))) return false;
-        if (notNets.length > 0 && c.ip && notNets.some((n) => c.ip !== undefined && cidrContains(n, c.ip))) return false;
+        if (notNets.length > 0 && c.ip && notNets.some((n) => c.ip !== undefined && cidrContains(n, c.ip)))
+          return false;
         if (sel || nsSel) {
           if (!c.isPod) return false;
           if (nsSel) {

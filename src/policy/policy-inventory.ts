@@ -21,11 +21,19 @@ import {
 } from './policy-model.js';
 
 /** Label keys Cilium adds to endpoint labels; they are not pod labels for NetworkPolicy. */
-const CILIUM_META_PREFIXES = ['io.cilium.k8s.namespace.labels.', 'io.cilium.k8s.policy.', 'io.kubernetes.pod.namespace', 'io.cilium.'];
+const CILIUM_META_PREFIXES = [
+  'io.cilium.k8s.namespace.labels.',
+  'io.cilium.k8s.policy.',
+  'io.kubernetes.pod.namespace',
+  'io.cilium.',
+];
 const CILIUM_NS_LABEL_PREFIX = 'io.cilium.k8s.namespace.labels.';
 
 /** Split flow labels into pod labels and the namespace labels Cilium embeds in them. */
-export function splitFlowLabels(labels: Readonly<Record<string, string>> | undefined): { pod: Record<string, string>; namespace: Record<string, string> } {
+export function splitFlowLabels(labels: Readonly<Record<string, string>> | undefined): {
+  pod: Record<string, string>;
+  namespace: Record<string, string>;
+} {
   const pod: Record<string, string> = {};
   const namespace: Record<string, string> = {};
   if (!labels) return { pod, namespace };
@@ -207,7 +215,8 @@ export class InventoryStore implements InventoryFeed {
   }
 
   snapshot(): PolicyInventory {
-    if (!this.cached) this.cached = new PolicyInventory([...this.objects.values()], this.generation, this.issues, this.observed);
+    if (!this.cached)
+      this.cached = new PolicyInventory([...this.objects.values()], this.generation, this.issues, this.observed);
     return this.cached;
   }
 
@@ -218,7 +227,10 @@ export class InventoryStore implements InventoryFeed {
 }
 
 /** Build a snapshot from objects in one call (tests, CLI). */
-export function buildInventory(objects: readonly InventoryObject[], issues: readonly ManifestIssue[] = []): PolicyInventory {
+export function buildInventory(
+  objects: readonly InventoryObject[],
+  issues: readonly ManifestIssue[] = [],
+): PolicyInventory {
   const s = new InventoryStore();
   s.replaceAll(objects, issues);
   return s.snapshot();
@@ -279,7 +291,9 @@ export class PolicyInventorySource {
     const every = this.options.pollIntervalMs ?? 5000;
     if (every > 0 && !this.timer) {
       this.timer = setInterval(() => {
-        void this.checkForChanges().catch((e: unknown) => this.logger.warn('policy manifest check failed', { error: String(e) }));
+        void this.checkForChanges().catch((e: unknown) =>
+          this.logger.warn('policy manifest check failed', { error: String(e) }),
+        );
       }, every);
       this.timer.unref();
     }

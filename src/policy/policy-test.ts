@@ -51,7 +51,8 @@ export interface ProbeResult {
 }
 
 function parseEndpointRef(value: unknown, field: string): ProbeEndpointRef {
-  if (typeof value !== 'string' || value.trim() === '') throw new PolicyTestInputError(field, 'must be NAMESPACE/POD or an IP address');
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new PolicyTestInputError(field, 'must be NAMESPACE/POD or an IP address');
   const v = value.trim();
   if (isIp(v)) return { type: 'ip', ip: v };
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(v);
@@ -60,7 +61,13 @@ function parseEndpointRef(value: unknown, field: string): ProbeEndpointRef {
 }
 
 /** Validate one probe. `port` accepts a number or numeric string; protocol defaults to TCP. */
-export function parseProbe(from: unknown, to: unknown, port: unknown, protocol?: unknown, fieldPrefix = ''): ParsedProbe {
+export function parseProbe(
+  from: unknown,
+  to: unknown,
+  port: unknown,
+  protocol?: unknown,
+  fieldPrefix = '',
+): ParsedProbe {
   const src = parseEndpointRef(from, `${fieldPrefix}from`);
   const dst = parseEndpointRef(to, `${fieldPrefix}to`);
   const n = typeof port === 'string' && /^\d+$/.test(port.trim()) ? Number(port) : port;
@@ -71,7 +78,10 @@ export function parseProbe(from: unknown, to: unknown, port: unknown, protocol?:
   if (protocol !== undefined && protocol !== null && protocol !== '') {
     const p = typeof protocol === 'string' ? protocol.toUpperCase() : '';
     if (!(POLICY_PROTOCOLS as readonly string[]).includes(p)) {
-      throw new PolicyTestInputError(`${fieldPrefix}protocol`, `must be TCP, UDP or SCTP (got ${JSON.stringify(protocol)})`);
+      throw new PolicyTestInputError(
+        `${fieldPrefix}protocol`,
+        `must be TCP, UDP or SCTP (got ${JSON.stringify(protocol)})`,
+      );
     }
     proto = p as PolicyProtocol;
   }
@@ -90,7 +100,11 @@ function refs(list: readonly PolicyRef[]): string[] {
 }
 
 function directionResult(d: DirectionDecision): ProbeDirectionResult {
-  const out: ProbeDirectionResult = { allowed: d.allowed, isolatedBy: refs(d.isolatedBy), allowedBy: refs(d.allowedBy) };
+  const out: ProbeDirectionResult = {
+    allowed: d.allowed,
+    isolatedBy: refs(d.isolatedBy),
+    allowedBy: refs(d.allowedBy),
+  };
   if (d.deniedBy.length > 0) out.deniedBy = refs(d.deniedBy);
   return out;
 }
@@ -100,7 +114,10 @@ function evaluatorOf(source: PolicyInventory | NetworkPolicyEvaluator): NetworkP
 }
 
 /** Evaluate probes in input order. Unknown pods throw PolicyTestInputError naming `probes[i]`. */
-export function runProbes(source: PolicyInventory | NetworkPolicyEvaluator, probes: readonly ParsedProbe[]): ProbeResult[] {
+export function runProbes(
+  source: PolicyInventory | NetworkPolicyEvaluator,
+  probes: readonly ParsedProbe[],
+): ProbeResult[] {
   const ev = evaluatorOf(source);
   return probes.map((p, i) => runOne(ev, p, probes.length > 1 ? `probes[${i}].` : ''));
 }
@@ -109,7 +126,15 @@ function runOne(ev: NetworkPolicyEvaluator, p: ParsedProbe, fieldPrefix: string)
   const src = resolve(ev, p.src, `${fieldPrefix}from`);
   const dst = resolve(ev, p.dst, `${fieldPrefix}to`);
   const d = ev.evaluate({ src, dst, port: p.port, protocol: p.protocol });
-  return { from: p.from, to: p.to, port: p.port, protocol: p.protocol, allowed: d.allowed, egress: directionResult(d.egress), ingress: directionResult(d.ingress) };
+  return {
+    from: p.from,
+    to: p.to,
+    port: p.port,
+    protocol: p.protocol,
+    allowed: d.allowed,
+    egress: directionResult(d.egress),
+    ingress: directionResult(d.ingress),
+  };
 }
 
 export interface MatrixOptions {
@@ -120,7 +145,12 @@ export interface MatrixOptions {
 }
 
 /** A reachability table of all pods for one port/protocol: `.` allowed, `X` denied, `-` self. */
-export function renderMatrix(source: PolicyInventory | NetworkPolicyEvaluator, port: number, protocol: string, options: MatrixOptions = {}): string {
+export function renderMatrix(
+  source: PolicyInventory | NetworkPolicyEvaluator,
+  port: number,
+  protocol: string,
+  options: MatrixOptions = {},
+): string {
   const ev = evaluatorOf(source);
   const proto = protocol.toUpperCase();
   const pods = ev.inventory.pods
@@ -128,7 +158,9 @@ export function renderMatrix(source: PolicyInventory | NetworkPolicyEvaluator, p
     .slice()
     .sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1));
   const names = pods.map((p) => `${p.namespace}/${p.name}`);
-  const lines: string[] = [`Reachability ${proto}/${port}: rows = from, columns = to; . allowed, X denied, - self (not evaluated)`];
+  const lines: string[] = [
+    `Reachability ${proto}/${port}: rows = from, columns = to; . allowed, X denied, - self (not evaluated)`,
+  ];
   if (pods.length === 0) {
     lines.push('(no pods in the cluster manifests)');
     return lines.join('\n') + '\n';
@@ -143,7 +175,8 @@ export function renderMatrix(source: PolicyInventory | NetworkPolicyEvaluator, p
     const left = Math.floor((w - s.length) / 2);
     return ' '.repeat(left) + s + ' '.repeat(Math.max(0, w - s.length - left));
   };
-  const rowLabel = (i: number): string => (wide ? `${pad(String(i + 1), String(names.length).length)} ${names[i]}` : names[i]);
+  const rowLabel = (i: number): string =>
+    wide ? `${pad(String(i + 1), String(names.length).length)} ${names[i]}` : names[i];
   const labelW = Math.max(...names.map((_, i) => rowLabel(i).length));
   lines.push(`${pad('', labelW)} ${colLabels.map((c) => center(c, colW)).join(' ')}`.trimEnd());
   const eps = pods.map((p) => ev.endpointForPod(p));
@@ -168,13 +201,21 @@ export function renderMatrix(source: PolicyInventory | NetworkPolicyEvaluator, p
 }
 
 /** Body of POST /api/v1/policy-test: `{probes: [{from,to,port,protocol}]}` → `{items: ProbeResult[]}`. */
-export function policyTestFromBody(source: PolicyInventory | NetworkPolicyEvaluator, body: unknown, maxProbes = 10_000): { items: ProbeResult[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PolicyTestInputError('body', 'must be a JSON object {"probes": [...]}');
+export function policyTestFromBody(
+  source: PolicyInventory | NetworkPolicyEvaluator,
+  body: unknown,
+  maxProbes = 10_000,
+): { items: ProbeResult[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new PolicyTestInputError('body', 'must be a JSON object {"probes": [...]}');
   const probes = (body as Record<string, unknown>).probes;
-  if (!Array.isArray(probes) || probes.length === 0) throw new PolicyTestInputError('probes', 'must be a non-empty list of {from, to, port, protocol}');
-  if (probes.length > maxProbes) throw new PolicyTestInputError('probes', `at most ${maxProbes} probes per request (got ${probes.length})`);
+  if (!Array.isArray(probes) || probes.length === 0)
+    throw new PolicyTestInputError('probes', 'must be a non-empty list of {from, to, port, protocol}');
+  if (probes.length > maxProbes)
+    throw new PolicyTestInputError('probes', `at most ${maxProbes} probes per request (got ${probes.length})`);
   const parsed = probes.map((p, i) => {
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new PolicyTestInputError(`probes[${i}]`, 'must be an object {from, to, port, protocol}');
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      throw new PolicyTestInputError(`probes[${i}]`, 'must be an object {from, to, port, protocol}');
     const r = p as Record<string, unknown>;
     return parseProbe(r.from, r.to, r.port, r.protocol, `probes[${i}].`);
   });
@@ -194,7 +235,8 @@ export function parseProbesJsonLines(text: string): ParsedProbe[] {
     } catch (e) {
       throw new PolicyTestInputError(`line ${i + 1}`, `not JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PolicyTestInputError(`line ${i + 1}`, 'must be an object {from, to, port, protocol}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new PolicyTestInputError(`line ${i + 1}`, 'must be an object {from, to, port, protocol}');
     const r = v as Record<string, unknown>;
     out.push(parseProbe(r.from, r.to, r.port, r.protocol, `line ${i + 1}: `));
   });
@@ -225,10 +267,12 @@ export interface PolicyTestIo {
 /** Run the CLI command; resolves the exit code (0 ok, 2 bad input). */
 export async function runPolicyTestCli(opts: PolicyTestCliOptions, io: PolicyTestIo): Promise<number> {
   try {
-    if (opts.cluster.length === 0) throw new PolicyTestInputError('--cluster', 'at least one manifest file or folder is required');
+    if (opts.cluster.length === 0)
+      throw new PolicyTestInputError('--cluster', 'at least one manifest file or folder is required');
     const loaded = await loadManifestPaths(opts.cluster);
     for (const issue of loaded.issues) if (issue.severity === 'error') io.stderr(`${formatManifestIssue(issue)}\n`);
-    if (loaded.files.length === 0) throw new PolicyTestInputError('--cluster', `no manifest files found in ${opts.cluster.join(', ')}`);
+    if (loaded.files.length === 0)
+      throw new PolicyTestInputError('--cluster', `no manifest files found in ${opts.cluster.join(', ')}`);
     const inventory = buildInventory(loaded.objects, loaded.issues);
     const ev = new NetworkPolicyEvaluator(inventory);
     if (opts.matrix) {
@@ -238,7 +282,8 @@ export async function runPolicyTestCli(opts: PolicyTestCliOptions, io: PolicyTes
     }
     let probes: ParsedProbe[];
     if (opts.probes !== undefined) {
-      if (opts.from !== undefined || opts.to !== undefined) throw new PolicyTestInputError('--probes', 'cannot be combined with --from/--to');
+      if (opts.from !== undefined || opts.to !== undefined)
+        throw new PolicyTestInputError('--probes', 'cannot be combined with --from/--to');
       const text = io.readFile ? await io.readFile(opts.probes) : await fs.readFile(opts.probes, 'utf8');
       probes = parseProbesJsonLines(text);
     } else {

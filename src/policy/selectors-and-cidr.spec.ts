@@ -7,11 +7,19 @@ import { LruCache } from './lru-cache.js';
 describe('label selectors', () => {
   it('supports matchLabels and all operators; empty matches all', () => {
     expect(compileLabelSelector({})({})).toBe(true);
-    const s = compileLabelSelector({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['db'] }, { key: 'legacy', operator: 'DoesNotExist' }] });
+    const s = compileLabelSelector({
+      matchLabels: { app: 'web' },
+      matchExpressions: [
+        { key: 'tier', operator: 'NotIn', values: ['db'] },
+        { key: 'legacy', operator: 'DoesNotExist' },
+      ],
+    });
     expect(s({ app: 'web' })).toBe(true);
     expect(s({ app: 'web', tier: 'db' })).toBe(false);
     expect(s({ app: 'web', legacy: '' })).toBe(false);
-    expect(compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '2'] }] })({ a: '2' })).toBe(true);
+    expect(
+      compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '2'] }] })({ a: '2' }),
+    ).toBe(true);
     expect(compileLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Exists' }] })({})).toBe(false);
   });
   it('canonicalizes label sets independent of order', () => {
@@ -28,7 +36,7 @@ describe('Calico selectors', () => {
     expect(m("app != 'web'", {})).toBe(true);
     expect(m("app in {'a', 'b'}", { app: 'b' })).toBe(true);
     expect(m("app not in {'a'}", {})).toBe(true);
-    expect(m("!has(x) && (a == '1' || b == \"2\")", { b: '2' })).toBe(true);
+    expect(m('!has(x) && (a == \'1\' || b == "2")', { b: '2' })).toBe(true);
     expect(m("projectcalico.org/namespace == 'kube-system'", { 'projectcalico.org/namespace': 'default' })).toBe(false);
     expect(m("name starts with 'web-' && name ends with '-1' && name contains 'x'", { name: 'web-1' })).toBe(false);
     expect(m("name starts with 'web'", { name: 'web-1' })).toBe(true);

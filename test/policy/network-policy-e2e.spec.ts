@@ -26,7 +26,9 @@ describe('e2e: default deny', () => {
   });
 
   it("supports a 'default-deny-all' policy (Ingress and Egress types, no rules)", () => {
-    const ev = xyz(`${NP}\nmetadata: {name: deny-all, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: deny-all, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n`,
+    );
     expectDenied(ev, 80, 'TCP', [...pairs(PODS, pods('x')), ...pairs(pods('x'), PODS)]);
     const d = probe(ev, 'x/a', 'y/a', 80);
     expect(refs(d.egress.isolatedBy)).toEqual(['x/deny-all']);
@@ -43,12 +45,16 @@ describe('e2e: default deny', () => {
     expect(d.egress.allowed).toBe(false);
     expect(refs(d.egress.isolatedBy)).toEqual(['x/deny-egress']);
     expect(d.ingress.allowed).toBe(true);
-    expect(d.ingress.allowedBy).toEqual([expect.objectContaining({ namespace: 'y', name: 'allow-all-ingress', ruleIndex: 0, direction: 'ingress' })]);
+    expect(d.ingress.allowedBy).toEqual([
+      expect.objectContaining({ namespace: 'y', name: 'allow-all-ingress', ruleIndex: 0, direction: 'ingress' }),
+    ]);
     expectDenied(ev, 80, 'TCP', pairs(['x/a'], PODS));
   });
 
   it('supports an allow-all policy (ingress [{}] and egress [{}])', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: allow-all, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{}]\n  egress: [{}]\n  policyTypes: [Ingress, Egress]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: allow-all, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{}]\n  egress: [{}]\n  policyTypes: [Ingress, Egress]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
     const d = probe(ev, 'x/a', 'x/b', 81, 'UDP');
     expect(refs(d.egress.allowedBy)).toEqual(['x/allow-all']);
@@ -59,7 +65,9 @@ describe('e2e: default deny', () => {
 
 describe('e2e: ingress peers', () => {
   it('allows traffic from pods within the server namespace based on PodSelector', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: x-a-from-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {pod: b}}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: x-a-from-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {pod: b}}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(everyoneBut('x/b'), ['x/a']));
     expect(refs(probe(ev, 'x/b', 'x/a', 80).ingress.allowedBy)).toEqual(['x/x-a-from-b']);
     // A bare podSelector only matches the policy's own namespace.
@@ -79,25 +87,33 @@ describe('e2e: ingress peers', () => {
   });
 
   it('allows ingress traffic from pods in all namespaces (namespaceSelector {}), not from external IPs', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: from-all-ns, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: from-all-ns, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
     expect(probe(ev, '198.51.100.7', 'x/a', 80).allowed).toBe(false);
     expect(probe(ev, '198.51.100.7', 'x/b', 80).allowed).toBe(true);
   });
 
   it('allows traffic only from a different namespace, based on NamespaceSelector', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: from-y, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: from-y, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('x', 'z'), ['x/a']));
     expect(refs(probe(ev, 'y/c', 'x/a', 80).ingress.allowedBy)).toEqual(['x/from-y']);
   });
 
   it('enforces policy based on PodSelector with MatchExpressions', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: me, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchExpressions: [{key: pod, operator: In, values: [b]}]}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: me, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchExpressions: [{key: pod, operator: In, values: [b]}]}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(everyoneBut('x/b'), ['x/a']));
   });
 
   it('enforces policy based on NamespaceSelector with MatchExpressions', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: me, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchExpressions: [{key: ns, operator: In, values: [y]}]}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: me, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchExpressions: [{key: ns, operator: In, values: [y]}]}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('x', 'z'), ['x/a']));
   });
 
@@ -125,19 +141,27 @@ describe('e2e: ingress peers', () => {
   });
 
   it('enforces policy based on any PodSelectors (two pod peers)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: any, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from:\n    - podSelector: {matchLabels: {pod: b}}\n    - podSelector: {matchLabels: {pod: c}}\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: any, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from:\n    - podSelector: {matchLabels: {pod: b}}\n    - podSelector: {matchLabels: {pod: c}}\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('y', 'z'), ['x/a']));
   });
 
   it('allows traffic only from a pod in a different namespace based on PodSelector and NamespaceSelector', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: y-a, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: a}}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: y-a, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: a}}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(everyoneBut('y/a'), ['x/a']));
   });
 
   it('uses the implicit kubernetes.io/metadata.name namespace label (matchLabels and NotIn)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: by-name, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: by-name, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('x', 'z'), ['x/a']));
-    const ev2 = xyz(`${NP}\nmetadata: {name: not-y, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [y]}]}}]\n`);
+    const ev2 = xyz(
+      `${NP}\nmetadata: {name: not-y, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [y]}]}}]\n`,
+    );
     expectDenied(ev2, 80, 'TCP', pairs(pods('y'), ['x/a']));
   });
 
@@ -152,15 +176,21 @@ describe('e2e: ingress peers', () => {
 
 describe('e2e: ports and protocols', () => {
   it('enforces policy based on Ports', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: port81, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 81}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: port81, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 81}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(everyoneBut('x/a'), ['x/a']));
     expectDenied(ev, 81, 'TCP', pairs(pods('x', 'z'), ['x/a']));
     const d = probe(ev, 'y/a', 'x/a', 80);
-    expect(d.ingress.closestRules).toEqual([expect.objectContaining({ missing: 'port', detail: 'admits this peer on TCP/81 only' })]);
+    expect(d.ingress.closestRules).toEqual([
+      expect.objectContaining({ missing: 'port', detail: 'admits this peer on TCP/81 only' }),
+    ]);
   });
 
   it('allows ingress access on one named port', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: named, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: serve-81-tcp}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: named, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: serve-81-tcp}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(everyoneBut('x/a'), ['x/a']));
     expectDenied(ev, 81, 'TCP', []);
     // The name matches the TCP port only: UDP 81 (serve-81-udp) is not admitted.
@@ -168,13 +198,17 @@ describe('e2e: ports and protocols', () => {
   });
 
   it('allows ingress access from a namespace on one named port', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: named-ns, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: serve-80-tcp, protocol: TCP}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: named-ns, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: serve-80-tcp, protocol: TCP}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('x', 'z'), ['x/a']));
     expectDenied(ev, 81, 'TCP', pairs(everyoneBut('x/a'), ['x/a']));
   });
 
   it('allows egress access on one named port (resolved on the destination pod)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: eg-named, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{port: serve-80-tcp}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: eg-named, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{port: serve-80-tcp}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
     expectDenied(ev, 81, 'TCP', pairs(['x/a'], PODS));
     // To an external IP, a named port never resolves.
@@ -182,44 +216,56 @@ describe('e2e: ports and protocols', () => {
   });
 
   it('enforces ingress policy allowing any port traffic on a specific protocol ({protocol: TCP} without port)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: any-tcp, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{protocol: TCP}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: any-tcp, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{protocol: TCP}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
     expectDenied(ev, 81, 'TCP', []);
     expectDenied(ev, 80, 'UDP', pairs(everyoneBut('x/a'), ['x/a']));
   });
 
   it('does not allow access by TCP when a policy specifies only UDP', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: udp81, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: 81, protocol: UDP}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: udp81, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: 81, protocol: UDP}]\n`,
+    );
     expectDenied(ev, 81, 'TCP', pairs(everyoneBut('x/a'), ['x/a']));
     expectDenied(ev, 81, 'UDP', []);
   });
 
   it("does not mistakenly treat 'protocol: SCTP' as 'protocol: TCP'", () => {
-    const ev = xyz(`${NP}\nmetadata: {name: sctp, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: 80, protocol: SCTP}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: sctp, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - ports: [{port: 80, protocol: SCTP}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(everyoneBut('x/a'), ['x/a']));
     expectDenied(ev, 80, 'SCTP', []);
   });
 
   it('isolates pods selected by a policy allowing SCTP (TCP and UDP denied)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: sctp-only, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{protocol: SCTP}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: sctp-only, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{protocol: SCTP}]\n`,
+    );
     expectDenied(ev, 81, 'SCTP', []);
     expectDenied(ev, 81, 'UDP', pairs(PODS, pods('x')));
   });
 
   it('defaults an omitted protocol to TCP', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: p80, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 80}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: p80, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: 80}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
     expectDenied(ev, 80, 'UDP', pairs(PODS, pods('x')));
   });
 
   it('supports endPort ranges', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: range, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 80, endPort: 81, protocol: TCP}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: range, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 80, endPort: 81, protocol: TCP}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('x', 'z'), ['x/a']));
     expectDenied(ev, 81, 'TCP', pairs(pods('x', 'z'), ['x/a']));
     expectDenied(ev, 82, 'TCP', pairs(everyoneBut('x/a'), ['x/a']));
   });
 
-  it('applies a rule\'s ports to all of its peers', () => {
+  it("applies a rule's ports to all of its peers", () => {
     const ev = xyz(
       `${NP}\nmetadata: {name: ports-all-peers, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {pod: b}}}, {namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: 81}]\n`,
     );
@@ -232,7 +278,9 @@ describe('e2e: ports and protocols', () => {
 
 describe('e2e: egress', () => {
   it('allows egress to a server in a different namespace based on PodSelector and NamespaceSelector', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: to-y-a, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: a}}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: to-y-a, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: a}}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(['x/a'], everyoneBut('y/a')));
     const d = probe(ev, 'x/a', 'y/a', 80);
     expect(refs(d.egress.allowedBy)).toEqual(['x/to-y-a']);
@@ -281,18 +329,24 @@ describe('e2e: egress', () => {
     expect(probe(ev, 'x/a', '10.1.2.3', 443).allowed).toBe(false);
     expect(probe(ev, 'x/a', '93.184.216.34', 443).allowed).toBe(true);
     expect(probe(ev, 'x/a', 'y/a', 80).allowed).toBe(false);
-    expect(probe(ev, 'x/a', 'kube-system/coredns', 53, 'UDP').egress.allowedBy).toEqual([expect.objectContaining({ name: 'deny-egress-but-dns', ruleIndex: 0 })]);
+    expect(probe(ev, 'x/a', 'kube-system/coredns', 53, 'UDP').egress.allowedBy).toEqual([
+      expect.objectContaining({ name: 'deny-egress-but-dns', ruleIndex: 0 }),
+    ]);
   });
 });
 
 describe('e2e: ipBlock', () => {
   it('allows egress access to a server in a CIDR block (ipBlock matches pod IPs, as upstream e2e asserts)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: cidr, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.1.2/32}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: cidr, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.1.2/32}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(['x/a'], everyoneBut('x/b')));
   });
 
   it('enforces the except clause while egress access to a server in a CIDR block', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: except, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.1.0/24, except: [10.0.1.2/32]}}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: except, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.0.1.0/24, except: [10.0.1.2/32]}}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(['x/a'], everyoneBut('x/a', 'x/c')));
   });
 
@@ -341,13 +395,21 @@ describe('e2e: multiple policies and updates', () => {
 
   it('enforces an updated policy and stops enforcing a deleted one (upsert/delete feed)', () => {
     const store = new InventoryStore();
-    const base = parseManifestText(`${NP}\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]\n`, 'p.yaml');
+    const base = parseManifestText(
+      `${NP}\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]\n`,
+      'p.yaml',
+    );
     const cluster = xyzInventory();
     for (const o of [...cluster.namespaces.values(), ...cluster.pods, ...base.objects]) store.upsert(o);
     let ev = new NetworkPolicyEvaluator(store.snapshot());
     expect(probe(ev, 'x/c', 'x/a', 80).allowed).toBe(false);
     const g1 = store.snapshot().generation;
-    store.upsertRaw({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'x' }, spec: { podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'c' } } }] }] } });
+    store.upsertRaw({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'p', namespace: 'x' },
+      spec: { podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'c' } } }] }] },
+    });
     expect(store.snapshot().generation).toBeGreaterThan(g1);
     ev = new NetworkPolicyEvaluator(store.snapshot());
     expect(probe(ev, 'x/c', 'x/a', 80).allowed).toBe(true);

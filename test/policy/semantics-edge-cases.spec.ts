@@ -12,7 +12,9 @@ const NP = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy';
 
 describe('1. policyTypes defaulting', () => {
   it('edge-policytypes-egress-only-rules: egress rules without policyTypes ALSO isolate ingress', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: eg, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  egress: [{to: [{podSelector: {}}]}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: eg, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  egress: [{to: [{podSelector: {}}]}]\n`,
+    );
     const p = ev.inventory.policies[0] as K8sNetworkPolicyObject;
     expect(p.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(p.policyTypesDefaulted).toBe(true);
@@ -34,7 +36,9 @@ describe('1. policyTypes defaulting', () => {
   });
 
   it('edge-policytypes-ingress-only-with-egress-rules: explicit [Ingress] ignores egress rules', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress: [{}]\n  egress: [{to: [{podSelector: {}}]}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress: [{}]\n  egress: [{to: [{podSelector: {}}]}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
   });
 
@@ -46,7 +50,12 @@ describe('1. policyTypes defaulting', () => {
 
 describe('2. empty list vs allow-all', () => {
   it('`ingress: []` allows nothing, `ingress: [{}]` allows everything including external IPs', () => {
-    expectDenied(xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: []\n`), 80, 'TCP', pairs(PODS, pods('x')));
+    expectDenied(
+      xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: []\n`),
+      80,
+      'TCP',
+      pairs(PODS, pods('x')),
+    );
     const ev = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{}]\n`);
     expectDenied(ev, 80, 'TCP', []);
     expect(probe(ev, '8.8.8.8', 'x/a', 443).allowed).toBe(true);
@@ -62,13 +71,17 @@ describe('2. empty list vs allow-all', () => {
   });
 
   it('policyTypes with no rules allows nothing (Egress); `egress: [{}]` allows all', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: [{}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: [{}]\n`,
+    );
     expect(probe(ev, 'x/a', '8.8.8.8', 53, 'UDP').allowed).toBe(true);
     expectDenied(ev, 80, 'TCP', []);
   });
 
   it('`ports: []` means all ports and protocols', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}], ports: []}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}], ports: []}]\n`,
+    );
     expect(probe(ev, 'y/a', 'x/a', 81, 'SCTP').allowed).toBe(true);
     expect(probe(ev, 'y/a', 'x/a', undefined, 'ICMPv4').allowed).toBe(true);
   });
@@ -76,19 +89,27 @@ describe('2. empty list vs allow-all', () => {
 
 describe('3. peer composition', () => {
   it('a bare podSelector peer only matches the policy namespace', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {}}]}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {}}]}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', pairs(pods('y', 'z'), pods('x')));
   });
 
   it('`namespaceSelector: {}` matches every pod but no external IP (np-guard t35)', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: [{to: [{namespaceSelector: {}}]}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress: [{to: [{namespaceSelector: {}}]}]\n`,
+    );
     expectDenied(ev, 80, 'TCP', []);
     expect(probe(ev, 'x/a', '1.1.1.1', 80).allowed).toBe(false);
   });
 
   it('namespaceSelector + podSelector in one peer is AND, in two peers OR', () => {
-    const and = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: c}}}]}]\n`);
-    const or = xyz(`${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}, {podSelector: {matchLabels: {pod: c}}}]}]\n`);
+    const and = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: c}}}]}]\n`,
+    );
+    const or = xyz(
+      `${NP}\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}, {podSelector: {matchLabels: {pod: c}}}]}]\n`,
+    );
     expect(probe(and, 'y/a', 'x/a', 80).allowed).toBe(false);
     expect(probe(and, 'y/c', 'x/a', 80).allowed).toBe(true);
     expect(probe(and, 'x/c', 'x/a', 80).allowed).toBe(false);
@@ -136,7 +157,9 @@ items:
   };
 
   it('resolves an ingress named port per destination pod (different numbers on different pods)', () => {
-    const e = ev(`${NP}\nmetadata: {name: http, namespace: app}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{ports: [{port: http}]}]\n`);
+    const e = ev(
+      `${NP}\nmetadata: {name: http, namespace: app}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{ports: [{port: http}]}]\n`,
+    );
     expect(p(e, 'app/client', 'app/web1', 8080)).toBe(true);
     expect(p(e, 'app/client', 'app/web1', 9090)).toBe(false);
     expect(p(e, 'app/client', 'app/web2', 9090)).toBe(true);
@@ -146,29 +169,43 @@ items:
   });
 
   it('resolves an egress named port on the destination, also when `to` is empty (antrea#343)', () => {
-    const e = ev(`${NP}\nmetadata: {name: eg, namespace: app}\nspec:\n  podSelector: {matchLabels: {app: client}}\n  policyTypes: [Egress]\n  egress: [{to: [], ports: [{port: http}]}]\n`);
+    const e = ev(
+      `${NP}\nmetadata: {name: eg, namespace: app}\nspec:\n  podSelector: {matchLabels: {app: client}}\n  policyTypes: [Egress]\n  egress: [{to: [], ports: [{port: http}]}]\n`,
+    );
     expect(p(e, 'app/client', 'app/web1', 8080)).toBe(true);
     expect(p(e, 'app/client', 'app/web2', 9090)).toBe(true);
     expect(p(e, 'app/client', 'app/web2', 7070)).toBe(false);
   });
 
   it('matches a named port by name AND protocol', () => {
-    const e = ev(`${NP}\nmetadata: {name: m, namespace: app}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{ports: [{port: metrics, protocol: UDP}]}]\n`);
+    const e = ev(
+      `${NP}\nmetadata: {name: m, namespace: app}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{ports: [{port: metrics, protocol: UDP}]}]\n`,
+    );
     expect(p(e, 'app/client', 'app/web1', 9000, 'UDP')).toBe(true);
     expect(p(e, 'app/client', 'app/web2', 9000, 'UDP')).toBe(false); // web2's metrics is TCP
     expect(p(e, 'app/client', 'app/web2', 9000, 'TCP')).toBe(false);
   });
 
   it('reports an unresolvable named port when the destination pod spec is unknown', () => {
-    const e = ev(`${NP}\nmetadata: {name: http, namespace: app}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: http}]}]\n`);
-    const d = e.evaluate({ src: { kind: 'external', labels: {}, ip: '8.8.8.8' }, dst: { kind: 'pod', namespace: 'app', labels: { app: 'other' } }, port: 8080, protocol: 'TCP' });
+    const e = ev(
+      `${NP}\nmetadata: {name: http, namespace: app}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: http}]}]\n`,
+    );
+    const d = e.evaluate({
+      src: { kind: 'external', labels: {}, ip: '8.8.8.8' },
+      dst: { kind: 'pod', namespace: 'app', labels: { app: 'other' } },
+      port: 8080,
+      protocol: 'TCP',
+    });
     expect(d.allowed).toBe(false);
     expect(d.ingress.notes.join()).toMatch(/named port not resolvable/);
   });
 
   it('rejects endPort with a named port, endPort < port and endPort without port', () => {
     for (const port of ['{port: http, endPort: 90}', '{port: 90, endPort: 80}', '{endPort: 80}']) {
-      const res = parseManifestText(`${NP}\nmetadata: {name: bad, namespace: app}\nspec:\n  podSelector: {}\n  ingress: [{ports: [${port}]}]\n`, 'bad.yaml');
+      const res = parseManifestText(
+        `${NP}\nmetadata: {name: bad, namespace: app}\nspec:\n  podSelector: {}\n  ingress: [{ports: [${port}]}]\n`,
+        'bad.yaml',
+      );
       expect(res.objects).toHaveLength(0);
       expect(res.issues[0].message).toMatch(/endPort/);
     }
@@ -218,7 +255,9 @@ describe('5. ipBlock vs pod IPs', () => {
 
 describe('6. return traffic and direction', () => {
   it("the destination's egress isolation never affects inbound connections", () => {
-    const ev = xyz(`${NP}\nmetadata: {name: deny-eg, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: deny-eg, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n`,
+    );
     const d = probe(ev, 'y/b', 'x/a', 80);
     expect(d.allowed).toBe(true);
     expect(d.ingress.isolated).toBe(false);
@@ -245,7 +284,10 @@ describe('7. node and hostNetwork traffic', () => {
   });
 
   it('treats hostNetwork pods as their node IP for ipBlock', () => {
-    const inv = xyzInventory(`${NP}\nmetadata: {name: nodes, namespace: y}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 172.18.0.0/16}}]}]\n`, hostPod);
+    const inv = xyzInventory(
+      `${NP}\nmetadata: {name: nodes, namespace: y}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 172.18.0.0/16}}]}]\n`,
+      hostPod,
+    );
     const ev = new NetworkPolicyEvaluator(inv);
     expect(probe(ev, 'x/agent', 'y/a', 80).allowed).toBe(true);
     expect(ev.inventory.podByIp('172.18.0.2')).toBeUndefined();
@@ -254,13 +296,18 @@ describe('7. node and hostNetwork traffic', () => {
 
 describe('9. protocols', () => {
   it('rules with ports never match ICMP; rules without ports do', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{protocol: TCP}]}]\n---\n${NP}\nmetadata: {name: any, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: b}}\n  ingress: [{}]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{protocol: TCP}]}]\n---\n${NP}\nmetadata: {name: any, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: b}}\n  ingress: [{}]\n`,
+    );
     expect(probe(ev, 'y/a', 'x/a', undefined, 'ICMPv4').allowed).toBe(false);
     expect(probe(ev, 'y/a', 'x/b', undefined, 'ICMPv4').allowed).toBe(true);
   });
 
   it('rejects unknown protocols in policies', () => {
-    const res = parseManifestText(`${NP}\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{protocol: ICMP}]}]\n`, 'p.yaml');
+    const res = parseManifestText(
+      `${NP}\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{protocol: ICMP}]}]\n`,
+      'p.yaml',
+    );
     expect(res.issues[0]).toMatchObject({ severity: 'error', kind: 'NetworkPolicy', name: 'p' });
     expect(res.issues[0].message).toMatch(/protocol: must be TCP, UDP or SCTP/);
   });
@@ -268,7 +315,9 @@ describe('9. protocols', () => {
 
 describe('11. DNS and default-deny egress', () => {
   it('default-deny egress also blocks DNS', () => {
-    const ev = xyz(`${NP}\nmetadata: {name: deny-eg, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n`);
+    const ev = xyz(
+      `${NP}\nmetadata: {name: deny-eg, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n`,
+    );
     expect(probe(ev, 'x/a', '10.96.0.10', 53, 'UDP').allowed).toBe(false);
     expect(refs(probe(ev, 'x/a', '10.96.0.10', 53, 'UDP').egress.isolatedBy)).toEqual(['x/deny-eg']);
   });

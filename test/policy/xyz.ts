@@ -8,7 +8,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from '@jest/globals';
 import { parseManifestText } from '../../src/policy/manifest.loader.js';
-import { NetworkPolicyEvaluator, type EvaluatorOptions, type PolicyDecision, type PolicyEndpoint } from '../../src/policy/network-policy.evaluator.js';
+import {
+  NetworkPolicyEvaluator,
+  type EvaluatorOptions,
+  type PolicyDecision,
+  type PolicyEndpoint,
+} from '../../src/policy/network-policy.evaluator.js';
 import { buildInventory, type PolicyInventory } from '../../src/policy/policy-inventory.js';
 
 export const FIXTURES = path.resolve(process.cwd(), 'test/policy/fixtures');
@@ -39,14 +44,21 @@ export function ep(ev: NetworkPolicyEvaluator, ref: string): PolicyEndpoint {
   return ev.endpointForPod(pod);
 }
 
-export function probe(ev: NetworkPolicyEvaluator, from: string, to: string, port: number | undefined, protocol = 'TCP'): PolicyDecision {
+export function probe(
+  ev: NetworkPolicyEvaluator,
+  from: string,
+  to: string,
+  port: number | undefined,
+  protocol = 'TCP',
+): PolicyDecision {
   return ev.evaluate({ src: ep(ev, from), dst: ep(ev, to), port, protocol });
 }
 
 /** All denied pod pairs `from>to` (self pairs excluded, as the e2e suite ignores loopback). */
 export function deniedPairs(ev: NetworkPolicyEvaluator, port: number, protocol = 'TCP'): string[] {
   const out: string[] = [];
-  for (const from of PODS) for (const to of PODS) if (from !== to && !probe(ev, from, to, port, protocol).allowed) out.push(`${from}>${to}`);
+  for (const from of PODS)
+    for (const to of PODS) if (from !== to && !probe(ev, from, to, port, protocol).allowed) out.push(`${from}>${to}`);
   return out.sort();
 }
 
