@@ -231,3 +231,44 @@ describe('attribution', () => {
     expect(a.reason).toMatch(/from default\/org=empire/);
   });
 });
+
+describe('attribution of the shared Hubble samples', () => {
+  it('infers the policies for both POLICY_DENIED drops with test/policy/fixtures/hubble-samples-cluster.yaml', async () => {
+    const { loadInventory } = await import('./policy-inventory.js');
+    const path = await import('node:path');
+    const inv = await loadInventory([path.resolve(process.cwd(), 'test/policy/fixtures/hubble-samples-cluster.yaml')]);
+    const att = new InventoryFlowAttributor(inv);
+    // Sample 2: xwing -> deathstar TCP/80, no direction, no labels.
+    const a = att.attribute(flow({ direction: 'unknown' }));
+    expect(a).toMatchObject({ level: 'inferred', isolatedBy: ['default/rule1'], direction: 'ingress' });
+    // Sample 3: cilium-test-5 client -> 1.1.1.1 TCP/80, egress, Cilium labels.
+    const b = att.attribute(
+      flow({
+        direction: 'egress',
+        src: {
+          kind: 'pod',
+          namespace: 'cilium-test-5',
+          pod: 'client-645b68dcf7-2jmrw',
+          ip: '10.244.3.30',
+          labels: {
+            'io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name': 'cilium-test-5',
+            'io.kubernetes.pod.namespace': 'cilium-test-5',
+            kind: 'client',
+            name: 'client',
+          },
+        },
+        dst: { kind: 'world', ip: '1.1.1.1', names: ['one.one.one.one'] },
+      }),
+    );
+    expect(b).toMatchObject({
+      level: 'inferred',
+      isolatedBy: ['cilium-test-5/client-egress-only-dns'],
+      direction: 'egress',
+    });
+    expect(b.policies[0]).toEqual({
+      kind: 'CiliumNetworkPolicy',
+      namespace: 'cilium-test-5',
+      name: 'client-egress-only-dns',
+    });
+  });
+});
