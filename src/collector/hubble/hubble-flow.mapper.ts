@@ -477,7 +477,8 @@ export function mapHubbleFlowTimed(
   const direction: Direction = dirName === 'EGRESS' ? 'egress' : dirName === 'INGRESS' ? 'ingress' : 'unknown';
 
   // The observing node's cluster: Relay's `cluster/node` prefix, else the local endpoint's
-  // cluster_name (source on egress, destination on ingress), else the configured default.
+  // cluster_name or io.cilium.k8s.policy.cluster label (source on egress, destination on
+  // ingress), else the configured default. `options.cluster` overrides all.
   const cluster =
     options.cluster ??
     nodeCluster ??
