@@ -1,12 +1,20 @@
 /**
  * Loads the project's Hubble .proto files (proto/ at the repo root) with @grpc/proto-loader.
- * `new URL('../../../proto/', import.meta.url)` reaches the repo's proto/ from both
- * src/collector/hubble/*.ts and dist/src/collector/hubble/*.js.
+ * From src/collector/hubble/*.ts the repo root is three levels up; from the compiled
+ * dist/src/collector/hubble/*.js it is four (dist/ is one more level), so both are tried.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 
-export const HUBBLE_PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
+function findProtoDir(): string {
+  const candidates = ['../../../proto/', '../../../../proto/'].map((rel) =>
+    fileURLToPath(new URL(rel, import.meta.url)),
+  );
+  return candidates.find((dir) => existsSync(`${dir}observer/observer.proto`)) ?? candidates[0];
+}
+
+export const HUBBLE_PROTO_DIR = findProtoDir();
 
 /** Decoding options the mapper is written against (see hubble-flow.mapper.ts). */
 export const HUBBLE_PROTO_OPTIONS: protoLoader.Options = {
