@@ -20,6 +20,8 @@ export interface PublishBatch {
   records: unknown[];
   /** Where the producing collector stands once these records are stored (embedded mode). */
   checkpoints?: StreamCheckpoint[];
+  /** Input the collector could not map, stored with the batch (same transaction in embedded mode). */
+  deadLetters?: DeadLetter[];
 }
 
 export interface ConsumedBatch {
@@ -27,6 +29,8 @@ export interface ConsumedBatch {
   records: unknown[];
   /** Positions that become durable when this batch is committed with its data. */
   checkpoints: StreamCheckpoint[];
+  /** Dead letters that travelled with the batch (in-process bus); stored with its data. */
+  deadLetters?: DeadLetter[];
 }
 
 export interface DeadLetter {

@@ -81,14 +81,17 @@ export class InProcessFlowBus implements FlowBus {
       }
       const records: unknown[] = [];
       const checkpoints = new Map<string, string>();
+      const deadLetters: DeadLetter[] = [];
       for (const p of taken) {
         for (const r of p.batch.records) records.push(r);
+        if (p.batch.deadLetters) deadLetters.push(...p.batch.deadLetters);
         for (const c of p.batch.checkpoints ?? []) checkpoints.set(c.stream, c.position);
       }
       try {
         await this.handler!({
           records,
           checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
+          deadLetters,
         });
         for (const p of taken) p.done();
       } catch (e) {

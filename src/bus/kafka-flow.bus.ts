@@ -582,7 +582,9 @@ export class KafkaFlowBus implements FlowBus {
       if (position === undefined) continue;
       if (!/^\d+$/.test(position)) {
         state.failed = true;
-        throw new Error(`stored position for ${kafkaStream(this.topic, p)} is not an offset: ${position}`);
+        const error = `stored position for ${kafkaStream(this.topic, p)} is not a Kafka offset: ${position}`;
+        this.log.error('cannot resume from stored kafka positions; consumption waits', { error });
+        throw new Error(error);
       }
       this.floors.set(p, position);
       // kafkajs applies the seek on its next fetch; batches fetched before it are stale and dropped.

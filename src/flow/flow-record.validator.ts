@@ -44,6 +44,8 @@ function str(o: Record<string, unknown>, key: string, path: string, required: bo
   if (required && v.length === 0) throw new FlowValidationError(path + key, 'must not be empty');
   if (v.length > MAX_FIELD_LENGTH)
     throw new FlowValidationError(path + key, `is longer than ${MAX_FIELD_LENGTH} characters`);
+  // PostgreSQL text cannot hold NUL; refuse it here rather than fail a whole batch later.
+  if (v.indexOf('\u0000') !== -1) throw new FlowValidationError(path + key, 'contains a NUL character');
 }
 
 function oneOf(o: Record<string, unknown>, key: string, path: string, set: Set<string>, required: boolean): void {

@@ -1,0 +1,64 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { metric } from '../metrics/metrics.registry.js';
+
+/** Aggregator metrics. Labels are bounded: source, verdict, direction, reason (enum codes) only. */
+export class AggregatorMetrics {
+  readonly received: Counter<string>;
+  readonly processed: Counter<string>;
+  readonly drops: Counter<string>;
+  readonly deadLetters: Counter<string>;
+  readonly writeSeconds: Histogram<string>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.received = metric(
+      registry,
+      'dropscope_flows_received_total',
+      () => new Counter({ name: 'dropscope_flows_received_total', help: 'Records received from the bus, before validation.', registers }),
+    );
+    this.processed = metric(
+      registry,
+      'dropscope_flows_processed_total',
+      () =>
+        new Counter({
+          name: 'dropscope_flows_processed_total',
+          help: 'Flows stored, weighted by the flows each record stands for (Calico num_flows).',
+          labelNames: ['source', 'verdict'],
+          registers,
+        }),
+    );
+    this.drops = metric(
+      registry,
+      'dropscope_drops_total',
+      () =>
+        new Counter({
+          name: 'dropscope_drops_total',
+          help: 'Denied, dropped and audit flows stored, by direction and source drop reason.',
+          labelNames: ['verdict', 'direction', 'reason'],
+          registers,
+        }),
+    );
+    this.deadLetters = metric(
+      registry,
+      'dropscope_dead_letters_total',
+      () =>
+        new Counter({
+          name: 'dropscope_dead_letters_total',
+          help: 'Records that could not be read or validated, sent to the dead-letter path.',
+          labelNames: ['stage'],
+          registers,
+        }),
+    );
+    this.writeSeconds = metric(
+      registry,
+      'dropscope_batch_write_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'dropscope_batch_write_duration_seconds',
+          help: 'Time to write one aggregated batch (roll-ups, events, checkpoints) to PostgreSQL.',
+          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+          registers,
+        }),
+    );
+  }
+}

@@ -1,0 +1,15 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { HealthController } from '../health/health.controller.js';
+import { MetricsController } from '../metrics/metrics.controller.js';
+import { RUNTIME, type Runtime } from './runtime.js';
+
+@Module({})
+export class AppModule {
+  static register(runtime: Runtime): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [HealthController, MetricsController],
+      providers: [{ provide: RUNTIME, useValue: runtime }],
+    };
+  }
+}

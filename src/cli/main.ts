@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { version } from '../common/version.js';
+import { registerMigrate } from './migrate.command.js';
+import { registerServe } from './serve.command.js';
+
+const program = new Command('dropscope')
+  .description('Watch Kubernetes network flows, find what network policy drops, and say which policy dropped it.')
+  .version(version())
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(`dropscope: ${s.replace(/^error: /, '')}`) });
+
+registerServe(program);
+registerMigrate(program);
+
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 1 ? 2 : err.exitCode);
+});
+await program.parseAsync(process.argv);

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { startService } from '../app/service.js';
+import { createLogger } from '../common/pino-logger.js';
+import { loadConfig } from '../config/config.js';
+import { reportCliError, UsageError } from './cli-error.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the service (roles from DROPSCOPE_ROLES, default all; embedded PostgreSQL without DATABASE_URL)')
+    .option('--port <port>', 'HTTP port (default: PORT or 8080)')
+    .option('--config <file>', 'YAML file of VARIABLE: value settings (the environment wins)')
+    .action(async (opts: { port?: string; config?: string }) => {
+      let running: Awaited<ReturnType<typeof startService>> | undefined;
+      try {
+        const env = { ...process.env };
+        if (opts.config) env.DROPSCOPE_CONFIG = opts.config;
+        if (opts.port !== undefined) {
+          if (!/^\d+$/.test(opts.port) || Number(opts.port) > 65535)
+            throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(opts.port)}`);
+          env.PORT = opts.port;
+        }
+        const config = loadConfig(env);
+        const log = createLogger(config.logLevel);
+        let stopping = false;
+        const stop = async (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          log.info('shutting down', { signal });
+          const force = setTimeout(() => {
+            log.error('shutdown took longer than 30s; exiting');
+            process.exit(1);
+          }, 30_000);
+          force.unref();
+          await running?.close();
+          log.info('stopped');
+          process.exit(0);
+        };
+        process.on('SIGTERM', () => void stop('SIGTERM'));
+        process.on('SIGINT', () => void stop('SIGINT'));
+        running = await startService(config, log);
+      } catch (e) {
+        await running?.close();
+        process.exitCode = reportCliError(e);
+      }
+    });
+}

@@ -1,0 +1,24 @@
+import { Controller, Get, HttpCode, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { RUNTIME, type Runtime } from '../app/runtime.js';
+
+/** Liveness never touches dependencies; readiness checks the database and the schema. */
+@ApiExcludeController()
+@Controller()
+export class HealthController {
+  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+
+  @Get('healthz')
+  @HttpCode(200)
+  healthz(): { status: string } {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  async readyz(): Promise<{ status: string; checks: Record<string, string> }> {
+    const checks = await this.rt.readiness();
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    if (!ok) throw new HttpException({ status: 'unavailable', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: 'ok', checks };
+  }
+}

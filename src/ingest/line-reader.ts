@@ -1,0 +1,72 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+
+export interface Line {
+  text: string;
+  /** 1-based line number within this read (from the start offset). */
+  number: number;
+  /** Byte offset just past this line's newline: where a resumed read starts. */
+  endOffset: number;
+}
+
+/** Longest line accepted; a longer one is reported as malformed and skipped, memory stays bounded. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * Streams newline-delimited text from a file (from a byte offset) or a stream, yielding lines in
+ * arrays (one per read chunk) with their end offsets. Works on Buffers so offsets are exact bytes
+ * and a multi-byte character split across chunks is never corrupted. Memory is bounded by the
+ * chunk size plus MAX_LINE_BYTES.
+ */
+export async function* readLines(
+  input: string | Readable,
+  startOffset = 0,
+  chunkSize = 1 << 20,
+): AsyncGenerator<Line[]> {
+  const stream =
+    typeof input === 'string' ? createReadStream(input, { start: startOffset, highWaterMark: chunkSize }) : input;
+  let carry: Buffer | undefined;
+  let offset = startOffset; // offset of the first byte of `carry` (or the next chunk)
+  let number = 0;
+  let oversized = false;
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (carry) {
+      buf = Buffer.concat([carry, buf]);
+      carry = undefined;
+    }
+    const out: Line[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl === -1) break;
+      number++;
+      const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl; // tolerate CRLF
+      if (oversized) {
+        out.push({ text: '\u0000oversized', number, endOffset: offset + nl + 1 });
+        oversized = false;
+      } else out.push({ text: buf.toString('utf8', start, end), number, endOffset: offset + nl + 1 });
+      start = nl + 1;
+    }
+    if (start < buf.length) {
+      if (buf.length - start > MAX_LINE_BYTES) {
+        oversized = true; // drop the bytes, remember the line was too long
+        offset += buf.length;
+      } else {
+        carry = buf.subarray(start);
+        offset += start;
+      }
+    } else offset += buf.length;
+    if (out.length > 0) yield out;
+  }
+  if (carry && carry.length > 0) {
+    number++;
+    yield [{ text: carry.toString('utf8'), number, endOffset: offset + carry.length }];
+  } else if (oversized) {
+    number++;
+    yield [{ text: '\u0000oversized', number, endOffset: offset }];
+  }
+}
+
+/** The marker text readLines yields for a line longer than MAX_LINE_BYTES. */
+export const OVERSIZED_LINE = '\u0000oversized';
