@@ -13,6 +13,8 @@ export interface BatchResult {
   flows: number;
   drops: number;
   deadLetters: number;
+  /** Flows stored per verdict. */
+  byVerdict: Record<string, number>;
 }
 
 function stringify(v: unknown): string {
@@ -81,6 +83,17 @@ export class Aggregator {
       this.metrics.deadLetters.inc({ stage: 'aggregator' }, dead.length);
       this.log.warn('dead letters stored', { count: dead.length, first: dead[0].reason });
     }
-    return { received: batch.records.length, flows: rollup.flows, drops: rollup.drops, deadLetters: dead.length };
+    const byVerdict: Record<string, number> = {};
+    for (const [k, n] of processed) {
+      const verdict = k.slice(k.indexOf('\u0000') + 1);
+      byVerdict[verdict] = (byVerdict[verdict] ?? 0) + n;
+    }
+    return {
+      received: batch.records.length,
+      flows: rollup.flows,
+      drops: rollup.drops,
+      deadLetters: dead.length,
+      byVerdict,
+    };
   }
 }

@@ -65,6 +65,15 @@ export class DropRollupRepository {
     return (await this.loadCheckpoints([stream])).get(stream);
   }
 
+  /** Stores positions on their own (Kafka mode: a collector's position once the broker acked its batch). */
+  async saveCheckpoints(checkpoints: StreamCheckpoint[]): Promise<void> {
+    if (checkpoints.length === 0) return;
+    await this.ds.query(UPSERT_CHECKPOINTS, [
+      column(checkpoints, (c) => c.stream),
+      column(checkpoints, (c) => c.position),
+    ]);
+  }
+
   async writeBatch(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): Promise<void> {
     await this.partitions.ensure(batch.days);
     const r = [...batch.rollups.values()];

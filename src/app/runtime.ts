@@ -5,6 +5,7 @@ import type { FlowBus } from '../bus/flow-bus.js';
 import type { Collector } from '../collector/collector.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config/config.js';
+import type { PolicyInventorySource } from '../policy/policy-inventory.js';
 import type { Database } from '../storage/database.js';
 
 /**
@@ -19,6 +20,8 @@ export interface Runtime {
   bus: FlowBus;
   repo: DropRollupRepository;
   aggregator?: Aggregator;
+  /** The policy inventory (POLICY_MANIFESTS); absent when none is configured. */
+  policies?: PolicyInventorySource;
   collectors: Collector[];
   readiness(): Promise<Record<string, string>>;
 }

@@ -3,7 +3,6 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Aggregator } from '../aggregator/aggregator.js';
 import { AggregatorMetrics } from '../aggregator/aggregator.metrics.js';
-import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
 import { DropRollupRepository } from '../aggregator/drop-rollup.repository.js';
 import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
@@ -18,7 +17,7 @@ import { openDatabase } from '../storage/database.js';
 import { PartitionManager } from '../storage/partition.manager.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
-import { createBus, createCollectors } from './wiring.js';
+import { createAttribution, createBus, createCollectors } from './wiring.js';
 
 export interface RunningService {
   runtime: Runtime;
@@ -58,15 +57,22 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
   try {
     const partitions = new PartitionManager(db.dataSource, log.child({ component: 'partitions' }));
     const repo = new DropRollupRepository(db.dataSource, partitions);
-    const bus: FlowBus = await createBus(config, registry, log);
+    const bus: FlowBus = await createBus(config, registry, log, repo, (e) => {
+      // kafkajs gave up on the consumer: exit so the orchestrator restarts us from stored offsets.
+      log.error('Kafka consumer failed for good; exiting', { error: e.message });
+      void closeAll().finally(() => process.exit(1));
+    });
     cleanups.push(() => bus.close());
     if (bus instanceof InProcessFlowBus) bus.setDeadLetterSink((l) => repo.insertDeadLetters(l));
+
+    const { attributor, policies } = await createAttribution(config, log);
+    if (policies) cleanups.push(async () => policies.stop());
 
     let aggregator: Aggregator | undefined;
     if (config.roles.has('aggregator')) {
       aggregator = new Aggregator(
         repo,
-        reportedOnlyAttributor,
+        attributor,
         new AggregatorMetrics(registry),
         log.child({ component: 'aggregator' }),
       );
@@ -95,7 +101,9 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       cleanups.push(async () => clearInterval(timer));
     }
 
-    const collectors: Collector[] = config.roles.has('collector') ? await createCollectors(config, bus, repo, registry, log) : [];
+    const collectors: Collector[] = config.roles.has('collector')
+      ? createCollectors(config, bus, repo, registry, log)
+      : [];
 
     const runtime: Runtime = {
       config,
@@ -105,6 +113,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       bus,
       repo,
       aggregator,
+      policies,
       collectors,
       readiness: async () => {
         const checks: Record<string, string> = {};

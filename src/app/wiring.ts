@@ -1,24 +1,112 @@
 import type { Registry } from 'prom-client';
+import type { FlowAttributor } from '../aggregator/attribution.port.js';
+import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
 import type { DropRollupRepository } from '../aggregator/drop-rollup.repository.js';
 import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
+import { KafkaFlowBus } from '../bus/kafka-flow.bus.js';
+import { CalicoFileCollector } from '../collector/calico/calico-file.collector.js';
+import { GoldmaneCollector } from '../collector/calico/goldmane.collector.js';
 import type { Collector } from '../collector/collector.js';
+import { HubbleRelayCollector } from '../collector/hubble/hubble-relay.collector.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config/config.js';
+import { InventoryFlowAttributor } from '../policy/attribution.js';
+import { PolicyInventorySource } from '../policy/policy-inventory.js';
 
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded default). */
-export async function createBus(config: AppConfig, _registry: Registry, log: Logger): Promise<FlowBus> {
-  if (config.kafka) throw new Error('Kafka bus not wired yet');
-  return new InProcessFlowBus(50_000, log.child({ component: 'bus' }));
+export async function createBus(
+  config: AppConfig,
+  registry: Registry,
+  log: Logger,
+  repo: DropRollupRepository,
+  onFatalError: (e: Error) => void,
+): Promise<FlowBus> {
+  const k = config.kafka;
+  if (!k) return new InProcessFlowBus(50_000, log.child({ component: 'bus' }));
+  const tls = k.tls
+    ? {
+        caFile: k.tlsFiles.caFile,
+        certFile: k.tlsFiles.certFile,
+        keyFile: k.tlsFiles.keyFile,
+        servername: k.tlsFiles.serverName,
+      }
+    : false;
+  return new KafkaFlowBus({
+    brokers: k.brokers,
+    clientId: k.clientId,
+    groupId: k.groupId,
+    ssl: tls,
+    sasl: k.sasl,
+    compression: k.compression,
+    createTopics: k.createTopics,
+    logger: log.child({ component: 'kafka' }),
+    registry,
+    // In Kafka mode a collector's position is durable once the broker has its batch.
+    onPublished: (c) => repo.saveCheckpoints(c),
+    onFatalError,
+  });
+}
+
+/** The policy inventory (POLICY_MANIFESTS) and the attributor over it; reported-only without manifests. */
+export async function createAttribution(
+  config: AppConfig,
+  log: Logger,
+): Promise<{ attributor: FlowAttributor; policies?: PolicyInventorySource }> {
+  if (config.policyManifests.length === 0) return { attributor: reportedOnlyAttributor };
+  const policies = new PolicyInventorySource({
+    paths: config.policyManifests,
+    logger: log.child({ component: 'policy-inventory' }),
+  });
+  await policies.start();
+  return { attributor: new InventoryFlowAttributor(policies), policies };
 }
 
 /** The collectors the configuration enables (HUBBLE_ADDR, CALICO_FLOWLOG_PATH, GOLDMANE_ADDR). */
-export async function createCollectors(
-  _config: AppConfig,
-  _bus: FlowBus,
-  _repo: DropRollupRepository,
-  _registry: Registry,
-  _log: Logger,
-): Promise<Collector[]> {
-  return [];
+export function createCollectors(
+  config: AppConfig,
+  bus: FlowBus,
+  repo: DropRollupRepository,
+  registry: Registry,
+  log: Logger,
+): Collector[] {
+  const checkpoints = { load: (stream: string) => repo.loadCheckpoint(stream) };
+  const out: Collector[] = [];
+  if (config.hubble)
+    out.push(
+      new HubbleRelayCollector({
+        addr: config.hubble.addr,
+        tls: config.hubble.tls,
+        filters: config.hubble.filter,
+        bus,
+        checkpoints,
+        registry,
+        logger: log.child({ component: 'hubble' }),
+        defaultCluster: config.clusterName,
+      }),
+    );
+  if (config.calico)
+    out.push(
+      new CalicoFileCollector({
+        path: config.calico.flowLogPath,
+        bus,
+        checkpoints,
+        registry,
+        logger: log.child({ component: 'calico-file' }),
+        cluster: config.clusterName,
+      }),
+    );
+  if (config.goldmane)
+    out.push(
+      new GoldmaneCollector({
+        addr: config.goldmane.addr,
+        tls: config.goldmane.tls,
+        bus,
+        checkpoints,
+        registry,
+        logger: log.child({ component: 'goldmane' }),
+        cluster: config.clusterName,
+      }),
+    );
+  return out;
 }

@@ -2,7 +2,10 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { version } from '../common/version.js';
+import { registerImport } from './import.command.js';
 import { registerMigrate } from './migrate.command.js';
+import { registerNormalize } from './normalize.command.js';
+import { registerPolicyTest } from './policy-test.command.js';
 import { registerServe } from './serve.command.js';
 
 const program = new Command('dropscope')
@@ -13,6 +16,9 @@ const program = new Command('dropscope')
 
 registerServe(program);
 registerMigrate(program);
+registerImport(program);
+registerNormalize(program);
+registerPolicyTest(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 1 ? 2 : err.exitCode);

@@ -43,7 +43,7 @@ export interface AppConfig {
     compression: 'gzip' | 'none';
     createTopics: boolean;
   };
-  hubble?: { addr: string; tls: TlsFiles; filter: 'drops' | 'all' };
+  hubble?: { addr: string; tls: TlsFiles; filter: 'policy' | 'drops' | 'all' };
   calico?: { flowLogPath: string };
   goldmane?: { addr: string; tls: TlsFiles };
   policyManifests: string[];
@@ -190,9 +190,9 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
   }
 
   const hubbleAddr = hostPort(env, 'HUBBLE_ADDR');
-  const hubbleFilter = (str(env, 'HUBBLE_FILTER') ?? 'drops').toLowerCase();
-  if (hubbleFilter !== 'drops' && hubbleFilter !== 'all')
-    throw new ConfigError('HUBBLE_FILTER', 'must be drops or all', hubbleFilter);
+  const hubbleFilter = (str(env, 'HUBBLE_FILTER') ?? 'policy').toLowerCase();
+  if (hubbleFilter !== 'policy' && hubbleFilter !== 'drops' && hubbleFilter !== 'all')
+    throw new ConfigError('HUBBLE_FILTER', 'must be policy, drops or all', hubbleFilter);
   const goldmaneAddr = hostPort(env, 'GOLDMANE_ADDR');
 
   const readTokens = list(env, 'API_READ_TOKENS');

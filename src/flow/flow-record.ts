@@ -42,7 +42,9 @@ export type PolicyKind =
   | 'StagedKubernetesNetworkPolicy'
   | 'AdminNetworkPolicy'
   | 'BaselineAdminNetworkPolicy'
+  | 'ClusterNetworkPolicy'
   | 'Profile'
+  | 'EndOfTier'
   | (string & {});
 
 export interface Workload {
@@ -65,6 +67,13 @@ export interface FlowEndpoint {
   names?: string[];
   /** Cilium security identity. */
   identity?: number;
+  /** Labels of the endpoint's namespace where the source knows them (Cilium); absent = unknown. */
+  namespaceLabels?: Record<string, string>;
+  /** Cilium `reserved:*` identities of the endpoint (world, host, kube-apiserver, ...). */
+  entities?: string[];
+  serviceAccount?: string;
+  /** Post-SNAT source address when the source reports one (`ip` is then pre-translation). */
+  ipXlated?: string;
   /** Kubernetes service the flow was addressed to (namespace/name), where known. */
   service?: { namespace?: string; name: string; port?: number };
 }
@@ -121,6 +130,8 @@ export interface FlowRecord {
   packets?: number;
   bytes?: number;
   policies: FlowPolicy[];
+  /** Hubble policy-verdict match type (`none` marks a default-deny verdict). */
+  policyMatch?: string;
   /** Hubble: the event kind this record came from (policy-verdict, drop, trace, l7, ...). */
   eventType?: string;
   isReply?: boolean;

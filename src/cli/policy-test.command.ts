@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { runPolicyTestCli } from '../policy/policy-test.js';
+import { reportCliError } from './cli-error.js';
+
+export function registerPolicyTest(program: Command): void {
+  program
+    .command('policy-test')
+    .description('evaluate Kubernetes NetworkPolicies offline: one probe, many probes, or a reachability matrix')
+    .option(
+      '--cluster <path>',
+      'manifests (file or folder; kubectl get ns,pods,networkpolicies -A -o yaml); repeatable',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--from <endpoint>', 'source: NS/POD or an IP')
+    .option('--to <endpoint>', 'destination: NS/POD or an IP')
+    .option('--port <port>', 'destination port number or named port')
+    .option('--protocol <protocol>', 'TCP|UDP|SCTP', 'TCP')
+    .option('--probes <file>', 'JSON lines of {"from","to","port","protocol"}')
+    .option('--matrix', 'print the reachability table of all pods for --port/--protocol')
+    .option('--namespace <ns>', 'limit the matrix to these namespaces; repeatable', (v: string, p: string[]) => [...p, v], [] as string[])
+    .action(
+      async (opts: {
+        cluster: string[];
+        from?: string;
+        to?: string;
+        port?: string;
+        protocol?: string;
+        probes?: string;
+        matrix?: boolean;
+        namespace: string[];
+      }) => {
+        try {
+          process.exitCode = await runPolicyTestCli(
+            { ...opts, namespaces: opts.namespace.length > 0 ? opts.namespace : undefined },
+            { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
+          );
+        } catch (e) {
+          process.exitCode = reportCliError(e);
+        }
+      },
+    );
+}
