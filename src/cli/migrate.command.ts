@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../common/pino-logger.js';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../storage/database.js';
-import { reportCliError } from './cli-error.js';
+import { exitWithError } from './cli-error.js';
 
 export function registerMigrate(program: Command): void {
   program
@@ -23,7 +23,7 @@ export function registerMigrate(program: Command): void {
           await db.close();
         }
       } catch (e) {
-        process.exitCode = reportCliError(e);
+        exitWithError(e);
       }
     });
 }

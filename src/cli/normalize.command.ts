@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { LineMapper } from '../collector/collector.js';
 import { createLineMapper, FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { MAX_LINE_BYTES, OVERSIZED_LINE, readLines } from '../ingest/line-reader.js';
-import { reportCliError, UsageError } from './cli-error.js';
+import { exitWithError, UsageError } from './cli-error.js';
 
 export interface NormalizeStats {
   lines: number;
@@ -96,7 +96,7 @@ export function registerNormalize(program: Command): void {
             `${skipped ? ` (skipped ${skipped})` : ''}${stats.malformed ? `, ${stats.malformed} malformed lines` : ''}\n`,
         );
       } catch (e) {
-        process.exitCode = reportCliError(e);
+        exitWithError(e);
       }
     });
 }

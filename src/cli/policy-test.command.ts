@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { runPolicyTestCli } from '../policy/policy-test.js';
-import { reportCliError } from './cli-error.js';
+import { exitWithError } from './cli-error.js';
 
 export function registerPolicyTest(program: Command): void {
   program
@@ -36,7 +36,7 @@ export function registerPolicyTest(program: Command): void {
             { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
           );
         } catch (e) {
-          process.exitCode = reportCliError(e);
+          exitWithError(e);
         }
       },
     );

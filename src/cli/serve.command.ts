@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { startService } from '../app/service.js';
 import { createLogger } from '../common/pino-logger.js';
 import { loadConfig } from '../config/config.js';
-import { reportCliError, UsageError } from './cli-error.js';
+import { exitWithError, UsageError } from './cli-error.js';
 
 export function registerServe(program: Command): void {
   program
@@ -41,7 +41,7 @@ export function registerServe(program: Command): void {
         running = await startService(config, log);
       } catch (e) {
         await running?.close();
-        process.exitCode = reportCliError(e);
+        exitWithError(e);
       }
     });
 }

@@ -23,8 +23,12 @@ export interface ImportFileResult {
   resumedAt: number;
 }
 
-/** Records per published batch. */
-const BATCH = 2000;
+/**
+ * Lines per segment. A segment is the unit of publishing and checkpointing, and each starts with a
+ * fresh mapper, so that an interrupted import resumed at a segment boundary maps exactly what the
+ * uninterrupted run would have (Hubble's drop de-dup keeps state across lines; docs/INGEST.md).
+ */
+export const SEGMENT_LINES = 4096;
 /** Batches in flight: mapping the next one overlaps with PostgreSQL writing the previous one. */
 const IN_FLIGHT = 3;
 
@@ -36,7 +40,7 @@ const IN_FLIGHT = 3;
  */
 export async function importFile(
   path: string,
-  mapper: LineMapper,
+  newMapper: () => LineMapper,
   bus: FlowBus,
   checkpoints: CheckpointReader,
   onProgress?: (p: ImportProgress) => void,
@@ -50,50 +54,63 @@ export async function importFile(
   if (resumedAt >= size) return result;
 
   const inflight: Promise<void>[] = [];
+  let failure: Error | undefined;
+  let mapper = newMapper();
+  let segmentLines = 0;
   let records: FlowRecord[] = [];
   let dead: DeadLetter[] = [];
   let lastOffset = resumedAt;
   const flush = async () => {
-    if (records.length === 0 && dead.length === 0) return;
-    const p = bus.publish({
-      records,
-      deadLetters: dead.length > 0 ? dead : undefined,
-      checkpoints: [{ stream, position: `${size}:${lastOffset}` }],
-    });
+    for (const f of mapper.flush()) records.push(f);
+    mapper = newMapper();
+    segmentLines = 0;
+    result.records += records.length;
+    const p = bus
+      .publish({
+        records,
+        deadLetters: dead.length > 0 ? dead : undefined,
+        checkpoints: [{ stream, position: `${size}:${lastOffset}` }],
+      })
+      .catch((e: Error) => {
+        failure ??= e;
+      });
     records = [];
     dead = [];
     inflight.push(p);
     if (inflight.length >= IN_FLIGHT) await inflight.shift();
+    if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
+  };
+  const mapLine = (text: string, endOffset: number) => {
+    if (text.length === 0) return;
+    if (text === OVERSIZED_LINE) {
+      dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
+      result.deadLetters++;
+      return;
+    }
+    try {
+      const r = mapper.map(text);
+      if (r.kind === 'flows') for (const f of r.records) records.push(f);
+      else result.skipped++;
+    } catch (e) {
+      dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
+      result.deadLetters++;
+    }
   };
 
-  for await (const lines of readLines(file, resumedAt)) {
-    for (const line of lines) {
-      lastOffset = line.endOffset;
-      if (line.text.length === 0) continue;
-      if (line.text === OVERSIZED_LINE) {
-        dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${line.endOffset}` });
-        result.deadLetters++;
-        continue;
+  try {
+    for await (const lines of readLines(file, resumedAt)) {
+      for (const line of lines) {
+        mapLine(line.text, line.endOffset);
+        lastOffset = line.endOffset;
+        if (++segmentLines >= SEGMENT_LINES) await flush();
       }
-      try {
-        const r = mapper.map(line.text);
-        if (r.kind === 'flows') for (const f of r.records) records.push(f);
-        else result.skipped++;
-      } catch (e) {
-        dead.push({ raw: truncateRaw(line.text), reason: (e as Error).message, origin: `${stream}:${line.endOffset}` });
-        result.deadLetters++;
-      }
+      onProgress?.({ file, bytesRead: lastOffset, bytesTotal: size, records: result.records, deadLetters: result.deadLetters });
     }
-    if (records.length >= BATCH) {
-      result.records += records.length;
-      await flush();
-    }
-    onProgress?.({ file, bytesRead: lastOffset, bytesTotal: size, records: result.records, deadLetters: result.deadLetters });
+    await flush();
+  } finally {
+    await Promise.all(inflight);
   }
-  for (const f of mapper.flush()) records.push(f);
-  result.records += records.length;
-  await flush();
-  await Promise.all(inflight);
+  if (failure) throw failure;
   onProgress?.({ file, bytesRead: size, bytesTotal: size, records: result.records, deadLetters: result.deadLetters });
   return result;
 }

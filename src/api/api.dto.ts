@@ -1,0 +1,202 @@
+/**
+ * Classes that exist for the OpenAPI document only (the controllers return plain objects of the
+ * matching interfaces in api-queries.ts). Explicit `type:` everywhere: with isolatedModules the
+ * decorator metadata cannot see imported types.
+ */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class ErrorDto {
+  @ApiProperty({ type: Number, example: 400 }) statusCode!: number;
+  @ApiProperty({ type: String, example: 'Bad Request' }) error!: string;
+  @ApiProperty({ type: String, example: 'limit: "0" is not an integer from 1 to 1000' }) message!: string;
+}
+
+export class AttributionDto {
+  @ApiProperty({ type: String, enum: ['reported', 'inferred', 'unknown'] }) level!: string;
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    description: 'Policies that dropped the flow: {kind, namespace, name, action, tier, ruleIndex}',
+  })
+  policies!: unknown[];
+  @ApiPropertyOptional({ type: [String], description: '`ns/name` of the policies isolating the endpoint (inferred level)' })
+  isolatedBy?: string[];
+  @ApiPropertyOptional({ type: String, description: 'A sentence a person can act on' }) reason?: string;
+}
+
+export class EndpointDto {
+  @ApiProperty({ type: String, enum: ['pod', 'host', 'world', 'service', 'network', 'unknown'] }) kind!: string;
+  @ApiPropertyOptional({ type: String }) namespace?: string;
+  @ApiPropertyOptional({ type: String }) pod?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: '{kind, name}' }) workload?: object;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } }) labels?: Record<string, string>;
+  @ApiPropertyOptional({ type: String }) ip?: string;
+}
+
+export class DropItemDto {
+  @ApiProperty({ type: String, description: 'Drop event id (stable; use it to refer to this event)' }) id!: string;
+  @ApiProperty({ type: String, description: 'The FlowRecord id (Hubble uuid or hash of the Calico record)' }) flowId!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) time!: string;
+  @ApiPropertyOptional({ type: String, format: 'date-time' }) endTime?: string;
+  @ApiProperty({ type: String, enum: ['hubble', 'calico'] }) source!: string;
+  @ApiProperty({ type: String }) cluster!: string;
+  @ApiPropertyOptional({ type: String }) node?: string;
+  @ApiProperty({ type: String, enum: ['denied', 'dropped', 'audit'] }) verdict!: string;
+  @ApiPropertyOptional({ type: String }) dropReason?: string;
+  @ApiProperty({ type: String, enum: ['ingress', 'egress', 'unknown'] }) direction!: string;
+  @ApiProperty({ type: EndpointDto }) src!: EndpointDto;
+  @ApiProperty({ type: EndpointDto }) dst!: EndpointDto;
+  @ApiProperty({ type: String }) protocol!: string;
+  @ApiPropertyOptional({ type: Number }) dstPort?: number;
+  @ApiProperty({ type: Number, description: 'Flows this record stands for (Calico num_flows)' }) count!: number;
+  @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } }) policies!: unknown[];
+  @ApiProperty({ type: AttributionDto }) attribution!: AttributionDto;
+}
+
+export class DropListDto {
+  @ApiProperty({ type: [DropItemDto] }) items!: DropItemDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page; null on the last page' })
+  nextCursor!: string | null;
+}
+
+export class SummaryItemDto {
+  @ApiPropertyOptional({ type: String, description: 'by=edge' }) cluster?: string;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) srcNamespace?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) srcWorkload?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) dstNamespace?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) dstWorkload?: string | null;
+  @ApiPropertyOptional({ type: Number, description: 'by=edge (ICMP: the type)' }) dstPort?: number;
+  @ApiPropertyOptional({ type: String, description: 'by=edge' }) protocol?: string;
+  @ApiPropertyOptional({ type: String, description: 'by=edge, by=reason' }) verdict?: string;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=policy (null: no policy attributed)' })
+  policy?: string | null;
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: 'by=namespace, by=workload: the enforcing side (destination for ingress, source for egress)',
+  })
+  namespace?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=workload' }) workload?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'by=reason: the source drop reason' })
+  reason?: string | null;
+  @ApiProperty({ type: Number, description: 'Flows (Calico num_flows summed)' }) count!: number;
+  @ApiProperty({ type: String, format: 'date-time' }) firstSeen!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) lastSeen!: string;
+}
+
+export class SummaryDto {
+  @ApiProperty({ type: String, enum: ['edge', 'policy', 'namespace', 'reason', 'workload'] }) by!: string;
+  @ApiProperty({ type: [SummaryItemDto] }) items!: SummaryItemDto[];
+}
+
+export class TimeseriesPointDto {
+  @ApiProperty({ type: String, format: 'date-time', description: 'Start of the step' }) time!: string;
+  @ApiProperty({ type: Number }) count!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, description: 'Count per verdict' })
+  verdicts!: Record<string, number>;
+}
+
+export class TimeseriesDto {
+  @ApiProperty({ type: String }) step!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) from!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) to!: string;
+  @ApiProperty({ type: [TimeseriesPointDto] }) items!: TimeseriesPointDto[];
+}
+
+export class EdgeEndpointDto {
+  @ApiProperty({ type: String }) kind!: string;
+  @ApiProperty({ type: String, nullable: true }) namespace!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: '`Kind/name`, an aggregated name, or an IP' })
+  workload!: string | null;
+  @ApiProperty({ type: 'object', nullable: true, additionalProperties: { type: 'string' } })
+  labels!: Record<string, string> | null;
+}
+
+export class EdgeDto {
+  @ApiProperty({ type: String }) cluster!: string;
+  @ApiProperty({ type: EdgeEndpointDto }) src!: EdgeEndpointDto;
+  @ApiProperty({ type: EdgeEndpointDto }) dst!: EdgeEndpointDto;
+  @ApiProperty({ type: Number }) dstPort!: number;
+  @ApiProperty({ type: String }) protocol!: string;
+  @ApiProperty({ type: String, enum: ['allowed', 'denied', 'dropped', 'audit', 'other'] }) verdict!: string;
+  @ApiProperty({ type: [String] }) directions!: string[];
+  @ApiProperty({ type: Number }) count!: number;
+  @ApiProperty({ type: Number }) packets!: number;
+  @ApiProperty({ type: Number }) bytes!: number;
+  @ApiProperty({ type: String, format: 'date-time' }) firstSeen!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) lastSeen!: string;
+}
+
+export class EdgeListDto {
+  @ApiProperty({ type: [EdgeDto] }) items!: EdgeDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+}
+
+export class PolicyDropsDto {
+  @ApiProperty({ type: Number }) count!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) firstSeen!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastSeen!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' } }) verdicts!: Record<string, number>;
+}
+
+export class PolicyItemDto {
+  @ApiProperty({ type: String, description: '`ns/name`, or `name` for cluster-wide policies' }) ref!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'null when only known from drops' }) kind!: string | null;
+  @ApiProperty({ type: String, nullable: true }) namespace!: string | null;
+  @ApiProperty({ type: String }) name!: string;
+  @ApiPropertyOptional({ type: String }) tier?: string;
+  @ApiProperty({ type: Boolean, description: 'false: named by drops but absent from the inventory' }) inInventory!: boolean;
+  @ApiProperty({ type: PolicyDropsDto }) drops!: PolicyDropsDto;
+}
+
+export class PolicyListDto {
+  @ApiProperty({ type: [PolicyItemDto] }) items!: PolicyItemDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+  @ApiPropertyOptional({ type: String, description: 'Why the inventory is empty, when it is' }) note?: string;
+  @ApiProperty({ type: String, format: 'date-time' }) from!: string;
+  @ApiProperty({ type: String, format: 'date-time' }) to!: string;
+}
+
+export class PolicyDetailDto extends PolicyItemDto {
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    additionalProperties: true,
+    description: 'The normalized policy object from the inventory',
+  })
+  spec!: object | null;
+  @ApiProperty({ type: [DropItemDto], description: 'The most recent drop events attributed to the policy' })
+  recentDrops!: DropItemDto[];
+}
+
+export class ProbeDto {
+  @ApiProperty({ type: String, example: 'default/xwing', description: 'NAMESPACE/POD or an IP address' }) from!: string;
+  @ApiProperty({ type: String, example: 'default/deathstar-7848d6c4d5-th9v2' }) to!: string;
+  @ApiProperty({ type: Number, example: 80 }) port!: number;
+  @ApiPropertyOptional({ type: String, enum: ['TCP', 'UDP', 'SCTP'], default: 'TCP' }) protocol?: string;
+}
+
+export class PolicyTestRequestDto {
+  @ApiProperty({ type: [ProbeDto] }) probes!: ProbeDto[];
+}
+
+export class ProbeDirectionDto {
+  @ApiProperty({ type: Boolean }) allowed!: boolean;
+  @ApiProperty({ type: [String] }) isolatedBy!: string[];
+  @ApiProperty({ type: [String] }) allowedBy!: string[];
+  @ApiPropertyOptional({ type: [String] }) deniedBy?: string[];
+}
+
+export class ProbeResultDto {
+  @ApiProperty({ type: String }) from!: string;
+  @ApiProperty({ type: String }) to!: string;
+  @ApiProperty({ type: Number }) port!: number;
+  @ApiProperty({ type: String }) protocol!: string;
+  @ApiProperty({ type: Boolean }) allowed!: boolean;
+  @ApiProperty({ type: ProbeDirectionDto }) egress!: ProbeDirectionDto;
+  @ApiProperty({ type: ProbeDirectionDto }) ingress!: ProbeDirectionDto;
+}
+
+export class PolicyTestResponseDto {
+  @ApiProperty({ type: [ProbeResultDto] }) items!: ProbeResultDto[];
+}
