@@ -37,6 +37,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (exception instanceof HttpException) {
+      const parse = bodyParserError(exception.cause);
+      if (parse) {
+        res.status(parse.statusCode).json(parse);
+        return;
+      }
       const body = exception.getResponse();
       res.status(exception.getStatus()).json(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body);
       return;

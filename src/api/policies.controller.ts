@@ -24,14 +24,10 @@ import {
   findPolicies,
   listPolicyViews,
   policyView,
-  type InventoryProvider,
   type PolicyView,
 } from './policies-view.js';
 import type { RawQuery, TimeRange } from './query-params.js';
 import { API_QUERIES } from './tokens.js';
-
-/** The runtime as the API reads it; `policies` is wired by the service when POLICY_MANIFESTS is set. */
-type ApiRuntime = Runtime & { policies?: InventoryProvider };
 
 function windowFilters(range: TimeRange): DropFilters {
   return { ...range, verdict: [...DROP_VERDICTS] };
@@ -48,7 +44,7 @@ export class PoliciesController {
   ) {}
 
   private inventory(): PolicyInventory | undefined {
-    return (this.rt as ApiRuntime).policies?.current();
+    return this.rt.policies?.current();
   }
 
   @Get('policies')
