@@ -1,0 +1,163 @@
+/**
+ * API query benchmark: fills a database with 24 h of per-minute edge roll-ups worth ~10 million
+ * flows (a cluster of 50 namespaces x 20 workloads, 5,000 distinct edges of which ~250 are active
+ * in any minute; 85 % of edge rows allowed, 12 % denied, 2 % dropped, 1 % audit; ~28 flows per
+ * row) plus 200,000 drop events, then times the REAL query code (src/api/api-queries.ts) for
+ * every summary `by`, the time series, edges and the first page of drop events over 24 h.
+ * Rows are inserted directly with generate_series SQL (the aggregator's write path has its own
+ * benchmark). Called by the bench runner; also runnable alone (embedded PostgreSQL when
+ * DATABASE_URL is unset; the database must be empty or hold only this benchmark's data):
+ *   npx tsc -p tsconfig.build.json && node dist/bench/api-queries.bench.js
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ApiQueries, SUMMARY_BY } from '../src/api/api-queries.js';
+import { DROP_VERDICTS, type DropFilters } from '../src/api/drop-filters.js';
+import { silentLogger } from '../src/common/logger.js';
+import { createDataSource } from '../src/storage/data-source.js';
+import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
+import { PartitionManager } from '../src/storage/partition.manager.js';
+
+export interface ApiQueriesBenchResult {
+  rollupRows: number;
+  flows: number;
+  dropEvents: number;
+  fillSeconds: number;
+  /** Median of 5 warm runs, ms, per query. */
+  medianMs: Record<string, number>;
+  /** Slowest of the runs (first, cold run included), ms. */
+  maxMs: Record<string, number>;
+}
+
+const MINUTES = 1440;
+const EDGES = 5000;
+const ACTIVE_PER_MINUTE = 250;
+const EVENTS = 200_000;
+
+const FILL_ROLLUPS = `
+INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
+  dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
+  attribution_level, policy, source, count, packets, bytes, first_seen, last_seen)
+SELECT b, 'e' || k, 'prod', 'pod', 'ns-' || sn, 'Deployment/app-' || sw,
+  jsonb_build_object('app', 'app-' || sw, 'team', 'ns-' || sn),
+  'pod', 'ns-' || dn, 'Deployment/app-' || dw, jsonb_build_object('app', 'app-' || dw, 'team', 'ns-' || dn),
+  (ARRAY[80, 443, 5432, 6379, 8080, 9090, 53, 3306])[1 + k % 8], CASE WHEN k % 8 = 6 THEN 'UDP' ELSE 'TCP' END,
+  v, CASE WHEN k % 2 = 0 THEN 'ingress' ELSE 'egress' END,
+  CASE WHEN v = 'denied' THEN 'POLICY_DENIED' WHEN v = 'dropped' THEN 'CT_MAP_INSERTION_FAILED' WHEN v = 'audit' THEN 'POLICY_DENIED' ELSE '' END,
+  CASE WHEN v = 'allowed' THEN '' WHEN k % 10 < 7 THEN 'inferred' WHEN k % 10 < 9 THEN 'reported' ELSE 'unknown' END,
+  CASE WHEN v = 'allowed' OR k % 10 = 9 THEN '' ELSE 'ns-' || dn || '/deny-' || (k % 5) END,
+  'hubble', c, c * 10, c * 1200, b + interval '1 second', b + interval '59 seconds'
+FROM (
+  SELECT b, k, k % 50 AS sn, (k / 50) % 20 AS sw, (k * 7 + k / 50) % 50 AS dn, (k / 3) % 20 AS dw,
+    CASE WHEN k % 100 < 85 THEN 'allowed' WHEN k % 100 < 97 THEN 'denied' WHEN k % 100 < 99 THEN 'dropped' ELSE 'audit' END AS v,
+    1 + ((k * 31 + m * 17) % 55) AS c
+  FROM generate_series(0, ${MINUTES - 1}) AS m,
+    LATERAL (SELECT $1::timestamptz + m * interval '1 minute' AS b) AS t,
+    LATERAL (SELECT (e * 7919 + m * 13) % ${EDGES} AS k FROM generate_series(0, ${ACTIVE_PER_MINUTE - 1}) AS e) AS ed
+) AS x`;
+
+const FILL_EVENTS = `
+INSERT INTO drop_events (flow_id, time, source, cluster, node, verdict, drop_reason, direction, src_kind, src_namespace,
+  src_pod, src_workload, dst_kind, dst_namespace, dst_pod, dst_workload, dst_port, protocol, count, attribution_level,
+  policy, attribution, record)
+SELECT md5(i::text), t, 'hubble', 'prod', 'node-' || (i % 10), 'denied', 'POLICY_DENIED', 'ingress', 'pod', 'ns-' || sn,
+  'app-' || sw || '-pod-' || (i % 3), 'Deployment/app-' || sw, 'pod', 'ns-' || dn, 'app-' || dw || '-pod-' || (i % 3),
+  'Deployment/app-' || dw, 8080, 'TCP', 1, 'inferred', 'ns-' || dn || '/deny-' || (i % 5),
+  json_build_object('level', 'inferred', 'policies', json_build_array(json_build_object('kind', 'NetworkPolicy', 'namespace', 'ns-' || dn, 'name', 'deny-' || (i % 5)))),
+  json_build_object('id', md5(i::text), 'source', 'hubble', 'cluster', 'prod', 'time', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'verdict', 'denied', 'dropReason', 'POLICY_DENIED', 'direction', 'ingress',
+    'src', json_build_object('kind', 'pod', 'namespace', 'ns-' || sn, 'pod', 'app-' || sw || '-pod-' || (i % 3), 'labels', json_build_object('app', 'app-' || sw)),
+    'dst', json_build_object('kind', 'pod', 'namespace', 'ns-' || dn, 'pod', 'app-' || dw || '-pod-' || (i % 3), 'labels', json_build_object('app', 'app-' || dw)),
+    'protocol', 'TCP', 'dstPort', 8080, 'count', 1, 'policies', json_build_array())
+FROM (SELECT i, $1::timestamptz + (i * (86400.0 / ${EVENTS})) * interval '1 second' AS t, i % 50 AS sn, (i / 50) % 20 AS sw,
+  (i * 7) % 50 AS dn, (i / 7) % 20 AS dw FROM generate_series(0, ${EVENTS - 1}) AS i) AS x`;
+
+async function time(fn: () => Promise<unknown>, runs: number): Promise<{ median: number; max: number }> {
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  const warm = ms.slice(1).sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return { median: round(warm[Math.floor(warm.length / 2)]), max: round(Math.max(...ms)) };
+}
+
+export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBenchResult> {
+  const ds = createDataSource(databaseUrl, 4);
+  await ds.initialize();
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+    // A fixed day, so repeated runs hit the same (or freshly filled) partitions.
+    const start = Date.parse('2025-06-01T00:00:00Z');
+    const day = start / 86_400_000;
+    await new PartitionManager(ds, silentLogger).ensure([day, day + 1]);
+    const t0 = performance.now();
+    await ds.query(`TRUNCATE edge_rollups, drop_events`);
+    await ds.query(FILL_ROLLUPS, [new Date(start).toISOString()]);
+    await ds.query(FILL_EVENTS, [new Date(start).toISOString()]);
+    await ds.query(`VACUUM ANALYZE edge_rollups`);
+    await ds.query(`VACUUM ANALYZE drop_events`);
+    const fillSeconds = Math.round((performance.now() - t0) / 100) / 10;
+    const [{ rows, flows }] = (await ds.query(`SELECT count(*)::int AS rows, sum(count)::bigint AS flows FROM edge_rollups`)) as Array<{
+      rows: number;
+      flows: string;
+    }>;
+
+    const q = new ApiQueries(ds);
+    const window: DropFilters = { from: start, to: start + 86_400_000, verdict: [...DROP_VERDICTS] };
+    const cases: Array<[string, () => Promise<unknown>]> = [
+      ...SUMMARY_BY.map((by): [string, () => Promise<unknown>] => [`summary by=${by}`, () => q.summary(window, by, 20)]),
+      ['summary by=edge namespace=ns-7', () => q.summary({ ...window, namespace: 'ns-7' }, 'edge', 20)],
+      ['summary by=namespace verdict=denied', () => q.summary({ ...window, verdict: ['denied'] }, 'namespace', 20)],
+      ['summary by=edge policy=ns-3/deny-1', () => q.summary({ ...window, policy: 'ns-3/deny-1' }, 'edge', 20)],
+      ['summary by=edge workload=Deployment/app-4', () => q.summary({ ...window, workload: 'Deployment/app-4' }, 'edge', 20)],
+      ['timeseries step=5m', () => q.timeseries(window, '5m')],
+      ['timeseries step=1m', () => q.timeseries(window, '1m')],
+      ['timeseries step=1h namespace=ns-7', () => q.timeseries({ ...window, namespace: 'ns-7' }, '1h')],
+      ['edges (all verdicts) limit=1000', () => q.edges({ ...window, verdict: ['allowed', 'denied', 'dropped', 'audit', 'other'] }, 1000)],
+      ['drops first page limit=100', () => q.listDrops(window, 100)],
+      ['drops pod=app-3-pod-1', () => q.listDrops({ ...window, pod: 'app-3-pod-1' }, 100)],
+      ['policy drop stats', () => q.policyDropStats(window)],
+    ];
+    const medianMs: Record<string, number> = {};
+    const maxMs: Record<string, number> = {};
+    for (const [name, fn] of cases) {
+      const r = await time(fn, 6);
+      medianMs[name] = r.median;
+      maxMs[name] = r.max;
+    }
+    return { rollupRows: rows, flows: Number(flows), dropEvents: EVENTS, fillSeconds, medianMs, maxMs };
+  } finally {
+    await ds.destroy();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void (async () => {
+    let url = process.env.DATABASE_URL;
+    let dir: string | undefined;
+    let stop: (() => Promise<void>) | undefined;
+    if (!url) {
+      dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-api-'));
+      const pg = await startEmbeddedPostgres(dir, silentLogger);
+      url = pg.url;
+      stop = () => pg.stop();
+    }
+    try {
+      const r = await benchApiQueries(url);
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      const slow = Object.entries(r.medianMs).filter(([k, v]) => /^(summary|timeseries)/.test(k) && v >= 200);
+      if (slow.length > 0) process.stderr.write(`api queries: over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
+    } catch (e) {
+      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    } finally {
+      await stop?.();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+}
