@@ -102,7 +102,9 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
     await ds.query(`VACUUM ANALYZE edge_rollups`);
     await ds.query(`VACUUM ANALYZE drop_events`);
     const fillSeconds = Math.round((performance.now() - t0) / 100) / 10;
-    const [{ rows, flows }] = (await ds.query(`SELECT count(*)::int AS rows, sum(count)::bigint AS flows FROM edge_rollups`)) as Array<{
+    const [{ rows, flows }] = (await ds.query(
+      `SELECT count(*)::int AS rows, sum(count)::bigint AS flows FROM edge_rollups`,
+    )) as Array<{
       rows: number;
       flows: string;
     }>;
@@ -110,15 +112,24 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
     const q = new ApiQueries(ds);
     const window: DropFilters = { from: start, to: start + 86_400_000, verdict: [...DROP_VERDICTS] };
     const cases: Array<[string, () => Promise<unknown>]> = [
-      ...SUMMARY_BY.map((by): [string, () => Promise<unknown>] => [`summary by=${by}`, () => q.summary(window, by, 20)]),
+      ...SUMMARY_BY.map((by): [string, () => Promise<unknown>] => [
+        `summary by=${by}`,
+        () => q.summary(window, by, 20),
+      ]),
       ['summary by=edge namespace=ns-7', () => q.summary({ ...window, namespace: 'ns-7' }, 'edge', 20)],
       ['summary by=namespace verdict=denied', () => q.summary({ ...window, verdict: ['denied'] }, 'namespace', 20)],
       ['summary by=edge policy=ns-3/deny-1', () => q.summary({ ...window, policy: 'ns-3/deny-1' }, 'edge', 20)],
-      ['summary by=edge workload=Deployment/app-4', () => q.summary({ ...window, workload: 'Deployment/app-4' }, 'edge', 20)],
+      [
+        'summary by=edge workload=Deployment/app-4',
+        () => q.summary({ ...window, workload: 'Deployment/app-4' }, 'edge', 20),
+      ],
       ['timeseries step=5m', () => q.timeseries(window, '5m')],
       ['timeseries step=1m', () => q.timeseries(window, '1m')],
       ['timeseries step=1h namespace=ns-7', () => q.timeseries({ ...window, namespace: 'ns-7' }, '1h')],
-      ['edges (all verdicts) limit=1000', () => q.edges({ ...window, verdict: ['allowed', 'denied', 'dropped', 'audit', 'other'] }, 1000)],
+      [
+        'edges (all verdicts) limit=1000',
+        () => q.edges({ ...window, verdict: ['allowed', 'denied', 'dropped', 'audit', 'other'] }, 1000),
+      ],
       ['drops first page limit=100', () => q.listDrops(window, 100)],
       ['drops pod=app-3-pod-1', () => q.listDrops({ ...window, pod: 'app-3-pod-1' }, 100)],
       ['policy drop stats', () => q.policyDropStats(window)],
@@ -151,7 +162,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       const r = await benchApiQueries(url);
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       const slow = Object.entries(r.medianMs).filter(([k, v]) => /^(summary|timeseries)/.test(k) && v >= 200);
-      if (slow.length > 0) process.stderr.write(`api queries: over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
+      if (slow.length > 0)
+        process.stderr.write(`api queries: over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
     } catch (e) {
       process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 1;

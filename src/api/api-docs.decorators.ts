@@ -7,7 +7,10 @@ import { TIME_FORM } from './query-params.js';
 
 export function ApiErrors(): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ApiBadRequestResponse({ type: ErrorDto, description: 'Bad input: the message names the parameter and the expected form' }),
+    ApiBadRequestResponse({
+      type: ErrorDto,
+      description: 'Bad input: the message names the parameter and the expected form',
+    }),
     ApiUnauthorizedResponse({ type: ErrorDto, description: 'Missing or invalid bearer token' }),
     ApiForbiddenResponse({ type: ErrorDto, description: 'The token lacks the scope this operation needs' }),
   );
@@ -15,7 +18,12 @@ export function ApiErrors(): MethodDecorator & ClassDecorator {
 
 export function TimeRangeQueries(): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ApiQuery({ name: 'from', required: false, type: String, description: `Start (inclusive): ${TIME_FORM}. Default: to - 24h` }),
+    ApiQuery({
+      name: 'from',
+      required: false,
+      type: String,
+      description: `Start (inclusive): ${TIME_FORM}. Default: to - 24h`,
+    }),
     ApiQuery({ name: 'to', required: false, type: String, description: `End (exclusive): ${TIME_FORM}. Default: now` }),
   );
 }

@@ -43,7 +43,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
         return;
       }
       const body = exception.getResponse();
-      res.status(exception.getStatus()).json(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body);
+      res
+        .status(exception.getStatus())
+        .json(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body);
       return;
     }
     if (exception instanceof ApiInputError || exception instanceof PolicyTestInputError) {

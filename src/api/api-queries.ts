@@ -4,13 +4,7 @@
  * per-minute roll-ups; only the event list and a policy's recent drops read drop_events.
  * See docs/API.md ("Index plan") for the index each filter uses.
  */
-import {
-  EVENTS,
-  ROLLUPS,
-  SqlParams,
-  whereClause,
-  type DropFilters,
-} from './drop-filters.js';
+import { EVENTS, ROLLUPS, SqlParams, whereClause, type DropFilters } from './drop-filters.js';
 import { ApiInputError, decodeCursor, encodeCursor } from './query-params.js';
 
 export interface Queryable {
@@ -30,7 +24,12 @@ export interface DropAttributionView {
 }
 
 /** One drop event: its id, the full FlowRecord (flow id as `flowId`) and its attribution. */
-export type DropItem = Record<string, unknown> & { id: string; flowId: string; time: string; attribution: DropAttributionView };
+export type DropItem = Record<string, unknown> & {
+  id: string;
+  flowId: string;
+  time: string;
+  attribution: DropAttributionView;
+};
 
 export const SUMMARY_BY = ['edge', 'policy', 'namespace', 'reason', 'workload'] as const;
 export type SummaryBy = (typeof SUMMARY_BY)[number];
@@ -39,7 +38,11 @@ export const STEPS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_
 export type Step = keyof typeof STEPS;
 export const MAX_BUCKETS = 10_000;
 
-export type SummaryItem = Record<string, string | number | null> & { count: number; firstSeen: string; lastSeen: string };
+export type SummaryItem = Record<string, string | number | null> & {
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+};
 
 export interface TimeseriesPoint {
   time: string;
@@ -168,7 +171,10 @@ export class ApiQueries {
   }
 
   /** Flow counts per step (zero-filled), split by verdict, from the roll-ups. */
-  async timeseries(f: DropFilters, step: Step): Promise<{ step: Step; from: string; to: string; items: TimeseriesPoint[] }> {
+  async timeseries(
+    f: DropFilters,
+    step: Step,
+  ): Promise<{ step: Step; from: string; to: string; items: TimeseriesPoint[] }> {
     const stepMs = STEPS[step];
     const first = Math.floor(f.from / stepMs) * stepMs;
     const buckets = Math.ceil((f.to - first) / stepMs);
@@ -198,7 +204,12 @@ export class ApiQueries {
       p.count += n;
       p.verdicts[String(r.verdict)] = (p.verdicts[String(r.verdict)] ?? 0) + n;
     }
-    return { step, from: new Date(f.from).toISOString(), to: new Date(f.to).toISOString(), items: [...points.values()] };
+    return {
+      step,
+      from: new Date(f.from).toISOString(),
+      to: new Date(f.to).toISOString(),
+      items: [...points.values()],
+    };
   }
 
   /** Observed edges (any verdict) for a window, largest first; offset-paginated over the grouped result. */
@@ -219,32 +230,30 @@ export class ApiQueries {
       LIMIT ${ps.add(limit + 1)} OFFSET ${ps.add(offset)}`;
     const rows = await this.rows(sql, ps);
     const more = rows.length > limit;
-    const items = (more ? rows.slice(0, limit) : rows).map(
-      (r): EdgeItem => ({
-        cluster: String(r.cluster),
-        src: {
-          kind: String(r.src_kind),
-          namespace: orNull(r.src_namespace),
-          workload: orNull(r.src_workload),
-          labels: parseJson<Record<string, string>>(r.src_labels),
-        },
-        dst: {
-          kind: String(r.dst_kind),
-          namespace: orNull(r.dst_namespace),
-          workload: orNull(r.dst_workload),
-          labels: parseJson<Record<string, string>>(r.dst_labels),
-        },
-        dstPort: num(r.dst_port),
-        protocol: String(r.protocol),
-        verdict: String(r.verdict),
-        directions: parsePgArray(r.directions),
-        count: num(r.count),
-        packets: num(r.packets),
-        bytes: num(r.bytes),
-        firstSeen: iso(r.first_seen),
-        lastSeen: iso(r.last_seen),
-      }),
-    );
+    const items = (more ? rows.slice(0, limit) : rows).map((r): EdgeItem => ({
+      cluster: String(r.cluster),
+      src: {
+        kind: String(r.src_kind),
+        namespace: orNull(r.src_namespace),
+        workload: orNull(r.src_workload),
+        labels: parseJson<Record<string, string>>(r.src_labels),
+      },
+      dst: {
+        kind: String(r.dst_kind),
+        namespace: orNull(r.dst_namespace),
+        workload: orNull(r.dst_workload),
+        labels: parseJson<Record<string, string>>(r.dst_labels),
+      },
+      dstPort: num(r.dst_port),
+      protocol: String(r.protocol),
+      verdict: String(r.verdict),
+      directions: parsePgArray(r.directions),
+      count: num(r.count),
+      packets: num(r.packets),
+      bytes: num(r.bytes),
+      firstSeen: iso(r.first_seen),
+      lastSeen: iso(r.last_seen),
+    }));
     return { items, nextCursor: more ? encodeCursor('o', String(offset + limit)) : null };
   }
 

@@ -1,7 +1,15 @@
 /** Per-endpoint query parsing: accepted parameters, defaults and limits (plain TypeScript). */
 import { SUMMARY_BY, STEPS, type Step, type SummaryBy } from './api-queries.js';
 import { ALL_VERDICTS, DROP_VERDICTS, FILTER_PARAMS, parseFilters, type DropFilters } from './drop-filters.js';
-import { ApiInputError, checkParams, parseEnum, parseLimit, parseRange, type RawQuery, type TimeRange } from './query-params.js';
+import {
+  ApiInputError,
+  checkParams,
+  parseEnum,
+  parseLimit,
+  parseRange,
+  type RawQuery,
+  type TimeRange,
+} from './query-params.js';
 
 export const LIMITS = {
   drops: { def: 100, max: 1000 },
@@ -58,7 +66,11 @@ export function parseEdges(q: RawQuery, now: number): ListRequest {
 }
 
 /** The window of drop counts shown with policies (default: last 24 h). */
-export function parsePolicyWindow(q: RawQuery, now: number, extra: readonly string[] = []): { range: TimeRange; p: Record<string, string> } {
+export function parsePolicyWindow(
+  q: RawQuery,
+  now: number,
+  extra: readonly string[] = [],
+): { range: TimeRange; p: Record<string, string> } {
   const p = checkParams(q, ['from', 'to', ...extra]);
   return { range: parseRange(p, now), p };
 }

@@ -19,7 +19,10 @@ export class AttributionDto {
     description: 'Policies that dropped the flow: {kind, namespace, name, action, tier, ruleIndex}',
   })
   policies!: unknown[];
-  @ApiPropertyOptional({ type: [String], description: '`ns/name` of the policies isolating the endpoint (inferred level)' })
+  @ApiPropertyOptional({
+    type: [String],
+    description: '`ns/name` of the policies isolating the endpoint (inferred level)',
+  })
   isolatedBy?: string[];
   @ApiPropertyOptional({ type: String, description: 'A sentence a person can act on' }) reason?: string;
 }
@@ -35,7 +38,8 @@ export class EndpointDto {
 
 export class DropItemDto {
   @ApiProperty({ type: String, description: 'Drop event id (stable; use it to refer to this event)' }) id!: string;
-  @ApiProperty({ type: String, description: 'The FlowRecord id (Hubble uuid or hash of the Calico record)' }) flowId!: string;
+  @ApiProperty({ type: String, description: 'The FlowRecord id (Hubble uuid or hash of the Calico record)' })
+  flowId!: string;
   @ApiProperty({ type: String, format: 'date-time' }) time!: string;
   @ApiPropertyOptional({ type: String, format: 'date-time' }) endTime?: string;
   @ApiProperty({ type: String, enum: ['hubble', 'calico'] }) source!: string;
@@ -55,7 +59,11 @@ export class DropItemDto {
 
 export class DropListDto {
   @ApiProperty({ type: [DropItemDto] }) items!: DropItemDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page; null on the last page' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Pass as `cursor` for the next page; null on the last page',
+  })
   nextCursor!: string | null;
 }
 
@@ -145,7 +153,8 @@ export class PolicyItemDto {
   @ApiProperty({ type: String, nullable: true }) namespace!: string | null;
   @ApiProperty({ type: String }) name!: string;
   @ApiPropertyOptional({ type: String }) tier?: string;
-  @ApiProperty({ type: Boolean, description: 'false: named by drops but absent from the inventory' }) inInventory!: boolean;
+  @ApiProperty({ type: Boolean, description: 'false: named by drops but absent from the inventory' })
+  inInventory!: boolean;
   @ApiProperty({ type: PolicyDropsDto }) drops!: PolicyDropsDto;
 }
 

@@ -88,7 +88,8 @@ export function ensureTokens(config: AppConfig, log: Logger): AppConfig {
   let token: string | undefined;
   try {
     token = readFileSync(file, 'utf8').trim();
-    if (token.length < 16) throw new Error(`${file} holds no usable token (fewer than 16 characters); delete it to generate a new one`);
+    if (token.length < 16)
+      throw new Error(`${file} holds no usable token (fewer than 16 characters); delete it to generate a new one`);
     log.info('API authentication: no API_READ_TOKENS/API_ADMIN_TOKENS set; using the admin token stored in the file', {
       file,
     });
@@ -98,9 +99,12 @@ export function ensureTokens(config: AppConfig, log: Logger): AppConfig {
     mkdirSync(config.dataDir, { recursive: true });
     writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);
-    log.warn('API authentication: no API_READ_TOKENS/API_ADMIN_TOKENS set; generated an admin token into the file (mode 0600)', {
-      file,
-    });
+    log.warn(
+      'API authentication: no API_READ_TOKENS/API_ADMIN_TOKENS set; generated an admin token into the file (mode 0600)',
+      {
+        file,
+      },
+    );
   }
   return { ...config, auth: { ...config.auth, adminTokens: [token] } };
 }

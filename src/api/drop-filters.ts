@@ -3,14 +3,7 @@
  * WHERE clause for either table (drop_events or edge_rollups). Values only ever travel as $n
  * parameters; column names come from the fixed maps below.
  */
-import {
-  ApiInputError,
-  parseEnumList,
-  parsePolicyRef,
-  parseRange,
-  parseText,
-  type TimeRange,
-} from './query-params.js';
+import { ApiInputError, parseEnumList, parsePolicyRef, parseRange, parseText, type TimeRange } from './query-params.js';
 
 export const DROP_VERDICTS = ['denied', 'dropped', 'audit'] as const;
 export const ALL_VERDICTS = ['allowed', 'denied', 'dropped', 'audit', 'other'] as const;
@@ -136,7 +129,9 @@ export function whereClause(f: DropFilters, table: TableColumns, ps: SqlParams):
   if (f.srcNamespace !== undefined) c.push(`src_namespace = ${ps.add(f.srcNamespace)}`);
   if (f.dstNamespace !== undefined) c.push(`dst_namespace = ${ps.add(f.dstNamespace)}`);
   if (f.workload !== undefined)
-    c.push(`(${workloadCondition('src_workload', f.workload, ps)} OR ${workloadCondition('dst_workload', f.workload, ps)})`);
+    c.push(
+      `(${workloadCondition('src_workload', f.workload, ps)} OR ${workloadCondition('dst_workload', f.workload, ps)})`,
+    );
   if (f.srcWorkload !== undefined) c.push(workloadCondition('src_workload', f.srcWorkload, ps));
   if (f.dstWorkload !== undefined) c.push(workloadCondition('dst_workload', f.dstWorkload, ps));
   if (f.pod !== undefined) {

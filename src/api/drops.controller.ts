@@ -1,6 +1,14 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { SUMMARY_BY, STEPS, type ApiQueries, type DropItem, type Page, type SummaryItem, type TimeseriesPoint } from './api-queries.js';
+import {
+  SUMMARY_BY,
+  STEPS,
+  type ApiQueries,
+  type DropItem,
+  type Page,
+  type SummaryItem,
+  type TimeseriesPoint,
+} from './api-queries.js';
 import { LIMITS, parseDropList, parseEdges, parseSummary, parseTimeseries } from './api-requests.js';
 import { ApiErrors, FilterQueries } from './api-docs.decorators.js';
 import { DropListDto, EdgeListDto, SummaryDto, TimeseriesDto } from './api.dto.js';
@@ -18,7 +26,12 @@ export class DropsController {
   @Get()
   @ApiOperation({ summary: 'Drop events (denied, dropped, audit), newest first, cursor-paginated' })
   @FilterQueries({ pods: true })
-  @ApiQuery({ name: 'limit', required: false, type: Number, description: `Page size, 1-${LIMITS.drops.max}, default ${LIMITS.drops.def}` })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    type: Number,
+    description: `Page size, 1-${LIMITS.drops.max}, default ${LIMITS.drops.def}`,
+  })
   @ApiQuery({ name: 'cursor', required: false, type: String, description: 'The nextCursor of the previous page' })
   @ApiOkResponse({ type: DropListDto })
   async list(@Query() q: RawQuery): Promise<Page<DropItem>> {
@@ -30,7 +43,12 @@ export class DropsController {
   @ApiOperation({ summary: 'Top drop groups by flow count, from the per-minute roll-ups' })
   @FilterQueries()
   @ApiQuery({ name: 'by', required: false, enum: [...SUMMARY_BY], type: String, description: 'Grouping, default edge' })
-  @ApiQuery({ name: 'limit', required: false, type: Number, description: `Top N, 1-${LIMITS.summary.max}, default ${LIMITS.summary.def}` })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    type: Number,
+    description: `Top N, 1-${LIMITS.summary.max}, default ${LIMITS.summary.def}`,
+  })
   @ApiOkResponse({ type: SummaryDto })
   async summary(@Query() q: RawQuery): Promise<{ by: string; items: SummaryItem[] }> {
     const r = parseSummary(q, Date.now());
@@ -64,7 +82,12 @@ export class FlowsController {
   @Get('edges')
   @ApiOperation({ summary: 'Observed edges (allowed and denied) for a window: the input of suggestions' })
   @FilterQueries({ flows: true })
-  @ApiQuery({ name: 'limit', required: false, type: Number, description: `Page size, 1-${LIMITS.edges.max}, default ${LIMITS.edges.def}` })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    type: Number,
+    description: `Page size, 1-${LIMITS.edges.max}, default ${LIMITS.edges.def}`,
+  })
   @ApiQuery({ name: 'cursor', required: false, type: String, description: 'The nextCursor of the previous page' })
   @ApiOkResponse({ type: EdgeListDto })
   async edges(@Query() q: RawQuery): Promise<Page<EdgeItem>> {

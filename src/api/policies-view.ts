@@ -61,7 +61,10 @@ function fromDropsOnly(key: string, s: PolicyDropStats): PolicyView {
 }
 
 /** Inventory policies (with their drops) plus policies that drops name but the inventory lacks. */
-export function listPolicyViews(inventory: PolicyInventory | undefined, stats: Map<string, PolicyDropStats>): PolicyView[] {
+export function listPolicyViews(
+  inventory: PolicyInventory | undefined,
+  stats: Map<string, PolicyDropStats>,
+): PolicyView[] {
   const out: PolicyView[] = [];
   const seen = new Set<string>();
   for (const p of inventory?.policies ?? []) {
@@ -89,6 +92,11 @@ export function policyView(
     const v = fromObject(objects[0], new Map(stats ? [[ref, stats]] : []));
     return { ...v, spec: objects[0] };
   }
-  const v = stats ? fromDropsOnly(ref, stats) : { ...fromDropsOnly(ref, { policy: ref, count: 0, firstSeen: '', lastSeen: '', verdicts: {} }), drops: drops(undefined) };
+  const v = stats
+    ? fromDropsOnly(ref, stats)
+    : {
+        ...fromDropsOnly(ref, { policy: ref, count: 0, firstSeen: '', lastSeen: '', verdicts: {} }),
+        drops: drops(undefined),
+      };
   return { ...v, spec: null };
 }

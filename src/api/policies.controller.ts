@@ -1,4 +1,15 @@
-import { Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -19,13 +30,7 @@ import type { ApiQueries, DropItem } from './api-queries.js';
 import { LIMITS, checkPathName, parsePolicyDetail, parsePolicyWindow } from './api-requests.js';
 import { RequireScope } from './auth.guard.js';
 import { DROP_VERDICTS, type DropFilters } from './drop-filters.js';
-import {
-  NO_INVENTORY_NOTE,
-  findPolicies,
-  listPolicyViews,
-  policyView,
-  type PolicyView,
-} from './policies-view.js';
+import { NO_INVENTORY_NOTE, findPolicies, listPolicyViews, policyView, type PolicyView } from './policies-view.js';
 import type { RawQuery, TimeRange } from './query-params.js';
 import { API_QUERIES } from './tokens.js';
 
@@ -72,7 +77,12 @@ export class PoliciesController {
   @ApiParam({ name: 'namespace', type: String, description: 'The policy namespace' })
   @ApiParam({ name: 'name', type: String, description: 'The policy name' })
   @TimeRangeQueries()
-  @ApiQuery({ name: 'recent', required: false, type: Number, description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}, default ${LIMITS.recentDrops.def}` })
+  @ApiQuery({
+    name: 'recent',
+    required: false,
+    type: Number,
+    description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}, default ${LIMITS.recentDrops.def}`,
+  })
   @ApiOkResponse({ type: PolicyDetailDto })
   @ApiNotFoundResponse({ type: ErrorDto, description: 'Neither in the inventory nor named by drops in the window' })
   async namespaced(
@@ -87,7 +97,12 @@ export class PoliciesController {
   @ApiOperation({ summary: 'One cluster-wide policy (CiliumClusterwideNetworkPolicy, GlobalNetworkPolicy)' })
   @ApiParam({ name: 'name', type: String, description: 'The policy name' })
   @TimeRangeQueries()
-  @ApiQuery({ name: 'recent', required: false, type: Number, description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}` })
+  @ApiQuery({
+    name: 'recent',
+    required: false,
+    type: Number,
+    description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}`,
+  })
   @ApiOkResponse({ type: PolicyDetailDto })
   @ApiNotFoundResponse({ type: ErrorDto })
   async clusterWide(
@@ -97,7 +112,10 @@ export class PoliciesController {
     return this.detail(checkPathName('name', name), q);
   }
 
-  private async detail(ref: string, q: RawQuery): Promise<PolicyView & { spec: object | null; recentDrops: DropItem[] }> {
+  private async detail(
+    ref: string,
+    q: RawQuery,
+  ): Promise<PolicyView & { spec: object | null; recentDrops: DropItem[] }> {
     const { range, recent } = parsePolicyDetail(q, Date.now());
     const f = windowFilters(range);
     const objects = findPolicies(this.inventory(), ref);
@@ -113,7 +131,9 @@ export class PoliciesController {
   @Post('policy-test')
   @HttpCode(200)
   @RequireScope('read')
-  @ApiOperation({ summary: 'Evaluate probes (from, to, port, protocol) against the policy inventory, as `dropscope policy-test` does' })
+  @ApiOperation({
+    summary: 'Evaluate probes (from, to, port, protocol) against the policy inventory, as `dropscope policy-test` does',
+  })
   @ApiBody({ type: PolicyTestRequestDto })
   @ApiOkResponse({ type: PolicyTestResponseDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'No policy inventory is configured' })

@@ -23,7 +23,10 @@ export function checkParams(query: RawQuery, accepted: readonly string[]): Recor
   for (const [k, v] of Object.entries(query)) {
     if (!accepted.includes(k)) throw new ApiInputError(k, `unknown query parameter; accepted: ${accepted.join(', ')}`);
     if (typeof v !== 'string')
-      throw new ApiInputError(k, 'must be given once as a plain value (separate several values with commas where supported)');
+      throw new ApiInputError(
+        k,
+        'must be given once as a plain value (separate several values with commas where supported)',
+      );
     out[k] = v;
   }
   return out;
@@ -76,7 +79,11 @@ export function parseLimit(param: string, value: string | undefined, def: number
 }
 
 /** One of a fixed set of values. */
-export function parseEnum<T extends string>(param: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+export function parseEnum<T extends string>(
+  param: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
   if (!(allowed as readonly string[]).includes(v))
@@ -117,7 +124,10 @@ export function parsePolicyRef(param: string, value: string | undefined): string
   const v = parseText(param, value);
   if (v === undefined) return undefined;
   if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9._:]*[A-Za-z0-9])?$/.test(v))
-    throw new ApiInputError(param, `${JSON.stringify(value)} is not NAMESPACE/NAME (or NAME for a cluster-wide policy)`);
+    throw new ApiInputError(
+      param,
+      `${JSON.stringify(value)} is not NAMESPACE/NAME (or NAME for a cluster-wide policy)`,
+    );
   return v;
 }
 
@@ -131,7 +141,10 @@ export function encodeCursor(kind: string, payload: string): string {
 export function decodeCursor(value: string | undefined, kind: string, shape: RegExp): RegExpExecArray | undefined {
   if (value === undefined) return undefined;
   const bad = () =>
-    new ApiInputError('cursor', 'is not a cursor this endpoint issued; pass the nextCursor of the previous page unchanged');
+    new ApiInputError(
+      'cursor',
+      'is not a cursor this endpoint issued; pass the nextCursor of the previous page unchanged',
+    );
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(value)) throw bad();
   const text = Buffer.from(value, 'base64url').toString('utf8');
   if (!text.startsWith(`${kind}:`)) throw bad();

@@ -103,7 +103,9 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const items = await allDrops({ ...ALL, limit: 37 });
       const ids = items.map((i) => String(i.id));
       expect(new Set(ids).size).toBe(ids.length);
-      const rows = (await svc.runtime.db.dataSource.query(`SELECT id::text AS id FROM drop_events`)) as Array<{ id: string }>;
+      const rows = (await svc.runtime.db.dataSource.query(`SELECT id::text AS id FROM drop_events`)) as Array<{
+        id: string;
+      }>;
       expect(sorted(ids)).toEqual(sorted(rows.map((r) => r.id)));
       expect(flowIds(items)).toEqual(expectIds(() => true));
       for (let i = 1; i < items.length; i++)
@@ -115,7 +117,19 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const res = await get('/api/v1/drops', { ...ALL, limit: 5 }).expect(200);
       const item = (res.body as { items: Json[] }).items[0];
       expect(typeof item.id).toBe('string');
-      for (const k of ['flowId', 'time', 'source', 'cluster', 'verdict', 'direction', 'src', 'dst', 'protocol', 'count', 'policies'])
+      for (const k of [
+        'flowId',
+        'time',
+        'source',
+        'cluster',
+        'verdict',
+        'direction',
+        'src',
+        'dst',
+        'protocol',
+        'count',
+        'policies',
+      ])
         expect(item).toHaveProperty(k);
       expect((item.attribution as Json).level).toMatch(/^(reported|inferred|unknown)$/);
       expect(Array.isArray((item.attribution as Json).policies)).toBe(true);
@@ -132,7 +146,9 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const from = '2025-03-01T01:00:00Z';
       const to = '2025-03-01T02:00:00Z';
       const items = await allDrops({ from, to, limit: 1000 });
-      const expected = expectIds((e) => Date.parse(e.flow.time) >= Date.parse(from) && Date.parse(e.flow.time) < Date.parse(to));
+      const expected = expectIds(
+        (e) => Date.parse(e.flow.time) >= Date.parse(from) && Date.parse(e.flow.time) < Date.parse(to),
+      );
       expect(expected.length).toBeGreaterThan(0);
       expect(flowIds(items)).toEqual(expected);
       const rel = await allDrops({ from: '-2h', to: 'now', limit: 1000 });
@@ -143,17 +159,41 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
     const cases: Array<[string, (d: Expected[]) => string, (e: Expected, v: string) => boolean]> = [
       ['cluster', () => 'gen', (e, v) => e.flow.cluster === v],
       ['namespace', (d) => d.find((e) => e.flow.dst.namespace)!.flow.dst.namespace!, (e, v) => ns(e).includes(v)],
-      ['srcNamespace', (d) => d.find((e) => e.flow.src.namespace)!.flow.src.namespace!, (e, v) => e.flow.src.namespace === v],
-      ['dstNamespace', (d) => d.find((e) => e.flow.dst.namespace)!.flow.dst.namespace!, (e, v) => e.flow.dst.namespace === v],
-      ['workload', (d) => d.find((e) => e.dstWorkload.startsWith('Deployment/'))!.dstWorkload, (e, v) => e.srcWorkload === v || e.dstWorkload === v],
+      [
+        'srcNamespace',
+        (d) => d.find((e) => e.flow.src.namespace)!.flow.src.namespace!,
+        (e, v) => e.flow.src.namespace === v,
+      ],
+      [
+        'dstNamespace',
+        (d) => d.find((e) => e.flow.dst.namespace)!.flow.dst.namespace!,
+        (e, v) => e.flow.dst.namespace === v,
+      ],
+      [
+        'workload',
+        (d) => d.find((e) => e.dstWorkload.startsWith('Deployment/'))!.dstWorkload,
+        (e, v) => e.srcWorkload === v || e.dstWorkload === v,
+      ],
       [
         'workload',
         (d) => d.find((e) => e.dstWorkload.startsWith('Deployment/'))!.dstWorkload.split('/')[1],
         (e, v) => [e.srcWorkload, e.dstWorkload].some((w) => w === v || w.endsWith(`/${v}`)),
       ],
-      ['srcWorkload', (d) => d.find((e) => e.srcWorkload.startsWith('Deployment/'))!.srcWorkload, (e, v) => e.srcWorkload === v],
-      ['dstWorkload', (d) => d.find((e) => e.dstWorkload.startsWith('Deployment/'))!.dstWorkload, (e, v) => e.dstWorkload === v],
-      ['pod', (d) => d.find((e) => e.flow.dst.pod)!.flow.dst.pod!, (e, v) => e.flow.src.pod === v || e.flow.dst.pod === v],
+      [
+        'srcWorkload',
+        (d) => d.find((e) => e.srcWorkload.startsWith('Deployment/'))!.srcWorkload,
+        (e, v) => e.srcWorkload === v,
+      ],
+      [
+        'dstWorkload',
+        (d) => d.find((e) => e.dstWorkload.startsWith('Deployment/'))!.dstWorkload,
+        (e, v) => e.dstWorkload === v,
+      ],
+      [
+        'pod',
+        (d) => d.find((e) => e.flow.dst.pod)!.flow.dst.pod!,
+        (e, v) => e.flow.src.pod === v || e.flow.dst.pod === v,
+      ],
       ['policy', (d) => d.find((e) => e.policy !== '')!.policy, (e, v) => e.policy === v],
       ['reason', () => 'POLICY_DENIED', (e, v) => (e.flow.dropReason ?? '') === v],
       ['direction', () => 'egress', (e, v) => e.flow.direction === v],
@@ -181,42 +221,71 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       for (const e of drops) m.set(key(e), (m.get(key(e)) ?? 0) + e.flow.count);
       return m;
     };
-    const enforcingNs = (e: Expected) => (e.flow.direction === 'egress' ? e.flow.src.namespace : e.flow.dst.namespace) ?? '';
+    const enforcingNs = (e: Expected) =>
+      (e.flow.direction === 'egress' ? e.flow.src.namespace : e.flow.dst.namespace) ?? '';
 
     it('by=namespace sums flow counts per enforcing namespace, largest first', async () => {
       const res = await get('/api/v1/drops/summary', { ...ALL, by: 'namespace', limit: 1000 }).expect(200);
       const items = (res.body as { items: Json[] }).items;
       const got = new Map(items.map((i) => [String(i.namespace ?? ''), Number(i.count)]));
       expect(got).toEqual(sumBy(enforcingNs));
-      for (let i = 1; i < items.length; i++) expect(Number(items[i - 1].count)).toBeGreaterThanOrEqual(Number(items[i].count));
+      for (let i = 1; i < items.length; i++)
+        expect(Number(items[i - 1].count)).toBeGreaterThanOrEqual(Number(items[i].count));
       for (const i of items) {
         expect(Date.parse(String(i.firstSeen))).toBeLessThanOrEqual(Date.parse(String(i.lastSeen)));
       }
     });
 
     it('by=policy, by=reason, by=workload, by=edge match the input', async () => {
-      const pol = (await get('/api/v1/drops/summary', { ...ALL, by: 'policy', limit: 1000 }).expect(200)).body as { items: Json[] };
+      const pol = (await get('/api/v1/drops/summary', { ...ALL, by: 'policy', limit: 1000 }).expect(200)).body as {
+        items: Json[];
+      };
       expect(new Map(pol.items.map((i) => [String(i.policy ?? ''), Number(i.count)]))).toEqual(sumBy((e) => e.policy));
-      const rea = (await get('/api/v1/drops/summary', { ...ALL, by: 'reason', limit: 1000 }).expect(200)).body as { items: Json[] };
-      expect(new Map(rea.items.map((i) => [`${String(i.verdict)}|${String(i.reason ?? '')}`, Number(i.count)]))).toEqual(
-        sumBy((e) => `${e.flow.verdict}|${e.flow.dropReason ?? ''}`),
-      );
-      const wl = (await get('/api/v1/drops/summary', { ...ALL, by: 'workload', limit: 1000 }).expect(200)).body as { items: Json[] };
-      expect(new Map(wl.items.map((i) => [`${String(i.namespace ?? '')}|${String(i.workload ?? '')}`, Number(i.count)]))).toEqual(
-        sumBy((e) => `${enforcingNs(e)}|${e.flow.direction === 'egress' ? e.srcWorkload : e.dstWorkload}`),
-      );
-      const edge = (await get('/api/v1/drops/summary', { ...ALL, by: 'edge', limit: 5 }).expect(200)).body as { items: Json[] };
+      const rea = (await get('/api/v1/drops/summary', { ...ALL, by: 'reason', limit: 1000 }).expect(200)).body as {
+        items: Json[];
+      };
+      expect(
+        new Map(rea.items.map((i) => [`${String(i.verdict)}|${String(i.reason ?? '')}`, Number(i.count)])),
+      ).toEqual(sumBy((e) => `${e.flow.verdict}|${e.flow.dropReason ?? ''}`));
+      const wl = (await get('/api/v1/drops/summary', { ...ALL, by: 'workload', limit: 1000 }).expect(200)).body as {
+        items: Json[];
+      };
+      expect(
+        new Map(wl.items.map((i) => [`${String(i.namespace ?? '')}|${String(i.workload ?? '')}`, Number(i.count)])),
+      ).toEqual(sumBy((e) => `${enforcingNs(e)}|${e.flow.direction === 'egress' ? e.srcWorkload : e.dstWorkload}`));
+      const edge = (await get('/api/v1/drops/summary', { ...ALL, by: 'edge', limit: 5 }).expect(200)).body as {
+        items: Json[];
+      };
       expect(edge.items).toHaveLength(5);
-      for (const k of ['cluster', 'srcNamespace', 'srcWorkload', 'dstNamespace', 'dstWorkload', 'dstPort', 'protocol', 'verdict', 'count', 'firstSeen', 'lastSeen'])
+      for (const k of [
+        'cluster',
+        'srcNamespace',
+        'srcWorkload',
+        'dstNamespace',
+        'dstWorkload',
+        'dstPort',
+        'protocol',
+        'verdict',
+        'count',
+        'firstSeen',
+        'lastSeen',
+      ])
         expect(edge.items[0]).toHaveProperty(k);
       const total = [...sumBy(() => 'x').values()][0];
-      const allEdges = (await get('/api/v1/drops/summary', { ...ALL, by: 'edge', limit: 1000 }).expect(200)).body as { items: Json[] };
+      const allEdges = (await get('/api/v1/drops/summary', { ...ALL, by: 'edge', limit: 1000 }).expect(200)).body as {
+        items: Json[];
+      };
       expect(allEdges.items.reduce((s, i) => s + Number(i.count), 0)).toBe(total);
     });
 
     it('applies the filters (namespace, verdict, policy)', async () => {
       const nsv = drops.find((e) => e.flow.cluster === 'gen')!.flow.dst.namespace!;
-      const res = await get('/api/v1/drops/summary', { ...ALL, by: 'reason', namespace: nsv, verdict: 'denied' }).expect(200);
+      const res = await get('/api/v1/drops/summary', {
+        ...ALL,
+        by: 'reason',
+        namespace: nsv,
+        verdict: 'denied',
+      }).expect(200);
       const total = (res.body as { items: Json[] }).items.reduce((s, i) => s + Number(i.count), 0);
       const expected = drops
         .filter((e) => e.flow.verdict === 'denied' && [e.flow.src.namespace, e.flow.dst.namespace].includes(nsv))
@@ -231,7 +300,10 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const from = '2025-03-01T00:00:00Z';
       const to = '2025-03-01T03:00:00Z';
       const res = await get('/api/v1/drops/timeseries', { from, to, step: '5m' }).expect(200);
-      const body = res.body as { step: string; items: Array<{ time: string; count: number; verdicts: Record<string, number> }> };
+      const body = res.body as {
+        step: string;
+        items: Array<{ time: string; count: number; verdicts: Record<string, number> }>;
+      };
       expect(body.step).toBe('5m');
       expect(body.items).toHaveLength(36);
       const expected = new Map<string, number>();
@@ -246,7 +318,8 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
         expect(Object.values(p.verdicts).reduce((a, b) => a + b, 0)).toBe(p.count);
       }
       expect(body.items.some((p) => p.count > 0)).toBe(true);
-      const denied = (await get('/api/v1/drops/timeseries', { from, to, step: '1h', verdict: 'denied' }).expect(200)).body as {
+      const denied = (await get('/api/v1/drops/timeseries', { from, to, step: '1h', verdict: 'denied' }).expect(200))
+        .body as {
         items: Array<{ count: number; verdicts: Record<string, number> }>;
       };
       expect(denied.items).toHaveLength(3);
@@ -261,12 +334,16 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const items: Json[] = [];
       let cursor: string | null = null;
       do {
-        const res = await get('/api/v1/flows/edges', { from, to, limit: 10, ...(cursor ? { cursor } : {}) }).expect(200);
+        const res = await get('/api/v1/flows/edges', { from, to, limit: 10, ...(cursor ? { cursor } : {}) }).expect(
+          200,
+        );
         const body = res.body as { items: Json[]; nextCursor: string | null };
         items.push(...body.items);
         cursor = body.nextCursor;
       } while (cursor);
-      const inWindow = data.records.filter((f) => Date.parse(f.time) >= Date.parse(from) && Date.parse(f.time) < Date.parse(to));
+      const inWindow = data.records.filter(
+        (f) => Date.parse(f.time) >= Date.parse(from) && Date.parse(f.time) < Date.parse(to),
+      );
       expect(items.reduce((s, i) => s + Number(i.count), 0)).toBe(inWindow.reduce((s, f) => s + f.count, 0));
       const verdicts = new Set(items.map((i) => String(i.verdict)));
       expect(verdicts.has('allowed')).toBe(true);
@@ -275,7 +352,9 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       expect(typeof (withLabels.src as Json).labels).toBe('object');
       const keys = items.map((i) => JSON.stringify([i.cluster, i.src, i.dst, i.dstPort, i.protocol, i.verdict]));
       expect(new Set(keys).size).toBe(keys.length);
-      const allowed = (await get('/api/v1/flows/edges', { from, to, verdict: 'allowed' }).expect(200)).body as { items: Json[] };
+      const allowed = (await get('/api/v1/flows/edges', { from, to, verdict: 'allowed' }).expect(200)).body as {
+        items: Json[];
+      };
       expect(allowed.items.every((i) => i.verdict === 'allowed')).toBe(true);
       expect(allowed.items.reduce((s, i) => s + Number(i.count), 0)).toBe(
         inWindow.filter((f) => f.verdict === 'allowed').reduce((s, f) => s + f.count, 0),
@@ -312,7 +391,9 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const res = await request(base)
         .post('/api/v1/policy-test')
         .set('Authorization', `Bearer ${READ_TOKEN}`)
-        .send({ probes: [{ from: 'default/xwing', to: 'default/deathstar-7848d6c4d5-th9v2', port: 80, protocol: 'TCP' }] })
+        .send({
+          probes: [{ from: 'default/xwing', to: 'default/deathstar-7848d6c4d5-th9v2', port: 80, protocol: 'TCP' }],
+        })
         .expect(200);
       const items = (res.body as { items: Json[] }).items;
       expect(items).toHaveLength(1);
@@ -330,7 +411,11 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
         .send('{"probes": [')
         .expect(400);
       expect((notJson.body as Json).message).toMatch(/^body: /);
-      const empty = await request(base).post('/api/v1/policy-test').set('Authorization', `Bearer ${READ_TOKEN}`).send({}).expect(400);
+      const empty = await request(base)
+        .post('/api/v1/policy-test')
+        .set('Authorization', `Bearer ${READ_TOKEN}`)
+        .send({})
+        .expect(400);
       expect((empty.body as Json).message).toMatch(/^probes: /);
     });
   });
@@ -340,7 +425,11 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       ['/api/v1/drops', { foo: '1' }, /^foo: unknown query parameter/],
       ['/api/v1/drops', { from: 'yesterday' }, /^from: "yesterday" is not an RFC 3339 time/],
       ['/api/v1/drops', { to: '2025-13-45T99:00:00Z' }, /^to: /],
-      ['/api/v1/drops', { from: '2025-03-02T00:00:00Z', to: '2025-03-01T00:00:00Z' }, /^from: .*must not be later than to/],
+      [
+        '/api/v1/drops',
+        { from: '2025-03-02T00:00:00Z', to: '2025-03-01T00:00:00Z' },
+        /^from: .*must not be later than to/,
+      ],
       ['/api/v1/drops', { verdict: 'allowed' }, /^verdict: "allowed" is not one of denied\|dropped\|audit/],
       ['/api/v1/drops', { direction: 'sideways' }, /^direction: /],
       ['/api/v1/drops', { attribution: 'guessed' }, /^attribution: /],
@@ -351,7 +440,11 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       ['/api/v1/drops', { cursor: 'not-a-cursor' }, /^cursor: /],
       ['/api/v1/drops', { cursor: Buffer.from('e:2025|x').toString('base64url') }, /^cursor: /],
       ['/api/v1/drops', { policy: 'a/b/c' }, /^policy: /],
-      ['/api/v1/drops/summary', { by: 'colour' }, /^by: "colour" is not one of edge\|policy\|namespace\|reason\|workload/],
+      [
+        '/api/v1/drops/summary',
+        { by: 'colour' },
+        /^by: "colour" is not one of edge\|policy\|namespace\|reason\|workload/,
+      ],
       ['/api/v1/drops/summary', { limit: '1001' }, /^limit: /],
       ['/api/v1/drops/summary', { pod: 'x' }, /^pod: is not available here/],
       ['/api/v1/drops/summary', { cursor: 'abc' }, /^cursor: unknown query parameter/],
@@ -413,7 +506,10 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
   describe('OpenAPI', () => {
     it('/docs-json documents every path, parameter and the bearer scheme', async () => {
       const res = await request(base).get('/docs-json').expect(200);
-      const doc = res.body as { paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>>; components: Json };
+      const doc = res.body as {
+        paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>>;
+        components: Json;
+      };
       for (const p of [
         '/api/v1/drops',
         '/api/v1/drops/summary',
@@ -426,7 +522,23 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       ])
         expect(doc.paths).toHaveProperty([p]);
       const params = doc.paths['/api/v1/drops'].get.parameters!.map((x) => x.name);
-      for (const n of ['from', 'to', 'cluster', 'namespace', 'srcNamespace', 'dstNamespace', 'workload', 'pod', 'policy', 'reason', 'direction', 'verdict', 'attribution', 'limit', 'cursor'])
+      for (const n of [
+        'from',
+        'to',
+        'cluster',
+        'namespace',
+        'srcNamespace',
+        'dstNamespace',
+        'workload',
+        'pod',
+        'policy',
+        'reason',
+        'direction',
+        'verdict',
+        'attribution',
+        'limit',
+        'cursor',
+      ])
         expect(params).toContain(n);
       expect(doc.paths['/api/v1/drops/summary'].get.parameters!.map((x) => x.name)).toContain('by');
       expect(doc.paths['/api/v1/drops/timeseries'].get.parameters!.map((x) => x.name)).toContain('step');

@@ -79,7 +79,10 @@ describe('API authentication modes and the no-inventory case', () => {
     svc = await startApi(env, log);
     try {
       expect(readFileSync(file, 'utf8').trim()).toBe(token);
-      await request(`http://127.0.0.1:${svc.port}`).get('/api/v1/drops').set('Authorization', `Bearer ${token}`).expect(200);
+      await request(`http://127.0.0.1:${svc.port}`)
+        .get('/api/v1/drops')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
       expect(JSON.stringify(log.lines)).not.toContain(token);
     } finally {
       await svc.close();
@@ -98,7 +101,10 @@ describe('BearerAuthGuard scopes', () => {
     return {
       getClass: () => Writes,
       getHandler: () => Writes.prototype.create,
-      switchToHttp: () => ({ getRequest: () => ({ method, headers }), getResponse: () => ({ setHeader: () => undefined }) }),
+      switchToHttp: () => ({
+        getRequest: () => ({ method, headers }),
+        getResponse: () => ({ setHeader: () => undefined }),
+      }),
     } as unknown as ExecutionContext;
   };
 
