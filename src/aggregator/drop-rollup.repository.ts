@@ -75,6 +75,17 @@ export class DropRollupRepository {
   }
 
   async writeBatch(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): Promise<void> {
+    try {
+      await this.write(batch, checkpoints, deadLetters);
+    } catch (e) {
+      // Retention on another instance may have dropped a partition this one believes exists.
+      if (!/no partition of relation/.test(String(e))) throw e;
+      this.partitions.forget();
+      await this.write(batch, checkpoints, deadLetters);
+    }
+  }
+
+  private async write(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): Promise<void> {
     await this.partitions.ensure(batch.days);
     const r = [...batch.rollups.values()];
     const e = batch.events;

@@ -34,12 +34,17 @@ export async function createBus(
     : false;
   return new KafkaFlowBus({
     brokers: k.brokers,
+    topic: k.topic,
+    dlqTopic: k.dlqTopic,
     clientId: k.clientId,
     groupId: k.groupId,
     ssl: tls,
     sasl: k.sasl,
     compression: k.compression,
     createTopics: k.createTopics,
+    numPartitions: k.numPartitions,
+    sessionTimeout: k.sessionTimeoutMs,
+    heartbeatInterval: k.heartbeatIntervalMs,
     logger: log.child({ component: 'kafka' }),
     registry,
     // In Kafka mode a collector's position is durable once the broker has its batch.

@@ -35,6 +35,8 @@ export interface AppConfig {
   database: { url?: string; poolSize: number };
   kafka?: {
     brokers: string[];
+    topic: string;
+    dlqTopic: string;
     clientId: string;
     groupId: string;
     tls: boolean;
@@ -42,6 +44,9 @@ export interface AppConfig {
     sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
     compression: 'gzip' | 'none';
     createTopics: boolean;
+    numPartitions: number;
+    sessionTimeoutMs: number;
+    heartbeatIntervalMs: number;
   };
   hubble?: { addr: string; tls: TlsFiles; filter: 'policy' | 'drops' | 'all' };
   calico?: { flowLogPath: string };
@@ -160,7 +165,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
   for (const b of brokers)
     if (!/^[A-Za-z0-9._-]+:\d{1,5}$/.test(b))
       throw new ConfigError('KAFKA_BROKERS', 'must be a comma-separated list of host:port', b);
-  let kafka: AppConfig['kafka'];
+  let kafka: AppConfig['kafka'] | undefined;
   if (brokers.length > 0) {
     const mech = str(env, 'KAFKA_SASL_MECHANISM')?.toLowerCase();
     let sasl: NonNullable<AppConfig['kafka']>['sasl'];
@@ -179,6 +184,8 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     const tlsF = tlsFiles(env, 'KAFKA');
     kafka = {
       brokers,
+      topic: str(env, 'KAFKA_TOPIC') ?? 'dropscope.flows.v1',
+      dlqTopic: str(env, 'KAFKA_DLQ_TOPIC') ?? 'dropscope.flows.dlq',
       clientId: str(env, 'KAFKA_CLIENT_ID') ?? 'dropscope',
       groupId: str(env, 'KAFKA_GROUP_ID') ?? 'dropscope-aggregator',
       tls: bool(env, 'KAFKA_TLS', tlsF.caFile !== undefined || tlsF.certFile !== undefined),
@@ -186,7 +193,12 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       sasl,
       compression,
       createTopics: bool(env, 'KAFKA_CREATE_TOPICS', true),
+      numPartitions: int(env, 'KAFKA_NUM_PARTITIONS', 12, 1, 10_000),
+      sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 1000, 3_600_000),
+      heartbeatIntervalMs: int(env, 'KAFKA_HEARTBEAT_INTERVAL_MS', 3000, 100, 3_600_000),
     };
+    if (kafka.heartbeatIntervalMs >= kafka.sessionTimeoutMs)
+      throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'must be smaller than KAFKA_SESSION_TIMEOUT_MS');
   }
 
   const hubbleAddr = hostPort(env, 'HUBBLE_ADDR');
@@ -228,8 +240,8 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       metricsOpen: !bool(env, 'METRICS_AUTH', false),
     },
     retention: {
-      rollupDays: int(env, 'RETENTION_DAYS', 30, 1, 3650),
-      eventDays: int(env, 'DROP_EVENT_RETENTION_DAYS', 7, 1, 3650),
+      rollupDays: int(env, 'RETENTION_DAYS', 30, 0, 3650),
+      eventDays: int(env, 'DROP_EVENT_RETENTION_DAYS', 7, 0, 3650),
       deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 1, 3650),
     },
     aggregator: { maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000) },

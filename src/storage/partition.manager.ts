@@ -24,6 +24,11 @@ export class PartitionManager {
     private readonly log: Logger,
   ) {}
 
+  /** Forgets which partitions exist (after another process may have dropped some). */
+  forget(): void {
+    this.known.clear();
+  }
+
   /** `days` are UTC day numbers (ms since epoch / 86,400,000). */
   async ensure(days: Iterable<number>): Promise<void> {
     for (const day of days) {
@@ -46,7 +51,7 @@ export class PartitionManager {
     }
   }
 
-  /** Drops partitions whose whole day is older than the retention; returns the dropped names. */
+  /** Drops partitions whose whole day is older than the retention (0 = keep forever); returns the dropped names. */
   async dropExpired(now: number, retentionDays: Record<PartitionedTable, number>): Promise<string[]> {
     const dropped: string[] = [];
     for (const table of PARTITIONED_TABLES) {
@@ -55,6 +60,7 @@ export class PartitionManager {
           JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`,
         [table],
       )) as Array<{ name: string }>;
+      if (retentionDays[table] <= 0) continue;
       const cutoffDay = Math.floor(now / DAY) - retentionDays[table];
       for (const { name } of rows) {
         const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(name);
