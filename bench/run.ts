@@ -1,0 +1,182 @@
+/**
+ * `npm run bench`: one run, one machine, one input.
+ *
+ *  1. generates a realistic `hubble observe -o json` file (namespaces, workloads, ~20% policy drops
+ *     as policy-verdict + drop pairs, some other drops),
+ *  2. measures on that same file: bare JSON.parse of every line (the reference), `normalize`
+ *     (read, map, de-dup, JSON out), and `import` into real PostgreSQL (embedded unless
+ *     DATABASE_URL is set), each as input flows/s and as a ratio to the reference, with peak RSS,
+ *  3. the policy evaluator with 1,000 policies and 10,000 pods,
+ *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows.
+ *
+ * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --keep (keep the file).
+ */
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { reportedOnlyAttributor } from '../src/aggregator/attribution.port.js';
+import { normalizeStream } from '../src/cli/normalize.command.js';
+import { silentLogger } from '../src/common/logger.js';
+import { generateHubbleLines } from '../src/collector/hubble/hubble-flow.generator.js';
+import { HubbleLineMapper } from '../src/collector/hubble/hubble-line.mapper.js';
+import { runImport } from '../src/ingest/import-runner.js';
+import { readLines } from '../src/ingest/line-reader.js';
+import { openDatabase } from '../src/storage/database.js';
+import { benchApiQueries } from './api-queries.bench.js';
+import { benchPolicyEvaluator } from './policy-evaluator.bench.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const value = (name: string, def: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const FLOWS = value('--flows', 1_000_000);
+
+const mb = (b: number) => `${Math.round(b / 1024 / 1024)} MB`;
+const rate = (n: number, s: number) => Math.round(n / s);
+
+/** Samples RSS every 50 ms while `fn` runs; returns its result, the seconds, and the peak RSS. */
+async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; seconds: number; peakRss: number }> {
+  (globalThis as { gc?: () => void }).gc?.();
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const t0 = process.hrtime.bigint();
+  try {
+    const result = await fn();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, seconds, peakRss: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-'));
+  const file = join(dir, 'hubble-flows.jsonl');
+  process.stdout.write(`dropscope bench: ${FLOWS.toLocaleString('en')} flows, node ${process.version}\n`);
+
+  const gen = await measure(async () => {
+    const out = createWriteStream(file, { highWaterMark: 1 << 20 });
+    let chunk = '';
+    for (const line of generateHubbleLines({ count: FLOWS, seed: 42, policyDropShare: 0.2, otherDropShare: 0.02 })) {
+      chunk += `${line}\n`;
+      if (chunk.length > 1 << 20) {
+        if (!out.write(chunk)) await once(out, 'drain');
+        chunk = '';
+      }
+    }
+    out.end(chunk);
+    await once(out, 'finish');
+  });
+  const size = statSync(file).size;
+  process.stdout.write(`generated ${file} (${mb(size)}) in ${gen.seconds.toFixed(1)} s\n\n`);
+
+  const rows: Array<[string, number, number, number]> = [];
+
+  // 1. Reference: bare JSON.parse of the same lines, read the same way.
+  const ref = await measure(async () => {
+    let n = 0;
+    for await (const lines of readLines(file)) for (const l of lines) if (l.text.length > 0 && JSON.parse(l.text)) n++;
+    return n;
+  });
+  const refRate = ref.result / ref.seconds;
+  rows.push(['JSON.parse (reference)', ref.result, ref.seconds, ref.peakRss]);
+
+  // 2. normalize: what `dropscope normalize --source hubble FILE > /dev/null` does.
+  const norm = await measure(async () => {
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    const { createReadStream } = await import('node:fs');
+    return normalizeStream(createReadStream(file, { highWaterMark: 1 << 20 }), new HubbleLineMapper({}), sink, () => undefined);
+  });
+  rows.push(['normalize', norm.result.lines, norm.seconds, norm.peakRss]);
+
+  // 3. import into real PostgreSQL: normalize -> aggregator -> roll-ups + drop events.
+  const dataDir = join(dir, 'data');
+  const db = await openDatabase({ url: process.env.DATABASE_URL, dataDir }, silentLogger);
+  let importSummary;
+  try {
+    if (process.env.DATABASE_URL) {
+      // Start from empty tables so the figure is repeatable (only with a database you gave it).
+      await db.dataSource.query('TRUNCATE edge_rollups, drop_events, stream_checkpoints, dead_letters');
+    }
+    const imp = await measure(() =>
+      runImport({
+        dataSource: db.dataSource,
+        files: [file],
+        source: 'hubble',
+        cluster: 'bench',
+        attributor: reportedOnlyAttributor,
+        log: silentLogger,
+      }),
+    );
+    importSummary = imp.result;
+    rows.push(['import (PostgreSQL)', norm.result.lines, imp.seconds, imp.peakRss]);
+  } finally {
+    await db.close();
+  }
+
+  process.stdout.write(
+    `${'stage'.padEnd(24)} ${'input flows/s'.padStart(14)} ${'ratio'.padStart(7)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(9)}\n`,
+  );
+  for (const [name, n, s, rss] of rows)
+    process.stdout.write(
+      `${name.padEnd(24)} ${rate(n, s).toLocaleString('en').padStart(14)} ${(n / s / refRate).toFixed(2).padStart(7)} ${s.toFixed(1).padStart(8)} ${mb(rss).padStart(9)}\n`,
+    );
+  process.stdout.write(
+    `\nimport stored ${importSummary.flows.toLocaleString('en')} flows (${importSummary.denied.toLocaleString('en')} denied, ` +
+      `${importSummary.dropped.toLocaleString('en')} dropped; policy-verdict/drop pairs collapsed), ` +
+      `${importSummary.deadLetters} dead letters\n`,
+  );
+
+  if (!flag('--keep')) rmSync(dir, { recursive: true, force: true });
+
+  if (!flag('--skip-policy')) {
+    const p = await benchPolicyEvaluator();
+    process.stdout.write(
+      `\npolicy evaluator (${p.policies.toLocaleString('en')} policies, ${p.pods.toLocaleString('en')} pods): ` +
+        `${Math.round(p.warmDecisionsPerSecond).toLocaleString('en')} decisions/s warm, ` +
+        `${Math.round(p.coldDecisionsPerSecond).toLocaleString('en')} cold, ` +
+        `${Math.round(p.attributionsPerSecond).toLocaleString('en')} flow attributions/s\n`,
+    );
+  }
+
+  if (!flag('--skip-api')) {
+    const apiDir = mkdtempSync(join(tmpdir(), 'dropscope-bench-api-'));
+    const apiDb = await openDatabase({ url: process.env.DATABASE_URL, dataDir: apiDir }, silentLogger);
+    try {
+      const url = process.env.DATABASE_URL ?? (await embeddedUrl(apiDb.dataSource));
+      const r = await benchApiQueries(url);
+      process.stdout.write(
+        `\nAPI queries over 24 h (${r.flows.toLocaleString('en')} flows in ${r.rollupRows.toLocaleString('en')} roll-up rows), median ms:\n`,
+      );
+      for (const [q, ms] of Object.entries(r.medianMs))
+        process.stdout.write(`  ${q.padEnd(40)} ${ms.toFixed(1).padStart(8)}  (max ${r.maxMs[q].toFixed(1)})\n`);
+    } finally {
+      await apiDb.close();
+      rmSync(apiDir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The connection URL of an open DataSource (the embedded server's). */
+async function embeddedUrl(ds: { options: unknown }): Promise<string> {
+  const url = (ds.options as { url?: string }).url;
+  if (!url) throw new Error('no database URL');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.end();
+  return url;
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
