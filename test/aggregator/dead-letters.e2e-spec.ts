@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import { Aggregator } from '../../src/aggregator/aggregator.js';
+import { AggregatorMetrics } from '../../src/aggregator/aggregator.metrics.js';
+import { reportedOnlyAttributor } from '../../src/aggregator/attribution.port.js';
+import { DropRollupRepository } from '../../src/aggregator/drop-rollup.repository.js';
+import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
+import { silentLogger } from '../../src/common/logger.js';
+import type { FlowRecord } from '../../src/flow/flow-record.js';
+import { openDatabase, type Database } from '../../src/storage/database.js';
+import { PartitionManager } from '../../src/storage/partition.manager.js';
+import { createTestDatabase } from '../support/test-database.js';
+
+function good(i: number): FlowRecord {
+  return {
+    id: `ok-${i}`,
+    source: 'calico',
+    cluster: 'c1',
+    time: new Date(Date.now() - i * 1000).toISOString(),
+    verdict: i % 2 === 0 ? 'denied' : 'allowed',
+    dropReason: i % 2 === 0 ? 'POLICY_DENY' : undefined,
+    direction: 'ingress',
+    src: { kind: 'pod', namespace: 'a', workload: { kind: 'Deployment', name: 'web' }, labels: { app: 'web' } },
+    dst: { kind: 'pod', namespace: 'b', workload: { kind: 'Deployment', name: 'db' } },
+    protocol: 'TCP',
+    dstPort: 5432,
+    count: 3,
+    policies: [],
+  };
+}
+
+describe('dead letters in the embedded pipeline', () => {
+  let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
+  let db: Database;
+  let ds: DataSource;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = await openDatabase({ url: testDb.url, dataDir: '/nonexistent' }, silentLogger);
+    ds = db.dataSource;
+  });
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+  });
+
+  it('stores bad records with their reason, counts them, and keeps storing the good ones', async () => {
+    const registry = new Registry();
+    const repo = new DropRollupRepository(ds, new PartitionManager(ds, silentLogger));
+    const agg = new Aggregator(repo, reportedOnlyAttributor, new AggregatorMetrics(registry), silentLogger);
+    const bus = new InProcessFlowBus(1000, silentLogger);
+    await bus.consume((b) => agg.handle(b).then(() => undefined), {
+      groupId: 'g',
+      loadCheckpoints: (s) => repo.loadCheckpoints(s),
+    });
+
+    const huge = 'x'.repeat(100_000);
+    const bad: Array<[unknown, RegExp]> = [
+      ['not even an object', /record: must be a JSON object/],
+      [{ ...good(100), verdict: 'blocked' }, /verdict: must be one of allowed\|denied\|dropped\|audit\|other/],
+      [{ ...good(101), count: '7' }, /count: must be an integer/],
+      [{ ...good(102), dstPort: 70000 }, /dstPort: must be an integer in \[0, 65535\]/],
+      [{ ...good(103), time: 'yesterday' }, /time: must be an RFC 3339 time/],
+      [{ ...good(104), src: { kind: 'pod', pod: huge } }, /src\.pod: is longer than 4096 characters/],
+      [{ ...good(105), dst: { kind: 'pod', namespace: 'a\u0000b' } }, /dst\.namespace: contains a NUL character/],
+      [{ ...good(106), policies: [{ kind: 'NetworkPolicy', name: 'p', action: 'maybe', stage: 'enforced' }] }, /policies\[0\]\.action/],
+      [{ ...good(107), schema: 2 }, /unsupported schema 2/],
+    ];
+    const records: unknown[] = [];
+    for (let i = 0; i < 20; i++) records.push(good(i));
+    for (const [b] of bad) records.push(b);
+    await bus.publish({
+      records,
+      checkpoints: [{ stream: 'test:stream', position: '42' }],
+      deadLetters: [{ raw: '{"broken', reason: 'not valid JSON: Unexpected end', origin: 'test:line:7' }],
+    });
+    await bus.close();
+
+    const letters = (await ds.query(`SELECT origin, reason, raw FROM dead_letters ORDER BY id`)) as Array<{
+      origin: string;
+      reason: string;
+      raw: string;
+    }>;
+    expect(letters).toHaveLength(bad.length + 1);
+    expect(letters[0]).toEqual({ origin: 'test:line:7', reason: 'not valid JSON: Unexpected end', raw: '{"broken' });
+    bad.forEach(([, re], i) => {
+      expect(letters[i + 1].reason).toMatch(re);
+      expect(letters[i + 1].origin).toBe('test:stream');
+      expect(letters[i + 1].raw.length).toBeLessThan(17_000); // huge input is truncated, not stored whole
+    });
+    expect(letters.find((l) => /NUL/.test(l.reason))!.raw).toContain('\\u0000');
+
+    const [{ flows }] = (await ds.query(`SELECT sum(count)::int AS flows FROM edge_rollups`)) as Array<{ flows: number }>;
+    expect(flows).toBe(60);
+    const [{ n }] = (await ds.query(`SELECT count(*)::int AS n FROM drop_events`)) as Array<{ n: number }>;
+    expect(n).toBe(10);
+    expect(await repo.loadCheckpoint('test:stream')).toBe('42');
+
+    const metrics = await registry.getMetricsAsJSON();
+    const dl = metrics.find((m) => m.name === 'dropscope_dead_letters_total')!;
+    expect(dl.values.reduce((s, v) => s + v.value, 0)).toBe(bad.length + 1);
+    const processed = metrics.find((m) => m.name === 'dropscope_flows_processed_total')!;
+    expect(processed.values.find((v) => v.labels.verdict === 'denied')?.value).toBe(30);
+  });
+});
