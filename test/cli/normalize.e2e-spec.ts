@@ -1,0 +1,56 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
+import { ROOT, runCli } from '../support/cli.js';
+
+const HUBBLE = join(ROOT, '..', 'shared', 'fixtures', 'hubble', 'observe-samples.jsonl');
+const CALICO = join(ROOT, '..', 'shared', 'fixtures', 'calico', 'flowlog-samples.jsonl');
+
+describe('dropscope normalize', () => {
+  it('prints one valid FlowRecord per Hubble flow and counts non-flow lines on stderr', async () => {
+    const r = await runCli(['normalize', '--source', 'hubble', HUBBLE]);
+    expect(r.code).toBe(0);
+    const out = r.stdout.trim().split('\n').map((l) => validateFlowRecord(JSON.parse(l)));
+    const flowLines = readFileSync(HUBBLE, 'utf8').split('\n').filter((l) => l.includes('"flow"'));
+    expect(out.length).toBeGreaterThan(0);
+    expect(out.length).toBeLessThanOrEqual(flowLines.length);
+    expect(out.every((f) => f.source === 'hubble' && f.schema === 1)).toBe(true);
+    expect(r.stderr).toMatch(/normalized \d+ flows from 15 lines \(skipped lost_events: 1\)/);
+  });
+
+  it('reads standard input, reports malformed lines by number, and never stops on them', async () => {
+    const lines = readFileSync(HUBBLE, 'utf8').trim().split('\n');
+    const input = [lines[1], '{"flow": {"verdict": 12', 'plain text', lines[2], '[]'].join('\n');
+    const r = await runCli(['normalize', '--source', 'hubble', '-'], {}, input);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(2);
+    expect(r.stderr).toMatch(/^line 2: not valid JSON/m);
+    expect(r.stderr).toMatch(/^line 3: not valid JSON/m);
+    expect(r.stderr).toMatch(/^line 5: /m);
+    expect(r.stderr).toMatch(/normalized 2 flows from 5 lines, 3 malformed lines/);
+  });
+
+  it('maps Calico flows.log lines (the records of the shared samples)', async () => {
+    const records = readFileSync(CALICO, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.stringify((JSON.parse(l) as { record: unknown }).record));
+    const r = await runCli(['normalize', '--source', 'calico', '--cluster-name', 'prod-eu'], {}, records.join('\n'));
+    expect(r.code).toBe(0);
+    const out = r.stdout.trim().split('\n').map((l) => validateFlowRecord(JSON.parse(l)));
+    expect(out.length).toBeGreaterThan(5);
+    expect(out.every((f) => f.source === 'calico')).toBe(true);
+    expect(out.some((f) => f.cluster === 'prod-eu')).toBe(true);
+    expect(out.reduce((n, f) => n + f.count, 0)).toBeGreaterThan(out.length); // num_flows carried
+  });
+
+  it('rejects an unknown --source and a missing file with a clear message', async () => {
+    const a = await runCli(['normalize', '--source', 'cilium', HUBBLE]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain('--source must be one of hubble|calico, got "cilium"');
+    const b = await runCli(['normalize', '--source', 'hubble', '/nonexistent/file']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('cannot read /nonexistent/file');
+  });
+});
