@@ -1,0 +1,103 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { CalicoFlowLogGenerator } from '../../src/collector/calico/calico-flow-log.generator.js';
+import { CalicoLineMapper } from '../../src/collector/calico/calico-flow-log.mapper.js';
+import { collect, spawnCli, waitForOutput } from '../support/cli.js';
+import { createTestDatabase } from '../support/test-database.js';
+
+async function stored(url: string): Promise<{ flows: number; checkpoints: string[] }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const [r] = (await c.query(`SELECT coalesce(sum(count), 0)::bigint AS n FROM edge_rollups`).catch(() => ({
+      rows: [{ n: 0 }],
+    }))).rows as Array<{ n: string }>;
+    const cps = (await c.query(`SELECT stream FROM stream_checkpoints ORDER BY stream`).catch(() => ({ rows: [] })))
+      .rows as Array<{ stream: string }>;
+    return { flows: Number(r.n), checkpoints: cps.map((x) => x.stream) };
+  } finally {
+    await c.end();
+  }
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('serve with CALICO_FLOWLOG_PATH: tail, crash, rotate, restart', () => {
+  const dbs: Array<{ drop(): Promise<void> }> = [];
+  afterAll(async () => {
+    for (const d of dbs) await d.drop();
+  });
+
+  it('stores every flow-log line exactly once in PostgreSQL across a SIGKILL and a rotation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ds-calico-serve-'));
+    const log = join(dir, 'flows.log');
+    const gen = new CalicoFlowLogGenerator({ seed: 3, startTime: Math.floor(Date.now() / 1000) - 3600, linesPerInterval: 500 });
+    const all: string[] = [];
+    const take = (n: number) => {
+      const lines = gen.lines(n);
+      all.push(...lines);
+      return lines.map((l) => `${l}\n`).join('');
+    };
+    writeFileSync(log, take(3000));
+
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const env = {
+      DATABASE_URL: db.url,
+      CALICO_FLOWLOG_PATH: log,
+      DROPSCOPE_ROLES: 'collector,aggregator',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+    };
+    const first = spawnCli(['serve'], env);
+    const firstDone = collect(first);
+    await waitForOutput(first, /"msg":"dropscope started"/, 60_000);
+    await until('the first lines stored', async () => (await stored(db.url)).flows > 0, 60_000);
+    appendFileSync(log, take(2000));
+    first.kill('SIGKILL');
+    await firstDone;
+
+    // While it is down: more lines, then a rotation and a new file.
+    appendFileSync(log, take(1000));
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, take(1500));
+
+    // The ground truth: the same lines through the same mapper.
+    const mapper = new CalicoLineMapper({});
+    let expected = 0;
+    for (const l of all) {
+      const r = mapper.map(l);
+      if (r.kind === 'flows') for (const f of r.records) expected += f.count;
+    }
+    expect(expected).toBeGreaterThan(all.length);
+
+    const second = spawnCli(['serve'], env);
+    const secondDone = collect(second);
+    try {
+      await waitForOutput(second, /"msg":"dropscope started"/, 60_000);
+      await until('every line stored', async () => (await stored(db.url)).flows >= expected, 90_000);
+      appendFileSync(log, take(500)); // still tailing after the restart
+      for (const l of all.slice(-500)) {
+        const r = mapper.map(l);
+        if (r.kind === 'flows') for (const f of r.records) expected += f.count;
+      }
+      await until('the appended lines stored', async () => (await stored(db.url)).flows >= expected, 60_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      const s = await stored(db.url);
+      expect(s.flows).toBe(expected);
+      expect(s.checkpoints).toEqual([`calico-file:${log}`]);
+    } finally {
+      second.kill('SIGTERM');
+      expect((await secondDone).code).toBe(0);
+    }
+  }, 240_000);
+});
