@@ -11,7 +11,7 @@
  *
  * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --keep (keep the file).
  */
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,7 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; seconds: n
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-'));
+  chmodSync(dir, 0o755); // the embedded PostgreSQL (postgres user, when we are root) keeps its data inside
   const file = join(dir, 'hubble-flows.jsonl');
   process.stdout.write(`dropscope bench: ${FLOWS.toLocaleString('en')} flows, node ${process.version}\n`);
 
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
 
   if (!flag('--skip-api')) {
     const apiDir = mkdtempSync(join(tmpdir(), 'dropscope-bench-api-'));
+    chmodSync(apiDir, 0o755);
     const apiDb = await openDatabase({ url: process.env.DATABASE_URL, dataDir: apiDir }, silentLogger);
     try {
       const url = process.env.DATABASE_URL ?? (await embeddedUrl(apiDb.dataSource));

