@@ -77,7 +77,7 @@ export class InitialSchema1763770000000 implements MigrationInterface {
         record json NOT NULL,
         PRIMARY KEY (time, id)
       ) PARTITION BY RANGE (time)`);
-    await q.query(`CREATE INDEX drop_events_time_id ON drop_events (time DESC, id DESC)`);
+    // The primary key (time, id) also serves newest-first keyset pagination (backward scan).
     await q.query(`CREATE INDEX drop_events_dst_ns_time ON drop_events (dst_namespace, time DESC)`);
     await q.query(`CREATE INDEX drop_events_src_ns_time ON drop_events (src_namespace, time DESC)`);
     await q.query(`CREATE INDEX drop_events_policy_time ON drop_events (policy, time DESC) WHERE policy <> ''`);

@@ -4,60 +4,67 @@ import { isDrop } from '../flow/flow-record.js';
 import type { Attribution } from './attribution.port.js';
 import { policyRef } from './attribution.port.js';
 
+/**
+ * One roll-up row. Keys are the column names: a batch is sent to PostgreSQL as one JSON document
+ * (json_to_recordset), which is far cheaper than escaping every value into array parameters.
+ */
 export interface RollupRow {
   bucket: string;
-  edgeKey: string;
+  edge_key: string;
   cluster: string;
-  srcKind: string;
-  srcNamespace: string;
-  srcWorkload: string;
-  srcLabels: string | null;
-  dstKind: string;
-  dstNamespace: string;
-  dstWorkload: string;
-  dstLabels: string | null;
-  dstPort: number;
+  src_kind: string;
+  src_namespace: string;
+  src_workload: string;
+  src_labels: Record<string, string> | null;
+  dst_kind: string;
+  dst_namespace: string;
+  dst_workload: string;
+  dst_labels: Record<string, string> | null;
+  dst_port: number;
   protocol: string;
   verdict: string;
   direction: string;
-  dropReason: string;
-  attributionLevel: string;
+  drop_reason: string;
+  attribution_level: string;
   policy: string;
   source: string;
   count: number;
   packets: number;
   bytes: number;
-  firstSeen: number;
-  lastSeen: number;
+  /** epoch ms */
+  first_seen: number;
+  /** epoch ms */
+  last_seen: number;
 }
 
+/** One drop event row; keys are the column names (see RollupRow). */
 export interface DropEventRow {
-  flowId: string;
+  flow_id: string;
   time: string;
-  endTime: string | null;
+  end_time: string | null;
   source: string;
   cluster: string;
   node: string | null;
   verdict: string;
-  dropReason: string;
+  drop_reason: string;
   direction: string;
-  srcKind: string;
-  srcNamespace: string;
-  srcPod: string;
-  srcWorkload: string;
-  srcIp: string | null;
-  dstKind: string;
-  dstNamespace: string;
-  dstPod: string;
-  dstWorkload: string;
-  dstIp: string | null;
-  dstPort: number;
+  src_kind: string;
+  src_namespace: string;
+  src_pod: string;
+  src_workload: string;
+  src_ip: string | null;
+  dst_kind: string;
+  dst_namespace: string;
+  dst_pod: string;
+  dst_workload: string;
+  dst_ip: string | null;
+  dst_port: number;
   protocol: string;
   count: number;
-  attributionLevel: string;
+  attribution_level: string;
   policy: string;
-  attribution: string;
-  record: string;
+  attribution: Attribution | null;
+  record: FlowRecord;
 }
 
 /** `kind/name` of a workload, the aggregated name, or '' (namespaces are separate columns). */
@@ -104,29 +111,29 @@ export class BatchRollup {
     if (row === undefined) {
       row = {
         bucket,
-        edgeKey: key.slice(bucket.length + 1),
+        edge_key: key.slice(bucket.length + 1),
         cluster: f.cluster,
-        srcKind: f.src.kind,
-        srcNamespace: f.src.namespace ?? '',
-        srcWorkload: workloadName(f.src),
-        srcLabels: f.src.labels ? JSON.stringify(f.src.labels) : null,
-        dstKind: f.dst.kind,
-        dstNamespace: f.dst.namespace ?? '',
-        dstWorkload: workloadName(f.dst),
-        dstLabels: f.dst.labels ? JSON.stringify(f.dst.labels) : null,
-        dstPort: port,
+        src_kind: f.src.kind,
+        src_namespace: f.src.namespace ?? '',
+        src_workload: workloadName(f.src),
+        src_labels: f.src.labels ?? null,
+        dst_kind: f.dst.kind,
+        dst_namespace: f.dst.namespace ?? '',
+        dst_workload: workloadName(f.dst),
+        dst_labels: f.dst.labels ?? null,
+        dst_port: port,
         protocol: f.protocol,
         verdict: f.verdict,
         direction: f.direction,
-        dropReason,
-        attributionLevel: level,
+        drop_reason: dropReason,
+        attribution_level: level,
         policy,
         source: f.source,
         count: 0,
         packets: 0,
         bytes: 0,
-        firstSeen: t,
-        lastSeen: t,
+        first_seen: t,
+        last_seen: t,
       };
       this.rollups.set(key, row);
     }
@@ -134,38 +141,38 @@ export class BatchRollup {
     row.packets += f.packets ?? 0;
     row.bytes += f.bytes ?? 0;
     const end = f.endTime ? Date.parse(f.endTime) : t;
-    if (t < row.firstSeen) row.firstSeen = t;
-    if (end > row.lastSeen) row.lastSeen = end;
+    if (t < row.first_seen) row.first_seen = t;
+    if (end > row.last_seen) row.last_seen = end;
 
     if (isDrop(f.verdict)) {
       this.drops += f.count;
       this.events.push({
-        flowId: f.id,
+        flow_id: f.id,
         time: f.time,
-        endTime: f.endTime ?? null,
+        end_time: f.endTime ?? null,
         source: f.source,
         cluster: f.cluster,
         node: f.node ?? null,
         verdict: f.verdict,
-        dropReason,
+        drop_reason: dropReason,
         direction: f.direction,
-        srcKind: f.src.kind,
-        srcNamespace: f.src.namespace ?? '',
-        srcPod: f.src.pod ?? '',
-        srcWorkload: row.srcWorkload,
-        srcIp: f.src.ip ?? null,
-        dstKind: f.dst.kind,
-        dstNamespace: f.dst.namespace ?? '',
-        dstPod: f.dst.pod ?? '',
-        dstWorkload: row.dstWorkload,
-        dstIp: f.dst.ip ?? null,
-        dstPort: port,
+        src_kind: f.src.kind,
+        src_namespace: f.src.namespace ?? '',
+        src_pod: f.src.pod ?? '',
+        src_workload: row.src_workload,
+        src_ip: f.src.ip ?? null,
+        dst_kind: f.dst.kind,
+        dst_namespace: f.dst.namespace ?? '',
+        dst_pod: f.dst.pod ?? '',
+        dst_workload: row.dst_workload,
+        dst_ip: f.dst.ip ?? null,
+        dst_port: port,
         protocol: f.protocol,
         count: f.count,
-        attributionLevel: level,
+        attribution_level: level,
         policy,
-        attribution: JSON.stringify(attribution ?? null),
-        record: JSON.stringify(f),
+        attribution: attribution ?? null,
+        record: f,
       });
     }
   }

@@ -93,10 +93,11 @@ function endpoint(v: unknown, path: string): void {
     let n = 0;
     for (const k in v.labels) {
       if (++n > MAX_LABELS) throw new FlowValidationError(path + 'labels', `has more than ${MAX_LABELS} labels`);
-      if (k.length > MAX_FIELD_LENGTH) throw new FlowValidationError(path + 'labels', 'has an over-long key');
+      if (k.length > MAX_FIELD_LENGTH || k.indexOf('\u0000') !== -1)
+        throw new FlowValidationError(path + 'labels', 'has an over-long key or one with a NUL character');
       const lv = v.labels[k];
-      if (typeof lv !== 'string' || lv.length > MAX_FIELD_LENGTH)
-        throw new FlowValidationError(`${path}labels.${k.slice(0, 64)}`, 'must be a string');
+      if (typeof lv !== 'string' || lv.length > MAX_FIELD_LENGTH || lv.indexOf('\u0000') !== -1)
+        throw new FlowValidationError(`${path}labels.${k.slice(0, 64)}`, 'must be a string without NUL');
     }
   }
   if (v.names !== undefined) {

@@ -30,7 +30,7 @@ export interface ImportFileResult {
  */
 export const SEGMENT_LINES = 4096;
 /** Batches in flight: mapping the next one overlaps with PostgreSQL writing the previous one. */
-const IN_FLIGHT = 3;
+const IN_FLIGHT = 8;
 
 /**
  * Imports one file through the bus (normalize → aggregator → PostgreSQL). Each batch carries the

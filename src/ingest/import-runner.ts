@@ -10,6 +10,9 @@ import { PartitionManager } from '../storage/partition.manager.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
 import { createLineMapper, type FileSource } from './line-mappers.js';
 
+const IMPORT_BATCH_RECORDS = 20_000;
+const IMPORT_QUEUE_RECORDS = 40_000;
+
 export interface ImportSummary {
   files: ImportFileResult[];
   records: number;
@@ -43,7 +46,9 @@ export async function runImport(opts: {
     new AggregatorMetrics(opts.registry ?? new Registry()),
     opts.log,
   );
-  const bus = new InProcessFlowBus(20_000, opts.log);
+  // Big batches: each roll-up key is upserted once per batch, so fewer, larger transactions
+  // cut PostgreSQL's work; memory stays bounded by the queue.
+  const bus = new InProcessFlowBus(IMPORT_QUEUE_RECORDS, opts.log);
   bus.setDeadLetterSink((l) => repo.insertDeadLetters(l));
   const totals = { flows: 0, denied: 0, dropped: 0, deadLetters: 0 };
   await bus.consume(
@@ -54,7 +59,7 @@ export async function runImport(opts: {
       totals.denied += r.byVerdict.denied ?? 0;
       totals.dropped += r.byVerdict.dropped ?? 0;
     },
-    { groupId: 'import', loadCheckpoints: (s) => repo.loadCheckpoints(s), maxBatch: 5000 },
+    { groupId: 'import', loadCheckpoints: (s) => repo.loadCheckpoints(s), maxBatch: IMPORT_BATCH_RECORDS },
   );
   const checkpoints = { load: (stream: string) => repo.loadCheckpoint(stream) };
   const files: ImportFileResult[] = [];

