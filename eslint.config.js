@@ -12,6 +12,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['test/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', globalThis: 'readonly' } },
+  },
+  {
     files: ['test/**/*.ts', '**/*.spec.ts', '**/*.e2e-spec.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

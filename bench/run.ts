@@ -92,7 +92,12 @@ async function main(): Promise<void> {
   const norm = await measure(async () => {
     const sink = new Writable({ write: (_c, _e, cb) => cb() });
     const { createReadStream } = await import('node:fs');
-    return normalizeStream(createReadStream(file, { highWaterMark: 1 << 20 }), new HubbleLineMapper({}), sink, () => undefined);
+    return normalizeStream(
+      createReadStream(file, { highWaterMark: 1 << 20 }),
+      new HubbleLineMapper({}),
+      sink,
+      () => undefined,
+    );
   });
   rows.push(['normalize', norm.result.lines, norm.seconds, norm.peakRss]);
 

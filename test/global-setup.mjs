@@ -35,7 +35,16 @@ export default async function globalSetup() {
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Durability is irrelevant for a throwaway test cluster; speed is not.
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ],
     onLog: () => {},
     onError: () => {},
   });

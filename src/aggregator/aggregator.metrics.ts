@@ -14,7 +14,12 @@ export class AggregatorMetrics {
     this.received = metric(
       registry,
       'dropscope_flows_received_total',
-      () => new Counter({ name: 'dropscope_flows_received_total', help: 'Records received from the bus, before validation.', registers }),
+      () =>
+        new Counter({
+          name: 'dropscope_flows_received_total',
+          help: 'Records received from the bus, before validation.',
+          registers,
+        }),
     );
     this.processed = metric(
       registry,

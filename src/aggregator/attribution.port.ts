@@ -5,7 +5,14 @@ export type AttributionLevel = 'reported' | 'inferred' | 'unknown';
 /** Which policy dropped a flow, and how we know (DESIGN.md "Attribution"). */
 export interface Attribution {
   level: AttributionLevel;
-  policies: Array<{ kind: string; namespace?: string; name: string; action?: string; tier?: string; ruleIndex?: number }>;
+  policies: Array<{
+    kind: string;
+    namespace?: string;
+    name: string;
+    action?: string;
+    tier?: string;
+    ruleIndex?: number;
+  }>;
   /** `ns/name` of the policies isolating the endpoint (inferred level). */
   isolatedBy?: string[];
   /** A sentence a person can act on. */
@@ -24,7 +31,8 @@ export interface FlowAttributor {
 export const reportedOnlyAttributor: FlowAttributor = {
   attribute(flow: FlowRecord): Attribution {
     const denying = flow.policies.filter((p) => p.action === 'deny' && p.stage === 'enforced');
-    const chosen = denying.length > 0 ? denying : flow.verdict === 'audit' ? flow.policies.filter((p) => p.action === 'deny') : [];
+    const chosen =
+      denying.length > 0 ? denying : flow.verdict === 'audit' ? flow.policies.filter((p) => p.action === 'deny') : [];
     if (chosen.length === 0)
       return { level: 'unknown', policies: [], reason: 'the source named no policy and no policy inventory is loaded' };
     return {

@@ -104,7 +104,10 @@ export class DropRollupRepository {
       if (e.length > 0) await m.query(INSERT_EVENTS, [JSON.stringify(e)]);
       if (deadLetters.length > 0) await this.insertDeadLetters(deadLetters, m);
       if (checkpoints.length > 0)
-        await m.query(UPSERT_CHECKPOINTS, [column(checkpoints, (c) => c.stream), column(checkpoints, (c) => c.position)]);
+        await m.query(UPSERT_CHECKPOINTS, [
+          column(checkpoints, (c) => c.stream),
+          column(checkpoints, (c) => c.position),
+        ]);
     });
   }
 

@@ -32,7 +32,10 @@ export function registerImport(program: Command): void {
         const bar =
           opts.progress && process.stderr.isTTY
             ? new cliProgress.SingleBar(
-                { format: '{file} [{bar}] {percentage}% | {records} flows | {dead} dead letters', stream: process.stderr },
+                {
+                  format: '{file} [{bar}] {percentage}% | {records} flows | {dead} dead letters',
+                  stream: process.stderr,
+                },
                 cliProgress.Presets.shades_classic,
               )
             : undefined;
@@ -59,7 +62,8 @@ export function registerImport(program: Command): void {
           bar?.stop();
           policies?.stop();
           for (const f of summary.files)
-            if (f.resumedAt > 0) process.stderr.write(`${f.file}: resumed at byte ${f.resumedAt} (already imported before)\n`);
+            if (f.resumedAt > 0)
+              process.stderr.write(`${f.file}: resumed at byte ${f.resumedAt} (already imported before)\n`);
           process.stdout.write(
             `imported ${summary.flows} flows (${summary.records} records) from ${files.length} file(s): ` +
               `${summary.denied} denied, ${summary.dropped} dropped, ${summary.deadLetters} dead letters, ` +

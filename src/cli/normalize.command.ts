@@ -73,7 +73,9 @@ export async function normalizeStream(
 export function registerNormalize(program: Command): void {
   program
     .command('normalize')
-    .description('print FlowRecords (schema 1) as JSON lines from a `hubble observe -o json` dump or a Calico flows.log')
+    .description(
+      'print FlowRecords (schema 1) as JSON lines from a `hubble observe -o json` dump or a Calico flows.log',
+    )
     .requiredOption('--source <source>', `input format: ${FILE_SOURCES.join('|')}`)
     .option('--cluster-name <name>', 'cluster name for records that carry none (default: CLUSTER_NAME or "default")')
     .argument('[file]', 'input file, or - for standard input', '-')

@@ -18,7 +18,12 @@ export function registerPolicyTest(program: Command): void {
     .option('--protocol <protocol>', 'TCP|UDP|SCTP', 'TCP')
     .option('--probes <file>', 'JSON lines of {"from","to","port","protocol"}')
     .option('--matrix', 'print the reachability table of all pods for --port/--protocol')
-    .option('--namespace <ns>', 'limit the matrix to these namespaces; repeatable', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option(
+      '--namespace <ns>',
+      'limit the matrix to these namespaces; repeatable',
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
     .action(
       async (opts: {
         cluster: string[];

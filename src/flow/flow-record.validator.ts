@@ -24,7 +24,10 @@ const actions = new Set<string>(POLICY_ACTIONS);
 const stages = new Set<string>(POLICY_STAGES);
 
 export class FlowValidationError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
     this.name = 'FlowValidationError';
   }
@@ -55,7 +58,10 @@ function oneOf(o: Record<string, unknown>, key: string, path: string, set: Set<s
     return;
   }
   if (typeof v !== 'string' || !set.has(v))
-    throw new FlowValidationError(path + key, `must be one of ${[...set].join('|')}, got ${JSON.stringify(v)?.slice(0, 64)}`);
+    throw new FlowValidationError(
+      path + key,
+      `must be one of ${[...set].join('|')}, got ${JSON.stringify(v)?.slice(0, 64)}`,
+    );
 }
 
 function int(o: Record<string, unknown>, key: string, path: string, min: number, max: number, required = false): void {
@@ -65,7 +71,10 @@ function int(o: Record<string, unknown>, key: string, path: string, min: number,
     return;
   }
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new FlowValidationError(path + key, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)?.slice(0, 64)}`);
+    throw new FlowValidationError(
+      path + key,
+      `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)?.slice(0, 64)}`,
+    );
 }
 
 function time(o: Record<string, unknown>, key: string, required: boolean): void {
@@ -117,7 +126,10 @@ function endpoint(v: unknown, path: string): void {
 export function validateFlowRecord(v: unknown): FlowRecord {
   if (!isObj(v)) throw new FlowValidationError('record', 'must be a JSON object');
   if (v.schema !== undefined && v.schema !== 1)
-    throw new FlowValidationError('schema', `unsupported schema ${JSON.stringify(v.schema)}; this build reads schema 1`);
+    throw new FlowValidationError(
+      'schema',
+      `unsupported schema ${JSON.stringify(v.schema)}; this build reads schema 1`,
+    );
   str(v, 'id', '', true);
   oneOf(v, 'source', '', sources, true);
   str(v, 'cluster', '', true);

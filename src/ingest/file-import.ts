@@ -104,7 +104,13 @@ export async function importFile(
         lastOffset = line.endOffset;
         if (++segmentLines >= SEGMENT_LINES) await flush();
       }
-      onProgress?.({ file, bytesRead: lastOffset, bytesTotal: size, records: result.records, deadLetters: result.deadLetters });
+      onProgress?.({
+        file,
+        bytesRead: lastOffset,
+        bytesTotal: size,
+        records: result.records,
+        deadLetters: result.deadLetters,
+      });
     }
     await flush();
   } finally {

@@ -65,7 +65,9 @@ export async function runImport(opts: {
   const files: ImportFileResult[] = [];
   try {
     for (const f of opts.files)
-      files.push(await importFile(f, () => createLineMapper(opts.source, opts.cluster), bus, checkpoints, opts.onProgress));
+      files.push(
+        await importFile(f, () => createLineMapper(opts.source, opts.cluster), bus, checkpoints, opts.onProgress),
+      );
   } finally {
     await bus.close();
   }

@@ -19,10 +19,9 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
 
 /** True when every known migration has been applied (for /readyz). */
 export async function migrationsApplied(ds: DataSource): Promise<boolean> {
-  const [{ present }]: Array<{ present: boolean }> = await ds.query(
-    `SELECT to_regclass($1) IS NOT NULL AS present`,
-    [MIGRATIONS_TABLE],
-  );
+  const [{ present }]: Array<{ present: boolean }> = await ds.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [
+    MIGRATIONS_TABLE,
+  ]);
   if (!present) return false;
   const rows: Array<{ name: string }> = await ds.query(`SELECT name FROM ${MIGRATIONS_TABLE}`);
   const applied = new Set(rows.map((r) => r.name));

@@ -151,6 +151,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     throw new Error(
       `embedded PostgreSQL did not start in ${dbDir}${e instanceof Error ? `: ${e.message}` : ''} ` +
         '(run with LOG_LEVEL=debug to see its log)',
+      { cause: e },
     );
   }
   const client = new pg.Client({ connectionString: url(state.port).replace(/\/dropscope$/, '/postgres') });

@@ -13,13 +13,20 @@ interface EventRow {
   drop_reason: string;
   attribution_level: string;
   policy: string;
-  attribution: { level: string; isolatedBy?: string[]; policies: Array<{ name: string; namespace?: string }>; reason?: string };
+  attribution: {
+    level: string;
+    isolatedBy?: string[];
+    policies: Array<{ name: string; namespace?: string }>;
+    reason?: string;
+  };
 }
 
 async function importWith(env: Record<string, string>): Promise<EventRow[]> {
   const db = await createTestDatabase();
   dbs.push(db);
-  const r = await collect(spawnCli(['import', '--source', 'hubble', '--no-progress', HUBBLE], { DATABASE_URL: db.url, ...env }));
+  const r = await collect(
+    spawnCli(['import', '--source', 'hubble', '--no-progress', HUBBLE], { DATABASE_URL: db.url, ...env }),
+  );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const c = new pg.Client({ connectionString: db.url });
@@ -34,7 +41,9 @@ async function importWith(env: Record<string, string>): Promise<EventRow[]> {
   ).rows as Array<{ attribution_level: string; policy: string }>;
   await c.end();
   // Roll-ups carry the same attribution as the events they count.
-  const fromEvents = new Set(rows.filter((e) => e.drop_reason === 'POLICY_DENIED').map((e) => `${e.attribution_level} ${e.policy}`));
+  const fromEvents = new Set(
+    rows.filter((e) => e.drop_reason === 'POLICY_DENIED').map((e) => `${e.attribution_level} ${e.policy}`),
+  );
   expect(new Set(rollups.map((r) => `${r.attribution_level} ${r.policy}`))).toEqual(fromEvents);
   return rows;
 }

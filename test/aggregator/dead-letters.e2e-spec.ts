@@ -63,7 +63,10 @@ describe('dead letters in the embedded pipeline', () => {
       [{ ...good(103), time: 'yesterday' }, /time: must be an RFC 3339 time/],
       [{ ...good(104), src: { kind: 'pod', pod: huge } }, /src\.pod: is longer than 4096 characters/],
       [{ ...good(105), dst: { kind: 'pod', namespace: 'a\u0000b' } }, /dst\.namespace: contains a NUL character/],
-      [{ ...good(106), policies: [{ kind: 'NetworkPolicy', name: 'p', action: 'maybe', stage: 'enforced' }] }, /policies\[0\]\.action/],
+      [
+        { ...good(106), policies: [{ kind: 'NetworkPolicy', name: 'p', action: 'maybe', stage: 'enforced' }] },
+        /policies\[0\]\.action/,
+      ],
       [{ ...good(107), schema: 2 }, /unsupported schema 2/],
     ];
     const records: unknown[] = [];
@@ -90,7 +93,9 @@ describe('dead letters in the embedded pipeline', () => {
     });
     expect(letters.find((l) => /NUL/.test(l.reason))!.raw).toContain('\\u0000');
 
-    const [{ flows }] = (await ds.query(`SELECT sum(count)::int AS flows FROM edge_rollups`)) as Array<{ flows: number }>;
+    const [{ flows }] = (await ds.query(`SELECT sum(count)::int AS flows FROM edge_rollups`)) as Array<{
+      flows: number;
+    }>;
     expect(flows).toBe(60);
     const [{ n }] = (await ds.query(`SELECT count(*)::int AS n FROM drop_events`)) as Array<{ n: number }>;
     expect(n).toBe(10);

@@ -130,7 +130,8 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
       for (let i = 0; i < N; i += 1000) {
         const records = [];
         // Recent times: old ones would fall to retention when the aggregator starts.
-        for (let j = i; j < i + 1000; j++) records.push({ ...flow(j), time: new Date(now - (j % 600) * 1000).toISOString() });
+        for (let j = i; j < i + 1000; j++)
+          records.push({ ...flow(j), time: new Date(now - (j % 600) * 1000).toISOString() });
         await producer.publish({ records });
       }
       await producer.close();
@@ -168,7 +169,9 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
       second.stderr?.on('data', (d: Buffer) => (out += d.toString()));
       try {
         await until('all flows stored', async () => (await totalFlows(db.url)) >= N, 120_000).catch(async (e) => {
-          throw new Error(`${(e as Error).message}: ${await totalFlows(db.url)} of ${N}; aggregator log:\n${out.slice(-3000)}`);
+          throw new Error(
+            `${(e as Error).message}: ${await totalFlows(db.url)} of ${N}; aggregator log:\n${out.slice(-3000)}`,
+          );
         });
         await new Promise((r) => setTimeout(r, 1500)); // anything extra would show up now
         expect(await totalFlows(db.url)).toBe(N);

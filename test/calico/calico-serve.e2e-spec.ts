@@ -12,9 +12,11 @@ async function stored(url: string): Promise<{ flows: number; checkpoints: string
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const [r] = (await c.query(`SELECT coalesce(sum(count), 0)::bigint AS n FROM edge_rollups`).catch(() => ({
-      rows: [{ n: 0 }],
-    }))).rows as Array<{ n: string }>;
+    const [r] = (
+      await c.query(`SELECT coalesce(sum(count), 0)::bigint AS n FROM edge_rollups`).catch(() => ({
+        rows: [{ n: 0 }],
+      }))
+    ).rows as Array<{ n: string }>;
     const cps = (await c.query(`SELECT stream FROM stream_checkpoints ORDER BY stream`).catch(() => ({ rows: [] })))
       .rows as Array<{ stream: string }>;
     return { flows: Number(r.n), checkpoints: cps.map((x) => x.stream) };
@@ -40,7 +42,11 @@ describe('serve with CALICO_FLOWLOG_PATH: tail, crash, rotate, restart', () => {
   it('stores every flow-log line exactly once in PostgreSQL across a SIGKILL and a rotation', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-calico-serve-'));
     const log = join(dir, 'flows.log');
-    const gen = new CalicoFlowLogGenerator({ seed: 3, startTime: Math.floor(Date.now() / 1000) - 3600, linesPerInterval: 500 });
+    const gen = new CalicoFlowLogGenerator({
+      seed: 3,
+      startTime: Math.floor(Date.now() / 1000) - 3600,
+      linesPerInterval: 500,
+    });
     const all: string[] = [];
     const take = (n: number) => {
       const lines = gen.lines(n);

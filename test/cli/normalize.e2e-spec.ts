@@ -11,8 +11,13 @@ describe('dropscope normalize', () => {
   it('prints one valid FlowRecord per Hubble flow and counts non-flow lines on stderr', async () => {
     const r = await runCli(['normalize', '--source', 'hubble', HUBBLE]);
     expect(r.code).toBe(0);
-    const out = r.stdout.trim().split('\n').map((l) => validateFlowRecord(JSON.parse(l)));
-    const flowLines = readFileSync(HUBBLE, 'utf8').split('\n').filter((l) => l.includes('"flow"'));
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => validateFlowRecord(JSON.parse(l)));
+    const flowLines = readFileSync(HUBBLE, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"flow"'));
     expect(out.length).toBeGreaterThan(0);
     expect(out.length).toBeLessThanOrEqual(flowLines.length);
     expect(out.every((f) => f.source === 'hubble' && f.schema === 1)).toBe(true);
@@ -38,7 +43,10 @@ describe('dropscope normalize', () => {
       .map((l) => JSON.stringify((JSON.parse(l) as { record: unknown }).record));
     const r = await runCli(['normalize', '--source', 'calico', '--cluster-name', 'prod-eu'], {}, records.join('\n'));
     expect(r.code).toBe(0);
-    const out = r.stdout.trim().split('\n').map((l) => validateFlowRecord(JSON.parse(l)));
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => validateFlowRecord(JSON.parse(l)));
     expect(out.length).toBeGreaterThan(5);
     expect(out.every((f) => f.source === 'calico')).toBe(true);
     expect(out.some((f) => f.cluster === 'prod-eu')).toBe(true);

@@ -30,8 +30,7 @@ describe('dropscope serve on the embedded default', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('"msg":"embedded PostgreSQL stopped"');
     // Every stdout line is one JSON object (structured logs).
-    for (const l of result.stdout.split('\n').filter((x) => x.trim()))
-      expect(() => JSON.parse(l)).not.toThrow();
+    for (const l of result.stdout.split('\n').filter((x) => x.trim())) expect(() => JSON.parse(l)).not.toThrow();
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   }, 120_000);
 

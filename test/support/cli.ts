@@ -31,9 +31,7 @@ export function collect(child: ChildProcess): Promise<CliResult> {
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
 export async function runCli(
@@ -56,7 +54,8 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 60_00
       buf += d.toString();
       for (const line of buf.split('\n')) if (re.test(line)) return done(undefined, line);
     };
-    const onExit = (code: number | null) => done(new Error(`process exited (${code}) before ${re}: ${buf.slice(-2000)}`));
+    const onExit = (code: number | null) =>
+      done(new Error(`process exited (${code}) before ${re}: ${buf.slice(-2000)}`));
     const timer = setTimeout(() => done(new Error(`timed out waiting for ${re}: ${buf.slice(-2000)}`)), timeoutMs);
     const done = (err?: Error, line?: string) => {
       clearTimeout(timer);
