@@ -4,7 +4,7 @@ import pg from 'pg';
 import { collect, ROOT, spawnCli } from '../support/cli.js';
 import { createTestDatabase } from '../support/test-database.js';
 
-const HUBBLE = join(ROOT, '..', 'shared', 'fixtures', 'hubble', 'observe-samples.jsonl');
+const HUBBLE = join(ROOT, 'test', 'fixtures', 'hubble', 'observe-samples.jsonl');
 const MANIFESTS = join(ROOT, 'test', 'policy', 'fixtures', 'hubble-samples-cluster.yaml');
 
 interface EventRow {

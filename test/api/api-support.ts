@@ -15,7 +15,7 @@ import { importFile } from '../../src/ingest/file-import.js';
 
 export const READ_TOKEN = 'read-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
-export const FIXTURES = '/work/shared/fixtures';
+export const FIXTURES = new URL('../fixtures', import.meta.url).pathname;
 export const POLICY_FIXTURE = new URL('../policy/fixtures/hubble-samples-cluster.yaml', import.meta.url).pathname;
 
 export interface LogLine {

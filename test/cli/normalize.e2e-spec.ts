@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
 import { ROOT, runCli } from '../support/cli.js';
 
-const HUBBLE = join(ROOT, '..', 'shared', 'fixtures', 'hubble', 'observe-samples.jsonl');
-const CALICO = join(ROOT, '..', 'shared', 'fixtures', 'calico', 'flowlog-samples.jsonl');
+const HUBBLE = join(ROOT, 'test', 'fixtures', 'hubble', 'observe-samples.jsonl');
+const CALICO = join(ROOT, 'test', 'fixtures', 'calico', 'flowlog-samples.jsonl');
 
 describe('dropscope normalize', () => {
   it('prints one valid FlowRecord per Hubble flow and counts non-flow lines on stderr', async () => {

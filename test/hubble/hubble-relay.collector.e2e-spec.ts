@@ -14,7 +14,7 @@ import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
 import { makeTestCerts } from './test-certs.js';
 
-const FIXTURE = new URL('../../../shared/fixtures/hubble/observe-samples.jsonl', import.meta.url);
+const FIXTURE = new URL('../fixtures/hubble/observe-samples.jsonl', import.meta.url);
 
 type Json = Record<string, unknown>;
 

@@ -21,7 +21,7 @@ interface Sample {
 
 const samples = new Map<string, Sample>();
 for (const line of readFileSync(
-  new URL('../../../test/calico/fixtures/flowlog-samples.jsonl', import.meta.url),
+  new URL('../../../test/fixtures/calico/flowlog-samples.jsonl', import.meta.url),
   'utf8',
 ).split('\n')) {
   if (!line.trim()) continue;

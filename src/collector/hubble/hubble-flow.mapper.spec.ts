@@ -11,7 +11,7 @@ import {
 import { loadObserverPackage } from './hubble-proto.js';
 import { protojsonToProtoObject } from './hubble-protojson.js';
 
-const FIXTURE = new URL('../../../../shared/fixtures/hubble/observe-samples.jsonl', import.meta.url);
+const FIXTURE = new URL('../../../test/fixtures/hubble/observe-samples.jsonl', import.meta.url);
 const lines = readFileSync(FIXTURE, 'utf8')
   .split('\n')
   .filter((l) => l.trim().length > 0);

@@ -5,7 +5,7 @@ import { validateFlowRecord } from '../../flow/flow-record.validator.js';
 import { HubbleLineMapper } from './hubble-line.mapper.js';
 import { generateHubbleLines } from './hubble-flow.generator.js';
 
-const FIXTURE = new URL('../../../../shared/fixtures/hubble/observe-samples.jsonl', import.meta.url);
+const FIXTURE = new URL('../../../test/fixtures/hubble/observe-samples.jsonl', import.meta.url);
 
 function mapAll(
   m: HubbleLineMapper,
