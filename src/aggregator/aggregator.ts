@@ -32,6 +32,10 @@ function stringify(v: unknown): string {
  * the repository, which stores it with the batch's checkpoints in one transaction.
  */
 export class Aggregator {
+  /** Settles, with the failure count, when the last write handed out so far has settled. */
+  private tail: Promise<number> = Promise.resolve(0);
+  private failures = 0;
+
   /** The attributor can be swapped at run time (policy inventory reloads). */
   constructor(
     private readonly repo: DropRollupRepository,
@@ -65,9 +69,23 @@ export class Aggregator {
     }
     for (const d of dead) d.raw = d.raw.replaceAll('\u0000', '\\u0000'); // PostgreSQL text cannot hold NUL
 
-    const stop = this.metrics.writeSeconds.startTimer();
-    await this.repo.writeBatch(rollup, batch.checkpoints, dead);
-    stop();
+    // Writes are chained in call order, so a batch never commits (and moves its checkpoints)
+    // ahead of an earlier one; a batch prepared while an earlier write was in flight fails if
+    // that write fails, because its data may sit after the failed data in the same stream.
+    const prepared = this.repo.prepare(rollup, batch.checkpoints, dead);
+    const failuresSeen = this.failures;
+    const write = this.tail.then(async (failuresNow) => {
+      if (failuresNow !== failuresSeen)
+        throw new Error('an earlier batch failed to store; this one is retried with it');
+      const stop = this.metrics.writeSeconds.startTimer();
+      await this.repo.writePrepared(prepared);
+      stop();
+    });
+    this.tail = write.then(
+      () => this.failures,
+      () => (this.failures = failuresSeen + 1),
+    );
+    await write;
 
     // Counted only once stored, so metrics agree with the database after a failed write.
     this.metrics.received.inc(batch.records.length + (batch.deadLetters?.length ?? 0));

@@ -37,6 +37,20 @@ INSERT INTO drop_events (flow_id, time, end_time, source, cluster, node, verdict
   dst_port, protocol, count, attribution_level, policy, attribution, record)
 SELECT * FROM json_to_recordset($1::json) AS r(${EVENT_COLUMNS})`;
 
+/** A batch serialized for one transaction. */
+export interface PreparedBatch {
+  days: Set<number>;
+  rollups?: string;
+  events?: string;
+  deadLetters: DeadLetter[];
+  checkpoints: StreamCheckpoint[];
+  /** Roll-up rows this batch stores with labels (remembered once committed). */
+  labelled: string[];
+}
+
+/** Bound on remembered labelled roll-up rows (about a few minutes of a busy cluster). */
+const MAX_LABELLED = 200_000;
+
 const UPSERT_CHECKPOINTS = `
 INSERT INTO stream_checkpoints (stream, position, updated_at)
 SELECT s, p, now() FROM unnest($1::text[], $2::text[]) AS t(s, p)
@@ -58,6 +72,12 @@ function column<T, V>(rows: T[], pick: (r: T) => V): V[] {
  * parameterized statement per batch (a JSON document through json_to_recordset).
  */
 export class DropRollupRepository {
+  /**
+   * Roll-up rows (bucket + edge key) this process has stored with labels. Later upserts of the same
+   * row send no labels (COALESCE keeps the stored ones), sparing PostgreSQL a jsonb parse per row.
+   */
+  private readonly labelled = new Set<string>();
+
   constructor(
     private readonly ds: DataSource,
     private readonly partitions: PartitionManager,
@@ -84,29 +104,57 @@ export class DropRollupRepository {
   }
 
   async writeBatch(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): Promise<void> {
+    await this.writePrepared(this.prepare(batch, checkpoints, deadLetters));
+  }
+
+  /**
+   * The CPU half of a write (serializing the batch), done synchronously so that the aggregator
+   * can prepare the next batch while PostgreSQL stores the previous one.
+   */
+  prepare(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): PreparedBatch {
+    const r = [...batch.rollups.values()];
+    const labelled: string[] = [];
+    for (const row of r) {
+      const k = `${row.bucket}|${row.edge_key}`;
+      if (this.labelled.has(k)) {
+        row.src_labels = null;
+        row.dst_labels = null;
+      } else if (row.src_labels || row.dst_labels) labelled.push(k);
+    }
+    return {
+      days: batch.days,
+      // One JSON document per table: JSON.stringify is native and PostgreSQL parses JSON in C.
+      rollups: r.length > 0 ? JSON.stringify(r) : undefined,
+      events: batch.events.length > 0 ? JSON.stringify(batch.events) : undefined,
+      deadLetters,
+      checkpoints,
+      labelled,
+    };
+  }
+
+  async writePrepared(p: PreparedBatch): Promise<void> {
     try {
-      await this.write(batch, checkpoints, deadLetters);
+      await this.write(p);
     } catch (e) {
       // Retention on another instance may have dropped a partition this one believes exists.
       if (!/no partition of relation/.test(String(e))) throw e;
       this.partitions.forget();
-      await this.write(batch, checkpoints, deadLetters);
+      await this.write(p);
     }
+    if (this.labelled.size + p.labelled.length > MAX_LABELLED) this.labelled.clear();
+    for (const k of p.labelled) this.labelled.add(k);
   }
 
-  private async write(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): Promise<void> {
-    await this.partitions.ensure(batch.days);
-    const r = [...batch.rollups.values()];
-    const e = batch.events;
+  private async write(p: PreparedBatch): Promise<void> {
+    await this.partitions.ensure(p.days);
     await this.ds.transaction(async (m) => {
-      // One JSON document per table: JSON.stringify is native and PostgreSQL parses JSON in C.
-      if (r.length > 0) await m.query(UPSERT_ROLLUPS, [JSON.stringify(r)]);
-      if (e.length > 0) await m.query(INSERT_EVENTS, [JSON.stringify(e)]);
-      if (deadLetters.length > 0) await this.insertDeadLetters(deadLetters, m);
-      if (checkpoints.length > 0)
+      if (p.rollups) await m.query(UPSERT_ROLLUPS, [p.rollups]);
+      if (p.events) await m.query(INSERT_EVENTS, [p.events]);
+      if (p.deadLetters.length > 0) await this.insertDeadLetters(p.deadLetters, m);
+      if (p.checkpoints.length > 0)
         await m.query(UPSERT_CHECKPOINTS, [
-          column(checkpoints, (c) => c.stream),
-          column(checkpoints, (c) => c.position),
+          column(p.checkpoints, (c) => c.stream),
+          column(p.checkpoints, (c) => c.position),
         ]);
     });
   }

@@ -65,8 +65,15 @@ export class InProcessFlowBus implements FlowBus {
   }
 
   private async run(): Promise<void> {
+    // Two batches in the handler at once: the aggregator prepares one while PostgreSQL stores the
+    // other (it keeps their writes in order).
+    const inflight: Array<Promise<void>> = [];
     while (this.running) {
       if (this.queue.length === 0) {
+        if (inflight.length > 0) {
+          await inflight.shift();
+          continue;
+        }
         await new Promise<void>((r) => (this.wake = r));
         this.wake = undefined;
         continue;
@@ -87,20 +94,35 @@ export class InProcessFlowBus implements FlowBus {
         if (p.batch.deadLetters) deadLetters.push(...p.batch.deadLetters);
         for (const c of p.batch.checkpoints ?? []) checkpoints.set(c.stream, c.position);
       }
-      try {
-        await this.handler!({
-          records,
-          checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
-          deadLetters,
+      const settled = this.handler!({
+        records,
+        checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
+        deadLetters,
+      })
+        .then(
+          () => {
+            for (const p of taken) p.done();
+          },
+          (e: unknown) => {
+            this.log.error('aggregator failed a batch; publishers see the error and retry', { error: String(e) });
+            const err = e instanceof Error ? e : new Error(String(e));
+            for (const p of taken) p.fail(err);
+            // Batches queued behind a failed one may continue its streams: storing them would move
+            // their checkpoints past the lost data. They fail too; publishers resume from what is stored.
+            for (const p of this.queue.splice(0)) {
+              this.queuedRecords -= p.batch.records.length;
+              p.fail(new Error(`an earlier batch failed to store: ${err.message}`));
+            }
+          },
+        )
+        .finally(() => {
+          this.queuedRecords -= n;
+          for (const w of this.spaceWaiters.splice(0)) w();
         });
-        for (const p of taken) p.done();
-      } catch (e) {
-        this.log.error('aggregator failed a batch; publishers see the error and retry', { error: String(e) });
-        for (const p of taken) p.fail(e instanceof Error ? e : new Error(String(e)));
-      }
-      this.queuedRecords -= n;
-      for (const w of this.spaceWaiters.splice(0)) w();
+      inflight.push(settled);
+      if (inflight.length >= 2) await inflight.shift();
     }
+    await Promise.all(inflight);
   }
 
   async close(): Promise<void> {

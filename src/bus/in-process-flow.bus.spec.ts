@@ -1,0 +1,89 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ConsumedBatch } from './flow-bus.js';
+import { InProcessFlowBus } from './in-process-flow.bus.js';
+
+const noCheckpoints = { groupId: 'g', loadCheckpoints: async () => new Map<string, string>() };
+
+describe('InProcessFlowBus', () => {
+  it('resolves a publish only once the consumer stored it, merging queued batches and keeping the last checkpoint', async () => {
+    const seen: ConsumedBatch[] = [];
+    const bus = new InProcessFlowBus(100);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.consume(
+      async (b) => {
+        seen.push(b);
+        await gate;
+      },
+      { ...noCheckpoints, maxBatch: 10 },
+    );
+    let firstDone = false;
+    const first = bus
+      .publish({ records: [1, 2], checkpoints: [{ stream: 's', position: '2' }] })
+      .then(() => (firstDone = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(firstDone).toBe(false);
+    const second = bus.publish({ records: [3], checkpoints: [{ stream: 's', position: '3' }] });
+    const third = bus.publish({ records: [4], checkpoints: [{ stream: 's', position: '4' }] });
+    release();
+    await Promise.all([first, second, third]);
+    expect(seen.map((b) => b.records)).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(seen[1].checkpoints).toEqual([{ stream: 's', position: '4' }]);
+    await bus.close();
+  });
+
+  it('fails the batches queued behind a failed one, so no checkpoint moves past lost data, then carries on', async () => {
+    const bus = new InProcessFlowBus(100);
+    const stored: unknown[][] = [];
+    let failNext = true;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.consume(
+      async (b) => {
+        await gate;
+        if (failNext) {
+          failNext = false;
+          throw new Error('database down');
+        }
+        stored.push(b.records);
+      },
+      { ...noCheckpoints, maxBatch: 1 },
+    );
+    const a = bus.publish({ records: ['a'] });
+    await new Promise((r) => setTimeout(r, 10)); // a is in the handler
+    const b = bus.publish({ records: ['b'] });
+    const c = bus.publish({ records: ['c'] });
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    await expect(a).rejects.toThrow('database down');
+    // b may already be in the handler (two in flight) and is then stored; c, queued behind, must fail.
+    const rb = await b.then(
+      () => 'stored',
+      (e: Error) => e.message,
+    );
+    await expect(c).rejects.toThrow(/earlier batch failed to store|database down/);
+    expect(stored).toEqual(rb === 'stored' ? [['b']] : []);
+    await bus.publish({ records: ['d'] });
+    expect(stored[stored.length - 1]).toEqual(['d']);
+    await bus.close();
+  });
+
+  it('applies backpressure: publish waits while the queue is full', async () => {
+    const bus = new InProcessFlowBus(3);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.consume(() => gate, { ...noCheckpoints, maxBatch: 2 });
+    const p1 = bus.publish({ records: [1, 2] });
+    let p2Accepted = false;
+    const p2 = bus.publish({ records: [3, 4] }).then(() => (p2Accepted = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(p2Accepted).toBe(false);
+    release();
+    await Promise.all([p1, p2]);
+    await bus.close();
+    await expect(bus.publish({ records: [5] })).rejects.toThrow('bus is closed');
+  });
+});
