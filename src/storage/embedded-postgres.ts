@@ -128,6 +128,14 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   state = { ...state, port: await freePort(state.port || 54329), ownerPid: process.pid };
   writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
 
+  // The server's last words, for the error message when it does not start.
+  const recent: string[] = [];
+  const remember = (m: unknown) => {
+    const text = String(m).trim();
+    log.debug('postgres', { message: text });
+    recent.push(text);
+    if (recent.length > 8) recent.shift();
+  };
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dbDir,
@@ -137,9 +145,14 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     persistent: true,
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-    onLog: (m) => log.debug('postgres', { message: String(m).trim() }),
-    onError: (m) => log.debug('postgres', { message: String(m).trim() }),
+    // Sized for a write-heavy single-node service: batch transactions of several MB of WAL.
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+      ...['-c', 'shared_buffers=256MB', '-c', 'wal_buffers=16MB', '-c', 'max_wal_size=4GB'],
+      ...['-c', 'wal_compression=on', '-c', 'checkpoint_timeout=15min'],
+    ],
+    onLog: (m) => remember(m),
+    onError: (m) => remember(m),
   });
   if (!initialised) {
     log.info('initialising embedded PostgreSQL', { dir: dbDir });
@@ -148,9 +161,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   try {
     await server.start();
   } catch (e) {
+    const said = recent.join(' | ').slice(-1500);
     throw new Error(
-      `embedded PostgreSQL did not start in ${dbDir}${e instanceof Error ? `: ${e.message}` : ''} ` +
-        '(run with LOG_LEVEL=debug to see its log)',
+      `embedded PostgreSQL did not start in ${dbDir}${e instanceof Error ? `: ${e.message}` : ''}` +
+        (said ? `; it said: ${said}` : ' (run with LOG_LEVEL=debug to see its log)'),
       { cause: e },
     );
   }

@@ -107,4 +107,27 @@ describe('dead letters in the embedded pipeline', () => {
     const processed = metrics.find((m) => m.name === 'dropscope_flows_processed_total')!;
     expect(processed.values.find((v) => v.labels.verdict === 'denied')?.value).toBe(30);
   });
+
+  it('stores drop events whose text holds tabs, newlines, backslashes and quotes unchanged (COPY escaping)', async () => {
+    const repo = new DropRollupRepository(ds, new PartitionManager(ds, silentLogger));
+    const agg = new Aggregator(repo, reportedOnlyAttributor, new AggregatorMetrics(new Registry()), silentLogger);
+    const tricky = 'a\tb\nc\\d"e\\N\r';
+    const f: FlowRecord = {
+      ...good(0),
+      id: 'tricky-1',
+      node: tricky,
+      src: { kind: 'pod', namespace: 'esc', pod: tricky, labels: { 'k\\': tricky } },
+    };
+    await agg.handle({ records: [f], checkpoints: [] });
+    const [row] = (await ds.query(
+      `SELECT node, src_pod, record::text AS record FROM drop_events WHERE flow_id = 'tricky-1'`,
+    )) as Array<{
+      node: string;
+      src_pod: string;
+      record: string;
+    }>;
+    expect(row.node).toBe(tricky);
+    expect(row.src_pod).toBe(tricky);
+    expect((JSON.parse(row.record) as FlowRecord).src).toEqual(f.src);
+  });
 });

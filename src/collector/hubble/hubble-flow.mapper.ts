@@ -216,6 +216,33 @@ interface LabelParse {
  * never sees them), so they are dropped; `cidr:`/`fqdn:` identity labels are dropped. Any other
  * source prefix (container:, unspec:, ...) is stripped; `k8s:` wins a key clash.
  */
+/**
+ * Parsed label lists by Cilium security identity. An identity stands for one label set, so the
+ * same few hundred lists repeat across millions of flows; the cached entry is used only when the
+ * list is element-for-element the same (identities are per cluster, and a list can change when
+ * an identity is re-allocated). Parsed objects are shared between records: the only write to one
+ * (filling in the namespace-name label) is the same for every record of that identity.
+ */
+const labelCache = new Map<number, { list: unknown[]; parsed: LabelParse }>();
+const LABEL_CACHE_MAX = 20_000;
+
+function sameList(a: unknown[], b: unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function parseLabelsCached(list: unknown[], identity: number | undefined): LabelParse {
+  // Reserved and local (CIDR) identities are not one label set each; only cache cluster identities.
+  if (identity === undefined || identity < 256 || identity >= 16_777_216) return parseLabels(list);
+  const hit = labelCache.get(identity);
+  if (hit && sameList(hit.list, list)) return hit.parsed;
+  const parsed = parseLabels(list);
+  if (labelCache.size >= LABEL_CACHE_MAX) labelCache.clear();
+  labelCache.set(identity, { list, parsed });
+  return parsed;
+}
+
 function parseLabels(list: unknown[]): LabelParse {
   const r: LabelParse = { hasK8s: false };
   for (let i = 0; i < list.length; i++) {
@@ -338,7 +365,7 @@ function mapEndpoint(
   }
   let parsed: LabelParse | undefined;
   if (Array.isArray(e.labels) && e.labels.length > 0) {
-    parsed = parseLabels(e.labels);
+    parsed = parseLabelsCached(e.labels, ep.identity);
     ep.labels = parsed.labels;
     if (parsed.entities) ep.entities = parsed.entities;
     if (parsed.serviceAccount) ep.serviceAccount = parsed.serviceAccount;
