@@ -17,6 +17,7 @@ import {
   type PolicyProbe,
 } from '../src/policy/network-policy.evaluator.js';
 import { InventoryStore, type PolicyInventory } from '../src/policy/policy-inventory.js';
+import { seededRandom } from '../src/common/prng.js';
 
 export interface PolicyEvaluatorBenchOptions {
   namespaces?: number;
@@ -40,18 +41,6 @@ export interface PolicyEvaluatorBenchResult {
   buildMs: number;
 }
 
-/** A deterministic PRNG so runs are comparable. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const APPS = 20;
 const TEAMS = 10;
 
@@ -59,7 +48,7 @@ export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): P
   const nsCount = opts.namespaces ?? 100;
   const perNs = opts.podsPerNamespace ?? 100;
   const polPerNs = opts.policiesPerNamespace ?? 10;
-  const r = rng(42);
+  const r = seededRandom(42);
   const store = new InventoryStore();
   for (let n = 0; n < nsCount; n++) {
     const ns = `ns-${n}`;
@@ -186,7 +175,7 @@ export function buildSyntheticCluster(opts: PolicyEvaluatorBenchOptions = {}): P
 }
 
 function makeProbes(ev: NetworkPolicyEvaluator, count: number): PolicyProbe[] {
-  const r = rng(7);
+  const r = seededRandom(7);
   const pods = ev.inventory.pods;
   const eps: PolicyEndpoint[] = pods.map((p) => ev.endpointForPod(p));
   const ports = [8080, 8081, 9090, 443, 53];

@@ -12,6 +12,7 @@ import { openDatabase } from '../../src/storage/database.js';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { startKafkaMockCluster } from '../support/kafka-mock-cluster.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 import { FAST_GROUP, flow, unique } from '../kafka/kafka-test-utils.js';
 
 async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -42,14 +43,6 @@ async function totalFlows(url: string): Promise<number> {
     { n: null },
   ]);
   return Number(r?.n ?? 0);
-}
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('exactly-once into PostgreSQL across an aggregator crash', () => {

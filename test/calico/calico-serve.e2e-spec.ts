@@ -7,6 +7,7 @@ import { CalicoFlowLogGenerator } from '../../src/collector/calico/calico-flow-l
 import { CalicoLineMapper } from '../../src/collector/calico/calico-flow-log.mapper.js';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 async function stored(url: string): Promise<{ flows: number; checkpoints: string[] }> {
   const c = new pg.Client({ connectionString: url });
@@ -22,14 +23,6 @@ async function stored(url: string): Promise<{ flows: number; checkpoints: string
     return { flows: Number(r.n), checkpoints: cps.map((x) => x.stream) };
   } finally {
     await c.end();
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -10,6 +10,7 @@ import type { FlowRecord } from '../../flow/flow-record.js';
 import type { CheckpointReader, Collector, LineMapper, LineResult } from '../collector.js';
 import { CalicoLineMapper } from './calico-flow-log.mapper.js';
 import { expandGlob, hasGlob } from './file-glob.js';
+import { WakeableSleep } from '../../common/wakeable-sleep.js';
 
 /**
  * Tails Calico flows.log files like `tail -F` and publishes FlowRecords with their checkpoints.
@@ -184,7 +185,7 @@ export class CalicoFileCollector implements Collector {
   private loop?: Promise<void>;
   private stopping = false;
   private killed = false;
-  private wake?: () => void;
+  private readonly sleeper = new WakeableSleep();
 
   constructor(private readonly opts: CalicoFileCollectorOptions) {
     this.log = (opts.logger ?? silentLogger).child({ collector: 'calico-file', path: opts.path });
@@ -214,7 +215,7 @@ export class CalicoFileCollector implements Collector {
   /** Stops reading, publishes the lines already read, closes the files. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
     await this.closeAll();
   }
@@ -226,7 +227,7 @@ export class CalicoFileCollector implements Collector {
   async kill(): Promise<void> {
     this.killed = true;
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
     await this.closeAll();
   }
@@ -418,17 +419,7 @@ export class CalicoFileCollector implements Collector {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((r) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        r();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        r();
-      };
-    });
+    return this.sleeper.sleep(ms);
   }
 
   /** Reads one chunk and handles its complete lines. False at end of file. */

@@ -8,6 +8,7 @@
  * a configurable share of denies (tier end-of-tier denies and explicit GNP denies) and of allowed
  * flows that a staged policy would deny.
  */
+import { seededRandom } from '../../common/prng.js';
 
 export interface CalicoFlowLogGeneratorOptions {
   seed?: number;
@@ -24,18 +25,6 @@ export interface CalicoFlowLogGeneratorOptions {
   intervalSeconds?: number;
   /** Lines per interval before time moves on (default 1000). */
   linesPerInterval?: number;
-}
-
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -83,7 +72,7 @@ export class CalicoFlowLogGenerator {
       linesPerInterval: 1000,
       ...options,
     };
-    this.r = rng(this.o.seed);
+    this.r = seededRandom(this.o.seed);
     for (let n = 0; n < this.o.namespaces; n++) {
       const ns = `team-${n}`;
       for (let w = 0; w < this.o.workloadsPerNamespace; w++) {

@@ -11,6 +11,7 @@ import { silentLogger } from '../../common/logger.js';
 import type { FlowRecord } from '../../flow/flow-record.js';
 import type { CheckpointReader, Collector } from '../collector.js';
 import { GoldmaneFlowMapper, type GoldmaneFlow } from './goldmane-flow.mapper.js';
+import { WakeableSleep } from '../../common/wakeable-sleep.js';
 
 /**
  * Follows Goldmane's `Flows.Stream` (Calico OSS >= 3.30) over gRPC with mTLS and publishes the
@@ -149,7 +150,7 @@ export class GoldmaneCollector implements Collector {
   private timer?: NodeJS.Timeout;
   private stopping = false;
   private killed = false;
-  private wake?: () => void;
+  private readonly sleeper = new WakeableSleep();
 
   constructor(private readonly opts: GoldmaneCollectorOptions) {
     this.stream = `${GOLDMANE_STREAM_PREFIX}${opts.addr}`;
@@ -198,7 +199,7 @@ export class GoldmaneCollector implements Collector {
   async stop(): Promise<void> {
     this.stopping = true;
     this.call?.cancel();
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
     if (this.timer) clearInterval(this.timer);
     await this.flush();
@@ -209,7 +210,7 @@ export class GoldmaneCollector implements Collector {
     this.killed = true;
     this.stopping = true;
     this.call?.cancel();
-    this.wake?.();
+    this.sleeper.wake();
     if (this.timer) clearInterval(this.timer);
     await this.loop;
   }
@@ -280,17 +281,7 @@ export class GoldmaneCollector implements Collector {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((r) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        r();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        r();
-      };
-    });
+    return this.sleeper.sleep(ms);
   }
 
   /** Maps one result, dropping flows the checkpoint says were published. */

@@ -5,6 +5,7 @@
  * event followed microseconds later by a drop event), other drops, audit verdicts, and
  * occasional lost_events. Same seed, same lines.
  */
+import { seededRandom } from '../../common/prng.js';
 
 export interface HubbleGeneratorOptions {
   /** Number of GetFlowsResponse lines to produce. */
@@ -30,18 +31,6 @@ export interface HubbleGeneratorOptions {
 
 /** A protojson GetFlowsResponse object, as one `hubble observe -o json` line. */
 export type HubbleJsonResponse = Record<string, unknown>;
-
-/** mulberry32: tiny, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORKLOAD_NAMES = [
   'frontend',
@@ -162,7 +151,7 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
     lostEventsEvery: 0,
     ...options,
   };
-  const rand = prng(o.seed);
+  const rand = seededRandom(o.seed);
   const pods = buildCluster(rand, o);
   const dns: Pod = {
     namespace: 'kube-system',
