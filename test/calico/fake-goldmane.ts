@@ -1,6 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadGoldmanePackage } from '../../src/collector/calico/goldmane.collector.js';
 import type { GoldmaneFlow } from '../../src/collector/calico/goldmane-flow.mapper.js';
@@ -73,62 +70,4 @@ export class FakeGoldmane {
     await this.stop();
     await this.start(this.port);
   }
-}
-
-/** A throwaway CA, a server cert for `goldmane.calico-system.svc` and a client cert, via openssl. */
-export function makeCerts(dir: string): {
-  caFile: string;
-  serverCert: Buffer;
-  serverKey: Buffer;
-  ca: Buffer;
-  clientCertFile: string;
-  clientKeyFile: string;
-} {
-  const run = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=dropscope-test-ca');
-  writeFileSync(
-    join(dir, 'server.ext'),
-    'subjectAltName=DNS:goldmane.calico-system.svc,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-  );
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const who of ['server', 'client']) {
-    run(
-      'req',
-      ...ec,
-      '-keyout',
-      `${who}.key`,
-      '-out',
-      `${who}.csr`,
-      '-subj',
-      `/CN=${who === 'server' ? 'goldmane' : 'dropscope'}`,
-    );
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${who}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${who}.crt`,
-      '-days',
-      '1',
-      '-extfile',
-      `${who}.ext`,
-    );
-  }
-  return {
-    caFile: join(dir, 'ca.crt'),
-    ca: readFileSync(join(dir, 'ca.crt')),
-    serverCert: readFileSync(join(dir, 'server.crt')),
-    serverKey: readFileSync(join(dir, 'server.key')),
-    clientCertFile: join(dir, 'client.crt'),
-    clientKeyFile: join(dir, 'client.key'),
-  };
 }

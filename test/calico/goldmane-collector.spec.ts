@@ -7,7 +7,8 @@ import { Registry } from 'prom-client';
 import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import type { GoldmaneFlow } from '../../src/collector/calico/goldmane-flow.mapper.js';
 import { GoldmaneCollector, parseGoldmanePosition } from '../../src/collector/calico/goldmane.collector.js';
-import { FakeGoldmane, makeCerts } from './fake-goldmane.js';
+import { makeTestCerts, type TestCerts } from '../support/test-certs.js';
+import { FakeGoldmane } from './fake-goldmane.js';
 import { RecordingConsumer, waitFor } from './support.js';
 
 function flow(start: number, i: number, over: Partial<NonNullable<GoldmaneFlow['Key']>> = {}): GoldmaneFlow {
@@ -95,16 +96,16 @@ const denyKey: Partial<NonNullable<GoldmaneFlow['Key']>> = {
 
 describe('GoldmaneCollector over mTLS against a real gRPC Flows server', () => {
   let dir: string;
-  let certs: ReturnType<typeof makeCerts>;
+  let certs: TestCerts;
   let server: FakeGoldmane;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'dropscope-goldmane-'));
-    certs = makeCerts(dir);
+    certs = makeTestCerts(['goldmane.calico-system.svc']);
     server = new FakeGoldmane(
       grpc.ServerCredentials.createSsl(
-        certs.ca,
-        [{ cert_chain: certs.serverCert, private_key: certs.serverKey }],
+        certs.read(certs.caFile),
+        [{ cert_chain: certs.read(certs.serverCertFile), private_key: certs.read(certs.serverKeyFile) }],
         true,
       ),
     );

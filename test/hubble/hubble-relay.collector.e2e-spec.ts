@@ -12,7 +12,7 @@ import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.
 import { generateHubbleResponses } from '../../src/collector/hubble/hubble-flow.generator.js';
 import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
-import { makeTestCerts } from './test-certs.js';
+import { makeTestCerts } from '../support/test-certs.js';
 
 const FIXTURE = new URL('../fixtures/hubble/observe-samples.jsonl', import.meta.url);
 

@@ -18,15 +18,19 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: 'pipe' });
 }
 
-/** CA `test-ca`; server cert for DNS:relay.test and IP:127.0.0.1; client cert `dropscope`. */
-export function makeTestCerts(): TestCerts {
-  const dir = mkdtempSync(join(tmpdir(), 'dropscope-hubble-tls-'));
+/**
+ * CA `test-ca`; a server cert for `serverNames` (default relay.test) plus localhost and 127.0.0.1;
+ * client cert `dropscope`.
+ */
+export function makeTestCerts(serverNames: string[] = ['relay.test']): TestCerts {
+  const dir = mkdtempSync(join(tmpdir(), 'dropscope-tls-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test-ca'], dir);
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:relay.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  const sans = [...serverNames, 'localhost'].map((n) => `DNS:${n}`).join(',');
+  writeFileSync(join(dir, 'server.ext'), `subjectAltName=${sans},IP:127.0.0.1\nextendedKeyUsage=serverAuth\n`);
   writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   for (const [name, subj] of [
-    ['server', '/CN=relay.test'],
+    ['server', `/CN=${serverNames[0]}`],
     ['client', '/CN=dropscope'],
   ] as const) {
     openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj], dir);
