@@ -1,0 +1,92 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
+import { collect, spawnCli, waitForOutput } from '../support/cli.js';
+import { makeTestCerts } from '../support/test-certs.js';
+import { createTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
+import { FakeGoldmane } from './fake-goldmane.js';
+import { denyKey, flow } from './goldmane-flows.js';
+
+async function rows<T>(url: string, sql: string): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows as T[];
+  } catch {
+    return [];
+  } finally {
+    await c.end();
+  }
+}
+
+describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end)', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('stores Goldmane flows in PostgreSQL once each, across a service restart', async () => {
+    const certs = makeTestCerts(['goldmane.calico-system.svc']);
+    const server = new FakeGoldmane(
+      grpc.ServerCredentials.createSsl(
+        certs.read(certs.caFile),
+        [{ cert_chain: certs.read(certs.serverCertFile), private_key: certs.read(certs.serverKeyFile) }],
+        true,
+      ),
+    );
+    const port = await server.start();
+    cleanup.push(() => server.stop());
+    const start = Math.floor(Date.now() / 1000) - 120;
+    server.push(flow(start, 1));
+    server.push(flow(start, 2, denyKey));
+    server.push(flow(start + 15, 3));
+
+    const db = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const env = {
+      DATABASE_URL: db.url,
+      DROPSCOPE_ROLES: 'collector,aggregator',
+      GOLDMANE_ADDR: `127.0.0.1:${port}`,
+      GOLDMANE_TLS_CA_FILE: certs.caFile,
+      GOLDMANE_TLS_CERT_FILE: certs.clientCertFile,
+      GOLDMANE_TLS_KEY_FILE: certs.clientKeyFile,
+      GOLDMANE_TLS_SERVER_NAME: 'goldmane.calico-system.svc',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+    };
+    const flows = async () =>
+      Number((await rows<{ n: string }>(db.url, `SELECT coalesce(sum(count), 0) AS n FROM edge_rollups`))[0]?.n ?? 0);
+    const denied = () => rows<{ verdict: string; policy: string }>(db.url, `SELECT verdict, policy FROM drop_events`);
+
+    const first = spawnCli(['serve'], env);
+    cleanup.push(async () => void first.kill('SIGKILL'));
+    const firstDone = collect(first);
+    await waitForOutput(first, /"msg":"dropscope started"/, 60_000);
+    await until('three flows stored', async () => (await denied()).length >= 1 && (await flows()) >= 3, 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await denied()).toHaveLength(1);
+    expect((await denied())[0].verdict).toBe('denied');
+    first.kill('SIGTERM');
+    expect((await firstDone).code).toBe(0);
+    // Each test flow stands for the same number of connections (its count).
+    const perFlow = (await flows()) / 3;
+    expect(Number.isInteger(perFlow) && perFlow >= 1).toBe(true);
+    const cps = await rows<{ stream: string }>(db.url, `SELECT stream FROM stream_checkpoints`);
+    expect(cps.map((c) => c.stream)).toEqual([`goldmane:127.0.0.1:${port}`]);
+
+    // Goldmane replays what it holds on every Stream; the stored checkpoint keeps each flow once.
+    server.push(flow(start + 30, 4));
+    const second = spawnCli(['serve'], env);
+    cleanup.push(async () => void second.kill('SIGKILL'));
+    const secondDone = collect(second);
+    await waitForOutput(second, /"msg":"dropscope started"/, 60_000);
+    await until('the fourth flow stored', async () => (await flows()) > 3 * perFlow, 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await flows()).toBe(4 * perFlow);
+    expect(await denied()).toHaveLength(1);
+    expect(server.streamRequests.length).toBeGreaterThanOrEqual(2);
+    second.kill('SIGTERM');
+    expect((await secondDone).code).toBe(0);
+  }, 120_000);
+});
