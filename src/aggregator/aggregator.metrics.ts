@@ -17,7 +17,8 @@ export class AggregatorMetrics {
       () =>
         new Counter({
           name: 'dropscope_flows_received_total',
-          help: 'Records received from the bus, before validation.',
+          help: 'Records received from the bus, by source (`invalid` when the record could not be read).',
+          labelNames: ['source'],
           registers,
         }),
     );

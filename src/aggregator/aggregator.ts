@@ -49,6 +49,7 @@ export class Aggregator {
     const dead: DeadLetter[] = batch.deadLetters ? [...batch.deadLetters] : [];
     const origin = batch.checkpoints.length > 0 ? batch.checkpoints[0].stream : 'bus';
     const processed = new Map<string, number>();
+    const recordsBySource = new Map<string, number>();
     const drops = new Map<string, number>();
     for (const raw of batch.records) {
       let flow;
@@ -58,6 +59,7 @@ export class Aggregator {
         dead.push({ raw: truncateRaw(stringify(raw)), reason: `invalid FlowRecord: ${(e as Error).message}`, origin });
         continue;
       }
+      recordsBySource.set(flow.source, (recordsBySource.get(flow.source) ?? 0) + 1);
       const drop = isDrop(flow.verdict);
       rollup.add(flow, drop ? this.attributor.attribute(flow) : undefined);
       const pk = `${flow.source}\u0000${flow.verdict}`;
@@ -88,7 +90,8 @@ export class Aggregator {
     await write;
 
     // Counted only once stored, so metrics agree with the database after a failed write.
-    this.metrics.received.inc(batch.records.length + (batch.deadLetters?.length ?? 0));
+    for (const [source, n] of recordsBySource) this.metrics.received.inc({ source }, n);
+    if (dead.length > 0) this.metrics.received.inc({ source: 'invalid' }, dead.length);
     for (const [k, n] of processed) {
       const [source, verdict] = k.split('\u0000');
       this.metrics.processed.inc({ source, verdict }, n);

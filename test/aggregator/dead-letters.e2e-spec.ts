@@ -104,6 +104,9 @@ describe('dead letters in the embedded pipeline', () => {
     const metrics = await registry.getMetricsAsJSON();
     const dl = metrics.find((m) => m.name === 'dropscope_dead_letters_total')!;
     expect(dl.values.reduce((s, v) => s + v.value, 0)).toBe(bad.length + 1);
+    const received = metrics.find((m) => m.name === 'dropscope_flows_received_total')!;
+    expect(received.values.find((v) => v.labels.source === 'calico')?.value).toBe(20);
+    expect(received.values.find((v) => v.labels.source === 'invalid')?.value).toBe(bad.length + 1);
     const processed = metrics.find((m) => m.name === 'dropscope_flows_processed_total')!;
     expect(processed.values.find((v) => v.labels.verdict === 'denied')?.value).toBe(30);
   });
