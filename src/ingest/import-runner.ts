@@ -10,8 +10,8 @@ import { PartitionManager } from '../storage/partition.manager.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
 import { createLineMapper, type FileSource } from './line-mappers.js';
 
-const IMPORT_BATCH_RECORDS = 40000;
-const IMPORT_QUEUE_RECORDS = 80000;
+const IMPORT_BATCH_RECORDS = 20_000;
+const IMPORT_QUEUE_RECORDS = 40_000;
 
 export interface ImportSummary {
   files: ImportFileResult[];
