@@ -48,15 +48,18 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
     log.child({ component: 'database' }),
   );
   const cleanups: Array<() => Promise<void>> = [() => db.close()];
-  const closeAll = async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        log.error('error during shutdown', { error: String(e) });
+  let closing: Promise<void> | undefined;
+  // Idempotent: a signal and a fatal consumer error may both ask for shutdown.
+  const closeAll = () =>
+    (closing ??= (async () => {
+      for (const c of [...cleanups].reverse()) {
+        try {
+          await c();
+        } catch (e) {
+          log.error('error during shutdown', { error: String(e) });
+        }
       }
-    }
-  };
+    })());
   try {
     const partitions = new PartitionManager(db.dataSource, log.child({ component: 'partitions' }));
     const repo = new DropRollupRepository(db.dataSource, partitions);

@@ -12,6 +12,7 @@ import { HubbleRelayCollector } from '../collector/hubble/hubble-relay.collector
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config/config.js';
 import { InventoryFlowAttributor } from '../policy/attribution.js';
+import { CombinedInventorySource } from '../policy/kubernetes-watch.js';
 import { PolicyInventorySource } from '../policy/policy-inventory.js';
 
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded default). */
@@ -53,11 +54,27 @@ export async function createBus(
   });
 }
 
-/** The policy inventory (POLICY_MANIFESTS) and the attributor over it; reported-only without manifests. */
+/**
+ * The policy inventory (POLICY_MANIFESTS files, and the Kubernetes API when POLICY_KUBERNETES is
+ * on: both merged, the API winning on the same object) and the attributor over it; reported-only
+ * without either.
+ */
 export async function createAttribution(
   config: AppConfig,
   log: Logger,
+  registry?: Registry,
 ): Promise<{ attributor: FlowAttributor; policies?: PolicyInventorySource }> {
+  const k8s = config.policyKubernetes;
+  if (k8s) {
+    const policies = new CombinedInventorySource({
+      paths: config.policyManifests,
+      logger: log.child({ component: 'policy-inventory' }),
+      kubernetes: { apiUrl: k8s.apiUrl, tokenFile: k8s.tokenFile, caFile: k8s.caFile, registry },
+      readyTimeoutMs: k8s.readyTimeoutMs,
+    });
+    await policies.start();
+    return { attributor: new InventoryFlowAttributor(policies), policies };
+  }
   if (config.policyManifests.length === 0) return { attributor: reportedOnlyAttributor };
   const policies = new PolicyInventorySource({
     paths: config.policyManifests,

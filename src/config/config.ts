@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from './duration.js';
@@ -52,6 +52,8 @@ export interface AppConfig {
   calico?: { flowLogPath: string };
   goldmane?: { addr: string; tls: TlsFiles };
   policyManifests: string[];
+  /** POLICY_KUBERNETES=true: watch the Kubernetes API for the policy inventory. */
+  policyKubernetes?: { apiUrl: string; tokenFile?: string; caFile?: string; readyTimeoutMs: number };
   auth: { disabled: boolean; readTokens: string[]; adminTokens: string[]; metricsOpen: boolean };
   retention: { rollupDays: number; eventDays: number; deadLetterDays: number };
   aggregator: { maxBatch: number };
@@ -115,6 +117,39 @@ function tlsFiles(env: Env, prefix: string): TlsFiles {
     throw new ConfigError(missing, 'must be set too: mTLS needs both a client certificate and its key');
   }
   return t;
+}
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** POLICY_KUBERNETES and its KUBERNETES_* settings (in-cluster defaults). */
+function policyKubernetes(env: Env): AppConfig['policyKubernetes'] {
+  if (!bool(env, 'POLICY_KUBERNETES', false)) return undefined;
+  let apiUrl = str(env, 'KUBERNETES_API_URL');
+  if (apiUrl !== undefined) {
+    if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(apiUrl))
+      throw new ConfigError('KUBERNETES_API_URL', 'must be an http(s) URL such as https://kubernetes.default.svc');
+  } else {
+    const host = str(env, 'KUBERNETES_SERVICE_HOST');
+    if (host === undefined)
+      throw new ConfigError(
+        'KUBERNETES_API_URL',
+        'is required with POLICY_KUBERNETES=true outside a cluster (KUBERNETES_SERVICE_HOST is not set)',
+      );
+    const port = int(env, 'KUBERNETES_SERVICE_PORT', 443, 1, 65535);
+    apiUrl = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+  const file = (name: string, inCluster: string): string | undefined => {
+    const v = str(env, name);
+    if (v === undefined) return existsSync(inCluster) ? inCluster : undefined;
+    if (!existsSync(v)) throw new ConfigError(name, 'must name an existing file', v);
+    return v;
+  };
+  return {
+    apiUrl,
+    tokenFile: file('KUBERNETES_TOKEN_FILE', `${SA_DIR}/token`),
+    caFile: file('KUBERNETES_CA_FILE', `${SA_DIR}/ca.crt`),
+    readyTimeoutMs: duration(env, 'POLICY_KUBERNETES_READY_TIMEOUT', '30s'),
+  };
 }
 
 /**
@@ -233,6 +268,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     calico: str(env, 'CALICO_FLOWLOG_PATH') ? { flowLogPath: str(env, 'CALICO_FLOWLOG_PATH')! } : undefined,
     goldmane: goldmaneAddr ? { addr: goldmaneAddr, tls: tlsFiles(env, 'GOLDMANE') } : undefined,
     policyManifests: list(env, 'POLICY_MANIFESTS'),
+    policyKubernetes: policyKubernetes(env),
     auth: {
       disabled: bool(env, 'AUTH_DISABLED', false),
       readTokens,

@@ -3,6 +3,7 @@ export * from './attribution.js';
 export * from './calico-selector.js';
 export * from './cidr.js';
 export * from './flow-endpoints.js';
+export * from './kubernetes-watch.js';
 export * from './label-selector.js';
 export * from './lru-cache.js';
 export * from './manifest.loader.js';
