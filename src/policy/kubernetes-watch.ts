@@ -623,7 +623,10 @@ export class KubernetesWatch {
     return res;
   }
 
-  private async readAll(res: http.IncomingMessage, max = this.options.maxBodyBytes ?? 64 * 1024 * 1024): Promise<string> {
+  private async readAll(
+    res: http.IncomingMessage,
+    max = this.options.maxBodyBytes ?? 64 * 1024 * 1024,
+  ): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of res as AsyncIterable<Buffer>) {
