@@ -71,7 +71,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
     cleanups.push(() => bus.close());
     if (bus instanceof InProcessFlowBus) bus.setDeadLetterSink((l) => repo.insertDeadLetters(l));
 
-    const { attributor, policies } = await createAttribution(config, log);
+    const { attributor, policies } = await createAttribution(config, log, registry);
     if (policies) cleanups.push(async () => policies.stop());
 
     let aggregator: Aggregator | undefined;
