@@ -191,7 +191,11 @@ export class InventoryFlowAttributor implements FlowAttributor {
   private infer(flow: FlowRecord, evaluator: NetworkPolicyEvaluator): Attribution {
     const inv = evaluator.inventory;
     if (inv.isEmpty)
-      return { level: 'unknown', policies: [], reason: 'no policy inventory is loaded (set POLICY_MANIFESTS or POLICY_KUBERNETES)' };
+      return {
+        level: 'unknown',
+        policies: [],
+        reason: 'no policy inventory is loaded (set POLICY_MANIFESTS or POLICY_KUBERNETES)',
+      };
     const notes: string[] = [];
     const src = policyEndpointFromFlow(evaluator, flow.src, notes);
     const dst = policyEndpointFromFlow(evaluator, flow.dst, notes);
