@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { reportedOnlyAttributor } from '../../src/aggregator/attribution.port.js';
 import { KafkaFlowBus } from '../../src/bus/kafka-flow.bus.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -11,27 +10,17 @@ import { runImport } from '../../src/ingest/import-runner.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { startKafkaMockCluster } from '../support/kafka-mock-cluster.js';
-import { createTestDatabase } from '../support/test-database.js';
+import { createTestDatabase, queryRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
 import { FAST_GROUP, flow, unique } from '../kafka/kafka-test-utils.js';
 
-async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql, params)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
-
 /** Everything the aggregator stored, in a comparable form. */
 async function snapshot(url: string) {
-  const rollups = await query<{ bucket: Date; edge_key: string; count: string; packets: string }>(
+  const rollups = await queryRows<{ bucket: Date; edge_key: string; count: string; packets: string }>(
     url,
     `SELECT bucket, edge_key, count, packets FROM edge_rollups ORDER BY bucket, edge_key`,
   );
-  const events = await query<{ n: string; distinct_ids: string; flows: string }>(
+  const events = await queryRows<{ n: string; distinct_ids: string; flows: string }>(
     url,
     `SELECT count(*) AS n, count(DISTINCT flow_id) AS distinct_ids, coalesce(sum(count), 0) AS flows FROM drop_events`,
   );
@@ -39,7 +28,7 @@ async function snapshot(url: string) {
 }
 
 async function totalFlows(url: string): Promise<number> {
-  const [r] = await query<{ n: string | null }>(url, `SELECT sum(count) AS n FROM edge_rollups`).catch(() => [
+  const [r] = await queryRows<{ n: string | null }>(url, `SELECT sum(count) AS n FROM edge_rollups`).catch(() => [
     { n: null },
   ]);
   return Number(r?.n ?? 0);
@@ -168,13 +157,13 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
         });
         await new Promise((r) => setTimeout(r, 1500)); // anything extra would show up now
         expect(await totalFlows(db.url)).toBe(N);
-        const [ev] = await query<{ n: string; ids: string }>(
+        const [ev] = await queryRows<{ n: string; ids: string }>(
           db.url,
           `SELECT count(*) AS n, count(DISTINCT flow_id) AS ids FROM drop_events`,
         );
         expect(Number(ev.n)).toBe(denied);
         expect(Number(ev.ids)).toBe(denied);
-        const cps = await query<{ stream: string; position: string }>(
+        const cps = await queryRows<{ stream: string; position: string }>(
           db.url,
           `SELECT stream, position FROM stream_checkpoints ORDER BY stream`,
         );

@@ -1,24 +1,11 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import pg from 'pg';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { makeTestCerts } from '../support/test-certs.js';
-import { createTestDatabase } from '../support/test-database.js';
+import { createTestDatabase, pollRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
 import { FakeGoldmane } from './fake-goldmane.js';
 import { denyKey, flow } from './goldmane-flows.js';
-
-async function rows<T>(url: string, sql: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as T[];
-  } catch {
-    return [];
-  } finally {
-    await c.end();
-  }
-}
 
 describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end)', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -56,8 +43,11 @@ describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end
       LOG_LEVEL: 'info',
     };
     const flows = async () =>
-      Number((await rows<{ n: string }>(db.url, `SELECT coalesce(sum(count), 0) AS n FROM edge_rollups`))[0]?.n ?? 0);
-    const denied = () => rows<{ verdict: string; policy: string }>(db.url, `SELECT verdict, policy FROM drop_events`);
+      Number(
+        (await pollRows<{ n: string }>(db.url, `SELECT coalesce(sum(count), 0) AS n FROM edge_rollups`))[0]?.n ?? 0,
+      );
+    const denied = () =>
+      pollRows<{ verdict: string; policy: string }>(db.url, `SELECT verdict, policy FROM drop_events`);
 
     const first = spawnCli(['serve'], env);
     cleanup.push(async () => void first.kill('SIGKILL'));
@@ -72,7 +62,7 @@ describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end
     // Each test flow stands for the same number of connections (its count).
     const perFlow = (await flows()) / 3;
     expect(Number.isInteger(perFlow) && perFlow >= 1).toBe(true);
-    const cps = await rows<{ stream: string }>(db.url, `SELECT stream FROM stream_checkpoints`);
+    const cps = await pollRows<{ stream: string }>(db.url, `SELECT stream FROM stream_checkpoints`);
     expect(cps.map((c) => c.stream)).toEqual([`goldmane:127.0.0.1:${port}`]);
 
     // Goldmane replays what it holds on every Stream; the stored checkpoint keeps each flow once.

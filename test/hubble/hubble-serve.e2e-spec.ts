@@ -1,9 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { makeTestCerts } from '../support/test-certs.js';
-import { createTestDatabase } from '../support/test-database.js';
+import { createTestDatabase, pollRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
 
@@ -13,18 +12,6 @@ const sampleFlows = readFileSync(FIXTURE, 'utf8')
   .filter((l) => l.trim())
   .map((l) => JSON.parse(l) as Record<string, unknown>)
   .filter((r) => r.flow !== undefined);
-
-async function rows<T>(url: string, sql: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows as T[];
-  } catch {
-    return [];
-  } finally {
-    await c.end();
-  }
-}
 
 describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -70,7 +57,7 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
       }),
     );
     const events = () =>
-      rows<{ drop_reason: string; src_pod: string }>(
+      pollRows<{ drop_reason: string; src_pod: string }>(
         db.url,
         `SELECT drop_reason, src_pod FROM drop_events ORDER BY time`,
       );
@@ -83,7 +70,7 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
       'POLICY_DENIED',
       'POLICY_DENIED',
     ]);
-    const cps = await rows<{ stream: string; position: string }>(
+    const cps = await pollRows<{ stream: string; position: string }>(
       db.url,
       `SELECT stream, position FROM stream_checkpoints`,
     );

@@ -26,3 +26,19 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     },
   };
 }
+
+/** Runs one query on its own connection. */
+export async function queryRows<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+/** As queryRows, but [] while the query cannot run yet (say, before the service migrated). */
+export function pollRows<T>(url: string, sql: string): Promise<T[]> {
+  return queryRows<T>(url, sql).catch(() => []);
+}
