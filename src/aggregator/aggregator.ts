@@ -1,5 +1,6 @@
 import type { ConsumedBatch, DeadLetter } from '../bus/flow-bus.js';
 import { truncateRaw } from '../bus/flow-bus.js';
+import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { isDrop } from '../flow/flow-record.js';
 import { validateFlowRecord } from '../flow/flow-record.validator.js';
@@ -7,6 +8,9 @@ import type { AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
 import type { DropRollupRepository } from './drop-rollup.repository.js';
 import { BatchRollup } from './edge-rollup.js';
+
+/** How far ahead of this host's clock a flow's time may be (clock skew between nodes). */
+const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 
 export interface BatchResult {
   received: number;
@@ -42,10 +46,13 @@ export class Aggregator {
     public attributor: FlowAttributor,
     private readonly metrics: AggregatorMetrics,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async handle(batch: ConsumedBatch): Promise<BatchResult> {
     const rollup = new BatchRollup();
+    // Times far in the future are bad clocks or bad input; each new day would also cost a partition.
+    const latest = this.clock.now() + MAX_FUTURE_MS;
     const dead: DeadLetter[] = batch.deadLetters ? [...batch.deadLetters] : [];
     const origin = batch.checkpoints.length > 0 ? batch.checkpoints[0].stream : 'bus';
     const processed = new Map<string, number>();
@@ -57,6 +64,14 @@ export class Aggregator {
         flow = validateFlowRecord(raw);
       } catch (e) {
         dead.push({ raw: truncateRaw(stringify(raw)), reason: `invalid FlowRecord: ${(e as Error).message}`, origin });
+        continue;
+      }
+      if (Date.parse(flow.time) > latest) {
+        dead.push({
+          raw: truncateRaw(stringify(raw)),
+          reason: `invalid FlowRecord: time: ${flow.time} is more than a day in the future`,
+          origin,
+        });
         continue;
       }
       recordsBySource.set(flow.source, (recordsBySource.get(flow.source) ?? 0) + 1);

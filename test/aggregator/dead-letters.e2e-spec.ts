@@ -68,6 +68,7 @@ describe('dead letters in the embedded pipeline', () => {
         /policies\[0\]\.action/,
       ],
       [{ ...good(107), schema: 2 }, /unsupported schema 2/],
+      [{ ...good(108), time: '2999-01-01T00:00:00Z' }, /time: 2999-01-01T00:00:00Z is more than a day in the future/],
     ];
     const records: unknown[] = [];
     for (let i = 0; i < 20; i++) records.push(good(i));
