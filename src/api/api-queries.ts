@@ -9,6 +9,8 @@ import { ApiInputError, decodeCursor, encodeCursor } from './query-params.js';
 
 export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<unknown>;
+  /** When available (a TypeORM DataSource), heavy queries run in a transaction with more work_mem. */
+  transaction?<T>(run: (m: { query(sql: string, params?: unknown[]): Promise<unknown> }) => Promise<T>): Promise<T>;
 }
 
 export interface Page<T> {
@@ -126,6 +128,18 @@ export class ApiQueries {
     return (await this.db.query(sql, ps.values)) as Array<Record<string, unknown>>;
   }
 
+  /**
+   * For aggregates over a day of roll-ups: in a transaction with more work_mem, so PostgreSQL
+   * groups in memory (hash aggregate) instead of sorting on disk.
+   */
+  private async aggregateRows(sql: string, ps: SqlParams): Promise<Array<Record<string, unknown>>> {
+    if (!this.db.transaction) return this.rows(sql, ps);
+    return this.db.transaction(async (m) => {
+      await m.query(`SET LOCAL work_mem = '64MB'`);
+      return (await m.query(sql, ps.values)) as Array<Record<string, unknown>>;
+    });
+  }
+
   /** Drop events newest first, keyset-paginated on (time, id). */
   async listDrops(f: DropFilters, limit: number, cursor?: string): Promise<Page<DropItem>> {
     const ps = new SqlParams();
@@ -159,7 +173,7 @@ export class ApiQueries {
       FROM edge_rollups WHERE ${where}
       GROUP BY ${groupBy}
       ORDER BY count DESC, ${groupBy} LIMIT ${ps.add(limit)}`;
-    const rows = await this.rows(sql, ps);
+    const rows = await this.aggregateRows(sql, ps);
     return {
       by,
       items: rows.map((r) => {
@@ -189,7 +203,7 @@ export class ApiQueries {
         verdict, sum(count)::bigint AS count
       FROM edge_rollups WHERE ${where}
       GROUP BY 1, 2 ORDER BY 1`;
-    const rows = await this.rows(sql, ps);
+    const rows = await this.aggregateRows(sql, ps);
     const points = new Map<number, TimeseriesPoint>();
     for (let t = first; t < f.to; t += stepMs) {
       const vs: Record<string, number> = {};
@@ -218,17 +232,29 @@ export class ApiQueries {
     const offset = c ? Number(c[1]) : 0;
     const ps = new SqlParams();
     const where = whereClause(f, ROLLUPS, ps);
-    const sql = `SELECT cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace, dst_workload, dst_port, protocol, verdict,
-        array_agg(DISTINCT direction ORDER BY direction) AS directions,
-        (array_agg(src_labels ORDER BY last_seen DESC) FILTER (WHERE src_labels IS NOT NULL))[1]::text AS src_labels,
-        (array_agg(dst_labels ORDER BY last_seen DESC) FILTER (WHERE dst_labels IS NOT NULL))[1]::text AS dst_labels,
-        sum(count)::bigint AS count, sum(packets)::bigint AS packets, sum(bytes)::bigint AS bytes,
-        min(first_seen) AS first_seen, max(last_seen) AS last_seen
-      FROM edge_rollups WHERE ${where}
-      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-      ORDER BY count DESC, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-      LIMIT ${ps.add(limit + 1)} OFFSET ${ps.add(offset)}`;
-    const rows = await this.rows(sql, ps);
+    // Hash-aggregate the window without labels (no DISTINCT or ordered aggregates, which force a
+    // sort of every row), then fetch each listed edge's latest labels from its last bucket.
+    const sql = `WITH g AS (
+        SELECT cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace, dst_workload, dst_port, protocol,
+          verdict, bool_or(direction = 'ingress') AS ingress, bool_or(direction = 'egress') AS egress,
+          bool_or(direction = 'unknown') AS unknown_direction,
+          sum(count)::bigint AS count, sum(packets)::bigint AS packets, sum(bytes)::bigint AS bytes,
+          min(first_seen) AS first_seen, max(last_seen) AS last_seen, max(bucket) AS last_bucket
+        FROM edge_rollups WHERE ${where}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+        ORDER BY count DESC, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+        LIMIT ${ps.add(limit + 1)} OFFSET ${ps.add(offset)})
+      SELECT g.*, l.src_labels::text AS src_labels, l.dst_labels::text AS dst_labels FROM g
+      LEFT JOIN LATERAL (
+        SELECT (array_agg(e.src_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.src_labels IS NOT NULL))[1] AS src_labels,
+          (array_agg(e.dst_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.dst_labels IS NOT NULL))[1] AS dst_labels
+        FROM edge_rollups e
+        WHERE e.bucket = g.last_bucket AND e.cluster = g.cluster AND e.src_kind = g.src_kind
+          AND e.src_namespace = g.src_namespace AND e.src_workload = g.src_workload AND e.dst_kind = g.dst_kind
+          AND e.dst_namespace = g.dst_namespace AND e.dst_workload = g.dst_workload AND e.dst_port = g.dst_port
+          AND e.protocol = g.protocol AND e.verdict = g.verdict) l ON true
+      ORDER BY g.count DESC, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`;
+    const rows = await this.aggregateRows(sql, ps);
     const more = rows.length > limit;
     const items = (more ? rows.slice(0, limit) : rows).map((r): EdgeItem => ({
       cluster: String(r.cluster),
@@ -247,7 +273,9 @@ export class ApiQueries {
       dstPort: num(r.dst_port),
       protocol: String(r.protocol),
       verdict: String(r.verdict),
-      directions: parsePgArray(r.directions),
+      directions: (['egress', 'ingress', 'unknown'] as const).filter((d) =>
+        Boolean(r[d === 'unknown' ? 'unknown_direction' : d]),
+      ),
       count: num(r.count),
       packets: num(r.packets),
       bytes: num(r.bytes),
@@ -280,17 +308,6 @@ export class ApiQueries {
     }
     return out;
   }
-}
-
-/** node-postgres parses text[] into arrays; be lenient with the `{a,b}` text form too. */
-function parsePgArray(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string' && v.startsWith('{') && v.endsWith('}'))
-    return v
-      .slice(1, -1)
-      .split(',')
-      .filter((s) => s.length > 0);
-  return [];
 }
 
 function toDropItem(r: Record<string, unknown>): DropItem {

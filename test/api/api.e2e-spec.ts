@@ -348,6 +348,14 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const verdicts = new Set(items.map((i) => String(i.verdict)));
       expect(verdicts.has('allowed')).toBe(true);
       expect(verdicts.has('denied')).toBe(true);
+      for (const i of items) {
+        const dirs = i.directions as string[];
+        expect(dirs.length).toBeGreaterThan(0);
+        expect(dirs.every((d) => ['egress', 'ingress', 'unknown'].includes(d))).toBe(true);
+      }
+      expect(new Set(items.flatMap((i) => i.directions as string[]))).toEqual(
+        new Set(inWindow.map((f) => f.direction)),
+      );
       const withLabels = items.find((i) => (i.src as Json).labels !== null)!;
       expect(typeof (withLabels.src as Json).labels).toBe('object');
       const keys = items.map((i) => JSON.stringify([i.cluster, i.src, i.dst, i.dstPort, i.protocol, i.verdict]));
