@@ -198,11 +198,15 @@ describe('KafkaFlowBus', () => {
       groupId,
       loadCheckpoints: noCheckpoints,
     });
-    await waitFor('a balanced group of two', () => {
-      const pa = a.assignedPartitions();
-      const pb = b.assignedPartitions();
-      return pa.length > 0 && pb.length > 0 && new Set([...pa, ...pb]).size === 4 && pa.length + pb.length === 4;
-    });
+    await waitFor(
+      'a balanced group of two',
+      () => {
+        const pa = a.assignedPartitions();
+        const pb = b.assignedPartitions();
+        return pa.length > 0 && pb.length > 0 && new Set([...pa, ...pb]).size === 4 && pa.length + pb.length === 4;
+      },
+      60_000,
+    );
 
     const producer = bus(t);
     const records = Array.from({ length: 400 }, (_, i) => flow(i));
@@ -214,5 +218,5 @@ describe('KafkaFlowBus', () => {
     const all = [...gotA, ...gotB];
     expect(all).toHaveLength(400);
     expect(new Set(all)).toEqual(new Set(records.map((r) => r.id)));
-  });
+  }, 150_000);
 });

@@ -182,13 +182,15 @@ describe('KafkaFlowBus resume from stored positions', () => {
     const b = bus(topic);
     await b.consume(slowCommit, { groupId, loadCheckpoints: store.load, maxBatch: 10 });
     await produce(topic, range(300, 600));
+    // A join waits for the busy member to rejoin (at most rebalanceTimeout, then it is evicted and rejoins).
     await waitFor(
       'a balanced group of two',
       () => a.assignedPartitions().length > 0 && b.assignedPartitions().length > 0,
+      60_000,
     );
     await waitFor('600 stored records', () => store.ids.length >= 600, 45_000);
     await new Promise((r) => setTimeout(r, 500));
     store.expectExactly(600);
     await Promise.all([a.close(), b.close()]);
-  });
+  }, 150_000);
 });

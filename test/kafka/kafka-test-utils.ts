@@ -2,7 +2,16 @@
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 
-export const FAST_GROUP = { sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 200 } as const;
+/**
+ * Fast group timings for the mock cluster. rebalanceTimeout bounds how long a join waits for a
+ * member that is slow to rejoin (kafkajs' default is a minute), so a stuck rebalance resolves fast.
+ */
+export const FAST_GROUP = {
+  sessionTimeout: 6000,
+  heartbeatInterval: 500,
+  rebalanceTimeout: 12_000,
+  maxWaitTimeInMs: 200,
+} as const;
 
 let seq = 0;
 /** A unique name per test, so tests sharing one mock cluster never see each other's data. */
