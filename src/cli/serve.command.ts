@@ -4,6 +4,15 @@ import { createLogger } from '../common/pino-logger.js';
 import { loadConfig } from '../config/config.js';
 import { exitWithError, UsageError } from './cli-error.js';
 
+/** Logging must never break shutdown (stdout may be a closed pipe). */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // nothing to do: the log is unreachable
+  }
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -26,16 +35,23 @@ export function registerServe(program: Command): void {
         const stop = async (signal: string) => {
           if (stopping) return;
           stopping = true;
-          log.info('shutting down', { signal });
+          // Armed first: whatever happens below, the process ends.
           const force = setTimeout(() => {
-            log.error('shutdown took longer than 30s; exiting');
+            quietly(() => log.error('shutdown took longer than 30s; exiting'));
             process.exit(1);
           }, 30_000);
           force.unref();
-          await running?.close();
-          log.info('stopped');
-          process.exit(0);
+          quietly(() => log.info('shutting down', { signal }));
+          try {
+            await running?.close();
+            quietly(() => log.info('stopped'));
+            process.exit(0);
+          } catch {
+            process.exit(1);
+          }
         };
+        // A closed stderr (the parent went away) must not stop the service (stdout: see createLogger).
+        process.stderr.on('error', () => undefined);
         process.on('SIGTERM', () => void stop('SIGTERM'));
         process.on('SIGINT', () => void stop('SIGINT'));
         running = await startService(config, log);

@@ -39,9 +39,17 @@ class PinoAdapter implements Logger {
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const p = pino(
     { level, base: { service: 'dropscope' }, redact: { paths: REDACT, censor: '[redacted]' } },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    // process.stdout rather than pino.destination: sonic-boom's exit-time flushSync retries a
+    // closed stdout (EPIPE) forever, which hung shutdown once the parent process had gone away.
+    destination ?? stdoutIgnoringErrors(),
   );
   return new PinoAdapter(p);
+}
+
+/** stdout whose write errors (a reader that went away) are dropped, never thrown at the service. */
+function stdoutIgnoringErrors(): NodeJS.WritableStream {
+  if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => undefined);
+  return process.stdout;
 }
 
 /** Routes NestJS's own log lines into the structured logger. */

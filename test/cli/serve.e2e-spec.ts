@@ -51,6 +51,19 @@ describe('dropscope serve on the embedded default', () => {
     expect(r.stderr).not.toContain('secret');
   });
 
+  it('still shuts down on SIGTERM after its stdout and stderr readers went away', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dropscope-serve-orphan-'));
+    const child = spawnCli(['serve', '--port', '0'], { DROPSCOPE_DATA_DIR: dataDir, AUTH_DISABLED: 'true' });
+    await waitForOutput(child, /"msg":"dropscope started"/, 90_000);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 20_000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(0);
+  }, 120_000);
+
   it('prints --help for every command', async () => {
     const top = await runCli(['--help']);
     expect(top.code).toBe(0);
