@@ -12,6 +12,9 @@ export interface Line {
 /** Longest line accepted; a longer one is reported as malformed and skipped, memory stays bounded. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
+/** The marker text readLines yields for a line longer than MAX_LINE_BYTES. */
+export const OVERSIZED_LINE = '\u0000oversized';
+
 /**
  * Streams newline-delimited text from a file (from a byte offset) or a stream, yielding lines in
  * arrays (one per read chunk) with their end offsets. Works on Buffers so offsets are exact bytes
@@ -43,7 +46,7 @@ export async function* readLines(
       number++;
       const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl; // tolerate CRLF
       if (oversized) {
-        out.push({ text: '\u0000oversized', number, endOffset: offset + nl + 1 });
+        out.push({ text: OVERSIZED_LINE, number, endOffset: offset + nl + 1 });
         oversized = false;
       } else out.push({ text: buf.toString('utf8', start, end), number, endOffset: offset + nl + 1 });
       start = nl + 1;
@@ -64,9 +67,6 @@ export async function* readLines(
     yield [{ text: carry.toString('utf8'), number, endOffset: offset + carry.length }];
   } else if (oversized) {
     number++;
-    yield [{ text: '\u0000oversized', number, endOffset: offset }];
+    yield [{ text: OVERSIZED_LINE, number, endOffset: offset }];
   }
 }
-
-/** The marker text readLines yields for a line longer than MAX_LINE_BYTES. */
-export const OVERSIZED_LINE = '\u0000oversized';
