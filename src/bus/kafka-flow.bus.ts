@@ -368,9 +368,8 @@ export class KafkaFlowBus implements FlowBus {
 
   async publish(batch: PublishBatch): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
-    // Collector-side dead letters (input it could not map) go to the DLQ topic (field added to the contract later).
-    const collectorLetters = (batch as PublishBatch & { deadLetters?: DeadLetter[] }).deadLetters;
-    if (collectorLetters?.length) await this.publishDeadLetters(collectorLetters);
+    // Collector-side dead letters (input it could not map) go to the DLQ topic.
+    if (batch.deadLetters?.length) await this.publishDeadLetters(batch.deadLetters);
     if (batch.records.length > 0) {
       const messages: Message[] = batch.records.map((record) => {
         const value = JSON.stringify(record) ?? 'null';
