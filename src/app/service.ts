@@ -94,9 +94,11 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
             edge_rollups: config.retention.rollupDays,
             drop_events: config.retention.eventDays,
           });
-          await db.dataSource.query(`DELETE FROM dead_letters WHERE received_at < now() - make_interval(days => $1)`, [
-            config.retention.deadLetterDays,
-          ]);
+          if (config.retention.deadLetterDays > 0)
+            await db.dataSource.query(
+              `DELETE FROM dead_letters WHERE received_at < now() - make_interval(days => $1)`,
+              [config.retention.deadLetterDays],
+            );
         } catch (e) {
           log.error('retention failed; will retry', { error: String(e) });
         }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/config.js';
+import { ConfigError, StartupCheckError } from '../config/config.js';
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -10,7 +10,7 @@ export class UsageError extends Error {
 
 /** Prints an error a person can act on and returns the exit code. */
 export function reportCliError(e: unknown): number {
-  if (e instanceof ConfigError || e instanceof UsageError) {
+  if (e instanceof ConfigError || e instanceof StartupCheckError || e instanceof UsageError) {
     process.stderr.write(`dropscope: ${e.message}\n`);
     return 2;
   }

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from './duration.js';
+import { closestVariable, KNOWN_VARIABLES } from './known-variables.js';
 
 /** A bad configuration value: one line naming the variable and the expected form. */
 export class ConfigError extends Error {
@@ -12,6 +14,20 @@ export class ConfigError extends Error {
   ) {
     super(`invalid configuration: ${variable} ${expected}${got === undefined ? '' : `, got ${JSON.stringify(got)}`}`);
     this.name = 'ConfigError';
+  }
+}
+
+/**
+ * A setting that is well formed but does not work here (an unreachable DATABASE_URL, say): one
+ * line naming the variable and what was seen, exit status 2 like a ConfigError.
+ */
+export class StartupCheckError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`start-up check failed: ${variable} ${problem}`);
+    this.name = 'StartupCheckError';
   }
 }
 
@@ -116,7 +132,60 @@ function tlsFiles(env: Env, prefix: string): TlsFiles {
     const missing = t.certFile === undefined ? `${prefix}_TLS_CERT_FILE` : `${prefix}_TLS_KEY_FILE`;
     throw new ConfigError(missing, 'must be set too: mTLS needs both a client certificate and its key');
   }
+  readableFile(`${prefix}_TLS_CA_FILE`, t.caFile);
+  readableFile(`${prefix}_TLS_CERT_FILE`, t.certFile);
+  readableFile(`${prefix}_TLS_KEY_FILE`, t.keyFile);
   return t;
+}
+
+/** A file setting must name a file this process can read now, not fail at first connect. */
+function readableFile(name: string, path: string | undefined): void {
+  if (path === undefined) return;
+  try {
+    if (!statSync(path).isFile()) throw new ConfigError(name, 'must name a readable file (it is not a file)', path);
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(name, `must name a readable file (${code === 'ENOENT' ? 'no such file' : code})`, path);
+  }
+}
+
+/** Settings that only mean something beside another one: set alone they are a mistake, not a no-op. */
+function requireCompanion(env: Env, prefix: string, companion: string, why: string): void {
+  if (str(env, companion) !== undefined) return;
+  const stray = KNOWN_VARIABLES.find((k) => k.startsWith(prefix) && k !== companion && str(env, k) !== undefined);
+  if (stray !== undefined) throw new ConfigError(companion, `must be set: ${stray} is set, and ${why}`);
+}
+
+/** HOST is an IP address or a host name. */
+function host(env: Env): string {
+  const v = str(env, 'HOST') ?? '0.0.0.0';
+  const hostname =
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (isIP(v) === 0 && !hostname.test(v))
+    throw new ConfigError('HOST', 'must be an IP address or a host name to bind (e.g. 0.0.0.0, ::, localhost)', v);
+  return v;
+}
+
+/** DROPSCOPE_DATA_DIR: a folder, or a path whose nearest existing ancestor is a folder. */
+function dataDir(env: Env): string {
+  const dir = resolve(str(env, 'DROPSCOPE_DATA_DIR') ?? './.dropscope');
+  for (let p = dir; ; p = dirname(p)) {
+    let isDir: boolean | undefined;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      isDir = undefined; // does not exist yet: look at its parent
+    }
+    if (isDir === false)
+      throw new ConfigError(
+        'DROPSCOPE_DATA_DIR',
+        `must be a folder, but ${p} is a file`,
+        str(env, 'DROPSCOPE_DATA_DIR'),
+      );
+    if (isDir === true || dirname(p) === p) return dir;
+  }
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -169,6 +238,10 @@ export function mergeConfigFile(env: Env): Env {
     throw new ConfigError('DROPSCOPE_CONFIG', 'must hold a YAML mapping of VARIABLE: value', path);
   const merged: Env = {};
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (!KNOWN_VARIABLES.includes(k)) {
+      const hint = closestVariable(k);
+      throw new ConfigError(k, `in ${path} is not a Dropscope setting${hint ? `; did you mean ${hint}?` : ''}`);
+    }
     if (v !== null && typeof v === 'object')
       throw new ConfigError(k, `in ${path} must be a scalar (string, number or boolean)`);
     merged[k] = v === null ? undefined : String(v);
@@ -195,6 +268,10 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
   const dbUrl = str(env, 'DATABASE_URL');
   if (dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(dbUrl))
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL'); // value not echoed: it may hold a password
+
+  requireCompanion(env, 'KAFKA_', 'KAFKA_BROKERS', 'Kafka settings do nothing without brokers');
+  requireCompanion(env, 'HUBBLE_', 'HUBBLE_ADDR', 'Hubble settings do nothing without the Relay address');
+  requireCompanion(env, 'GOLDMANE_', 'GOLDMANE_ADDR', 'Goldmane settings do nothing without its address');
 
   const brokers = list(env, 'KAFKA_BROKERS');
   for (const b of brokers)
@@ -236,11 +313,27 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'must be smaller than KAFKA_SESSION_TIMEOUT_MS');
   }
 
+  // With Kafka the roles run as separate processes: a process without the aggregator keeps its
+  // positions in the shared database, and a private embedded one would fork them from the rest.
+  if (kafka && dbUrl === undefined && !roles.has('aggregator') && roles.size > 0)
+    throw new ConfigError(
+      'DATABASE_URL',
+      `is required with KAFKA_BROKERS for roles ${[...roles].join(',')} (they share state with the aggregators through it)`,
+    );
+
   const hubbleAddr = hostPort(env, 'HUBBLE_ADDR');
   const hubbleFilter = (str(env, 'HUBBLE_FILTER') ?? 'policy').toLowerCase();
   if (hubbleFilter !== 'policy' && hubbleFilter !== 'drops' && hubbleFilter !== 'all')
     throw new ConfigError('HUBBLE_FILTER', 'must be policy, drops or all', hubbleFilter);
   const goldmaneAddr = hostPort(env, 'GOLDMANE_ADDR');
+  const goldmaneTls = goldmaneAddr ? tlsFiles(env, 'GOLDMANE') : undefined;
+  // Goldmane serves mTLS only: without a client certificate the stream is refused at every connect.
+  if (goldmaneTls !== undefined)
+    for (const [name, v] of [
+      ['GOLDMANE_TLS_CERT_FILE', goldmaneTls.certFile],
+      ['GOLDMANE_TLS_CA_FILE', goldmaneTls.caFile],
+    ] as const)
+      if (v === undefined) throw new ConfigError(name, 'is required with GOLDMANE_ADDR (Goldmane accepts mTLS only)');
 
   const readTokens = list(env, 'API_READ_TOKENS');
   const adminTokens = list(env, 'API_ADMIN_TOKENS');
@@ -257,8 +350,8 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
 
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
-    host: str(env, 'HOST') ?? '0.0.0.0',
-    dataDir: resolve(str(env, 'DROPSCOPE_DATA_DIR') ?? './.dropscope'),
+    host: host(env),
+    dataDir: dataDir(env),
     roles,
     logLevel: logLevel as AppConfig['logLevel'],
     clusterName: str(env, 'CLUSTER_NAME') ?? 'default',
@@ -266,7 +359,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     kafka,
     hubble: hubbleAddr ? { addr: hubbleAddr, tls: tlsFiles(env, 'HUBBLE'), filter: hubbleFilter } : undefined,
     calico: str(env, 'CALICO_FLOWLOG_PATH') ? { flowLogPath: str(env, 'CALICO_FLOWLOG_PATH')! } : undefined,
-    goldmane: goldmaneAddr ? { addr: goldmaneAddr, tls: tlsFiles(env, 'GOLDMANE') } : undefined,
+    goldmane: goldmaneAddr && goldmaneTls ? { addr: goldmaneAddr, tls: goldmaneTls } : undefined,
     policyManifests: list(env, 'POLICY_MANIFESTS'),
     policyKubernetes: policyKubernetes(env),
     auth: {
@@ -278,7 +371,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     retention: {
       rollupDays: int(env, 'RETENTION_DAYS', 30, 0, 3650),
       eventDays: int(env, 'DROP_EVENT_RETENTION_DAYS', 7, 0, 3650),
-      deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 1, 3650),
+      deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 0, 3650),
     },
     aggregator: { maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000) },
     alerts: {

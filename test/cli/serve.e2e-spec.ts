@@ -42,6 +42,16 @@ describe('dropscope serve on the embedded default', () => {
     [{ DROPSCOPE_ROLES: 'api,collecter' }, 'DROPSCOPE_ROLES must be a comma-separated list'],
     [{ DATABASE_URL: 'mysql://u:secret@h/db' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
     [{ AUTH_DISABLED: 'maybe' }, 'AUTH_DISABLED must be true or false, got "maybe"'],
+    [
+      { DATABASE_URL: 'postgres://u:secret@127.0.0.1:1/db' },
+      'start-up check failed: DATABASE_URL cannot be reached: connection refused at 127.0.0.1:1',
+    ],
+    [
+      { HUBBLE_ADDR: 'relay:4245', HUBBLE_TLS_CA_FILE: '/nonexistent/ca.pem' },
+      'HUBBLE_TLS_CA_FILE must name a readable file',
+    ],
+    [{ HOST: 'two words' }, 'HOST must be an IP address or a host name'],
+    [{ KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_BROKERS must be set: KAFKA_SASL_USERNAME is set'],
   ])('refuses bad configuration %j with one line naming the variable', async (env, expected) => {
     const r = await runCli(['serve'], { DROPSCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'ds-bad-')), ...env });
     expect(r.code).toBe(2);
