@@ -88,6 +88,12 @@ export function registerNormalize(program: Command): void {
         await opened.catch((e: Error) => {
           throw new UsageError(`cannot read ${file}: ${e.message}`);
         });
+        // `normalize ... | head`: a reader that closed its end is a normal way to stop, as with
+        // any Unix filter; end quietly with status 0 instead of dying on EPIPE.
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') process.exit(0);
+          exitWithError(e);
+        });
         const mapper = createLineMapper(opts.source, opts.clusterName ?? process.env.CLUSTER_NAME ?? 'default');
         const stats = await normalizeStream(input, mapper, process.stdout, (l) => process.stderr.write(`${l}\n`));
         const skipped = Object.entries(stats.skipped)

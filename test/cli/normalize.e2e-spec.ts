@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
-import { ROOT, runCli } from '../support/cli.js';
+import { CLI, ROOT, runCli } from '../support/cli.js';
 
 const HUBBLE = join(ROOT, 'test', 'fixtures', 'hubble', 'observe-samples.jsonl');
 const CALICO = join(ROOT, 'test', 'fixtures', 'calico', 'flowlog-samples.jsonl');
@@ -60,5 +62,26 @@ describe('dropscope normalize', () => {
     const b = await runCli(['normalize', '--source', 'hubble', '/nonexistent/file']);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('cannot read /nonexistent/file');
+  });
+
+  it('ends quietly with status 0 when its reader closes early (normalize | head -1)', () => {
+    // 600 flow lines: far more output than one pipe buffer, so writes continue after head exits.
+    const flow = readFileSync(HUBBLE, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"flow"'))!;
+    const file = join(mkdtempSync(join(tmpdir(), 'ds-epipe-')), 'many.jsonl');
+    writeFileSync(file, `${Array.from({ length: 600 }, () => flow).join('\n')}\n`);
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `node "$0" normalize --source hubble "$1" | head -1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`,
+        CLI,
+        file,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stdout.trim()).toBe('status=0');
+    expect(r.stderr).not.toMatch(/EPIPE/);
   });
 });
