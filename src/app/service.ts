@@ -88,25 +88,33 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
         loadCheckpoints: (s) => repo.loadCheckpoints(s),
         maxBatch: config.aggregator.maxBatch,
       });
+      let stopped = false;
+      let pass: Promise<void> = Promise.resolve();
       const retention = async () => {
         try {
           await partitions.dropExpired(Date.now(), {
             edge_rollups: config.retention.rollupDays,
             drop_events: config.retention.eventDays,
           });
-          if (config.retention.deadLetterDays > 0)
+          if (config.retention.deadLetterDays > 0 && !stopped)
             await db.dataSource.query(
               `DELETE FROM dead_letters WHERE received_at < now() - make_interval(days => $1)`,
               [config.retention.deadLetterDays],
             );
         } catch (e) {
-          log.error('retention failed; will retry', { error: String(e) });
+          if (!stopped) log.error('retention failed; will retry', { error: String(e) });
         }
       };
-      void retention();
-      const timer = setInterval(() => void retention(), RETENTION_EVERY_MS);
+      const runPass = () => (pass = retention());
+      runPass();
+      const timer = setInterval(runPass, RETENTION_EVERY_MS);
       timer.unref();
-      cleanups.push(async () => clearInterval(timer));
+      // Stop the background pass before the pool closes: a pass cut off by shutdown is not a failure.
+      cleanups.push(async () => {
+        stopped = true;
+        clearInterval(timer);
+        await pass;
+      });
     }
 
     const collectors: Collector[] = config.roles.has('collector')
