@@ -26,7 +26,8 @@ export interface RollupRow {
   direction: string;
   drop_reason: string;
   attribution_level: string;
-  policy: string;
+  /** Every policy the attribution names (`ns/name`), in attribution order, each once. */
+  policies: string[];
   source: string;
   count: number;
   packets: number;
@@ -62,7 +63,7 @@ export interface DropEventRow {
   protocol: string;
   count: number;
   attribution_level: string;
-  policy: string;
+  policies: string[];
   attribution: Attribution | null;
   record: FlowRecord;
 }
@@ -73,6 +74,18 @@ export function workloadName(e: FlowEndpoint): string {
   if (e.nameAggr) return e.nameAggr;
   if (e.kind === 'pod') return e.pod ? `pod/${e.pod}` : '';
   return e.ip ?? '';
+}
+
+/**
+ * The policies a drop is credited to: every distinct policy its attribution names (reported
+ * entries, or the isolating policies then the deny rules), so a drop isolated by two policies
+ * counts for both.
+ */
+export function creditedPolicies(attribution: Attribution | undefined): string[] {
+  if (!attribution || attribution.policies.length === 0) return [];
+  const refs = new Set<string>();
+  for (const p of attribution.policies) refs.add(policyRef(p));
+  return [...refs];
 }
 
 const MINUTE = 60_000;
@@ -100,7 +113,10 @@ export class BatchRollup {
       this.days.add(Math.floor(minute / 86_400_000));
     }
     const level = attribution?.level ?? '';
-    const policy = attribution && attribution.policies.length > 0 ? policyRef(attribution.policies[0]) : '';
+    const policies = creditedPolicies(attribution);
+    // Kubernetes object names cannot hold a comma, so the joined list is unambiguous; one policy
+    // gives the same key as before policies became a list.
+    const policy = policies.join(',');
     const dropReason = f.dropReason ?? '';
     const port = f.dstPort ?? f.icmpType ?? 0;
     const srcKey = endpointKey(f.src);
@@ -127,7 +143,7 @@ export class BatchRollup {
         direction: f.direction,
         drop_reason: dropReason,
         attribution_level: level,
-        policy,
+        policies,
         source: f.source,
         count: 0,
         packets: 0,
@@ -170,7 +186,7 @@ export class BatchRollup {
         protocol: f.protocol,
         count: f.count,
         attribution_level: level,
-        policy,
+        policies,
         attribution: attribution ?? null,
         record: f,
       });
