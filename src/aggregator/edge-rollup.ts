@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { endpointKey } from '../flow/aggregation-key.js';
 import type { FlowEndpoint, FlowRecord } from '../flow/flow-record.js';
 import { isDrop } from '../flow/flow-record.js';
@@ -91,6 +92,17 @@ export function creditedPolicies(attribution: Attribution | undefined): string[]
 const MINUTE = 60_000;
 
 /**
+ * Longest edge key stored as is. The key is in the roll-ups' primary key, and a B-tree entry holds
+ * at most 2,704 bytes: input fields may be 4 KB each, so longer keys (600 UTF-16 units are at most
+ * 1,800 UTF-8 bytes) are stored as their SHA-256, or one such record would fail every retry.
+ */
+const MAX_PLAIN_EDGE_KEY = 600;
+
+function storedEdgeKey(key: string): string {
+  return key.length <= MAX_PLAIN_EDGE_KEY ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`;
+}
+
+/**
  * Folds a batch of flows into per-minute edge roll-ups (one row per minute and edge key) and
  * drop events. Pure: the repository writes the result in one transaction with the checkpoints.
  */
@@ -127,7 +139,7 @@ export class BatchRollup {
     if (row === undefined) {
       row = {
         bucket,
-        edge_key: key.slice(bucket.length + 1),
+        edge_key: storedEdgeKey(key.slice(bucket.length + 1)),
         cluster: f.cluster,
         src_kind: f.src.kind,
         src_namespace: f.src.namespace ?? '',
