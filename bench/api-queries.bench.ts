@@ -39,7 +39,7 @@ const EVENTS = 200_000;
 const FILL_ROLLUPS = `
 INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
-  attribution_level, policy, source, count, packets, bytes, first_seen, last_seen)
+  attribution_level, policies, source, count, packets, bytes, first_seen, last_seen)
 SELECT b, 'e' || k, 'prod', 'pod', 'ns-' || sn, 'Deployment/app-' || sw,
   jsonb_build_object('app', 'app-' || sw, 'team', 'ns-' || sn),
   'pod', 'ns-' || dn, 'Deployment/app-' || dw, jsonb_build_object('app', 'app-' || dw, 'team', 'ns-' || dn),
@@ -47,7 +47,7 @@ SELECT b, 'e' || k, 'prod', 'pod', 'ns-' || sn, 'Deployment/app-' || sw,
   v, CASE WHEN k % 2 = 0 THEN 'ingress' ELSE 'egress' END,
   CASE WHEN v = 'denied' THEN 'POLICY_DENIED' WHEN v = 'dropped' THEN 'CT_MAP_INSERTION_FAILED' WHEN v = 'audit' THEN 'POLICY_DENIED' ELSE '' END,
   CASE WHEN v = 'allowed' THEN '' WHEN k % 10 < 7 THEN 'inferred' WHEN k % 10 < 9 THEN 'reported' ELSE 'unknown' END,
-  CASE WHEN v = 'allowed' OR k % 10 = 9 THEN '' ELSE 'ns-' || dn || '/deny-' || (k % 5) END,
+  CASE WHEN v = 'allowed' OR k % 10 = 9 THEN '{}'::text[] ELSE ARRAY['ns-' || dn || '/deny-' || (k % 5)] END,
   'hubble', c, c * 10, c * 1200, b + interval '1 second', b + interval '59 seconds'
 FROM (
   SELECT b, k, k % 50 AS sn, (k / 50) % 20 AS sw, (k * 7 + k / 50) % 50 AS dn, (k / 3) % 20 AS dw,
@@ -61,10 +61,10 @@ FROM (
 const FILL_EVENTS = `
 INSERT INTO drop_events (flow_id, time, source, cluster, node, verdict, drop_reason, direction, src_kind, src_namespace,
   src_pod, src_workload, dst_kind, dst_namespace, dst_pod, dst_workload, dst_port, protocol, count, attribution_level,
-  policy, attribution, record)
+  policies, attribution, record)
 SELECT md5(i::text), t, 'hubble', 'prod', 'node-' || (i % 10), 'denied', 'POLICY_DENIED', 'ingress', 'pod', 'ns-' || sn,
   'app-' || sw || '-pod-' || (i % 3), 'Deployment/app-' || sw, 'pod', 'ns-' || dn, 'app-' || dw || '-pod-' || (i % 3),
-  'Deployment/app-' || dw, 8080, 'TCP', 1, 'inferred', 'ns-' || dn || '/deny-' || (i % 5),
+  'Deployment/app-' || dw, 8080, 'TCP', 1, 'inferred', ARRAY['ns-' || dn || '/deny-' || (i % 5)],
   json_build_object('level', 'inferred', 'policies', json_build_array(json_build_object('kind', 'NetworkPolicy', 'namespace', 'ns-' || dn, 'name', 'deny-' || (i % 5)))),
   json_build_object('id', md5(i::text), 'source', 'hubble', 'cluster', 'prod', 'time', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     'verdict', 'denied', 'dropReason', 'POLICY_DENIED', 'direction', 'ingress',

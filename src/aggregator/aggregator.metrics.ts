@@ -1,7 +1,29 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { DROP_REASON_DENY, DROP_REASON_PENDING_DENY } from '../collector/calico/calico-common.js';
+import { DROP_REASON_NAMES } from '../collector/hubble/hubble-enums.js';
 import { metric } from '../metrics/metrics.registry.js';
 
-/** Aggregator metrics. Labels are bounded: source, verdict, direction, reason (enum codes) only. */
+/** The drop reasons the sources define (Cilium's enum, Calico's codes): the only `reason` label values besides none and other. */
+const KNOWN_DROP_REASONS: ReadonlySet<string> = new Set([
+  ...DROP_REASON_NAMES,
+  DROP_REASON_DENY,
+  DROP_REASON_PENDING_DENY,
+]);
+
+/**
+ * The `reason` label of a drop: its code when a source defines it, `none` when absent, else
+ * `other`. The reason is input (any string up to 4 KB from Kafka or a file), and every distinct
+ * label value is a new series kept for the life of the process.
+ */
+export function dropReasonLabel(reason: string | undefined): string {
+  if (!reason) return 'none';
+  return KNOWN_DROP_REASONS.has(reason) ? reason : 'other';
+}
+
+/**
+ * Aggregator metrics. Every label is bounded: source, verdict and direction are validated enums,
+ * `stage` is fixed, and `reason` goes through dropReasonLabel.
+ */
 export class AggregatorMetrics {
   readonly received: Counter<string>;
   readonly processed: Counter<string>;
@@ -39,7 +61,7 @@ export class AggregatorMetrics {
       () =>
         new Counter({
           name: 'dropscope_drops_total',
-          help: 'Denied, dropped and audit flows stored, by direction and source drop reason.',
+          help: 'Denied, dropped and audit flows stored, by direction and drop reason (a Cilium or Calico code, none, or other).',
           labelNames: ['verdict', 'direction', 'reason'],
           registers,
         }),

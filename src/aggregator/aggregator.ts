@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { isDrop } from '../flow/flow-record.js';
 import { validateFlowRecord } from '../flow/flow-record.validator.js';
-import type { AggregatorMetrics } from './aggregator.metrics.js';
+import { dropReasonLabel, type AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
 import type { DropRollupRepository } from './drop-rollup.repository.js';
 import { BatchRollup } from './edge-rollup.js';
@@ -80,7 +80,7 @@ export class Aggregator {
       const pk = `${flow.source}\u0000${flow.verdict}`;
       processed.set(pk, (processed.get(pk) ?? 0) + flow.count);
       if (drop) {
-        const dk = `${flow.verdict}\u0000${flow.direction}\u0000${flow.dropReason ?? ''}`;
+        const dk = `${flow.verdict}\u0000${flow.direction}\u0000${dropReasonLabel(flow.dropReason)}`;
         drops.set(dk, (drops.get(dk) ?? 0) + flow.count);
       }
     }
@@ -113,7 +113,7 @@ export class Aggregator {
     }
     for (const [k, n] of drops) {
       const [verdict, direction, reason] = k.split('\u0000');
-      this.metrics.drops.inc({ verdict, direction, reason: reason || 'none' }, n);
+      this.metrics.drops.inc({ verdict, direction, reason }, n);
     }
     if (dead.length > 0) {
       this.metrics.deadLetters.inc({ stage: 'aggregator' }, dead.length);

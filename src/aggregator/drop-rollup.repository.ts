@@ -8,16 +8,16 @@ import type { BatchRollup, DropEventRow } from './edge-rollup.js';
 
 const ROLLUP_COLUMNS = `bucket timestamptz, edge_key text, cluster text, src_kind text, src_namespace text,
   src_workload text, src_labels jsonb, dst_kind text, dst_namespace text, dst_workload text, dst_labels jsonb,
-  dst_port int, protocol text, verdict text, direction text, drop_reason text, attribution_level text, policy text,
+  dst_port int, protocol text, verdict text, direction text, drop_reason text, attribution_level text, policies text[],
   source text, count bigint, packets bigint, bytes bigint, first_seen double precision, last_seen double precision`;
 
 const UPSERT_ROLLUPS = `
 INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
-  attribution_level, policy, source, count, packets, bytes, first_seen, last_seen)
+  attribution_level, policies, source, count, packets, bytes, first_seen, last_seen)
 SELECT bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
-  attribution_level, policy, source, count, packets, bytes,
+  attribution_level, policies, source, count, packets, bytes,
   to_timestamp(first_seen / 1000.0), to_timestamp(last_seen / 1000.0)
 FROM json_to_recordset($1::json) AS r(${ROLLUP_COLUMNS})
 ON CONFLICT (bucket, edge_key) DO UPDATE SET
@@ -53,7 +53,7 @@ const EVENT_COLUMNS = [
   'protocol',
   'count',
   'attribution_level',
-  'policy',
+  'policies',
   'attribution',
   'record',
 ] as const satisfies ReadonlyArray<keyof DropEventRow>;
@@ -63,9 +63,15 @@ const COPY_EVENTS = `COPY drop_events (${EVENT_COLUMNS.join(', ')}) FROM STDIN`;
 
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
 
+/** A text[] literal: every element double-quoted, with its backslashes and quotes escaped. */
+function arrayLiteral(xs: readonly string[]): string {
+  return `{${xs.map((x) => `"${x.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}
+
 /** A value in COPY text format: \N for null, backslash escapes for \\, newline, CR and tab. */
 function copyField(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return copyField(arrayLiteral(v));
   const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v);
   // JSON text has no raw newline, CR or tab: only its backslashes need doubling.
   if (typeof v === 'object') return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { endpointKey } from '../flow/aggregation-key.js';
 import type { FlowEndpoint, FlowRecord } from '../flow/flow-record.js';
 import { isDrop } from '../flow/flow-record.js';
@@ -26,7 +27,8 @@ export interface RollupRow {
   direction: string;
   drop_reason: string;
   attribution_level: string;
-  policy: string;
+  /** Every policy the attribution names (`ns/name`), in attribution order, each once. */
+  policies: string[];
   source: string;
   count: number;
   packets: number;
@@ -62,7 +64,7 @@ export interface DropEventRow {
   protocol: string;
   count: number;
   attribution_level: string;
-  policy: string;
+  policies: string[];
   attribution: Attribution | null;
   record: FlowRecord;
 }
@@ -75,7 +77,30 @@ export function workloadName(e: FlowEndpoint): string {
   return e.ip ?? '';
 }
 
+/**
+ * The policies a drop is credited to: every distinct policy its attribution names (reported
+ * entries, or the isolating policies then the deny rules), so a drop isolated by two policies
+ * counts for both.
+ */
+export function creditedPolicies(attribution: Attribution | undefined): string[] {
+  if (!attribution || attribution.policies.length === 0) return [];
+  const refs = new Set<string>();
+  for (const p of attribution.policies) refs.add(policyRef(p));
+  return [...refs];
+}
+
 const MINUTE = 60_000;
+
+/**
+ * Longest edge key stored as is. The key is in the roll-ups' primary key, and a B-tree entry holds
+ * at most 2,704 bytes: input fields may be 4 KB each, so longer keys (600 UTF-16 units are at most
+ * 1,800 UTF-8 bytes) are stored as their SHA-256, or one such record would fail every retry.
+ */
+const MAX_PLAIN_EDGE_KEY = 600;
+
+function storedEdgeKey(key: string): string {
+  return key.length <= MAX_PLAIN_EDGE_KEY ? key : `sha256:${createHash('sha256').update(key).digest('base64url')}`;
+}
 
 /**
  * Folds a batch of flows into per-minute edge roll-ups (one row per minute and edge key) and
@@ -100,7 +125,10 @@ export class BatchRollup {
       this.days.add(Math.floor(minute / 86_400_000));
     }
     const level = attribution?.level ?? '';
-    const policy = attribution && attribution.policies.length > 0 ? policyRef(attribution.policies[0]) : '';
+    const policies = creditedPolicies(attribution);
+    // Kubernetes object names cannot hold a comma, so the joined list is unambiguous; one policy
+    // gives the same key as before policies became a list.
+    const policy = policies.join(',');
     const dropReason = f.dropReason ?? '';
     const port = f.dstPort ?? f.icmpType ?? 0;
     const srcKey = endpointKey(f.src);
@@ -111,7 +139,7 @@ export class BatchRollup {
     if (row === undefined) {
       row = {
         bucket,
-        edge_key: key.slice(bucket.length + 1),
+        edge_key: storedEdgeKey(key.slice(bucket.length + 1)),
         cluster: f.cluster,
         src_kind: f.src.kind,
         src_namespace: f.src.namespace ?? '',
@@ -127,7 +155,7 @@ export class BatchRollup {
         direction: f.direction,
         drop_reason: dropReason,
         attribution_level: level,
-        policy,
+        policies,
         source: f.source,
         count: 0,
         packets: 0,
@@ -170,7 +198,7 @@ export class BatchRollup {
         protocol: f.protocol,
         count: f.count,
         attribution_level: level,
-        policy,
+        policies,
         attribution: attribution ?? null,
         record: f,
       });

@@ -108,7 +108,8 @@ const SUMMARY_GROUPS: Record<SummaryBy, Array<[field: string, expr: string]>> = 
     ['protocol', 'protocol'],
     ['verdict', 'verdict'],
   ],
-  policy: [['policy', 'policy']],
+  // A drop credited to several policies counts once for each (the row is unnested below).
+  policy: [['policy', 'p.policy']],
   // The enforcing side: the destination for ingress (and unknown), the source for egress.
   namespace: [['namespace', `CASE WHEN direction = 'egress' THEN src_namespace ELSE dst_namespace END`]],
   reason: [
@@ -169,8 +170,10 @@ export class ApiQueries {
     const groups = SUMMARY_GROUPS[by];
     const select = groups.map(([field, expr]) => `${expr} AS "${field}"`).join(', ');
     const groupBy = groups.map((_, i) => String(i + 1)).join(', ');
+    const from =
+      by === 'policy' ? 'edge_rollups LEFT JOIN LATERAL unnest(policies) AS p(policy) ON true' : 'edge_rollups';
     const sql = `SELECT ${select}, sum(count)::bigint AS count, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-      FROM edge_rollups WHERE ${where}
+      FROM ${from} WHERE ${where}
       GROUP BY ${groupBy}
       ORDER BY count DESC, ${groupBy} LIMIT ${ps.add(limit)}`;
     const rows = await this.aggregateRows(sql, ps);
@@ -285,12 +288,16 @@ export class ApiQueries {
     return { items, nextCursor: more ? encodeCursor('o', String(offset + limit)) : null };
   }
 
-  /** Drop counts per attributed policy (`ns/name`), optionally for one policy only. */
+  /**
+   * Drop counts per attributed policy (`ns/name`), optionally for one policy only. A drop credited
+   * to several policies counts for each.
+   */
   async policyDropStats(f: DropFilters, policy?: string): Promise<Map<string, PolicyDropStats>> {
     const ps = new SqlParams();
-    const where = whereClause(policy !== undefined ? { ...f, policy } : f, ROLLUPS, ps);
-    const sql = `SELECT policy, verdict, sum(count)::bigint AS count, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-      FROM edge_rollups WHERE ${where} AND policy <> ''
+    let where = whereClause(policy !== undefined ? { ...f, policy } : f, ROLLUPS, ps);
+    if (policy !== undefined) where += ` AND p.policy = ${ps.add(policy)}`;
+    const sql = `SELECT p.policy, verdict, sum(count)::bigint AS count, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+      FROM edge_rollups CROSS JOIN LATERAL unnest(policies) AS p(policy) WHERE ${where}
       GROUP BY 1, 2`;
     const out = new Map<string, PolicyDropStats>();
     for (const r of await this.rows(sql, ps)) {

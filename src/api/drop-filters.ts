@@ -143,7 +143,8 @@ export function whereClause(f: DropFilters, table: TableColumns, ps: SqlParams):
     const n = ps.add(f.pod);
     c.push(`(src_pod = ${n} OR dst_pod = ${n})`);
   }
-  if (f.policy !== undefined) c.push(`policy = ${ps.add(f.policy)}`);
+  // Containment (not `= ANY`) so the GIN index on policies serves it.
+  if (f.policy !== undefined) c.push(`policies @> ARRAY[${ps.add(f.policy)}::text]`);
   if (f.reason !== undefined) c.push(`drop_reason = ${ps.add(f.reason)}`);
   if (f.direction !== undefined) c.push(`direction = ANY(${ps.add(f.direction)}::text[])`);
   c.push(f.verdict.length === 1 ? `verdict = ${ps.add(f.verdict[0])}` : `verdict = ANY(${ps.add(f.verdict)}::text[])`);

@@ -16,11 +16,13 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { abortableSleep, backoffDelay } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import { aggregationKey } from '../flow/aggregation-key.js';
 import type { FlowRecord } from '../flow/flow-record.js';
+import { metric } from '../metrics/metrics.registry.js';
 import {
   DLQ_TOPIC,
   FLOWS_TOPIC,
@@ -112,7 +114,7 @@ export interface KafkaFlowBusOptions {
   fromBeginning?: boolean;
   /** Commit consumed offsets to Kafka after the handler succeeded (a hint for lag tools only). Default true. */
   commitOffsetsToKafka?: boolean;
-  /** First delay before re-delivering a batch whose handler failed; doubles up to 30 s. Default 1000. */
+  /** First delay before re-delivering a batch whose handler failed; doubles up to 30 s, with jitter (half to the full delay). Default 1000. */
   retryBackoffMs?: number;
   /** Kafka connection timeout (ms). Default 10000. */
   connectionTimeout?: number;
@@ -245,28 +247,6 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function getOrCreateCounter(
-  registry: Registry | undefined,
-  name: string,
-  help: string,
-  labelNames: string[],
-): Counter<string> {
-  const existing = registry?.getSingleMetric(name);
-  if (existing instanceof Counter) return existing;
-  return new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
-}
-
-function getOrCreateGauge(
-  registry: Registry | undefined,
-  name: string,
-  help: string,
-  labelNames: string[],
-): Gauge<string> {
-  const existing = registry?.getSingleMetric(name);
-  if (existing instanceof Gauge) return existing;
-  return new Gauge({ name, help, labelNames, registers: registry ? [registry] : [] });
-}
-
 /** Compares Kafka offsets (decimal strings, int64). */
 function offsetLess(a: string, b: string): boolean {
   return BigInt(a) < BigInt(b);
@@ -300,7 +280,8 @@ export class KafkaFlowBus implements FlowBus {
   private topicsEnsured?: Promise<void>;
   private closed = false;
   private closing?: Promise<void>;
-  private readonly abortWaits = new Set<() => void>();
+  /** Aborted by close(): cuts retry sleeps short. */
+  private readonly stopping = new AbortController();
   /** Consecutive handler failures, for the retry backoff. */
   private handlerFailures = 0;
 
@@ -343,24 +324,41 @@ export class KafkaFlowBus implements FlowBus {
       saslUsername: options.sasl?.username,
       compression,
     });
-    const registry = options.registry;
-    this.produced = getOrCreateCounter(
+    // Without a registry the metrics still count, in a registry nobody scrapes.
+    const registry = options.registry ?? new Registry();
+    const registers = [registry];
+    this.produced = metric(
       registry,
       'dropscope_kafka_messages_produced_total',
-      'Messages acknowledged by Kafka, by topic (flows or dead letters).',
-      ['topic'],
+      () =>
+        new Counter({
+          name: 'dropscope_kafka_messages_produced_total',
+          help: 'Messages acknowledged by Kafka, by topic (flows or dead letters).',
+          labelNames: ['topic'],
+          registers,
+        }),
     );
-    this.consumed = getOrCreateCounter(
+    this.consumed = metric(
       registry,
       'dropscope_kafka_messages_consumed_total',
-      'Messages fetched from Kafka, by outcome: delivered to the aggregator, dead_letter (unparseable), skipped (already stored).',
-      ['outcome'],
+      () =>
+        new Counter({
+          name: 'dropscope_kafka_messages_consumed_total',
+          help: 'Messages fetched from Kafka, by outcome: delivered to the aggregator, dead_letter (unparseable), skipped (already stored).',
+          labelNames: ['outcome'],
+          registers,
+        }),
     );
-    this.lag = getOrCreateGauge(
+    this.lag = metric(
       registry,
       'dropscope_kafka_consumer_lag',
-      'Messages in the flows topic not yet stored, per partition (high watermark - next offset).',
-      ['partition'],
+      () =>
+        new Gauge({
+          name: 'dropscope_kafka_consumer_lag',
+          help: 'Messages in the flows topic not yet stored, per partition (high watermark - next offset).',
+          labelNames: ['partition'],
+          registers,
+        }),
     );
   }
 
@@ -600,7 +598,7 @@ export class KafkaFlowBus implements FlowBus {
     options: ConsumeOptions,
     payload: EachBatchPayload,
   ): Promise<boolean> {
-    let backoff = this.options.retryBackoffMs ?? 1000;
+    let attempt = 0;
     for (;;) {
       const state = this.assignment;
       try {
@@ -608,8 +606,7 @@ export class KafkaFlowBus implements FlowBus {
         return true;
       } catch {
         if (this.closed || !payload.isRunning()) return false;
-        await this.sleepWithHeartbeat(backoff, payload);
-        backoff = Math.min(backoff * 2, MAX_RETRY_BACKOFF_MS);
+        await this.sleepWithHeartbeat(this.retryDelay(attempt++), payload);
         if (state === this.assignment && state.failed) {
           state.failed = false;
           state.ready = this.loadFloors(consumer, state, options);
@@ -743,26 +740,21 @@ export class KafkaFlowBus implements FlowBus {
     }
   }
 
+  /** The shared retry schedule, starting at retryBackoffMs. */
+  private retryDelay(attempt: number): number {
+    return backoffDelay(attempt, { initialMs: this.options.retryBackoffMs ?? 1000, maxMs: MAX_RETRY_BACKOFF_MS });
+  }
+
   private async backoffAfterFailure(payload: EachBatchPayload): Promise<void> {
-    const base = this.options.retryBackoffMs ?? 1000;
-    const delay = Math.min(base * 2 ** Math.min(this.handlerFailures, 16), MAX_RETRY_BACKOFF_MS);
-    this.handlerFailures++;
-    await this.sleepWithHeartbeat(delay, payload);
+    await this.sleepWithHeartbeat(this.retryDelay(this.handlerFailures++), payload);
   }
 
   /** Sleeps while keeping the group membership alive; close() cuts it short. */
   private async sleepWithHeartbeat(ms: number, payload: EachBatchPayload): Promise<void> {
     const until = Date.now() + ms;
     while (!this.closed && Date.now() < until) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          this.abortWaits.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.min(500, Math.max(0, until - Date.now())));
-        this.abortWaits.add(done);
-      });
+      // Slices of at most 500 ms, each followed by a heartbeat.
+      await abortableSleep(Math.min(500, Math.max(0, until - Date.now())), this.stopping.signal);
       // Throws when the group rebalances: give the partitions up now instead of sleeping on.
       await payload.heartbeat();
     }
@@ -773,7 +765,7 @@ export class KafkaFlowBus implements FlowBus {
   async close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      for (const abort of [...this.abortWaits]) abort();
+      this.stopping.abort();
       if (this.consumer) {
         try {
           await this.consumer.disconnect();

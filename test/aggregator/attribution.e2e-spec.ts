@@ -12,7 +12,7 @@ interface EventRow {
   dst_pod: string;
   drop_reason: string;
   attribution_level: string;
-  policy: string;
+  policies: string[];
   attribution: {
     level: string;
     isolatedBy?: string[];
@@ -33,18 +33,18 @@ async function importWith(env: Record<string, string>): Promise<EventRow[]> {
   await c.connect();
   const rows = (
     await c.query(
-      `SELECT src_pod, dst_pod, drop_reason, attribution_level, policy, attribution FROM drop_events ORDER BY time`,
+      `SELECT src_pod, dst_pod, drop_reason, attribution_level, policies, attribution FROM drop_events ORDER BY time`,
     )
   ).rows as EventRow[];
   const rollups = (
-    await c.query(`SELECT DISTINCT attribution_level, policy FROM edge_rollups WHERE drop_reason = 'POLICY_DENIED'`)
-  ).rows as Array<{ attribution_level: string; policy: string }>;
+    await c.query(`SELECT DISTINCT attribution_level, policies FROM edge_rollups WHERE drop_reason = 'POLICY_DENIED'`)
+  ).rows as Array<{ attribution_level: string; policies: string[] }>;
   await c.end();
   // Roll-ups carry the same attribution as the events they count.
   const fromEvents = new Set(
-    rows.filter((e) => e.drop_reason === 'POLICY_DENIED').map((e) => `${e.attribution_level} ${e.policy}`),
+    rows.filter((e) => e.drop_reason === 'POLICY_DENIED').map((e) => `${e.attribution_level} ${e.policies.join(',')}`),
   );
-  expect(new Set(rollups.map((r) => `${r.attribution_level} ${r.policy}`))).toEqual(fromEvents);
+  expect(new Set(rollups.map((r) => `${r.attribution_level} ${r.policies.join(',')}`))).toEqual(fromEvents);
   return rows;
 }
 
@@ -63,17 +63,17 @@ describe('attribution through import → aggregator → PostgreSQL', () => {
     expect(xwing).toBeDefined();
     expect(xwing!.attribution_level).toBe('inferred');
     expect(xwing!.attribution.isolatedBy).toEqual(['default/rule1']);
-    expect(xwing!.policy).toBe('default/rule1');
+    expect(xwing!.policies).toEqual(['default/rule1']);
 
     const client = defaultDeny.find((r) => r.src_pod.startsWith('client-'));
     expect(client).toBeDefined();
     expect(client!.attribution_level).toBe('inferred');
     expect(client!.attribution.isolatedBy).toEqual(['cilium-test-5/client-egress-only-dns']);
-    expect(client!.policy).toBe('cilium-test-5/client-egress-only-dns');
+    expect(client!.policies).toEqual(['cilium-test-5/client-egress-only-dns']);
 
     // Drops that are not policy decisions are never attributed to a policy.
     for (const r of rows.filter((x) => x.drop_reason !== 'POLICY_DENIED' && x.drop_reason !== 'POLICY_DENY'))
-      expect(r.policy).toBe('');
+      expect(r.policies).toEqual([]);
   });
 
   it('says unknown, never guesses, when no policy inventory is loaded', async () => {
@@ -82,7 +82,7 @@ describe('attribution through import → aggregator → PostgreSQL', () => {
     expect(defaultDeny.length).toBeGreaterThanOrEqual(2);
     for (const r of defaultDeny) {
       expect(r.attribution_level).toBe('unknown');
-      expect(r.policy).toBe('');
+      expect(r.policies).toEqual([]);
       expect(r.attribution.reason).toMatch(/no policy/);
     }
   });

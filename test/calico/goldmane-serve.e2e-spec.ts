@@ -47,7 +47,7 @@ describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end
         (await pollRows<{ n: string }>(db.url, `SELECT coalesce(sum(count), 0) AS n FROM edge_rollups`))[0]?.n ?? 0,
       );
     const denied = () =>
-      pollRows<{ verdict: string; policy: string }>(db.url, `SELECT verdict, policy FROM drop_events`);
+      pollRows<{ verdict: string; policies: string[] }>(db.url, `SELECT verdict, policies FROM drop_events`);
 
     const first = spawnCli(['serve'], env);
     cleanup.push(async () => void first.kill('SIGKILL'));

@@ -190,14 +190,15 @@ describe('KafkaFlowBus', () => {
     const b = bus(t);
     const gotA: string[] = [];
     const gotB: string[] = [];
-    await a.consume(async (batch) => void gotA.push(...batch.records.map((r) => (r as FlowRecord).id)), {
-      groupId,
-      loadCheckpoints: noCheckpoints,
-    });
-    await b.consume(async (batch) => void gotB.push(...batch.records.map((r) => (r as FlowRecord).id)), {
-      groupId,
-      loadCheckpoints: noCheckpoints,
-    });
+    // Next offset per partition, as delivered: covers the topic's messages once drained.
+    const positions = new Map<string, number>();
+    const receive = (got: string[]) => async (batch: ConsumedBatch) => {
+      got.push(...batch.records.map((r) => (r as FlowRecord).id));
+      for (const c of batch.checkpoints)
+        positions.set(c.stream, Math.max(positions.get(c.stream) ?? 0, Number(c.position)));
+    };
+    await a.consume(receive(gotA), { groupId, loadCheckpoints: noCheckpoints });
+    await b.consume(receive(gotB), { groupId, loadCheckpoints: noCheckpoints });
     await waitFor(
       'a balanced group of two',
       () => {
@@ -211,8 +212,11 @@ describe('KafkaFlowBus', () => {
     const producer = bus(t);
     const records = Array.from({ length: 400 }, (_, i) => flow(i));
     await producer.publish({ records });
-    await waitFor('400 records across both members', () => gotA.length + gotB.length >= 400);
-    await new Promise((r) => setTimeout(r, 300)); // room for a late duplicate to show up
+    await waitFor(
+      'positions covering the 400 offsets',
+      () => [...positions.values()].reduce((n, p) => n + p, 0) >= 400,
+    );
+    await Promise.all([a.close(), b.close()]);
     expect(gotA.length).toBeGreaterThan(0);
     expect(gotB.length).toBeGreaterThan(0);
     const all = [...gotA, ...gotB];

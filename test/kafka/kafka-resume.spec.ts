@@ -45,6 +45,13 @@ class Store {
     return out;
   };
 
+  /** Offsets covered by the stored positions: equal to the topic's message count once drained. */
+  stored(): number {
+    let n = 0;
+    for (const p of this.positions.values()) n += Number(p);
+    return n;
+  }
+
   expectExactly(n: number): void {
     expect(this.ids).toHaveLength(n);
     expect(new Set(this.ids)).toEqual(new Set(Array.from({ length: n }, (_, i) => `flow-${i}`)));
@@ -73,7 +80,10 @@ async function produce(topic: string, records: FlowRecord[]): Promise<void> {
   await p.close();
 }
 
-/** Runs one consumer until the store holds `n` records, then stops it (a clean shutdown). */
+/**
+ * Runs one consumer until the stored positions cover the topic's `n` messages (nothing is left to
+ * deliver), then stops it (a clean shutdown); callers assert on the store after that.
+ */
 async function consumeUntil(
   topic: string,
   groupId: string,
@@ -83,8 +93,7 @@ async function consumeUntil(
 ): Promise<void> {
   const c = bus(topic, extra);
   await c.consume(store.commit, { groupId, loadCheckpoints: store.load, maxBatch: 25 });
-  await waitFor(`${n} stored records`, () => store.ids.length >= n);
-  await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up here
+  await waitFor(`positions covering ${n} offsets`, () => store.stored() >= n);
   await c.close();
 }
 
@@ -160,8 +169,7 @@ describe('KafkaFlowBus resume from stored positions', () => {
       },
       { groupId: unique('g'), loadCheckpoints: store.load, maxBatch: 10 },
     );
-    await waitFor('100 stored records', () => store.ids.length >= 100);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('positions covering 100 offsets', () => store.stored() >= 100);
     await c.close();
     expect(failures).toBeGreaterThan(2);
     store.expectExactly(100);
@@ -188,9 +196,8 @@ describe('KafkaFlowBus resume from stored positions', () => {
       () => a.assignedPartitions().length > 0 && b.assignedPartitions().length > 0,
       60_000,
     );
-    await waitFor('600 stored records', () => store.ids.length >= 600, 45_000);
-    await new Promise((r) => setTimeout(r, 500));
-    store.expectExactly(600);
+    await waitFor('positions covering 600 offsets', () => store.stored() >= 600, 45_000);
     await Promise.all([a.close(), b.close()]);
+    store.expectExactly(600);
   }, 150_000);
 });

@@ -36,6 +36,28 @@ describe('migrations against real PostgreSQL', () => {
     )) as Array<{ relname: string }>;
     expect(partitioned.map((r) => r.relname)).toEqual(['drop_events', 'edge_rollups']);
 
+    // PolicyArrays moves a stored single policy into the policies list, and back on the way down.
+    await ds.undoLastMigration({ transaction: 'each' });
+    await ds.query(
+      `CREATE TABLE edge_rollups_p20250501 PARTITION OF edge_rollups FOR VALUES FROM ('2025-05-01') TO ('2025-05-02')`,
+    );
+    await ds.query(`INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, dst_kind, protocol, verdict, direction,
+        policy, source, count, first_seen, last_seen)
+      VALUES ('2025-05-01T10:00:00Z', 'k1', 'c', 'pod', 'pod', 'TCP', 'denied', 'ingress', 'shop/a', 'hubble', 2, now(), now()),
+        ('2025-05-01T10:00:00Z', 'k2', 'c', 'pod', 'pod', 'TCP', 'denied', 'ingress', '', 'hubble', 1, now(), now())`);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(await ds.query(`SELECT edge_key, policies FROM edge_rollups ORDER BY 1`)).toEqual([
+      { edge_key: 'k1', policies: ['shop/a'] },
+      { edge_key: 'k2', policies: [] },
+    ]);
+    await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await ds.query(`SELECT edge_key, policy FROM edge_rollups ORDER BY 1`)).toEqual([
+      { edge_key: 'k1', policy: 'shop/b' },
+      { edge_key: 'k2', policy: '' },
+    ]);
+    await ds.runMigrations({ transaction: 'each' });
+
     while (((await ds.query(`SELECT count(*)::int AS n FROM dropscope_migrations`)) as Array<{ n: number }>)[0].n > 0)
       await ds.undoLastMigration({ transaction: 'each' });
     expect(await tables()).toEqual(['dropscope_migrations']);

@@ -86,6 +86,9 @@ const DROP_REASON_LIST: ReadonlyArray<readonly [number, string]> = [
 const DROP_REASON_BY_CODE: string[] = [];
 for (const [code, name] of DROP_REASON_LIST) DROP_REASON_BY_CODE[code] = name;
 
+/** Every drop reason name this build knows. */
+export const DROP_REASON_NAMES: readonly string[] = DROP_REASON_LIST.map(([, name]) => name);
+
 /** Enum name of a drop reason code; codes newer than this table become `DROP_REASON_<n>`. */
 export function dropReasonName(code: number): string {
   return DROP_REASON_BY_CODE[code] ?? `DROP_REASON_${code}`;
