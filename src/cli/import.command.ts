@@ -14,7 +14,7 @@ export function registerImport(program: Command): void {
     .command('import')
     .description(
       'import a `hubble observe -o json` dump or Calico flows.log into the database (DATABASE_URL, else the embedded one); ' +
-        're-running an interrupted import resumes where the stored data ends',
+        're-running an interrupted import resumes where the stored data ends (same file: device, inode, first bytes); a file grown by appending imports only the new lines',
     )
     .requiredOption('--source <source>', `input format: ${FILE_SOURCES.join('|')}`)
     .option('--cluster-name <name>', 'cluster name for records that carry none (default: CLUSTER_NAME or "default")')
