@@ -6,6 +6,7 @@ import { loadConfig } from '../config/config.js';
 import { createAttribution } from '../app/wiring.js';
 import { FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { runImport } from '../ingest/import-runner.js';
+import { retentionWarnings } from '../ingest/retention-tally.js';
 import { openDatabase } from '../storage/database.js';
 import { exitWithError, UsageError } from './cli-error.js';
 
@@ -14,7 +15,7 @@ export function registerImport(program: Command): void {
     .command('import')
     .description(
       'import a `hubble observe -o json` dump or Calico flows.log into the database (DATABASE_URL, else the embedded one); ' +
-        're-running an interrupted import resumes where the stored data ends',
+        're-running an interrupted import resumes where the stored data ends (same file: device, inode, first bytes); a file grown by appending imports only the new lines',
     )
     .requiredOption('--source <source>', `input format: ${FILE_SOURCES.join('|')}`)
     .option('--cluster-name <name>', 'cluster name for records that carry none (default: CLUSTER_NAME or "default")')
@@ -49,6 +50,7 @@ export function registerImport(program: Command): void {
             cluster: opts.clusterName ?? config.clusterName,
             attributor,
             log,
+            retention: config.retention,
             onProgress: (p) => {
               if (!bar) return;
               if (p.file !== current) {
@@ -69,6 +71,7 @@ export function registerImport(program: Command): void {
               `${summary.denied} denied, ${summary.dropped} dropped, ${summary.deadLetters} dead letters, ` +
               `${summary.seconds.toFixed(1)} s, ${Math.round(summary.flowsPerSecond)} flows/s\n`,
           );
+          for (const w of retentionWarnings(summary.outsideRetention, config.retention)) process.stdout.write(`${w}\n`);
         } finally {
           bar?.stop();
           await db.close();

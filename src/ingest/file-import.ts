@@ -1,9 +1,9 @@
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DeadLetter, FlowBus } from '../bus/flow-bus.js';
 import { truncateRaw } from '../bus/flow-bus.js';
 import type { CheckpointReader, LineMapper } from '../collector/collector.js';
 import type { FlowRecord } from '../flow/flow-record.js';
+import { encodeCheckpoint, OpenedFile, resumeOffset } from './import-checkpoint.js';
 import { OVERSIZED_LINE, readLines, MAX_LINE_BYTES } from './line-reader.js';
 
 export interface ImportProgress {
@@ -19,7 +19,7 @@ export interface ImportFileResult {
   records: number;
   skipped: number;
   deadLetters: number;
-  /** Bytes that a previous, interrupted import had already stored. */
+  /** Bytes of this same file that a previous import had already stored. */
   resumedAt: number;
 }
 
@@ -34,9 +34,11 @@ const IN_FLIGHT = 8;
 
 /**
  * Imports one file through the bus (normalize → aggregator → PostgreSQL). Each batch carries the
- * checkpoint `import:<absolute path>` = `<size-at-start>:<byte offset>`, stored with the data, so
- * an interrupted import re-run on the same file resumes where the stored data ends: nothing is
- * counted twice and nothing is lost. A finished file imported again adds nothing.
+ * checkpoint `import:<absolute path>` = the file's identity (device, inode, size, hash of its first
+ * bytes) and the byte offset stored so far, stored with the data, so an interrupted import re-run
+ * on the same file resumes where the stored data ends: nothing is counted twice and nothing is
+ * lost. A finished file imported again adds nothing; grown by appending, only the new lines are
+ * imported. Another file at the same path is imported from its start.
  */
 export async function importFile(
   path: string,
@@ -47,9 +49,17 @@ export async function importFile(
 ): Promise<ImportFileResult> {
   const file = resolve(path);
   const stream = `import:${file}`;
-  const size = statSync(file).size;
   const stored = await checkpoints.load(stream);
-  const resumedAt = stored ? Number(stored.split(':')[1] ?? 0) : 0;
+  const opened = new OpenedFile(file);
+  let resumedAt: number;
+  let identity;
+  try {
+    resumedAt = resumeOffset(stored, opened);
+    identity = opened.identity();
+  } finally {
+    opened.close();
+  }
+  const size = identity.size;
   const result: ImportFileResult = { file, records: 0, skipped: 0, deadLetters: 0, resumedAt };
   if (resumedAt >= size) return result;
 
@@ -69,7 +79,7 @@ export async function importFile(
       .publish({
         records,
         deadLetters: dead.length > 0 ? dead : undefined,
-        checkpoints: [{ stream, position: `${size}:${lastOffset}` }],
+        checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: lastOffset }) }],
       })
       .catch((e: Error) => {
         failure ??= e;

