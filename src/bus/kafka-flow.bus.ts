@@ -211,7 +211,17 @@ function kafkaSasl(sasl: KafkaSaslOptions | undefined): SASLOptions | undefined 
   }
 }
 
-function kafkaLogCreator(log: Logger): KafkaConfig['logCreator'] {
+/**
+ * Group rebalances are routine (a member joined, left or was slow), yet kafkajs reports each one at
+ * error level from several places ("The group is rebalancing, re-joining", heartbeat and commit
+ * responses): log them at info so errors keep meaning something is wrong.
+ */
+export function isRebalanceNotice(message: string, fields: Record<string, unknown>): boolean {
+  const text = `${message} ${typeof fields.error === 'string' ? fields.error : ''}`;
+  return fields.type === 'REBALANCE_IN_PROGRESS' || /group is rebalancing/i.test(text);
+}
+
+export function kafkaLogCreator(log: Logger): KafkaConfig['logCreator'] {
   return () =>
     ({ namespace, level, log: entry }: LogEntry) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry;
@@ -220,7 +230,8 @@ function kafkaLogCreator(log: Logger): KafkaConfig['logCreator'] {
       delete fields.password;
       delete fields.sasl;
       const msg = `kafkajs: ${message}`;
-      if (level === KafkaLogLevel.ERROR) log.error(msg, fields);
+      if (level <= KafkaLogLevel.WARN && isRebalanceNotice(message, fields)) log.info(msg, fields);
+      else if (level === KafkaLogLevel.ERROR) log.error(msg, fields);
       else if (level === KafkaLogLevel.WARN) log.warn(msg, fields);
       else if (level === KafkaLogLevel.INFO) log.info(msg, fields);
       else log.debug(msg, fields);
