@@ -581,9 +581,9 @@ export function suggest(
         items.push(emptyBaseline(ns));
         continue;
       }
-      const ordered = [...policies].sort((a, b) =>
-        a.subject === '*' ? -1 : b.subject === '*' ? 1 : a.name < b.name ? -1 : 1,
-      );
+      // Default deny first, then namespace-wide policies, then one per workload, by name.
+      const rank = (p: SuggestedPolicy) => (p.name.endsWith('-default-deny') ? 0 : p.subject === '*' ? 1 : 2);
+      const ordered = [...policies].sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : 1));
       const rendered = ordered.map((p) => renderPolicy(p, opts.format));
       const before =
         opts.mode === 'baseline'
