@@ -7,6 +7,7 @@ import { registerMigrate } from './migrate.command.js';
 import { registerNormalize } from './normalize.command.js';
 import { registerPolicyTest } from './policy-test.command.js';
 import { registerServe } from './serve.command.js';
+import { registerSuggest } from './suggest.command.js';
 
 const program = new Command('dropscope')
   .description('Watch Kubernetes network flows, find what network policy drops, and say which policy dropped it.')
@@ -19,6 +20,7 @@ registerMigrate(program);
 registerImport(program);
 registerNormalize(program);
 registerPolicyTest(program);
+registerSuggest(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 1 ? 2 : err.exitCode);
