@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
+import type { DeadLetter } from '../../src/bus/flow-bus.js';
 import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import type { CheckpointReader } from '../../src/collector/collector.js';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
@@ -12,6 +13,9 @@ import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.
 import { generateHubbleResponses } from '../../src/collector/hubble/hubble-flow.generator.js';
 import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { ReadinessChecks } from '../../src/health/readiness.js';
+import { collectingLogger } from '../calico/support.js';
 import { makeTestCerts } from '../support/test-certs.js';
 
 const FIXTURE = new URL('../fixtures/hubble/observe-samples.jsonl', import.meta.url);
@@ -50,6 +54,7 @@ function expectedIds(responses: Json[]): string[] {
 interface Harness {
   bus: InProcessFlowBus;
   received: Json[];
+  dead: DeadLetter[];
   stored: Map<string, string>;
   checkpoints: CheckpointReader;
   registry: Registry;
@@ -58,21 +63,31 @@ interface Harness {
 async function harness(onBatch?: () => Promise<void>): Promise<Harness> {
   const bus = new InProcessFlowBus(20_000);
   const received: Json[] = [];
+  const dead: DeadLetter[] = [];
   const stored = new Map<string, string>();
   await bus.consume(
     async (batch) => {
       if (onBatch) await onBatch();
       for (const r of batch.records) received.push(r as Json);
+      dead.push(...(batch.deadLetters ?? []));
       for (const c of batch.checkpoints) stored.set(c.stream, c.position);
     },
     { groupId: 'test', loadCheckpoints: async () => new Map() },
   );
-  return { bus, received, stored, checkpoints: { load: async (s) => stored.get(s) }, registry: new Registry() };
+  return { bus, received, dead, stored, checkpoints: { load: async (s) => stored.get(s) }, registry: new Registry() };
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function waitForAsync(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -308,5 +323,56 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     expect(h.received).toHaveLength(0);
     expect(await metricValue(h.registry, 'dropscope_collector_reconnects_total')).toBeGreaterThanOrEqual(2);
     expect(() => new HubbleRelayCollector({ addr: '', bus: h.bus, checkpoints: h.checkpoints })).toThrow(/HUBBLE_ADDR/);
+  });
+  it('sends a message that is not a valid flow to dead letters with its reason, and counts it', async () => {
+    const h = await harness();
+    cleanup.push(() => h.bus.close());
+    const relay = new FakeHubbleRelay();
+    cleanup.push(() => relay.stop());
+    const port = await relay.start();
+    const c = collector(h, port);
+    await c.start();
+    await waitFor(() => relay.followerCount === 1, 10_000, 'the stream');
+    relay.emit({ flow: { verdict: 'DROPPED' }, node_name: 'fake/node-0' });
+    await waitFor(() => h.dead.length === 1, 10_000, 'a dead letter');
+    await c.stop();
+    expect(h.dead[0].origin).toMatch(new RegExp(`^hubble:127\\.0\\.0\\.1:${port}:`));
+    expect(h.dead[0].reason.length).toBeGreaterThan(0);
+    expect(JSON.parse(h.dead[0].raw)).toMatchObject({ flow: { verdict: 'DROPPED' } });
+    expect(await metricValue(h.registry, 'dropscope_hubble_flows_skipped_total', { reason: 'invalid' })).toBe(1);
+    expect(h.received).toHaveLength(0);
+  });
+
+  it('an unreachable Relay shows up=0 and fails readiness after the grace; it recovers when Relay comes back', async () => {
+    const h = await harness();
+    cleanup.push(() => h.bus.close());
+    const relay = new FakeHubbleRelay();
+    cleanup.push(() => relay.stop());
+    const port = await relay.start();
+    await relay.stop();
+    const log = collectingLogger();
+    const c = collector(h, port, { logger: log, backoff: { initialMs: 20, maxMs: 50 } });
+    const readiness = new ReadinessChecks({
+      database: async () => true,
+      collectors: [c],
+      collectorDownGraceMs: 100,
+      log: silentLogger,
+    });
+    const up = (): Promise<number> => metricValue(h.registry, 'dropscope_collector_up', { collector: 'hubble' });
+    await c.start();
+    await waitForAsync(
+      async () => (await metricValue(h.registry, 'dropscope_collector_reconnects_total')) >= 3,
+      'several failed attempts',
+    );
+    expect(await up()).toBe(0);
+    await waitForAsync(async () => (await readiness.check())['collector:hubble'] === 'down', 'readiness down');
+
+    relay.add(sampleFlows);
+    await relay.start(port);
+    await waitForAsync(async () => (await up()) === 1, 'up again');
+    expect(await readiness.check()).toEqual({ database: 'ok', 'collector:hubble': 'ok' });
+    await c.stop();
+    const changes = log.lines.filter((l) => l.msg === 'collector down' || l.msg === 'collector up');
+    expect(changes.map((l) => l.msg)).toEqual(['collector down', 'collector up']);
   });
 });

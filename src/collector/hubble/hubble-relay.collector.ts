@@ -13,7 +13,9 @@ import type { Clock } from '../../common/clock.js';
 import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { silentLogger } from '../../common/logger.js';
-import type { FlowBus } from '../../bus/flow-bus.js';
+import type { DeadLetter, FlowBus } from '../../bus/flow-bus.js';
+import { truncateRaw } from '../../bus/flow-bus.js';
+import { CollectorHealth } from '../collector-health.js';
 import type { CheckpointReader, Collector } from '../collector.js';
 import { DropDeduplicator, type DropDedupOptions } from './hubble-drop.dedup.js';
 import {
@@ -119,6 +121,14 @@ function minusOneNano(t: TimeParts): TimeParts {
   return t.nanos > 0 ? { seconds: t.seconds, nanos: t.nanos - 1 } : { seconds: t.seconds - 1, nanos: 999_999_999 };
 }
 
+function rawJson(msg: unknown): string {
+  try {
+    return JSON.stringify(msg) ?? String(msg);
+  } catch {
+    return String(msg);
+  }
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -171,6 +181,7 @@ export class HubbleRelayCollector implements Collector {
   readonly name: string;
   /** Checkpoint stream name: `hubble:<addr>`. */
   readonly stream: string;
+  readonly health: CollectorHealth;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly metrics: HubbleMetrics;
@@ -191,6 +202,8 @@ export class HubbleRelayCollector implements Collector {
   private wakeSleep?: () => void;
 
   private buffer: Buffered[] = [];
+  /** Messages that are not valid flows, published with the next batch (or alone at the next tick). */
+  private dead: DeadLetter[] = [];
   private publishing?: Promise<void>;
   private readonly dedupOut: HubbleFlowRecord[] = [];
   /** Last published checkpoint (only moves forward). */
@@ -206,6 +219,7 @@ export class HubbleRelayCollector implements Collector {
     this.log = (options.logger ?? silentLogger).child({ collector: 'hubble', addr: options.addr });
     this.clock = options.clock ?? systemClock;
     this.metrics = hubbleMetrics(options.registry);
+    this.health = new CollectorHealth('hubble', this.log, options.registry);
     this.batchSize = Math.max(1, options.batchSize ?? 1000);
     this.batchIntervalMs = options.batchIntervalMs ?? 1000;
     this.maxBuffered = Math.max(this.batchSize, options.maxBufferedRecords ?? 5000);
@@ -288,6 +302,7 @@ export class HubbleRelayCollector implements Collector {
       // Whatever was received is published before reconnecting, so `since` covers it.
       await this.drain(false);
       if (this.stopping) break;
+      this.health.down(`Hubble stream ended: ${err ?? 'server ended the stream'}`);
       attempt = this.received > before ? 1 : attempt + 1;
       const delay = this.backoff(attempt);
       this.metrics.reconnects.inc({ collector: 'hubble' });
@@ -323,9 +338,14 @@ export class HubbleRelayCollector implements Collector {
         if (this.call === call) this.call = undefined;
         resolve(error);
       };
-      call.on('metadata', () => this.metrics.connected.set(1));
+      call.on('metadata', () => {
+        this.metrics.connected.set(1);
+        this.health.up();
+      });
       call.on('data', (msg: unknown) => {
-        if (this.call === call) this.onMessage(msg, call);
+        if (this.call !== call) return;
+        this.health.up();
+        this.onMessage(msg, call);
       });
       call.on('error', (e: Error) => {
         error = errorMessage(e);
@@ -369,7 +389,12 @@ export class HubbleRelayCollector implements Collector {
       m = mapGetFlowsResponse(msg, this.options);
     } catch (e) {
       this.metrics.flowsSkipped.inc({ reason: 'invalid' });
-      this.log.warn('skipping a Hubble message that is not a valid flow', { error: errorMessage(e) });
+      this.log.debug('a Hubble message that is not a valid flow goes to dead letters', { error: errorMessage(e) });
+      this.dead.push({
+        raw: truncateRaw(rawJson(msg)),
+        reason: errorMessage(e),
+        origin: `${this.stream}:${this.received}`,
+      });
       return;
     }
     if (m.kind === 'lost_events') {
@@ -450,12 +475,13 @@ export class HubbleRelayCollector implements Collector {
         if (t) this.buffer.push({ record: r, t });
       }
     }
-    if (this.buffer.length > 0) this.kick(true);
+    if (this.buffer.length > 0 || this.dead.length > 0) this.kick(true);
   }
 
   private kick(partial: boolean): void {
     if (this.publishing) return;
-    if (this.buffer.length === 0 || (!partial && this.buffer.length < this.batchSize)) return;
+    if (this.buffer.length === 0 && !(partial && this.dead.length > 0)) return;
+    if (!partial && this.buffer.length < this.batchSize) return;
     this.publishing = this.publishLoop(partial).finally(() => {
       this.publishing = undefined;
       // more may have arrived while publishing
@@ -464,7 +490,7 @@ export class HubbleRelayCollector implements Collector {
   }
 
   private async publishLoop(partial: boolean): Promise<void> {
-    while (this.buffer.length >= this.batchSize || (partial && this.buffer.length > 0)) {
+    while (this.buffer.length >= this.batchSize || (partial && (this.buffer.length > 0 || this.dead.length > 0))) {
       const batch = this.buffer.splice(0, this.batchSize);
       const ok = await this.publishBatch(batch);
       if (!ok) {
@@ -481,6 +507,9 @@ export class HubbleRelayCollector implements Collector {
 
   /** Publishes one batch (retrying with backoff), then advances the checkpoint. */
   private async publishBatch(batch: Buffered[]): Promise<boolean> {
+    const dead = this.dead.splice(0);
+    const deadLetters = dead.length > 0 ? dead : undefined;
+    if (batch.length === 0) return this.publishDeadLetters(deadLetters);
     let max = this.position;
     for (const b of batch) if (!max || cmp(b.t, max) > 0) max = b.t;
     let next = max!;
@@ -494,7 +523,7 @@ export class HubbleRelayCollector implements Collector {
     const position = formatTimestampNanos(next.seconds, next.nanos);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.bus.publish({ records, checkpoints: [{ stream: this.stream, position }] });
+        await this.options.bus.publish({ records, deadLetters, checkpoints: [{ stream: this.stream, position }] });
         break;
       } catch (e) {
         const giveUp = this.stopping && attempt >= (this.options.stopPublishAttempts ?? 3);
@@ -513,6 +542,22 @@ export class HubbleRelayCollector implements Collector {
     this.prune();
     this.metrics.lastFlowTime.set(max!.seconds + max!.nanos / 1e9);
     return true;
+  }
+
+  /** Dead letters with no flow to travel with: published alone, retried like a batch. */
+  private async publishDeadLetters(letters: DeadLetter[] | undefined): Promise<boolean> {
+    if (!letters) return true;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.bus.publish({ records: [], deadLetters: letters });
+        return true;
+      } catch (e) {
+        const giveUp = this.stopping && attempt >= (this.options.stopPublishAttempts ?? 3);
+        this.log.error('publishing Hubble dead letters failed', { error: errorMessage(e), attempt, giveUp });
+        if (giveUp) return false;
+        await this.sleep(this.backoff(attempt), true);
+      }
+    }
   }
 
   private prune(): void {
