@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import { GoldmaneCollector } from '../../src/collector/calico/goldmane.collector.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { ReadinessChecks } from '../../src/health/readiness.js';
 import { FakeGoldmane } from './fake-goldmane.js';
 import { collectingLogger, RecordingConsumer, waitFor } from './support.js';
 import { denyKey, flow } from './goldmane-flows.js';
@@ -166,5 +168,48 @@ describe('GoldmaneCollector with buckets of thousands of flows', () => {
     ]);
     // Retries while running log once, not once per attempt.
     expect(lines.lines.filter((l) => l.msg === 'publishing Goldmane flows failed; retrying')).toHaveLength(1);
+  });
+  it('an unreachable Goldmane shows up=0 and fails readiness after the grace; it recovers when Goldmane comes back', async () => {
+    const { server, consumer, registry, bus } = await setup();
+    const port = server.port;
+    await server.stop();
+    const log = collectingLogger();
+    const c = new GoldmaneCollector({
+      addr: `127.0.0.1:${port}`,
+      bus,
+      checkpoints: consumer.reader,
+      registry,
+      logger: log,
+      flushIntervalMs: 20,
+      bucketSettleMs: 100,
+      backoffInitialMs: 20,
+      backoffMaxMs: 50,
+    });
+    const readiness = new ReadinessChecks({
+      database: async () => true,
+      collectors: [c],
+      collectorDownGraceMs: 100,
+      log: silentLogger,
+    });
+    const up = async (): Promise<number> => {
+      const m = registry.getSingleMetric('dropscope_collector_up');
+      return (await m!.get()).values.find((v) => v.labels.collector === 'goldmane')?.value ?? -1;
+    };
+    await c.start();
+    cleanup.push(() => c.stop());
+    await until(
+      async () => (await counterValue(registry, 'dropscope_goldmane_reconnects_total')) >= 3,
+      'several failed attempts',
+    );
+    expect(await up()).toBe(0);
+    await until(async () => (await readiness.check())['collector:goldmane'] === 'down', 'readiness down');
+
+    server.push(flow(4000, 1, denyKey));
+    await server.start(port);
+    await until(async () => (await up()) === 1, 'up again');
+    await waitFor(() => consumer.ids.length === 1, 'the flow after recovery');
+    expect(await readiness.check()).toEqual({ database: 'ok', 'collector:goldmane': 'ok' });
+    const changes = log.lines.filter((l) => l.msg === 'collector down' || l.msg === 'collector up');
+    expect(changes.map((l) => l.msg)).toEqual(['collector down', 'collector up']);
   });
 });

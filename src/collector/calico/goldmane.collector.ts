@@ -183,7 +183,7 @@ export class GoldmaneCollector implements Collector {
   constructor(private readonly opts: GoldmaneCollectorOptions) {
     this.stream = `${GOLDMANE_STREAM_PREFIX}${opts.addr}`;
     this.log = (opts.logger ?? silentLogger).child({ collector: 'goldmane', addr: opts.addr });
-    this.health = new CollectorHealth(this.stream, this.log, opts.registry);
+    this.health = new CollectorHealth('goldmane', this.log, opts.registry);
     this.mapper = new GoldmaneFlowMapper({ cluster: opts.cluster });
     this.settleMs = opts.bucketSettleMs ?? 2000;
     const r = opts.registry;
