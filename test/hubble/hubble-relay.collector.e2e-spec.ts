@@ -12,6 +12,7 @@ import {
 import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.js';
 import { generateHubbleResponses } from '../../src/collector/hubble/hubble-flow.generator.js';
 import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js';
+import { checkpointParts, sinceParts } from './checkpoint-time.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { ReadinessChecks } from '../../src/health/readiness.js';
@@ -85,6 +86,20 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
   }
 }
 
+/**
+ * Waits until the collector has taken every flow the relay wrote on the latest stream (a drained
+ * counter): `received` is the collector's flow count when that stream began.
+ */
+async function drained(h: Harness, relay: FakeHubbleRelay, received: number): Promise<void> {
+  await waitForAsync(
+    async () =>
+      relay.idle &&
+      (await metricValue(h.registry, 'dropscope_hubble_flows_received_total')) - received ===
+        relay.flowsWritten[relay.flowsWritten.length - 1],
+    'the collector to take every flow the relay sent',
+  );
+}
+
 async function waitForAsync(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -149,7 +164,15 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
       }),
     ];
     relay.add(whileDown);
-    await new Promise((r) => setTimeout(r, 300));
+    // The collector publishes what it received before it reconnects: that checkpoint is the `since`.
+    await waitForAsync(
+      async () => (await metricValue(h.registry, 'dropscope_collector_reconnects_total', { collector: 'hubble' })) >= 1,
+      'a reconnect attempt',
+    );
+    const requestsBefore = relay.requests.length;
+    const atReconnect = h.stored.get(`hubble:127.0.0.1:${port}`);
+    // Nothing can arrive while the relay is down: the count now is the count when the next stream begins.
+    const receivedBeforeResume = await metricValue(h.registry, 'dropscope_hubble_flows_received_total');
     await relay.start(port);
 
     const expected = expectedIds([...first, ...whileDown]);
@@ -172,7 +195,8 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     const all = expectedIds([...first, ...whileDown, ...live]);
     await waitFor(() => h.received.length >= all.length, 10_000, 'live flows');
     await waitFor(() => h.registry.getSingleMetric('dropscope_hubble_lost_events_total') !== undefined, 1000, 'metric');
-    await new Promise((r) => setTimeout(r, 200));
+    expect(relay.requests).toHaveLength(requestsBefore + 1);
+    await drained(h, relay, receivedBeforeResume);
     await c.stop();
 
     const ids = h.received.map((r) => String(r.id));
@@ -181,9 +205,9 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     for (const r of h.received.slice(0, 200)) validateFlowRecord(r);
 
     expect(relay.requests.length).toBeGreaterThanOrEqual(2);
-    const resumed = relay.requests[relay.requests.length - 1];
+    const resumed = relay.requests[requestsBefore];
     expect(resumed.follow).toBe(true);
-    expect(resumed.since).toBeDefined();
+    expect(sinceParts(resumed.since)).toEqual(checkpointParts(atReconnect));
     const stored = h.stored.get(`hubble:127.0.0.1:${port}`);
     expect(stored).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(
@@ -214,20 +238,22 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     const firstIds = expectedIds(first);
     await waitFor(() => h.received.length >= firstIds.length, 10_000, 'first run');
     await a.stop();
+    const checkpointOfA = h.stored.get(`hubble:127.0.0.1:${port}`);
 
     const second = [...generateHubbleResponses({ seed: 22, count: 300, startMs: Date.parse('2025-02-01T00:00:00Z') })];
     relay.add(second);
+    const receivedByA = await metricValue(h.registry, 'dropscope_hubble_flows_received_total');
     const b = collector(h, port);
     await b.start();
     const all = expectedIds([...first, ...second]);
     await waitFor(() => h.received.length >= all.length, 10_000, 'second run');
-    await new Promise((r) => setTimeout(r, 200));
+    await drained(h, relay, receivedByA);
     await b.stop();
     const ids = h.received.map((r) => String(r.id));
     expect(ids.length).toBe(new Set(ids).size);
     expect(new Set(ids)).toEqual(new Set(all));
     const sinceOfB = relay.requests[relay.requests.length - 1].since;
-    expect(sinceOfB).toBeDefined();
+    expect(sinceParts(sinceOfB)).toEqual(checkpointParts(checkpointOfA));
   });
 
   it('applies backpressure: pauses the stream while the bus is slow, bounded buffer, nothing lost', async () => {
