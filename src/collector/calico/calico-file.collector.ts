@@ -12,6 +12,7 @@ import { CalicoLineMapper } from './calico-flow-log.mapper.js';
 import { expandGlob, hasGlob } from './file-glob.js';
 import { WakeableSleep } from '../../common/wakeable-sleep.js';
 import { Backoff } from '../../common/backoff.js';
+import { metric } from '../../metrics/metrics.registry.js';
 import { CollectorHealth } from '../collector-health.js';
 
 /**
@@ -107,9 +108,8 @@ function counter(
   help: string,
   labelNames: string[] = [],
 ): Counter<string> {
-  const existing = registry?.getSingleMetric(name);
-  if (existing) return existing as Counter<string>;
-  return new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
+  const make = (): Counter<string> => new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
+  return registry ? metric(registry, name, make) : make();
 }
 
 function makeMetrics(registry: Registry | undefined): Metrics {
@@ -566,7 +566,7 @@ export class CalicoFileCollector implements Collector {
     const dead = t.dead;
     const offset = t.offset;
     const ino = t.ino;
-    let delay = this.opts.retryDelayMs ?? 500;
+    const backoff = new Backoff({ initialMs: this.opts.retryDelayMs ?? 500, maxMs: 30_000, jitter: 0 });
     for (;;) {
       if (this.killed) return;
       try {
@@ -575,10 +575,12 @@ export class CalicoFileCollector implements Collector {
         await this.opts.bus.publish({ records, checkpoints: [{ stream: t.stream, position }] });
         break;
       } catch (e) {
-        this.log.warn('publishing flows failed; retrying the same batch', { error: String(e), delayMs: delay });
+        this.log.warn('publishing flows failed; retrying the same batch', {
+          error: String(e),
+          delayMs: backoff.peek(),
+        });
         if (this.stopping) throw e;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 30_000);
+        await backoff.next();
       }
     }
     this.metrics.records.inc(records.length);

@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
+import { abortableSleep, backoffDelay } from '../../common/backoff.js';
 import type { Clock } from '../../common/clock.js';
 import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
@@ -53,7 +54,7 @@ export interface HubbleBackoffOptions {
   initialMs?: number;
   maxMs?: number;
   multiplier?: number;
-  /** 0..1: each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
+  /** 0..1: each delay is randomized between (1 - jitter) and 1 times the delay (default 0.2). */
   jitter?: number;
 }
 
@@ -199,7 +200,7 @@ export class HubbleRelayCollector implements Collector {
   private stopping = false;
   private loop?: Promise<void>;
   private timer?: NodeJS.Timeout;
-  private wakeSleep?: () => void;
+  private abort = new AbortController();
 
   private buffer: Buffered[] = [];
   /** Messages that are not valid flows, published with the next batch (or alone at the next tick). */
@@ -258,6 +259,7 @@ export class HubbleRelayCollector implements Collector {
     this.client = createObserverClient(this.options.addr, credentials, options);
     this.running = true;
     this.stopping = false;
+    this.abort = new AbortController();
     this.timer = setInterval(() => this.tick(), this.batchIntervalMs);
     this.timer.unref();
     this.log.info('starting Hubble collector', {
@@ -275,7 +277,7 @@ export class HubbleRelayCollector implements Collector {
     if (!this.running) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    this.wakeSleep?.();
+    this.abort.abort();
     this.call?.cancel();
     await this.loop;
     this.client?.close();
@@ -595,25 +597,20 @@ export class HubbleRelayCollector implements Collector {
     if (!final) this.dedup?.discardHeld();
   }
 
+  /** Delay before retry `attempt` (1-based): the shared schedule, jitter 0.2 unless configured. */
   private backoff(attempt: number): number {
     const b = this.options.backoff ?? {};
-    const initial = b.initialMs ?? 500;
-    const max = b.maxMs ?? 30_000;
-    const jitter = Math.min(1, Math.max(0, b.jitter ?? 0.2));
-    const base = Math.min(max, initial * Math.pow(b.multiplier ?? 2, Math.max(0, attempt - 1)));
-    return base * (1 - jitter + 2 * jitter * Math.random());
+    return backoffDelay(attempt - 1, {
+      initialMs: b.initialMs,
+      maxMs: b.maxMs,
+      multiplier: b.multiplier,
+      jitter: b.jitter ?? 0.2,
+    });
   }
 
   /** Sleeps, waking early on stop() unless `uninterruptible` (publish retries finish their wait). */
   private sleep(ms: number, uninterruptible = false): Promise<void> {
     if (this.stopping && !uninterruptible) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      if (!uninterruptible) this.wakeSleep = done;
-    });
+    return abortableSleep(ms, uninterruptible ? undefined : this.abort.signal);
   }
 }
