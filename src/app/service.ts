@@ -9,6 +9,7 @@ import { DropRollupRepository } from '../aggregator/drop-rollup.repository.js';
 import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
 import type { Collector } from '../collector/collector.js';
+import { ReadinessChecks } from '../health/readiness.js';
 import type { Logger } from '../common/logger.js';
 import { NestLoggerAdapter } from '../common/pino-logger.js';
 import { version } from '../common/version.js';
@@ -121,6 +122,12 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       ? createCollectors(config, bus, repo, registry, log)
       : [];
 
+    const readiness = new ReadinessChecks({
+      database: () => migrationsApplied(db.dataSource),
+      collectors,
+      collectorDownGraceMs: config.collectorDownGraceMs,
+      log: log.child({ component: 'readiness' }),
+    });
     const runtime: Runtime = {
       config,
       log,
@@ -131,15 +138,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       aggregator,
       policies,
       collectors,
-      readiness: async () => {
-        const checks: Record<string, string> = {};
-        try {
-          checks.database = (await migrationsApplied(db.dataSource)) ? 'ok' : 'migrations pending';
-        } catch (e) {
-          checks.database = `unreachable: ${(e as Error).message}`;
-        }
-        return checks;
-      },
+      readiness: () => readiness.check(),
     };
 
     const app = await NestFactory.create<NestExpressApplication>(AppModule.register(runtime), {

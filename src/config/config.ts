@@ -67,6 +67,8 @@ export interface AppConfig {
   hubble?: { addr: string; tls: TlsFiles; filter: 'policy' | 'drops' | 'all' };
   calico?: { flowLogPath: string };
   goldmane?: { addr: string; tls: TlsFiles };
+  /** COLLECTOR_DOWN_GRACE_SECONDS: how long a collector may be down before /readyz fails. */
+  collectorDownGraceMs: number;
   policyManifests: string[];
   /** POLICY_KUBERNETES=true: watch the Kubernetes API for the policy inventory. */
   policyKubernetes?: { apiUrl: string; tokenFile?: string; caFile?: string; readyTimeoutMs: number };
@@ -360,6 +362,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     hubble: hubbleAddr ? { addr: hubbleAddr, tls: tlsFiles(env, 'HUBBLE'), filter: hubbleFilter } : undefined,
     calico: str(env, 'CALICO_FLOWLOG_PATH') ? { flowLogPath: str(env, 'CALICO_FLOWLOG_PATH')! } : undefined,
     goldmane: goldmaneAddr && goldmaneTls ? { addr: goldmaneAddr, tls: goldmaneTls } : undefined,
+    collectorDownGraceMs: int(env, 'COLLECTOR_DOWN_GRACE_SECONDS', 60, 0, 86_400) * 1000,
     policyManifests: list(env, 'POLICY_MANIFESTS'),
     policyKubernetes: policyKubernetes(env),
     auth: {

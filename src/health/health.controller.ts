@@ -2,7 +2,10 @@ import { Controller, Get, HttpCode, HttpException, HttpStatus, Inject } from '@n
 import { ApiExcludeController } from '@nestjs/swagger';
 import { RUNTIME, type Runtime } from '../app/runtime.js';
 
-/** Liveness never touches dependencies; readiness checks the database and the schema. */
+/**
+ * Liveness never touches dependencies; readiness checks the database, the schema and the
+ * collectors, and answers generic states only (details are logged, see ReadinessChecks).
+ */
 @ApiExcludeController()
 @Controller()
 export class HealthController {
@@ -18,7 +21,7 @@ export class HealthController {
   async readyz(): Promise<{ status: string; checks: Record<string, string> }> {
     const checks = await this.rt.readiness();
     const ok = Object.values(checks).every((v) => v === 'ok');
-    if (!ok) throw new HttpException({ status: 'unavailable', checks }, HttpStatus.SERVICE_UNAVAILABLE);
+    if (!ok) throw new HttpException({ status: 'not ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     return { status: 'ok', checks };
   }
 }

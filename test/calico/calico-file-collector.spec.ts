@@ -7,7 +7,9 @@ import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import { CalicoFileCollector, parseFilePosition } from '../../src/collector/calico/calico-file.collector.js';
 import { calicoRecordId } from '../../src/collector/calico/calico-flow-log.mapper.js';
 import { CalicoFlowLogGenerator } from '../../src/collector/calico/calico-flow-log.generator.js';
-import { multisetDiff, RecordingConsumer, waitFor } from './support.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { ReadinessChecks } from '../../src/health/readiness.js';
+import { collectingLogger, multisetDiff, RecordingConsumer, waitFor } from './support.js';
 
 let dir: string;
 let bus: InProcessFlowBus;
@@ -249,3 +251,45 @@ describe('CalicoFileCollector (integration)', () => {
     ]);
   });
 });
+
+describe('CalicoFileCollector health', () => {
+  it('keeps retrying a path that fails to read (not ENOENT): up=0, readiness down after the grace, one log line per change, then recovers', async () => {
+    const file = join(dir, 'flows.log');
+    mkdirSync(file); // reading a directory fails with EISDIR
+    const log = collectingLogger();
+    const c = collector(file, { logger: log, retryDelayMs: 10 });
+    const readiness = new ReadinessChecks({
+      database: async () => true,
+      collectors: [c],
+      collectorDownGraceMs: 100,
+      log: silentLogger,
+    });
+    const up = (): Promise<number> => metricValue('dropscope_collector_up', { collector: 'calico-file' });
+    await c.start();
+    await waitForAsync(async () => (await readiness.check())['collector:calico-file'] === 'down', 'readiness down');
+    expect(await up()).toBe(0);
+    // Several retries have failed by now, and each logged nothing new.
+    await waitForAsync(async () => log.lines.filter((l) => l.msg === 'collector down').length >= 1, 'the down line');
+
+    rmSync(file, { recursive: true });
+    const gen = new CalicoFlowLogGenerator({ seed: 5, denyShare: 0.5 });
+    const lines = gen.lines(3);
+    writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
+    await waitFor(() => consumer.ids.length === 3, 'the three lines after recovery');
+    await waitForAsync(async () => (await up()) === 1, 'up again');
+    expect(await readiness.check()).toEqual({ database: 'ok', 'collector:calico-file': 'ok' });
+    await c.stop();
+    expect(new Set(consumer.ids)).toEqual(new Set(lines.map((l) => calicoRecordId(l))));
+    const changes = log.lines.filter((l) => l.msg === 'collector down' || l.msg === 'collector up');
+    expect(changes.map((l) => l.msg)).toEqual(['collector down', 'collector up']);
+    expect(String(changes[0].fields.cause)).toMatch(/^EISDIR/);
+  });
+});
+
+async function waitForAsync(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,11 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadGoldmanePackage } from '../../src/collector/calico/goldmane.collector.js';
 import type { GoldmaneFlow } from '../../src/collector/calico/goldmane-flow.mapper.js';
+import { seededRandom } from '../../src/common/prng.js';
 
 /**
  * A real gRPC server implementing Goldmane's `goldmane.Flows` service (Stream and List) from the
  * project's proto/goldmane/api.proto. Flows live in `store`, which survives restart() (Goldmane
  * itself would lose them; keeping them lets the test check de-duplication on replay).
+ * Like Goldmane, a replay sends buckets oldest first but the flows inside a bucket in an order
+ * that differs from one stream to the next (Go map iteration); `shuffle = false` keeps push order.
  */
 export class FakeGoldmane {
   readonly store: Array<{ id: number; flow: GoldmaneFlow }> = [];
@@ -14,6 +17,8 @@ export class FakeGoldmane {
   private readonly open = new Set<{ gte: number; call: grpc.ServerWritableStream<unknown, unknown> }>();
   port = 0;
   private nextId = 1;
+  shuffle = true;
+  private readonly random = seededRandom(7);
 
   constructor(private readonly creds: grpc.ServerCredentials) {}
 
@@ -28,7 +33,7 @@ export class FakeGoldmane {
           aggregation_interval: req.aggregation_interval,
         });
         const entry = { gte: req.start_time_gte, call: call as grpc.ServerWritableStream<unknown, unknown> };
-        for (const f of this.store) if (Number(f.flow.start_time) >= entry.gte) call.write(f);
+        for (const f of this.replay(entry.gte)) call.write(f);
         this.open.add(entry);
         call.on('cancelled', () => this.open.delete(entry));
       },
@@ -50,6 +55,34 @@ export class FakeGoldmane {
     );
     this.server = server;
     return this.port;
+  }
+
+  /** The stored flows from `gte`: by bucket, oldest first; within a bucket shuffled unless `shuffle` is off. */
+  private replay(gte: number): Array<{ id: number; flow: GoldmaneFlow }> {
+    const buckets = new Map<number, Array<{ id: number; flow: GoldmaneFlow }>>();
+    for (const f of this.store) {
+      const start = Number(f.flow.start_time);
+      if (start < gte) continue;
+      const b = buckets.get(start) ?? [];
+      b.push(f);
+      buckets.set(start, b);
+    }
+    const out: Array<{ id: number; flow: GoldmaneFlow }> = [];
+    for (const start of [...buckets.keys()].sort((a, b) => a - b)) {
+      const b = buckets.get(start)!;
+      if (this.shuffle)
+        for (let i = b.length - 1; i > 0; i--) {
+          const j = Math.floor(this.random() * (i + 1));
+          [b[i], b[j]] = [b[j], b[i]];
+        }
+      out.push(...b);
+    }
+    return out;
+  }
+
+  /** Streams currently open. */
+  get openStreams(): number {
+    return this.open.size;
   }
 
   /** Adds a flow and sends it to open streams. */

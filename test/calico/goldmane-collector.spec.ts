@@ -54,8 +54,8 @@ describe('GoldmaneCollector over mTLS against a real gRPC Flows server', () => {
         checkpoints: consumer.reader,
         cluster: 'oss-lab',
         registry,
-        batchSize: 3,
         flushIntervalMs: 20,
+        bucketSettleMs: 100,
         backoffInitialMs: 20,
         backoffMaxMs: 200,
       });
@@ -127,7 +127,7 @@ describe('GoldmaneCollector over mTLS against a real gRPC Flows server', () => {
 
     // Goldmane restarts (the fake keeps its flows, so the replay must be de-duplicated)
     await server.restart();
-    push(flow(1015, 5));
+    push(flow(1030, 5));
     push(flow(1030, 6));
     await waitFor(() => consumer.ids.length === 6, '6 records after the server restart');
     const resumedFrom = server.streamRequests[server.streamRequests.length - 1];
@@ -136,14 +136,21 @@ describe('GoldmaneCollector over mTLS against a real gRPC Flows server', () => {
 
     // collector crash and restart from the stored checkpoint
     await a.kill();
-    push(flow(1030, 7));
-    push(flow(1045, 8));
+    push(flow(1045, 7));
+    push(flow(1060, 8));
     const pos = parseGoldmanePosition(consumer.checkpoints.get(`goldmane:${addr}`));
     expect(pos?.start).toBe(1030);
     const b = make();
     await b.start();
     await waitFor(() => consumer.ids.length === 8, '8 records after the collector restart');
-    await new Promise((r) => setTimeout(r, 100));
+    // Received in all: 4 at first, 4 replayed from 1015 after the server restart (two skipped), 4
+    // replayed from 1030 after the collector restart (two skipped). Once all 12 are in, nothing
+    // else can be published.
+    const received = async (): Promise<number> =>
+      (await registry.getSingleMetric('dropscope_goldmane_flows_total')!.get()).values[0]?.value ?? 0;
+    const deadline = Date.now() + 10_000;
+    while ((await received()) < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(await received()).toBe(12);
     await b.stop();
 
     expect(consumer.ids).toHaveLength(8);

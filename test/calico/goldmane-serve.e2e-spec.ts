@@ -53,8 +53,10 @@ describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end
     cleanup.push(async () => void first.kill('SIGKILL'));
     const firstDone = collect(first);
     await waitForOutput(first, /"msg":"dropscope started"/, 60_000);
-    await until('three flows stored', async () => (await denied()).length >= 1 && (await flows()) >= 3, 30_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The checkpoint names the newest bucket stored whole: once it is start + 15, all three flows are in.
+    const position = async (): Promise<string | undefined> =>
+      (await pollRows<{ position: string }>(db.url, `SELECT position FROM stream_checkpoints`))[0]?.position;
+    await until('both buckets stored', async () => (await position()) === `v2:${start + 15}`, 30_000);
     expect(await denied()).toHaveLength(1);
     expect((await denied())[0].verdict).toBe('denied');
     first.kill('SIGTERM');
@@ -71,8 +73,7 @@ describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end
     cleanup.push(async () => void second.kill('SIGKILL'));
     const secondDone = collect(second);
     await waitForOutput(second, /"msg":"dropscope started"/, 60_000);
-    await until('the fourth flow stored', async () => (await flows()) > 3 * perFlow, 30_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await until('the third bucket stored', async () => (await position()) === `v2:${start + 30}`, 30_000);
     expect(await flows()).toBe(4 * perFlow);
     expect(await denied()).toHaveLength(1);
     expect(server.streamRequests.length).toBeGreaterThanOrEqual(2);

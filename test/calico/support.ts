@@ -1,5 +1,6 @@
 import type { BatchHandler, ConsumedBatch } from '../../src/bus/flow-bus.js';
 import type { CheckpointReader } from '../../src/collector/collector.js';
+import type { Logger } from '../../src/common/logger.js';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
 
 /**
@@ -77,4 +78,30 @@ export function multisetDiff(got: string[], want: string[]): { missing: string[]
   const missing: string[] = [];
   for (const [k, n] of m) for (let i = 0; i < n; i++) missing.push(k);
   return { missing, extra };
+}
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A Logger that keeps every line (children share the list and carry their bindings). */
+export function collectingLogger(
+  lines: LogLine[] = [],
+  bindings: Record<string, unknown> = {},
+): Logger & { lines: LogLine[] } {
+  const at =
+    (level: LogLine['level']) =>
+    (msg: string, fields: Record<string, unknown> = {}): void => {
+      lines.push({ level, msg, fields: { ...bindings, ...fields } });
+    };
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (b) => collectingLogger(lines, { ...bindings, ...b }),
+  };
 }

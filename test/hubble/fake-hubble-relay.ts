@@ -66,6 +66,10 @@ export class FakeHubbleRelay {
   port = 0;
   /** Times a write hit HTTP/2 flow control (the client stopped reading). */
   stalls = 0;
+  /** Flow messages written to the stream of each request (same index as `requests`). */
+  readonly flowsWritten: number[] = [];
+  private readonly requestOf = new WeakMap<object, number>();
+  private replaying = 0;
   private readonly history: Item[] = [];
   private readonly followers = new Set<Follower>();
   private server?: grpc.Server;
@@ -97,6 +101,13 @@ export class FakeHubbleRelay {
       f.queue.push(proto);
       void this.flush(f);
     }
+  }
+
+  /** Nothing is being written: no history replay running, every follower's queue empty. */
+  get idle(): boolean {
+    if (this.replaying > 0) return false;
+    for (const f of this.followers) if (f.queue.length > 0 || f.flushing) return false;
+    return true;
   }
 
   get followerCount(): number {
@@ -159,6 +170,8 @@ export class FakeHubbleRelay {
     msg: unknown,
   ): Promise<boolean> {
     if (call.cancelled || call.destroyed) return false;
+    const idx = this.requestOf.get(call);
+    if (idx !== undefined && obj(msg)?.flow !== undefined) this.flowsWritten[idx]++;
     if (!call.write(msg)) {
       this.stalls++;
       await new Promise<void>((resolve) => {
@@ -190,7 +203,18 @@ export class FakeHubbleRelay {
   }
 
   private async getFlows(call: grpc.ServerWritableStream<Record<string, unknown>, unknown>): Promise<void> {
+    this.replaying++;
+    try {
+      await this.replay(call);
+    } finally {
+      this.replaying--;
+    }
+  }
+
+  private async replay(call: grpc.ServerWritableStream<Record<string, unknown>, unknown>): Promise<void> {
     const req = call.request;
+    this.requestOf.set(call, this.requests.length);
+    this.flowsWritten.push(0);
     this.requests.push(req);
     const since = timestampParts(req.since);
     const filters = Array.isArray(req.whitelist) ? req.whitelist : [];

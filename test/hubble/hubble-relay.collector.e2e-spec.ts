@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
+import type { DeadLetter } from '../../src/bus/flow-bus.js';
 import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import type { CheckpointReader } from '../../src/collector/collector.js';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
@@ -11,7 +12,11 @@ import {
 import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.js';
 import { generateHubbleResponses } from '../../src/collector/hubble/hubble-flow.generator.js';
 import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js';
+import { checkpointParts, sinceParts } from './checkpoint-time.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
+import { silentLogger } from '../../src/common/logger.js';
+import { ReadinessChecks } from '../../src/health/readiness.js';
+import { collectingLogger } from '../calico/support.js';
 import { makeTestCerts } from '../support/test-certs.js';
 
 const FIXTURE = new URL('../fixtures/hubble/observe-samples.jsonl', import.meta.url);
@@ -50,6 +55,7 @@ function expectedIds(responses: Json[]): string[] {
 interface Harness {
   bus: InProcessFlowBus;
   received: Json[];
+  dead: DeadLetter[];
   stored: Map<string, string>;
   checkpoints: CheckpointReader;
   registry: Registry;
@@ -58,21 +64,45 @@ interface Harness {
 async function harness(onBatch?: () => Promise<void>): Promise<Harness> {
   const bus = new InProcessFlowBus(20_000);
   const received: Json[] = [];
+  const dead: DeadLetter[] = [];
   const stored = new Map<string, string>();
   await bus.consume(
     async (batch) => {
       if (onBatch) await onBatch();
       for (const r of batch.records) received.push(r as Json);
+      dead.push(...(batch.deadLetters ?? []));
       for (const c of batch.checkpoints) stored.set(c.stream, c.position);
     },
     { groupId: 'test', loadCheckpoints: async () => new Map() },
   );
-  return { bus, received, stored, checkpoints: { load: async (s) => stored.get(s) }, registry: new Registry() };
+  return { bus, received, dead, stored, checkpoints: { load: async (s) => stored.get(s) }, registry: new Registry() };
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Waits until the collector has taken every flow the relay wrote on the latest stream (a drained
+ * counter): `received` is the collector's flow count when that stream began.
+ */
+async function drained(h: Harness, relay: FakeHubbleRelay, received: number): Promise<void> {
+  await waitForAsync(
+    async () =>
+      relay.idle &&
+      (await metricValue(h.registry, 'dropscope_hubble_flows_received_total')) - received ===
+        relay.flowsWritten[relay.flowsWritten.length - 1],
+    'the collector to take every flow the relay sent',
+  );
+}
+
+async function waitForAsync(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -134,7 +164,15 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
       }),
     ];
     relay.add(whileDown);
-    await new Promise((r) => setTimeout(r, 300));
+    // The collector publishes what it received before it reconnects: that checkpoint is the `since`.
+    await waitForAsync(
+      async () => (await metricValue(h.registry, 'dropscope_collector_reconnects_total', { collector: 'hubble' })) >= 1,
+      'a reconnect attempt',
+    );
+    const requestsBefore = relay.requests.length;
+    const atReconnect = h.stored.get(`hubble:127.0.0.1:${port}`);
+    // Nothing can arrive while the relay is down: the count now is the count when the next stream begins.
+    const receivedBeforeResume = await metricValue(h.registry, 'dropscope_hubble_flows_received_total');
     await relay.start(port);
 
     const expected = expectedIds([...first, ...whileDown]);
@@ -157,7 +195,8 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     const all = expectedIds([...first, ...whileDown, ...live]);
     await waitFor(() => h.received.length >= all.length, 10_000, 'live flows');
     await waitFor(() => h.registry.getSingleMetric('dropscope_hubble_lost_events_total') !== undefined, 1000, 'metric');
-    await new Promise((r) => setTimeout(r, 200));
+    expect(relay.requests).toHaveLength(requestsBefore + 1);
+    await drained(h, relay, receivedBeforeResume);
     await c.stop();
 
     const ids = h.received.map((r) => String(r.id));
@@ -166,9 +205,9 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     for (const r of h.received.slice(0, 200)) validateFlowRecord(r);
 
     expect(relay.requests.length).toBeGreaterThanOrEqual(2);
-    const resumed = relay.requests[relay.requests.length - 1];
+    const resumed = relay.requests[requestsBefore];
     expect(resumed.follow).toBe(true);
-    expect(resumed.since).toBeDefined();
+    expect(sinceParts(resumed.since)).toEqual(checkpointParts(atReconnect));
     const stored = h.stored.get(`hubble:127.0.0.1:${port}`);
     expect(stored).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
     expect(
@@ -199,20 +238,22 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     const firstIds = expectedIds(first);
     await waitFor(() => h.received.length >= firstIds.length, 10_000, 'first run');
     await a.stop();
+    const checkpointOfA = h.stored.get(`hubble:127.0.0.1:${port}`);
 
     const second = [...generateHubbleResponses({ seed: 22, count: 300, startMs: Date.parse('2025-02-01T00:00:00Z') })];
     relay.add(second);
+    const receivedByA = await metricValue(h.registry, 'dropscope_hubble_flows_received_total');
     const b = collector(h, port);
     await b.start();
     const all = expectedIds([...first, ...second]);
     await waitFor(() => h.received.length >= all.length, 10_000, 'second run');
-    await new Promise((r) => setTimeout(r, 200));
+    await drained(h, relay, receivedByA);
     await b.stop();
     const ids = h.received.map((r) => String(r.id));
     expect(ids.length).toBe(new Set(ids).size);
     expect(new Set(ids)).toEqual(new Set(all));
     const sinceOfB = relay.requests[relay.requests.length - 1].since;
-    expect(sinceOfB).toBeDefined();
+    expect(sinceParts(sinceOfB)).toEqual(checkpointParts(checkpointOfA));
   });
 
   it('applies backpressure: pauses the stream while the bus is slow, bounded buffer, nothing lost', async () => {
@@ -308,5 +349,56 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     expect(h.received).toHaveLength(0);
     expect(await metricValue(h.registry, 'dropscope_collector_reconnects_total')).toBeGreaterThanOrEqual(2);
     expect(() => new HubbleRelayCollector({ addr: '', bus: h.bus, checkpoints: h.checkpoints })).toThrow(/HUBBLE_ADDR/);
+  });
+  it('sends a message that is not a valid flow to dead letters with its reason, and counts it', async () => {
+    const h = await harness();
+    cleanup.push(() => h.bus.close());
+    const relay = new FakeHubbleRelay();
+    cleanup.push(() => relay.stop());
+    const port = await relay.start();
+    const c = collector(h, port);
+    await c.start();
+    await waitFor(() => relay.followerCount === 1, 10_000, 'the stream');
+    relay.emit({ flow: { verdict: 'DROPPED' }, node_name: 'fake/node-0' });
+    await waitFor(() => h.dead.length === 1, 10_000, 'a dead letter');
+    await c.stop();
+    expect(h.dead[0].origin).toMatch(new RegExp(`^hubble:127\\.0\\.0\\.1:${port}:`));
+    expect(h.dead[0].reason.length).toBeGreaterThan(0);
+    expect(JSON.parse(h.dead[0].raw)).toMatchObject({ flow: { verdict: 'DROPPED' } });
+    expect(await metricValue(h.registry, 'dropscope_hubble_flows_skipped_total', { reason: 'invalid' })).toBe(1);
+    expect(h.received).toHaveLength(0);
+  });
+
+  it('an unreachable Relay shows up=0 and fails readiness after the grace; it recovers when Relay comes back', async () => {
+    const h = await harness();
+    cleanup.push(() => h.bus.close());
+    const relay = new FakeHubbleRelay();
+    cleanup.push(() => relay.stop());
+    const port = await relay.start();
+    await relay.stop();
+    const log = collectingLogger();
+    const c = collector(h, port, { logger: log, backoff: { initialMs: 20, maxMs: 50 } });
+    const readiness = new ReadinessChecks({
+      database: async () => true,
+      collectors: [c],
+      collectorDownGraceMs: 100,
+      log: silentLogger,
+    });
+    const up = (): Promise<number> => metricValue(h.registry, 'dropscope_collector_up', { collector: 'hubble' });
+    await c.start();
+    await waitForAsync(
+      async () => (await metricValue(h.registry, 'dropscope_collector_reconnects_total')) >= 3,
+      'several failed attempts',
+    );
+    expect(await up()).toBe(0);
+    await waitForAsync(async () => (await readiness.check())['collector:hubble'] === 'down', 'readiness down');
+
+    relay.add(sampleFlows);
+    await relay.start(port);
+    await waitForAsync(async () => (await up()) === 1, 'up again');
+    expect(await readiness.check()).toEqual({ database: 'ok', 'collector:hubble': 'ok' });
+    await c.stop();
+    const changes = log.lines.filter((l) => l.msg === 'collector down' || l.msg === 'collector up');
+    expect(changes.map((l) => l.msg)).toEqual(['collector down', 'collector up']);
   });
 });

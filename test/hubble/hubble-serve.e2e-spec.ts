@@ -4,6 +4,7 @@ import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { makeTestCerts } from '../support/test-certs.js';
 import { createTestDatabase, pollRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
+import { checkpointParts, sinceParts } from './checkpoint-time.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';
 
 const FIXTURE = new URL('../fixtures/hubble/observe-samples.jsonl', import.meta.url);
@@ -79,6 +80,7 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
 
     serve.kill('SIGTERM');
     expect((await done).code).toBe(0);
+    const [storedAtStop] = await pollRows<{ position: string }>(db.url, `SELECT position FROM stream_checkpoints`);
 
     // A restart asks Relay for flows since the stored position and stores nothing twice.
     const again = spawnCli(['serve'], env);
@@ -89,7 +91,7 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
     await new Promise((r) => setTimeout(r, 1500));
     expect(await events()).toHaveLength(4);
     const since = (relay.requests[relay.requests.length - 1] as { since?: unknown }).since;
-    expect(since).toBeDefined();
+    expect(sinceParts(since)).toEqual(checkpointParts(storedAtStop.position));
     again.kill('SIGTERM');
     expect((await againDone).code).toBe(0);
   }, 120_000);

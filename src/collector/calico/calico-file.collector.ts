@@ -11,6 +11,9 @@ import type { CheckpointReader, Collector, LineMapper, LineResult } from '../col
 import { CalicoLineMapper } from './calico-flow-log.mapper.js';
 import { expandGlob, hasGlob } from './file-glob.js';
 import { WakeableSleep } from '../../common/wakeable-sleep.js';
+import { Backoff } from '../../common/backoff.js';
+import { metric } from '../../metrics/metrics.registry.js';
+import { CollectorHealth } from '../collector-health.js';
 
 /**
  * Tails Calico flows.log files like `tail -F` and publishes FlowRecords with their checkpoints.
@@ -80,6 +83,13 @@ function headHash(buf: Buffer, len: number): string {
   return createHash('sha1').update(buf.subarray(0, len)).digest('hex').slice(0, 16);
 }
 
+/** `CODE: message` of a file-system error, for logs and health. */
+function errorCause(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  const msg = e instanceof Error ? e.message : String(e);
+  return typeof code === 'string' && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
+}
+
 function isEnoent(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
 }
@@ -98,9 +108,8 @@ function counter(
   help: string,
   labelNames: string[] = [],
 ): Counter<string> {
-  const existing = registry?.getSingleMetric(name);
-  if (existing) return existing as Counter<string>;
-  return new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
+  const make = (): Counter<string> => new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
+  return registry ? metric(registry, name, make) : make();
 }
 
 function makeMetrics(registry: Registry | undefined): Metrics {
@@ -186,10 +195,14 @@ export class CalicoFileCollector implements Collector {
   private stopping = false;
   private killed = false;
   private readonly sleeper = new WakeableSleep();
+  private readonly abort = new AbortController();
+  private discovered = false;
+  readonly health: CollectorHealth;
 
   constructor(private readonly opts: CalicoFileCollectorOptions) {
     this.log = (opts.logger ?? silentLogger).child({ collector: 'calico-file', path: opts.path });
     this.metrics = makeMetrics(opts.registry);
+    this.health = new CollectorHealth('calico-file', this.log, opts.registry);
     this.mapper = opts.mapperFactory ? opts.mapperFactory() : new CalicoLineMapper({ cluster: opts.cluster });
     this.buf = Buffer.allocUnsafe(opts.readChunkBytes ?? 256 * 1024);
     this.poll = opts.pollIntervalMs ?? 250;
@@ -206,15 +219,53 @@ export class CalicoFileCollector implements Collector {
   /** Discovers the files, resumes each from its checkpoint, then follows them in the background. */
   async start(): Promise<void> {
     if (this.loop) throw new Error('collector already started');
-    await this.discover(true);
-    this.loop = this.run().catch((e: unknown) => {
-      this.log.error('calico file collector stopped on an unexpected error', { error: String(e) });
-    });
+    try {
+      await this.discover(true);
+      this.discovered = true;
+    } catch (e) {
+      this.health.down(errorCause(e));
+    }
+    this.loop = this.supervise();
+  }
+
+  /**
+   * Runs the reading loop; on any error but a missing file (which is waited for) it marks the
+   * collector down, drops what it read but did not publish, and starts again from the stored
+   * checkpoints after a capped backoff, so a failure never leaves a silent, healthy-looking stop.
+   */
+  private async supervise(): Promise<void> {
+    const backoff = new Backoff({ initialMs: this.opts.retryDelayMs ?? 500, maxMs: 30_000 }, this.abort.signal);
+    while (!this.stopping) {
+      try {
+        if (!this.discovered) {
+          await this.discover(true);
+          this.discovered = true;
+        }
+        await this.run(() => {
+          this.health.up();
+          backoff.reset();
+        });
+        return;
+      } catch (e) {
+        if (this.stopping) {
+          this.log.error('calico file collector stopped with an error', { error: errorCause(e) });
+          return;
+        }
+        this.health.down(errorCause(e));
+        await this.closeAll();
+        this.tails.clear();
+        this.ignored.clear();
+        this.seenInodes.clear();
+        this.discovered = false;
+        await backoff.next();
+      }
+    }
   }
 
   /** Stops reading, publishes the lines already read, closes the files. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.abort.abort();
     this.sleeper.wake();
     await this.loop;
     await this.closeAll();
@@ -227,6 +278,7 @@ export class CalicoFileCollector implements Collector {
   async kill(): Promise<void> {
     this.killed = true;
     this.stopping = true;
+    this.abort.abort();
     this.sleeper.wake();
     await this.loop;
     await this.closeAll();
@@ -391,7 +443,7 @@ export class CalicoFileCollector implements Collector {
     return true;
   }
 
-  private async run(): Promise<void> {
+  private async run(healthy: () => void): Promise<void> {
     let lastScan = Date.now();
     while (!this.stopping) {
       let progress = false;
@@ -413,6 +465,7 @@ export class CalicoFileCollector implements Collector {
         lastScan = Date.now();
         await this.discover(false);
       }
+      healthy();
       if (!progress && !this.stopping) await this.sleep(this.poll);
     }
     if (!this.killed) for (const t of this.tails.values()) await this.flush(t);
@@ -513,7 +566,7 @@ export class CalicoFileCollector implements Collector {
     const dead = t.dead;
     const offset = t.offset;
     const ino = t.ino;
-    let delay = this.opts.retryDelayMs ?? 500;
+    const backoff = new Backoff({ initialMs: this.opts.retryDelayMs ?? 500, maxMs: 30_000, jitter: 0 });
     for (;;) {
       if (this.killed) return;
       try {
@@ -522,10 +575,12 @@ export class CalicoFileCollector implements Collector {
         await this.opts.bus.publish({ records, checkpoints: [{ stream: t.stream, position }] });
         break;
       } catch (e) {
-        this.log.warn('publishing flows failed; retrying the same batch', { error: String(e), delayMs: delay });
+        this.log.warn('publishing flows failed; retrying the same batch', {
+          error: String(e),
+          delayMs: backoff.peek(),
+        });
         if (this.stopping) throw e;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 30_000);
+        await backoff.next();
       }
     }
     this.metrics.records.inc(records.length);

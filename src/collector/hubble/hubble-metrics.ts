@@ -1,4 +1,5 @@
 import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { metric } from '../../metrics/metrics.registry.js';
 
 /** The Hubble collector's Prometheus metrics (names in docs/HUBBLE.md). Bounded label values only. */
 export interface HubbleMetrics {
@@ -13,17 +14,15 @@ export interface HubbleMetrics {
 }
 
 function counter<T extends string>(registry: Registry, name: string, help: string, labelNames: T[]): Counter<T> {
-  const existing = registry.getSingleMetric(name);
-  if (existing instanceof Counter) return existing as Counter<T>;
-  if (existing) throw new Error(`metric ${name} is already registered with another type`);
-  return new Counter<T>({ name, help, labelNames, registers: [registry] });
+  const m = metric(registry, name, () => new Counter<T>({ name, help, labelNames, registers: [registry] }));
+  if (!(m instanceof Counter)) throw new Error(`metric ${name} is already registered with another type`);
+  return m as Counter<T>;
 }
 
 function gauge(registry: Registry, name: string, help: string): Gauge<string> {
-  const existing = registry.getSingleMetric(name);
-  if (existing instanceof Gauge) return existing as Gauge<string>;
-  if (existing) throw new Error(`metric ${name} is already registered with another type`);
-  return new Gauge({ name, help, registers: [registry] });
+  const m = metric(registry, name, () => new Gauge({ name, help, registers: [registry] }));
+  if (!(m instanceof Gauge)) throw new Error(`metric ${name} is already registered with another type`);
+  return m;
 }
 
 /** Creates the metrics in `registry`, or reuses them when another collector already did. */

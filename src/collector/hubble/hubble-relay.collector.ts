@@ -9,11 +9,14 @@
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
+import { abortableSleep, backoffDelay } from '../../common/backoff.js';
 import type { Clock } from '../../common/clock.js';
 import { systemClock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { silentLogger } from '../../common/logger.js';
-import type { FlowBus } from '../../bus/flow-bus.js';
+import type { DeadLetter, FlowBus } from '../../bus/flow-bus.js';
+import { truncateRaw } from '../../bus/flow-bus.js';
+import { CollectorHealth } from '../collector-health.js';
 import type { CheckpointReader, Collector } from '../collector.js';
 import { DropDeduplicator, type DropDedupOptions } from './hubble-drop.dedup.js';
 import {
@@ -51,7 +54,7 @@ export interface HubbleBackoffOptions {
   initialMs?: number;
   maxMs?: number;
   multiplier?: number;
-  /** 0..1: each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
+  /** 0..1: each delay is randomized between (1 - jitter) and 1 times the delay (default 0.2). */
   jitter?: number;
 }
 
@@ -119,6 +122,14 @@ function minusOneNano(t: TimeParts): TimeParts {
   return t.nanos > 0 ? { seconds: t.seconds, nanos: t.nanos - 1 } : { seconds: t.seconds - 1, nanos: 999_999_999 };
 }
 
+function rawJson(msg: unknown): string {
+  try {
+    return JSON.stringify(msg) ?? String(msg);
+  } catch {
+    return String(msg);
+  }
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -171,6 +182,7 @@ export class HubbleRelayCollector implements Collector {
   readonly name: string;
   /** Checkpoint stream name: `hubble:<addr>`. */
   readonly stream: string;
+  readonly health: CollectorHealth;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly metrics: HubbleMetrics;
@@ -188,9 +200,11 @@ export class HubbleRelayCollector implements Collector {
   private stopping = false;
   private loop?: Promise<void>;
   private timer?: NodeJS.Timeout;
-  private wakeSleep?: () => void;
+  private abort = new AbortController();
 
   private buffer: Buffered[] = [];
+  /** Messages that are not valid flows, published with the next batch (or alone at the next tick). */
+  private dead: DeadLetter[] = [];
   private publishing?: Promise<void>;
   private readonly dedupOut: HubbleFlowRecord[] = [];
   /** Last published checkpoint (only moves forward). */
@@ -206,6 +220,7 @@ export class HubbleRelayCollector implements Collector {
     this.log = (options.logger ?? silentLogger).child({ collector: 'hubble', addr: options.addr });
     this.clock = options.clock ?? systemClock;
     this.metrics = hubbleMetrics(options.registry);
+    this.health = new CollectorHealth('hubble', this.log, options.registry);
     this.batchSize = Math.max(1, options.batchSize ?? 1000);
     this.batchIntervalMs = options.batchIntervalMs ?? 1000;
     this.maxBuffered = Math.max(this.batchSize, options.maxBufferedRecords ?? 5000);
@@ -244,6 +259,7 @@ export class HubbleRelayCollector implements Collector {
     this.client = createObserverClient(this.options.addr, credentials, options);
     this.running = true;
     this.stopping = false;
+    this.abort = new AbortController();
     this.timer = setInterval(() => this.tick(), this.batchIntervalMs);
     this.timer.unref();
     this.log.info('starting Hubble collector', {
@@ -261,7 +277,7 @@ export class HubbleRelayCollector implements Collector {
     if (!this.running) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    this.wakeSleep?.();
+    this.abort.abort();
     this.call?.cancel();
     await this.loop;
     this.client?.close();
@@ -288,6 +304,7 @@ export class HubbleRelayCollector implements Collector {
       // Whatever was received is published before reconnecting, so `since` covers it.
       await this.drain(false);
       if (this.stopping) break;
+      this.health.down(`Hubble stream ended: ${err ?? 'server ended the stream'}`);
       attempt = this.received > before ? 1 : attempt + 1;
       const delay = this.backoff(attempt);
       this.metrics.reconnects.inc({ collector: 'hubble' });
@@ -323,9 +340,14 @@ export class HubbleRelayCollector implements Collector {
         if (this.call === call) this.call = undefined;
         resolve(error);
       };
-      call.on('metadata', () => this.metrics.connected.set(1));
+      call.on('metadata', () => {
+        this.metrics.connected.set(1);
+        this.health.up();
+      });
       call.on('data', (msg: unknown) => {
-        if (this.call === call) this.onMessage(msg, call);
+        if (this.call !== call) return;
+        this.health.up();
+        this.onMessage(msg, call);
       });
       call.on('error', (e: Error) => {
         error = errorMessage(e);
@@ -369,7 +391,12 @@ export class HubbleRelayCollector implements Collector {
       m = mapGetFlowsResponse(msg, this.options);
     } catch (e) {
       this.metrics.flowsSkipped.inc({ reason: 'invalid' });
-      this.log.warn('skipping a Hubble message that is not a valid flow', { error: errorMessage(e) });
+      this.log.debug('a Hubble message that is not a valid flow goes to dead letters', { error: errorMessage(e) });
+      this.dead.push({
+        raw: truncateRaw(rawJson(msg)),
+        reason: errorMessage(e),
+        origin: `${this.stream}:${this.received}`,
+      });
       return;
     }
     if (m.kind === 'lost_events') {
@@ -450,12 +477,13 @@ export class HubbleRelayCollector implements Collector {
         if (t) this.buffer.push({ record: r, t });
       }
     }
-    if (this.buffer.length > 0) this.kick(true);
+    if (this.buffer.length > 0 || this.dead.length > 0) this.kick(true);
   }
 
   private kick(partial: boolean): void {
     if (this.publishing) return;
-    if (this.buffer.length === 0 || (!partial && this.buffer.length < this.batchSize)) return;
+    if (this.buffer.length === 0 && !(partial && this.dead.length > 0)) return;
+    if (!partial && this.buffer.length < this.batchSize) return;
     this.publishing = this.publishLoop(partial).finally(() => {
       this.publishing = undefined;
       // more may have arrived while publishing
@@ -464,7 +492,7 @@ export class HubbleRelayCollector implements Collector {
   }
 
   private async publishLoop(partial: boolean): Promise<void> {
-    while (this.buffer.length >= this.batchSize || (partial && this.buffer.length > 0)) {
+    while (this.buffer.length >= this.batchSize || (partial && (this.buffer.length > 0 || this.dead.length > 0))) {
       const batch = this.buffer.splice(0, this.batchSize);
       const ok = await this.publishBatch(batch);
       if (!ok) {
@@ -481,6 +509,9 @@ export class HubbleRelayCollector implements Collector {
 
   /** Publishes one batch (retrying with backoff), then advances the checkpoint. */
   private async publishBatch(batch: Buffered[]): Promise<boolean> {
+    const dead = this.dead.splice(0);
+    const deadLetters = dead.length > 0 ? dead : undefined;
+    if (batch.length === 0) return this.publishDeadLetters(deadLetters);
     let max = this.position;
     for (const b of batch) if (!max || cmp(b.t, max) > 0) max = b.t;
     let next = max!;
@@ -494,7 +525,7 @@ export class HubbleRelayCollector implements Collector {
     const position = formatTimestampNanos(next.seconds, next.nanos);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.options.bus.publish({ records, checkpoints: [{ stream: this.stream, position }] });
+        await this.options.bus.publish({ records, deadLetters, checkpoints: [{ stream: this.stream, position }] });
         break;
       } catch (e) {
         const giveUp = this.stopping && attempt >= (this.options.stopPublishAttempts ?? 3);
@@ -513,6 +544,22 @@ export class HubbleRelayCollector implements Collector {
     this.prune();
     this.metrics.lastFlowTime.set(max!.seconds + max!.nanos / 1e9);
     return true;
+  }
+
+  /** Dead letters with no flow to travel with: published alone, retried like a batch. */
+  private async publishDeadLetters(letters: DeadLetter[] | undefined): Promise<boolean> {
+    if (!letters) return true;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.bus.publish({ records: [], deadLetters: letters });
+        return true;
+      } catch (e) {
+        const giveUp = this.stopping && attempt >= (this.options.stopPublishAttempts ?? 3);
+        this.log.error('publishing Hubble dead letters failed', { error: errorMessage(e), attempt, giveUp });
+        if (giveUp) return false;
+        await this.sleep(this.backoff(attempt), true);
+      }
+    }
   }
 
   private prune(): void {
@@ -550,25 +597,20 @@ export class HubbleRelayCollector implements Collector {
     if (!final) this.dedup?.discardHeld();
   }
 
+  /** Delay before retry `attempt` (1-based): the shared schedule, jitter 0.2 unless configured. */
   private backoff(attempt: number): number {
     const b = this.options.backoff ?? {};
-    const initial = b.initialMs ?? 500;
-    const max = b.maxMs ?? 30_000;
-    const jitter = Math.min(1, Math.max(0, b.jitter ?? 0.2));
-    const base = Math.min(max, initial * Math.pow(b.multiplier ?? 2, Math.max(0, attempt - 1)));
-    return base * (1 - jitter + 2 * jitter * Math.random());
+    return backoffDelay(attempt - 1, {
+      initialMs: b.initialMs,
+      maxMs: b.maxMs,
+      multiplier: b.multiplier,
+      jitter: b.jitter ?? 0.2,
+    });
   }
 
   /** Sleeps, waking early on stop() unless `uninterruptible` (publish retries finish their wait). */
   private sleep(ms: number, uninterruptible = false): Promise<void> {
     if (this.stopping && !uninterruptible) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      if (!uninterruptible) this.wakeSleep = done;
-    });
+    return abortableSleep(ms, uninterruptible ? undefined : this.abort.signal);
   }
 }
