@@ -71,12 +71,15 @@ describe('CalicoFlowLogGenerator', () => {
     expect(audit).toBeGreaterThan(0);
   });
 
-  it('maps tens of thousands of lines per second', () => {
+  // Throughput is measured by `npm run bench`, never asserted against the clock in a test.
+  it('maps every one of 20,000 generated lines to one record', () => {
     const lines = new CalicoFlowLogGenerator({ seed: 1 }).lines(20_000);
     const m = new CalicoLineMapper();
-    const t0 = performance.now();
-    for (const l of lines) m.map(l);
-    const perSec = lines.length / ((performance.now() - t0) / 1000);
-    expect(perSec).toBeGreaterThan(20_000);
+    let records = 0;
+    for (const l of lines) {
+      const r = m.map(l);
+      if (r.kind === 'flows') records += r.records.length;
+    }
+    expect(records).toBe(20_000);
   });
 });
