@@ -170,12 +170,18 @@ const NO_RULES: readonly RuleRef[] = Object.freeze([]);
 const NO_CLOSEST: readonly ClosestRule[] = Object.freeze([]);
 const NO_NOTES: readonly string[] = Object.freeze([]);
 
-const PROTO_NUMBERS: Record<string, string> = { '6': 'TCP', '17': 'UDP', '132': 'SCTP', '1': 'ICMP', '58': 'ICMPV6' };
+const PROTO_NUMBERS: ReadonlyMap<string, string> = new Map([
+  ['6', 'TCP'],
+  ['17', 'UDP'],
+  ['132', 'SCTP'],
+  ['1', 'ICMP'],
+  ['58', 'ICMPV6'],
+]);
 
 function normProto(p: string | undefined): string {
   if (!p) return 'TCP';
   const u = p.toUpperCase();
-  return PROTO_NUMBERS[u] ?? u;
+  return PROTO_NUMBERS.get(u) ?? u;
 }
 
 function toIpBlock(b: IpBlockSpec): IpBlockMatcher | undefined {
