@@ -22,6 +22,7 @@ import {
   type LabelSelector,
   type Labels,
 } from './label-selector.js';
+import { IdentityInterner } from './identity-interner.js';
 import { LruCache } from './lru-cache.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
 import type { PolicyInventory } from './policy-inventory.js';
@@ -117,6 +118,8 @@ export interface EvaluatorOptions {
    * cluster pods regardless.
    */
   ipBlockMatchesPodIps?: boolean;
+  /** Distinct identities interned before the interner starts over; default 1,000,000. */
+  identityCacheSize?: number;
 }
 
 // ---- compiled forms --------------------------------------------------------------------------
@@ -224,8 +227,9 @@ export class NetworkPolicyEvaluator {
   private readonly ipMatcherKeys = new Map<string, number>();
   private readonly ipSigCache = new Map<string, string>();
   private usesNamedPorts = false;
-  private readonly identityIds = new Map<string, number>();
-  private readonly identityMemo = new WeakMap<PolicyEndpoint, { src: number; dst: number }>();
+  private readonly interner: IdentityInterner;
+  /** Identities per endpoint object, valid only in the interner generation they were made in. */
+  private readonly identityMemo = new WeakMap<PolicyEndpoint, { generation: number; src: number; dst: number }>();
   private readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
   private readonly nsLabelIds = new Map<string, string>();
 
@@ -235,6 +239,8 @@ export class NetworkPolicyEvaluator {
   ) {
     this.cache = new LruCache(options.cacheSize ?? 200_000);
     this.ipBlockMatchesPodIps = options.ipBlockMatchesPodIps ?? true;
+    // Ids are only cache keys: when the interner starts over, cached decisions go with them.
+    this.interner = new IdentityInterner(options.identityCacheSize ?? 1_000_000, () => this.cache.clear());
     for (const p of inventory.policies) {
       const c = this.compile(p);
       if (p.namespace === undefined) this.clusterWide.push(c);
@@ -283,7 +289,13 @@ export class NetworkPolicyEvaluator {
   /** Evaluate with the decision cache. The result is frozen and shared: do not mutate. */
   evaluate(probe: PolicyProbe): PolicyDecision {
     const proto = normProto(probe.protocol);
-    const key = `${this.identity(probe.src, false)}>${this.identity(probe.dst, true)}|${probe.port ?? ''}/${proto}`;
+    let generation: number;
+    let key: string;
+    do {
+      // Both ids must come from one interner generation (interning dst may start it over).
+      generation = this.interner.generation;
+      key = `${this.identity(probe.src, false)}>${this.identity(probe.dst, true)}|${probe.port ?? ''}/${proto}`;
+    } while (generation !== this.interner.generation);
     const hit = this.cache.get(key);
     if (hit) return hit;
     const d = this.evaluateUncached(probe);
@@ -339,7 +351,7 @@ export class NetworkPolicyEvaluator {
 
   private identity(ep: PolicyEndpoint, asDst: boolean): number {
     const memo = this.identityMemo.get(ep);
-    if (memo) return asDst ? memo.dst : memo.src;
+    if (memo && memo.generation === this.interner.generation) return asDst ? memo.dst : memo.src;
     const ns = ep.namespace ?? '';
     let nsId = '';
     if (ep.kind === 'pod') {
@@ -351,23 +363,13 @@ export class NetworkPolicyEvaluator {
       this.usesNamedPorts && ep.kind === 'pod'
         ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
         : base;
-    const ids = { src: this.intern(base), dst: this.intern(withPorts) };
+    let ids: { generation: number; src: number; dst: number };
+    do {
+      const generation = this.interner.generation;
+      ids = { generation, src: this.interner.intern(base), dst: this.interner.intern(withPorts) };
+    } while (ids.generation !== this.interner.generation);
     this.identityMemo.set(ep, ids);
     return asDst ? ids.dst : ids.src;
-  }
-
-  private intern(s: string): number {
-    let id = this.identityIds.get(s);
-    if (id === undefined) {
-      if (this.identityIds.size > 1_000_000) {
-        // Identities are only cache keys: starting over just empties the cache.
-        this.identityIds.clear();
-        this.cache.clear();
-      }
-      id = this.identityIds.size + 1;
-      this.identityIds.set(s, id);
-    }
-    return id;
   }
 
   private ctx(ep: PolicyEndpoint): Ctx {
