@@ -272,3 +272,29 @@ describe('attribution of the shared Hubble samples', () => {
     });
   });
 });
+
+describe('attribution memo', () => {
+  it('stays within its cap for many distinct external addresses and answers correctly after eviction', () => {
+    const attributor = new InventoryFlowAttributor(inventory(), { attributionCacheSize: 100 });
+    const scanner = (i: number): FlowRecord =>
+      flow({
+        direction: 'egress',
+        src: { kind: 'pod', namespace: 'default', pod: 'tiefighter', ip: '10.244.1.61' },
+        dst: { kind: 'world', ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}` },
+        dstPort: 443,
+      });
+    for (let i = 0; i < 5_000; i++) {
+      const a = attributor.attribute(scanner(i));
+      expect(a.level).toBe('inferred');
+      expect(a.reason).toContain(`TCP/443 to 203.0.${Math.floor(i / 250)}.${(i % 250) + 1} `);
+      expect(attributor.attributionCacheStats().size).toBeLessThanOrEqual(100);
+    }
+    // The first address was evicted long ago: attributed again, with its own address.
+    const again = attributor.attribute(scanner(0));
+    expect(again.reason).toBe(
+      'no rule of default/egress-lockdown admits TCP/443 to 203.0.0.1 (egress from default/class=tiefighter,org=empire is isolated)' +
+        '; closest: default/egress-lockdown egress[0] admits any port from/to namespace default and pods class=deathstar only',
+    );
+    expect(again.isolatedBy).toEqual(['default/egress-lockdown']);
+  });
+});

@@ -7,7 +7,7 @@
  * - unknown: no inventory for that namespace (or the loaded policies would admit the flow): said
  *   so in `reason`, never guessed.
  * `FlowAttributor.attribute` is called per drop by the aggregator: decisions come from the
- * evaluator's cache and attributions are memoized per decision.
+ * evaluator's cache and attributions are memoized per decision in a bounded LRU.
  */
 import type { FlowPolicy, FlowRecord } from '../flow/flow-record.js';
 import { describeLabels } from './label-selector.js';
@@ -19,6 +19,7 @@ import {
   type PolicyDecision,
   type PolicyEndpoint,
 } from './network-policy.evaluator.js';
+import { LruCache } from './lru-cache.js';
 import { PolicyInventory } from './policy-inventory.js';
 import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
 
@@ -145,6 +146,8 @@ function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoi
 export interface AttributorOptions extends EvaluatorOptions {
   /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
   observeEndpoints?: boolean;
+  /** Memoized attributions kept (LRU); default 20,000. */
+  attributionCacheSize?: number;
 }
 
 /**
@@ -153,20 +156,35 @@ export interface AttributorOptions extends EvaluatorOptions {
  */
 export class InventoryFlowAttributor implements FlowAttributor {
   private evaluator: NetworkPolicyEvaluator | undefined;
-  private readonly memo = new WeakMap<PolicyDecision, Map<string, Attribution>>();
+  /**
+   * Attributions by (decision, endpoints). The key holds external addresses (they appear in the
+   * reason), so it is bounded: a scan from many addresses must not grow it without limit.
+   */
+  private readonly memo: LruCache<string, Attribution>;
+  /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
+  private readonly decisionIds = new WeakMap<PolicyDecision, number>();
+  private nextDecisionId = 1;
 
   constructor(
     private readonly source: PolicyInventory | NetworkPolicyEvaluator | { current(): PolicyInventory },
     private readonly options: AttributorOptions = {},
-  ) {}
+  ) {
+    this.memo = new LruCache(options.attributionCacheSize ?? 20_000);
+  }
 
   /** The evaluator for the current snapshot. */
   currentEvaluator(): NetworkPolicyEvaluator {
     if (this.source instanceof NetworkPolicyEvaluator) return this.source;
     const inv = this.source instanceof PolicyInventory ? this.source : this.source.current();
-    if (!this.evaluator || this.evaluator.inventory !== inv)
+    if (!this.evaluator || this.evaluator.inventory !== inv) {
       this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+      this.memo.clear();
+    }
     return this.evaluator;
+  }
+
+  attributionCacheStats(): { size: number; max: number } {
+    return { size: this.memo.size, max: this.memo.max };
   }
 
   attribute(flow: FlowRecord): Attribution {
@@ -203,9 +221,10 @@ export class InventoryFlowAttributor implements FlowAttributor {
       flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const protocol = flow.protocol.toUpperCase();
     const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
-    const memoKey = `${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
-    let perDecision = this.memo.get(decision);
-    const hit = perDecision?.get(memoKey);
+    let decisionId = this.decisionIds.get(decision);
+    if (decisionId === undefined) this.decisionIds.set(decision, (decisionId = this.nextDecisionId++));
+    const memoKey = `${decisionId}|${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
+    const hit = this.memo.get(memoKey);
     if (hit) return hit;
 
     const portText = flowPortText(protocol, flow.dstPort);
@@ -279,10 +298,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const limits = [...notes, ...[...decision.egress.notes, ...decision.ingress.notes]];
     if (limits.length > 0 && result.reason) result.reason += ` [${[...new Set(limits)].join('; ')}]`;
     Object.freeze(result);
-    if (notes.length === 0) {
-      if (!perDecision) this.memo.set(decision, (perDecision = new Map()));
-      perDecision.set(memoKey, result);
-    }
+    if (notes.length === 0) this.memo.set(memoKey, result);
     return result;
   }
 }

@@ -225,7 +225,8 @@ export class NetworkPolicyEvaluator {
   /** Every distinct IP matcher in the inventory, for IP signatures in identities. */
   private readonly ipMatchers: Array<(ip: ParsedIp) => boolean> = [];
   private readonly ipMatcherKeys = new Map<string, number>();
-  private readonly ipSigCache = new Map<string, string>();
+  /** IP signatures by address text; bounded because external addresses are unbounded. */
+  private readonly ipSigCache = new LruCache<string, string>(100_000);
   private usesNamedPorts = false;
   private readonly interner: IdentityInterner;
   /** Identities per endpoint object, valid only in the interner generation they were made in. */
@@ -343,7 +344,6 @@ export class NetworkPolicyEvaluator {
       const ip = parseIp(ipText);
       sig = '';
       if (ip) for (let i = 0; i < this.ipMatchers.length; i++) if (this.ipMatchers[i](ip)) sig += `${i},`;
-      if (this.ipSigCache.size > 100_000) this.ipSigCache.clear();
       this.ipSigCache.set(ipText, sig);
     }
     return sig;
