@@ -9,7 +9,15 @@
  * `FlowAttributor.attribute` is called per drop by the aggregator: decisions come from the
  * evaluator's cache and attributions are memoized per decision in a bounded LRU.
  */
-import type { FlowPolicy, FlowRecord } from '../flow/flow-record.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import {
+  reportedAttribution,
+  reportedPolicies,
+  type AttributedClosestRule,
+  type AttributedPolicy,
+  type Attribution,
+  type FlowAttributor,
+} from './attribution.contract.js';
 import { describeLabels } from './label-selector.js';
 import { policyEndpointFromFlow } from './flow-endpoints.js';
 import {
@@ -23,82 +31,7 @@ import { LruCache } from './lru-cache.js';
 import { PolicyInventory } from './policy-inventory.js';
 import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
 
-export type AttributionLevel = 'reported' | 'inferred' | 'unknown';
-
-export interface AttributedPolicy {
-  kind: string;
-  namespace?: string;
-  name: string;
-  action?: 'allow' | 'deny' | 'pass';
-  tier?: string;
-  ruleIndex?: number;
-  direction?: PolicyDirection;
-}
-
-export interface AttributedClosestRule {
-  /** `ns/name` */
-  policy: string;
-  direction: PolicyDirection;
-  ruleIndex: number;
-  detail: string;
-}
-
-export interface Attribution {
-  level: AttributionLevel;
-  /** reported: the entries the source named; inferred: isolating policies, then deny rules. */
-  policies: AttributedPolicy[];
-  /** `ns/name` of the policies isolating the enforcing side (inferred). */
-  isolatedBy?: string[];
-  /** The side the answer is about (inferred), when known. */
-  direction?: PolicyDirection;
-  closestRules?: AttributedClosestRule[];
-  /** A sentence for people: "no rule of default/deny-all admits TCP/80 from x/pod=b". */
-  reason?: string;
-}
-
-export interface FlowAttributor {
-  attribute(flow: FlowRecord): Attribution;
-}
-
-// ---- reported ----
-
-function isVerdictEntry(p: FlowPolicy): boolean {
-  return p.action === 'deny' || p.ruleIndex === -1;
-}
-
-/** The entries of `flow.policies` that name what dropped the flow (empty when none). */
-export function reportedPolicies(flow: FlowRecord): FlowPolicy[] {
-  const wantStage = flow.verdict === 'audit' ? 'pending' : 'enforced';
-  const verdictEntries = flow.policies.filter(isVerdictEntry);
-  const preferred = verdictEntries.filter((p) => p.stage === wantStage);
-  return preferred.length > 0
-    ? preferred
-    : flow.verdict === 'audit'
-      ? verdictEntries
-      : verdictEntries.filter((p) => p.stage !== 'pending');
-}
-
-function reported(flow: FlowRecord, entries: FlowPolicy[]): Attribution {
-  const policies = entries.map((p) => {
-    const out: AttributedPolicy = { kind: p.kind, name: p.name, action: p.action };
-    if (p.namespace !== undefined) out.namespace = p.namespace;
-    if (p.tier !== undefined) out.tier = p.tier;
-    if (p.ruleIndex !== undefined) out.ruleIndex = p.ruleIndex;
-    return out;
-  });
-  const names = entries.map((p) => {
-    const n = p.namespace ? `${p.namespace}/${p.name}` : p.name;
-    if (p.ruleIndex === -1) return `end of tier ${p.tier ?? 'default'} (after ${n})`;
-    return `${p.kind} ${n}${p.ruleIndex !== undefined && p.ruleIndex >= 0 ? ` rule ${p.ruleIndex}` : ''}`;
-  });
-  return {
-    level: 'reported',
-    policies,
-    reason: `${flow.source} reported ${names.join(', ')} ${flow.verdict === 'audit' ? 'would deny' : 'denied'} this flow`,
-  };
-}
-
-// ---- inferred ----
+export * from './attribution.contract.js';
 
 function describeEndpoint(e: PolicyEndpoint): string {
   if (e.kind === 'external') return e.ip ?? 'an external address';
@@ -194,7 +127,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
       evaluator.inventory.observed.observe(flow.dst);
     }
     const rep = reportedPolicies(flow);
-    if (rep.length > 0) return reported(flow, rep);
+    if (rep.length > 0) return reportedAttribution(flow, rep);
     if (flow.verdict === 'dropped') {
       return {
         level: 'unknown',
