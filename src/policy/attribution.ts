@@ -79,7 +79,7 @@ function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoi
 export interface AttributorOptions extends EvaluatorOptions {
   /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
   observeEndpoints?: boolean;
-  /** Memoized attributions kept (LRU); default 20,000. */
+  /** Memoized attributions kept (LRU); default 50,000 (room for the distinct drops of a busy minute). */
   attributionCacheSize?: number;
 }
 
@@ -102,7 +102,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
     private readonly source: PolicyInventory | NetworkPolicyEvaluator | { current(): PolicyInventory },
     private readonly options: AttributorOptions = {},
   ) {
-    this.memo = new LruCache(options.attributionCacheSize ?? 20_000);
+    this.memo = new LruCache(options.attributionCacheSize ?? 50_000);
   }
 
   /** The evaluator for the current snapshot. */
