@@ -333,6 +333,9 @@ export class KubernetesWatch {
   private async list(state: ResourceState): Promise<boolean> {
     const { resource } = state;
     const seen = new Set<string>();
+    // Every page is read before anything is applied: a snapshot taken between pages would hold
+    // the new objects next to ones the relist is about to remove.
+    const items: unknown[] = [];
     let cont: string | undefined;
     let resourceVersion: string | undefined;
     do {
@@ -358,14 +361,15 @@ export class KubernetesWatch {
       }
       if (!isRecord(body) || !Array.isArray(body.items))
         throw new Error(`LIST ${resource.path}: the answer is not a list`);
-      for (const item of body.items) {
-        const id = this.apply(state, item);
-        if (id !== undefined) seen.add(id);
-      }
+      for (const item of body.items as unknown[]) items.push(item);
       const meta = isRecord(body.metadata) ? body.metadata : {};
       cont = typeof meta.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
       resourceVersion = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : resourceVersion;
     } while (cont !== undefined);
+    for (const item of items) {
+      const id = this.apply(state, item);
+      if (id !== undefined) seen.add(id);
+    }
     for (const [id, t] of state.tracked) {
       if (seen.has(id)) continue;
       this.remove(t);
