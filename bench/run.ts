@@ -6,7 +6,8 @@
  *  2. measures on that same file: bare JSON.parse of every line (the reference), `normalize`
  *     (read, map, de-dup, JSON out), and `import` into real PostgreSQL (embedded unless
  *     DATABASE_URL is set), each as input flows/s and as a ratio to the reference, with peak RSS,
- *  3. the policy evaluator with 1,000 policies and 10,000 pods,
+ *  3. the policy evaluator with 1,000 policies and 10,000 pods, and the RSS growth of attribution
+ *     over 1,000,000 distinct external addresses (an address scan; goal under 100 MB),
  *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows.
  *
  * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --keep (keep the file).
@@ -26,6 +27,7 @@ import { runImport } from '../src/ingest/import-runner.js';
 import { readLines } from '../src/ingest/line-reader.js';
 import { openDatabase } from '../src/storage/database.js';
 import { benchApiQueries } from './api-queries.bench.js';
+import { benchAttributionMemory } from './attribution-memory.bench.js';
 import { benchPolicyEvaluator } from './policy-evaluator.bench.js';
 
 const args = process.argv.slice(2);
@@ -148,6 +150,12 @@ async function main(): Promise<void> {
         `${Math.round(p.warmDecisionsPerSecond).toLocaleString('en')} decisions/s warm, ` +
         `${Math.round(p.coldDecisionsPerSecond).toLocaleString('en')} cold, ` +
         `${Math.round(p.attributionsPerSecond).toLocaleString('en')} flow attributions/s\n`,
+    );
+    const m = await benchAttributionMemory();
+    process.stdout.write(
+      `attribution over ${m.addresses.toLocaleString('en')} distinct external addresses: ` +
+        `RSS +${mb(m.rssGrowthBytes)} retained (goal < 100 MB), +${mb(m.peakRssGrowthBytes)} peak, heap +${mb(m.heapGrowthBytes)}, ` +
+        `memo ${m.attributionCacheSize.toLocaleString('en')}/${m.attributionCacheMax.toLocaleString('en')} entries, ${m.seconds} s\n`,
     );
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { FlowRecord } from '../flow/flow-record.js';
+import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
 import { attributeFlow, InventoryFlowAttributor } from './attribution.js';
 import { parseManifestText } from './manifest.loader.js';
 import { NetworkPolicyEvaluator } from './network-policy.evaluator.js';
@@ -269,6 +270,89 @@ describe('attribution of the shared Hubble samples', () => {
       kind: 'CiliumNetworkPolicy',
       namespace: 'cilium-test-5',
       name: 'client-egress-only-dns',
+    });
+  });
+});
+
+describe('attribution memo', () => {
+  it('stays within its cap for many distinct external addresses and answers correctly after eviction', () => {
+    const attributor = new InventoryFlowAttributor(inventory(), { attributionCacheSize: 100 });
+    const scanner = (i: number): FlowRecord =>
+      flow({
+        direction: 'egress',
+        src: { kind: 'pod', namespace: 'default', pod: 'tiefighter', ip: '10.244.1.61' },
+        dst: { kind: 'world', ip: `203.0.${Math.floor(i / 250)}.${(i % 250) + 1}` },
+        dstPort: 443,
+      });
+    for (let i = 0; i < 5_000; i++) {
+      const a = attributor.attribute(scanner(i));
+      expect(a.level).toBe('inferred');
+      expect(a.reason).toContain(`TCP/443 to 203.0.${Math.floor(i / 250)}.${(i % 250) + 1} `);
+      expect(attributor.attributionCacheStats().size).toBeLessThanOrEqual(100);
+    }
+    // The first address was evicted long ago: attributed again, with its own address.
+    const again = attributor.attribute(scanner(0));
+    expect(again.reason).toBe(
+      'no rule of default/egress-lockdown admits TCP/443 to 203.0.0.1 (egress from default/class=tiefighter,org=empire is isolated)' +
+        '; closest: default/egress-lockdown egress[0] admits any port from/to namespace default and pods class=deathstar only',
+    );
+    expect(again.isolatedBy).toEqual(['default/egress-lockdown']);
+  });
+});
+
+describe('reportedOnlyAttributor (no inventory): the same reported rule as the inventory attributor', () => {
+  it('reports the pending deny entries of an audit flow, not the enforced ones', () => {
+    const f = flow({
+      source: 'calico',
+      verdict: 'audit',
+      policies: [
+        { kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'enforced-deny', action: 'deny', stage: 'enforced' },
+        { kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'staged-deny', action: 'deny', stage: 'pending' },
+      ],
+    });
+    const a = reportedOnlyAttributor.attribute(f);
+    expect(a.level).toBe('reported');
+    expect(a.policies).toEqual([
+      { kind: 'CalicoNetworkPolicy', namespace: 'default', name: 'staged-deny', action: 'deny' },
+    ]);
+    expect(a).toEqual(attributeFlow(f, inventory()));
+  });
+
+  it('reports an end-of-tier entry (ruleIndex -1) of a denied flow', () => {
+    const f = flow({
+      source: 'calico',
+      policies: [
+        {
+          kind: 'CalicoNetworkPolicy',
+          namespace: 'default',
+          name: 'allow-web',
+          tier: 'security',
+          action: 'pass',
+          ruleIndex: -1,
+          stage: 'enforced',
+        },
+      ],
+    });
+    const a = reportedOnlyAttributor.attribute(f);
+    expect(a.level).toBe('reported');
+    expect(a.policies).toEqual([
+      {
+        kind: 'CalicoNetworkPolicy',
+        namespace: 'default',
+        name: 'allow-web',
+        tier: 'security',
+        action: 'pass',
+        ruleIndex: -1,
+      },
+    ]);
+    expect(a.reason).toBe('calico reported end of tier security (after default/allow-web) denied this flow');
+  });
+
+  it('is unknown when the source named nothing', () => {
+    expect(reportedOnlyAttributor.attribute(flow({}))).toEqual({
+      level: 'unknown',
+      policies: [],
+      reason: 'the source named no policy and no policy inventory is loaded',
     });
   });
 });

@@ -7,9 +7,17 @@
  * - unknown: no inventory for that namespace (or the loaded policies would admit the flow): said
  *   so in `reason`, never guessed.
  * `FlowAttributor.attribute` is called per drop by the aggregator: decisions come from the
- * evaluator's cache and attributions are memoized per decision.
+ * evaluator's cache and attributions are memoized per decision in a bounded LRU.
  */
-import type { FlowPolicy, FlowRecord } from '../flow/flow-record.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import {
+  reportedAttribution,
+  reportedPolicies,
+  type AttributedClosestRule,
+  type AttributedPolicy,
+  type Attribution,
+  type FlowAttributor,
+} from './attribution.contract.js';
 import { describeLabels } from './label-selector.js';
 import { policyEndpointFromFlow } from './flow-endpoints.js';
 import {
@@ -19,85 +27,11 @@ import {
   type PolicyDecision,
   type PolicyEndpoint,
 } from './network-policy.evaluator.js';
+import { LruCache } from './lru-cache.js';
 import { PolicyInventory } from './policy-inventory.js';
 import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
 
-export type AttributionLevel = 'reported' | 'inferred' | 'unknown';
-
-export interface AttributedPolicy {
-  kind: string;
-  namespace?: string;
-  name: string;
-  action?: 'allow' | 'deny' | 'pass';
-  tier?: string;
-  ruleIndex?: number;
-  direction?: PolicyDirection;
-}
-
-export interface AttributedClosestRule {
-  /** `ns/name` */
-  policy: string;
-  direction: PolicyDirection;
-  ruleIndex: number;
-  detail: string;
-}
-
-export interface Attribution {
-  level: AttributionLevel;
-  /** reported: the entries the source named; inferred: isolating policies, then deny rules. */
-  policies: AttributedPolicy[];
-  /** `ns/name` of the policies isolating the enforcing side (inferred). */
-  isolatedBy?: string[];
-  /** The side the answer is about (inferred), when known. */
-  direction?: PolicyDirection;
-  closestRules?: AttributedClosestRule[];
-  /** A sentence for people: "no rule of default/deny-all admits TCP/80 from x/pod=b". */
-  reason?: string;
-}
-
-export interface FlowAttributor {
-  attribute(flow: FlowRecord): Attribution;
-}
-
-// ---- reported ----
-
-function isVerdictEntry(p: FlowPolicy): boolean {
-  return p.action === 'deny' || p.ruleIndex === -1;
-}
-
-/** The entries of `flow.policies` that name what dropped the flow (empty when none). */
-export function reportedPolicies(flow: FlowRecord): FlowPolicy[] {
-  const wantStage = flow.verdict === 'audit' ? 'pending' : 'enforced';
-  const verdictEntries = flow.policies.filter(isVerdictEntry);
-  const preferred = verdictEntries.filter((p) => p.stage === wantStage);
-  return preferred.length > 0
-    ? preferred
-    : flow.verdict === 'audit'
-      ? verdictEntries
-      : verdictEntries.filter((p) => p.stage !== 'pending');
-}
-
-function reported(flow: FlowRecord, entries: FlowPolicy[]): Attribution {
-  const policies = entries.map((p) => {
-    const out: AttributedPolicy = { kind: p.kind, name: p.name, action: p.action };
-    if (p.namespace !== undefined) out.namespace = p.namespace;
-    if (p.tier !== undefined) out.tier = p.tier;
-    if (p.ruleIndex !== undefined) out.ruleIndex = p.ruleIndex;
-    return out;
-  });
-  const names = entries.map((p) => {
-    const n = p.namespace ? `${p.namespace}/${p.name}` : p.name;
-    if (p.ruleIndex === -1) return `end of tier ${p.tier ?? 'default'} (after ${n})`;
-    return `${p.kind} ${n}${p.ruleIndex !== undefined && p.ruleIndex >= 0 ? ` rule ${p.ruleIndex}` : ''}`;
-  });
-  return {
-    level: 'reported',
-    policies,
-    reason: `${flow.source} reported ${names.join(', ')} ${flow.verdict === 'audit' ? 'would deny' : 'denied'} this flow`,
-  };
-}
-
-// ---- inferred ----
+export * from './attribution.contract.js';
 
 function describeEndpoint(e: PolicyEndpoint): string {
   if (e.kind === 'external') return e.ip ?? 'an external address';
@@ -145,6 +79,8 @@ function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoi
 export interface AttributorOptions extends EvaluatorOptions {
   /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
   observeEndpoints?: boolean;
+  /** Memoized attributions kept (LRU); default 50,000 (room for the distinct drops of a busy minute). */
+  attributionCacheSize?: number;
 }
 
 /**
@@ -153,20 +89,35 @@ export interface AttributorOptions extends EvaluatorOptions {
  */
 export class InventoryFlowAttributor implements FlowAttributor {
   private evaluator: NetworkPolicyEvaluator | undefined;
-  private readonly memo = new WeakMap<PolicyDecision, Map<string, Attribution>>();
+  /**
+   * Attributions by (decision, endpoints). The key holds external addresses (they appear in the
+   * reason), so it is bounded: a scan from many addresses must not grow it without limit.
+   */
+  private readonly memo: LruCache<string, Attribution>;
+  /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
+  private readonly decisionIds = new WeakMap<PolicyDecision, number>();
+  private nextDecisionId = 1;
 
   constructor(
     private readonly source: PolicyInventory | NetworkPolicyEvaluator | { current(): PolicyInventory },
     private readonly options: AttributorOptions = {},
-  ) {}
+  ) {
+    this.memo = new LruCache(options.attributionCacheSize ?? 50_000);
+  }
 
   /** The evaluator for the current snapshot. */
   currentEvaluator(): NetworkPolicyEvaluator {
     if (this.source instanceof NetworkPolicyEvaluator) return this.source;
     const inv = this.source instanceof PolicyInventory ? this.source : this.source.current();
-    if (!this.evaluator || this.evaluator.inventory !== inv)
+    if (!this.evaluator || this.evaluator.inventory !== inv) {
       this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+      this.memo.clear();
+    }
     return this.evaluator;
+  }
+
+  attributionCacheStats(): { size: number; max: number } {
+    return { size: this.memo.size, max: this.memo.max };
   }
 
   attribute(flow: FlowRecord): Attribution {
@@ -176,7 +127,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
       evaluator.inventory.observed.observe(flow.dst);
     }
     const rep = reportedPolicies(flow);
-    if (rep.length > 0) return reported(flow, rep);
+    if (rep.length > 0) return reportedAttribution(flow, rep);
     if (flow.verdict === 'dropped') {
       return {
         level: 'unknown',
@@ -203,9 +154,10 @@ export class InventoryFlowAttributor implements FlowAttributor {
       flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const protocol = flow.protocol.toUpperCase();
     const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
-    const memoKey = `${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
-    let perDecision = this.memo.get(decision);
-    const hit = perDecision?.get(memoKey);
+    let decisionId = this.decisionIds.get(decision);
+    if (decisionId === undefined) this.decisionIds.set(decision, (decisionId = this.nextDecisionId++));
+    const memoKey = `${decisionId}|${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
+    const hit = this.memo.get(memoKey);
     if (hit) return hit;
 
     const portText = flowPortText(protocol, flow.dstPort);
@@ -279,10 +231,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const limits = [...notes, ...[...decision.egress.notes, ...decision.ingress.notes]];
     if (limits.length > 0 && result.reason) result.reason += ` [${[...new Set(limits)].join('; ')}]`;
     Object.freeze(result);
-    if (notes.length === 0) {
-      if (!perDecision) this.memo.set(decision, (perDecision = new Map()));
-      perDecision.set(memoKey, result);
-    }
+    if (notes.length === 0) this.memo.set(memoKey, result);
     return result;
   }
 }

@@ -4,7 +4,7 @@
  * `k contains 'x'`, `k starts with 'x'`, `k ends with 'x'`, `!`, `&&`, `||`, parentheses.
  * An empty selector is `all()`. Parse errors throw CalicoSelectorError with the position.
  */
-import type { LabelPredicate, Labels } from './label-selector.js';
+import { labelValue, type LabelPredicate, type Labels } from './label-selector.js';
 
 export class CalicoSelectorError extends Error {
   constructor(message: string) {
@@ -150,25 +150,28 @@ class Parser {
       if (k.t !== 'ident') throw new CalicoSelectorError(`expected a label key in has() at position ${k.pos}`);
       this.expectOp(')');
       const key = k.v;
-      return (l) => l[key] !== undefined;
+      return (l) => Object.hasOwn(l, key);
     }
     const key = t.v;
     if (this.isOp('==')) {
       this.next();
       const v = this.expectStr();
-      return (l) => l[key] === v;
+      return (l) => labelValue(l, key) === v;
     }
     if (this.isOp('!=')) {
       this.next();
       const v = this.expectStr();
-      return (l) => l[key] !== v;
+      return (l) => labelValue(l, key) !== v;
     }
     const w = this.peek();
     if (w.t === 'ident') {
       if (w.v === 'in') {
         this.next();
         const set = this.stringSet();
-        return (l) => l[key] !== undefined && set.has(l[key]);
+        return (l) => {
+          const lv = labelValue(l, key);
+          return lv !== undefined && set.has(lv);
+        };
       }
       if (w.v === 'not') {
         this.next();
@@ -176,12 +179,15 @@ class Parser {
         if (n.t !== 'ident' || n.v !== 'in')
           throw new CalicoSelectorError(`expected 'in' after 'not' at position ${n.pos}`);
         const set = this.stringSet();
-        return (l) => l[key] === undefined || !set.has(l[key]);
+        return (l) => {
+          const lv = labelValue(l, key);
+          return lv === undefined || !set.has(lv);
+        };
       }
       if (w.v === 'contains') {
         this.next();
         const v = this.expectStr();
-        return (l) => l[key] !== undefined && l[key].includes(v);
+        return (l) => labelValue(l, key)?.includes(v) === true;
       }
       if (w.v === 'starts' || w.v === 'ends') {
         this.next();
@@ -190,8 +196,8 @@ class Parser {
           throw new CalicoSelectorError(`expected 'with' at position ${wth.pos}`);
         const v = this.expectStr();
         return w.v === 'starts'
-          ? (l) => l[key] !== undefined && l[key].startsWith(v)
-          : (l) => l[key] !== undefined && l[key].endsWith(v);
+          ? (l) => labelValue(l, key)?.startsWith(v) === true
+          : (l) => labelValue(l, key)?.endsWith(v) === true;
       }
     }
     throw new CalicoSelectorError(`expected an operator after '${key}' at position ${w.pos}`);

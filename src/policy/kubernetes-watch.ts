@@ -11,11 +11,11 @@
  * The bearer token is re-read periodically (projected service-account tokens rotate) and is
  * never logged.
  */
-import { promises as fs } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import { abortableSleep, backoffDelay } from '../common/backoff.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import { metric } from '../metrics/metrics.registry.js';
+import { KubernetesApiClient, KubernetesApiError } from './kubernetes-api.client.js';
 import { isRecord, type NormalizeResult } from './manifest.normalize.js';
 import {
   InventoryStore,
@@ -26,10 +26,14 @@ import {
 } from './policy-inventory.js';
 import { inventoryObjectKey, objectKey, type InventoryObject } from './policy-model.js';
 
-/** In-cluster service-account files (the defaults of KUBERNETES_TOKEN_FILE / KUBERNETES_CA_FILE). */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-export const IN_CLUSTER_TOKEN_FILE = `${SERVICE_ACCOUNT_DIR}/token`;
-export const IN_CLUSTER_CA_FILE = `${SERVICE_ACCOUNT_DIR}/ca.crt`;
+export {
+  IN_CLUSTER_CA_FILE,
+  IN_CLUSTER_TOKEN_FILE,
+  KubernetesApiClient,
+  KubernetesApiError,
+  SERVICE_ACCOUNT_DIR,
+  type KubernetesApiClientOptions,
+} from './kubernetes-api.client.js';
 
 /** One API collection the watch follows. */
 export interface KubernetesResource {
@@ -130,25 +134,13 @@ export interface KubernetesWatchOptions {
   maxBodyBytes?: number;
 }
 
-/** A non-2xx answer from the API server. */
-export class KubernetesApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'KubernetesApiError';
-  }
-}
-
 /** Counters, optional (`registry`); labels are bounded (resource names, event types, reasons). */
 export class KubernetesWatchMetrics {
   readonly events: Counter<'kind' | 'type'>;
   readonly restarts: Counter<'kind' | 'reason'>;
-  constructor(registry?: Registry) {
+  constructor(registry: Registry = new Registry()) {
     const counter = <T extends string>(name: string, help: string, labelNames: T[]): Counter<T> =>
-      (registry?.getSingleMetric(name) as Counter<T> | undefined) ??
-      new Counter<T>({ name, help, labelNames, registers: registry ? [registry] : [] });
+      metric(registry, name, () => new Counter<T>({ name, help, labelNames, registers: [registry] }));
     this.events = counter('dropscope_kubernetes_watch_events_total', 'Kubernetes watch events by resource and type', [
       'kind',
       'type',
@@ -180,19 +172,6 @@ interface ResourceState {
 
 type WatchEnd = 'expired' | 'closed-empty' | 'closed';
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -210,14 +189,9 @@ export class KubernetesWatch {
   private readonly logger: Logger;
   private readonly metrics: KubernetesWatchMetrics;
   private readonly states: ResourceState[];
-  private readonly base: URL;
+  private readonly client: KubernetesApiClient;
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
-  private agent: http.Agent | undefined;
-  private caLoaded: Promise<void> | undefined;
-  private token: string | undefined;
-  private tokenReadAt = 0;
-  private tokenWarned = false;
   private snapshot: PolicyInventory | undefined;
   private snapshotAt = 0;
   private started = false;
@@ -226,9 +200,7 @@ export class KubernetesWatch {
     this.store = options.store ?? new InventoryStore();
     this.logger = (options.logger ?? silentLogger).child({ component: 'kubernetes-watch' });
     this.metrics = new KubernetesWatchMetrics(options.registry);
-    this.base = new URL(options.apiUrl);
-    if (this.base.protocol !== 'https:' && this.base.protocol !== 'http:')
-      throw new Error(`Kubernetes API URL must be http(s), got ${this.base.protocol}`);
+    this.client = new KubernetesApiClient({ ...options, signal: this.abort.signal, logger: this.logger });
     this.states = (options.resources ?? KUBERNETES_RESOURCES).map((resource) => ({
       resource,
       tracked: new Map(),
@@ -244,7 +216,7 @@ export class KubernetesWatch {
     if (this.started) return;
     this.started = true;
     this.logger.info('watching the Kubernetes API for the policy inventory', {
-      url: this.base.origin,
+      url: this.client.base.origin,
       resources: this.states.map((s) => s.resource.name),
     });
     this.loops = this.states.map((s) => this.run(s));
@@ -255,7 +227,7 @@ export class KubernetesWatch {
     this.abort.abort();
     this.resolveReady();
     await Promise.allSettled(this.loops);
-    this.agent?.destroy();
+    this.client.destroy();
   }
 
   /** True once every resource has been listed (or found absent). */
@@ -296,7 +268,7 @@ export class KubernetesWatch {
           const found = await this.list(state);
           if (!found) {
             this.markListed(state);
-            await sleep(this.options.absentRecheckMs ?? 600_000, signal);
+            await abortableSleep(this.options.absentRecheckMs ?? 600_000, signal);
             continue;
           }
           needList = false;
@@ -308,12 +280,12 @@ export class KubernetesWatch {
           this.logger.info('watch expired (410 Gone); listing again', { resource: resource.name });
           needList = true;
           // A relist right after a relist that expired again: slow down.
-          if (attempt > 0) await sleep(this.backoff(attempt), signal);
+          if (attempt > 0) await abortableSleep(this.backoff(attempt), signal);
           attempt++;
           continue;
         }
         this.metrics.restarts.inc({ kind: resource.name, reason: 'closed' });
-        if (end === 'closed-empty') await sleep(this.backoff(attempt++), signal);
+        if (end === 'closed-empty') await abortableSleep(this.backoff(attempt++), signal);
         else attempt = 0;
       } catch (e) {
         if (signal.aborted) break;
@@ -321,11 +293,11 @@ export class KubernetesWatch {
           this.metrics.restarts.inc({ kind: resource.name, reason: 'expired' });
           this.logger.info('watch expired (410 Gone); listing again', { resource: resource.name });
           needList = true;
-          if (attempt > 0) await sleep(this.backoff(attempt), signal);
+          if (attempt > 0) await abortableSleep(this.backoff(attempt), signal);
           attempt++;
           continue;
         }
-        if (e instanceof KubernetesApiError && e.status === 401) this.tokenReadAt = 0; // re-read now
+        if (e instanceof KubernetesApiError && e.status === 401) this.client.invalidateToken();
         this.metrics.restarts.inc({ kind: resource.name, reason: 'error' });
         const delay = this.backoff(attempt++);
         this.logger.warn('Kubernetes API request failed; retrying', {
@@ -334,7 +306,7 @@ export class KubernetesWatch {
           error: errorText(e),
           retryInMs: delay,
         });
-        await sleep(delay, signal);
+        await abortableSleep(delay, signal);
       }
     }
   }
@@ -354,16 +326,16 @@ export class KubernetesWatch {
   }
 
   private backoff(attempt: number): number {
-    const initial = this.options.backoffInitialMs ?? 500;
-    const max = this.options.backoffMaxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-    return Math.round(base / 2 + (Math.random() * base) / 2);
+    return backoffDelay(attempt, { initialMs: this.options.backoffInitialMs, maxMs: this.options.backoffMaxMs });
   }
 
   /** Full LIST, paged; replaces this resource's objects. False when an optional resource is absent. */
   private async list(state: ResourceState): Promise<boolean> {
     const { resource } = state;
     const seen = new Set<string>();
+    // Every page is read before anything is applied: a snapshot taken between pages would hold
+    // the new objects next to ones the relist is about to remove.
+    const items: unknown[] = [];
     let cont: string | undefined;
     let resourceVersion: string | undefined;
     do {
@@ -371,7 +343,7 @@ export class KubernetesWatch {
       if (cont) params.continue = cont;
       let body: unknown;
       try {
-        body = JSON.parse(await this.readAll(await this.get(resource.path, params, false)));
+        body = JSON.parse(await this.client.readAll(await this.client.get(resource.path, params, false)));
       } catch (e) {
         if (resource.optional && e instanceof KubernetesApiError && (e.status === 404 || e.status === 403)) {
           if (!state.absentLogged) {
@@ -389,14 +361,15 @@ export class KubernetesWatch {
       }
       if (!isRecord(body) || !Array.isArray(body.items))
         throw new Error(`LIST ${resource.path}: the answer is not a list`);
-      for (const item of body.items) {
-        const id = this.apply(state, item);
-        if (id !== undefined) seen.add(id);
-      }
+      for (const item of body.items as unknown[]) items.push(item);
       const meta = isRecord(body.metadata) ? body.metadata : {};
       cont = typeof meta.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
       resourceVersion = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : resourceVersion;
     } while (cont !== undefined);
+    for (const item of items) {
+      const id = this.apply(state, item);
+      if (id !== undefined) seen.add(id);
+    }
     for (const [id, t] of state.tracked) {
       if (seen.has(id)) continue;
       this.remove(t);
@@ -422,7 +395,7 @@ export class KubernetesWatch {
       timeoutSeconds: String(timeoutSeconds),
     };
     if (state.resourceVersion) params.resourceVersion = state.resourceVersion;
-    const res = await this.get(resource.path, params, true, (timeoutSeconds + 30) * 1000);
+    const res = await this.client.get(resource.path, params, true, (timeoutSeconds + 30) * 1000);
     const max = this.options.maxBodyBytes ?? 64 * 1024 * 1024;
     let lines = 0;
     let buf = '';
@@ -544,100 +517,6 @@ export class KubernetesWatch {
     for (const t of state.tracked.values()) this.remove(t);
     state.tracked.clear();
     state.resourceVersion = undefined;
-  }
-
-  // ---- HTTP -------------------------------------------------------------------------------
-
-  private async bearer(): Promise<string | undefined> {
-    if (this.options.token !== undefined) return this.options.token;
-    const file = this.options.tokenFile;
-    if (file === undefined) return undefined;
-    const now = Date.now();
-    if (this.token === undefined || now - this.tokenReadAt >= (this.options.tokenRefreshMs ?? 60_000)) {
-      try {
-        const t = (await fs.readFile(file, 'utf8')).trim();
-        if (t !== '') this.token = t;
-        this.tokenReadAt = now;
-        this.tokenWarned = false;
-      } catch (e) {
-        if (!this.tokenWarned) {
-          this.tokenWarned = true;
-          this.logger.warn('cannot read the Kubernetes token file; using the last token read', {
-            file,
-            error: (e as NodeJS.ErrnoException).code ?? 'error',
-          });
-        }
-      }
-    }
-    return this.token;
-  }
-
-  private async ensureAgent(): Promise<void> {
-    if (this.agent) return;
-    this.caLoaded ??= (async () => {
-      if (this.base.protocol === 'http:') {
-        this.agent = new http.Agent({ keepAlive: true });
-        return;
-      }
-      const ca = this.options.caFile ? await fs.readFile(this.options.caFile) : undefined;
-      this.agent = new https.Agent({ keepAlive: true, ca });
-    })().finally(() => (this.caLoaded = undefined));
-    await this.caLoaded;
-  }
-
-  private async get(
-    path: string,
-    params: Record<string, string>,
-    streaming: boolean,
-    idleTimeoutMs?: number,
-  ): Promise<http.IncomingMessage> {
-    await this.ensureAgent();
-    const url = new URL(this.base.toString());
-    url.pathname = this.base.pathname.replace(/\/+$/, '') + path;
-    url.search = new URLSearchParams(params).toString();
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'dropscope' };
-    const token = await this.bearer();
-    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
-    const mod = url.protocol === 'https:' ? https : http;
-    const timeout = idleTimeoutMs ?? this.options.requestTimeoutMs ?? 60_000;
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = mod.request(url, { method: 'GET', headers, agent: this.agent, signal: this.abort.signal }, resolve);
-      req.setTimeout(timeout, () => req.destroy(new Error(`no answer from ${url.pathname} within ${timeout} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
-    if (res.statusCode !== 200) {
-      let detail = '';
-      try {
-        const text = await this.readAll(res, 64 * 1024);
-        const status: unknown = JSON.parse(text);
-        if (isRecord(status) && typeof status.message === 'string') detail = `: ${status.message.slice(0, 300)}`;
-      } catch {
-        // no Status body
-      }
-      throw new KubernetesApiError(
-        res.statusCode ?? 0,
-        `${streaming ? 'WATCH' : 'LIST'} ${path}: HTTP ${res.statusCode}${detail}`,
-      );
-    }
-    return res;
-  }
-
-  private async readAll(
-    res: http.IncomingMessage,
-    max = this.options.maxBodyBytes ?? 64 * 1024 * 1024,
-  ): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of res as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > max) {
-        res.destroy();
-        throw new Error(`answer larger than ${max} bytes`);
-      }
-      chunks.push(c);
-    }
-    return Buffer.concat(chunks).toString('utf8');
   }
 }
 

@@ -21,6 +21,19 @@ export interface LabelSelector {
 
 export type LabelPredicate = (labels: Labels) => boolean;
 
+/**
+ * The value of a label, own properties only: label keys such as `constructor` or `toString` must
+ * not resolve to Object.prototype members, and a `__proto__` label is ordinary data.
+ */
+export function labelValue(labels: Labels, key: string): string | undefined {
+  return Object.hasOwn(labels, key) ? labels[key] : undefined;
+}
+
+/** A label map from entries; defines every key as an own property (`out[k] = v` would drop `__proto__`). */
+export function labelMap(entries: Iterable<readonly [string, string]>): Record<string, string> {
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
 export const SELECTOR_OPERATORS: readonly SelectorOperator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 
 const MATCH_ALL: LabelPredicate = () => true;
@@ -49,25 +62,25 @@ export function compileLabelSelector(sel: LabelSelector, keyMap?: (key: string) 
         const values = r.values ?? [];
         if (values.length === 1) {
           const v = values[0];
-          return (l) => l[key] === v;
+          return (l) => labelValue(l, key) === v;
         }
         const set = new Set(values);
         return (l) => {
-          const v = l[key];
+          const v = labelValue(l, key);
           return v !== undefined && set.has(v);
         };
       }
       case 'NotIn': {
         const set = new Set(r.values ?? []);
         return (l) => {
-          const v = l[key];
+          const v = labelValue(l, key);
           return v === undefined || !set.has(v);
         };
       }
       case 'Exists':
-        return (l) => l[key] !== undefined;
+        return (l) => Object.hasOwn(l, key);
       case 'DoesNotExist':
-        return (l) => l[key] === undefined;
+        return (l) => !Object.hasOwn(l, key);
     }
   });
   if (checks.length === 1) return checks[0];

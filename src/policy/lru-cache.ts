@@ -1,7 +1,8 @@
 /**
  * A bounded cache with approximate LRU eviction in O(1): two generations of Maps. Hits in the old
- * generation are promoted; when the young generation is full it becomes the old one and the old
- * one is dropped. Holds between max/2 and max entries.
+ * generation move to the young one; when the young generation is full it becomes the old one and
+ * the old one is dropped. A key lives in one generation only, so `size` counts distinct keys and
+ * never exceeds max.
  */
 export class LruCache<K, V> {
   private young = new Map<K, V>();
@@ -23,6 +24,7 @@ export class LruCache<K, V> {
     const o = this.old.get(key);
     if (o !== undefined) {
       this.hits++;
+      this.old.delete(key);
       this.set(key, o);
       return o;
     }
@@ -31,6 +33,11 @@ export class LruCache<K, V> {
   }
 
   set(key: K, value: V): void {
+    if (this.young.has(key)) {
+      this.young.set(key, value);
+      return;
+    }
+    this.old.delete(key);
     if (this.young.size >= this.half) {
       this.old = this.young;
       this.young = new Map();

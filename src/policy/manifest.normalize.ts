@@ -8,6 +8,7 @@
 import { compileCalicoSelector, CalicoSelectorError } from './calico-selector.js';
 import { cidrWithin, parseCidr } from './cidr.js';
 import {
+  labelMap,
   SELECTOR_OPERATORS,
   type LabelSelector,
   type LabelSelectorRequirement,
@@ -79,13 +80,13 @@ function stringMap(v: unknown, path: string, issues: Issues): Record<string, str
     issues.error(path, 'must be a map of strings');
     return {};
   }
-  const out: Record<string, string> = {};
+  const out: Array<[string, string]> = [];
   for (const [k, val] of Object.entries(v)) {
-    if (typeof val === 'string') out[k] = val;
-    else if (typeof val === 'number' || typeof val === 'boolean') out[k] = String(val);
+    if (typeof val === 'string') out.push([k, val]);
+    else if (typeof val === 'number' || typeof val === 'boolean') out.push([k, String(val)]);
     else issues.error(`${path}.${k}`, 'label value must be a string');
   }
-  return out;
+  return labelMap(out);
 }
 
 function labelSelector(v: unknown, path: string, issues: Issues, keyMap?: (k: string) => string): LabelSelector {

@@ -8,7 +8,7 @@
 import { promises as fs } from 'node:fs';
 import type { FlowEndpoint } from '../flow/flow-record.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import type { Labels } from './label-selector.js';
+import { labelMap, type Labels } from './label-selector.js';
 import { formatManifestIssue, listManifestFiles, loadManifestPaths, type ManifestIssue } from './manifest.loader.js';
 import { NAMESPACE_NAME_LABEL, normalizeObject, type NormalizeResult } from './manifest.normalize.js';
 import {
@@ -34,14 +34,15 @@ export function splitFlowLabels(labels: Readonly<Record<string, string>> | undef
   pod: Record<string, string>;
   namespace: Record<string, string>;
 } {
-  const pod: Record<string, string> = {};
-  const namespace: Record<string, string> = {};
-  if (!labels) return { pod, namespace };
-  for (const k in labels) {
-    if (k.startsWith(CILIUM_NS_LABEL_PREFIX)) namespace[k.slice(CILIUM_NS_LABEL_PREFIX.length)] = labels[k];
-    else if (!CILIUM_META_PREFIXES.some((p) => k.startsWith(p))) pod[k] = labels[k];
+  const pod: Array<[string, string]> = [];
+  const namespace: Array<[string, string]> = [];
+  if (labels) {
+    for (const [k, v] of Object.entries(labels)) {
+      if (k.startsWith(CILIUM_NS_LABEL_PREFIX)) namespace.push([k.slice(CILIUM_NS_LABEL_PREFIX.length), v]);
+      else if (!CILIUM_META_PREFIXES.some((p) => k.startsWith(p))) pod.push([k, v]);
+    }
   }
-  return { pod, namespace };
+  return { pod: labelMap(pod), namespace: labelMap(namespace) };
 }
 
 /** Endpoints learned from flows, bounded: a fallback for labels when manifests lack the pod. */

@@ -76,4 +76,38 @@ describe('LruCache', () => {
     expect(c.size).toBeLessThanOrEqual(4);
     expect(c.get('e')).toBe(5);
   });
+
+  it('evicts the generation nobody read: a hit moves an entry to the young generation', () => {
+    // max 4: two generations of 2. young=[a,b]; c rotates: old=[a,b], young=[c].
+    const c = new LruCache<string, number>(4);
+    c.set('a', 1);
+    c.set('b', 2);
+    c.set('c', 3);
+    expect(c.size).toBe(3);
+    // a is read: it moves from old to young (young=[c,a], old=[b]); counted once.
+    expect(c.get('a')).toBe(1);
+    expect(c.size).toBe(3);
+    // d rotates: old=[c,a], young=[d]; b (never read) is dropped.
+    c.set('d', 4);
+    expect(c.size).toBe(3);
+    expect(c.get('b')).toBeUndefined();
+    // c is read and promoted (young=[d,c], old=[a]); e rotates: old=[d,c], young=[e]; a is dropped.
+    expect(c.get('c')).toBe(3);
+    c.set('e', 5);
+    expect(c.get('a')).toBeUndefined();
+    expect([c.get('c'), c.get('d'), c.get('e')]).toEqual([3, 4, 5]);
+    expect(c.hits).toBe(5);
+    expect(c.misses).toBe(2);
+  });
+
+  it('overwrites a key in place and never holds more than max entries', () => {
+    const c = new LruCache<number, number>(10);
+    for (let i = 0; i < 1000; i++) {
+      c.set(i, i);
+      c.set(i, i * 2);
+      expect(c.size).toBeLessThanOrEqual(10);
+    }
+    expect(c.get(999)).toBe(1998);
+    expect(c.get(0)).toBeUndefined();
+  });
 });

@@ -1,0 +1,170 @@
+/**
+ * Calico NetworkPolicy and GlobalNetworkPolicy (projectcalico.org/v3) → ordered compiled rules:
+ * tier and order, first matching rule decides (Allow, Deny, Pass; Log does not decide), entity
+ * rules over selectors, namespace selectors, nets and ports, over Calico's label view.
+ */
+import { cidrContains, parseCidr } from './cidr.js';
+import { compileCalicoSelector } from './calico-selector.js';
+import {
+  labelView,
+  withDirections,
+  type CompileEnv,
+  type CompiledDirection,
+  type CompiledPolicy,
+  type CompiledRule,
+  type EndpointContext,
+  type PolicyCompiler,
+} from './compiled-policy.js';
+import type { Labels } from './label-selector.js';
+import {
+  policyRefOf,
+  policyRefString,
+  type CalicoEntityRule,
+  type CalicoPortSpec,
+  type PolicyDirection,
+  type PolicyObject,
+} from './policy-model.js';
+import { matchPortRanges, normProto, type PortRange, type PortResult } from './port-matching.js';
+
+/** Pod labels as Calico sees them: plus the orchestrator and namespace labels it adds. */
+function calicoLabels(c: EndpointContext): Labels {
+  return labelView(c, 'calico', () => {
+    const l: Record<string, string> = { ...c.ep.labels, 'projectcalico.org/orchestrator': 'k8s' };
+    if (c.ep.namespace !== undefined) l['projectcalico.org/namespace'] = c.ep.namespace;
+    return l;
+  });
+}
+
+function calicoNsLabels(c: EndpointContext): Labels {
+  return labelView(c, 'calico-ns', () =>
+    c.ep.namespace !== undefined ? { ...c.nsLabels, 'projectcalico.org/name': c.ep.namespace } : c.nsLabels,
+  );
+}
+
+/** Calico port specs as port ranges (the rule's protocol is checked by the rule). */
+function portRanges(list: readonly CalicoPortSpec[]): PortRange[] {
+  const out: PortRange[] = [];
+  for (const p of list) {
+    if (p.name !== undefined) out.push({ port: p.name });
+    else if (p.from !== undefined) out.push({ port: p.from, endPort: p.to ?? p.from });
+  }
+  return out;
+}
+
+interface EntityMatcher {
+  matchEndpoint(c: EndpointContext): boolean;
+  matchPorts(port: number | undefined, proto: string, dst: EndpointContext): PortResult;
+}
+
+function compileEntity(e: CalicoEntityRule, policyNs: string | undefined, env: CompileEnv): EntityMatcher {
+  const sel = e.selector !== undefined ? compileCalicoSelector(e.selector) : undefined;
+  const notSel = e.notSelector !== undefined ? compileCalicoSelector(e.notSelector) : undefined;
+  const nsSel = e.namespaceSelector !== undefined ? compileCalicoSelector(e.namespaceSelector) : undefined;
+  const nets = e.nets.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
+  const notNets = e.notNets.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
+  nets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
+  notNets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
+  const unmodelled = e.unmodelled.length > 0;
+  const ports = portRanges(e.ports);
+  const notPorts = portRanges(e.notPorts);
+  return {
+    matchEndpoint: (c) => {
+      if (unmodelled) return false;
+      if (nets.length > 0 && (!c.ip || !nets.some((n) => c.ip !== undefined && cidrContains(n, c.ip)))) return false;
+      if (notNets.length > 0 && c.ip && notNets.some((n) => c.ip !== undefined && cidrContains(n, c.ip))) return false;
+      if (sel || nsSel) {
+        if (!c.isPod) return false;
+        if (nsSel) {
+          if (!nsSel(calicoNsLabels(c))) return false;
+        } else if (policyNs !== undefined && c.ep.namespace !== policyNs) return false;
+        if (sel && !sel(calicoLabels(c))) return false;
+      }
+      if (notSel && c.isPod && notSel(calicoLabels(c))) return false;
+      return true;
+    },
+    matchPorts: (port, proto, dst) => {
+      if (e.ports.length === 0 && e.notPorts.length === 0) return 'match';
+      if (port === undefined) return 'nomatch';
+      if (e.notPorts.length > 0 && matchPortRanges(notPorts, port, proto, dst) === 'match') return 'nomatch';
+      if (e.ports.length === 0) return 'match';
+      return matchPortRanges(ports, port, proto, dst);
+    },
+  };
+}
+
+function describePort(p: CalicoPortSpec): string {
+  if (p.name !== undefined) return p.name;
+  return p.from === p.to ? String(p.from) : `${p.from}:${p.to}`;
+}
+
+function describeEntity(e: CalicoEntityRule): string {
+  const parts: string[] = [];
+  if (e.namespaceSelector) parts.push(`namespaceSelector ${e.namespaceSelector}`);
+  if (e.selector) parts.push(`selector ${e.selector}`);
+  if (e.nets.length > 0) parts.push(`nets ${e.nets.join(',')}`);
+  if (e.notNets.length > 0) parts.push(`notNets ${e.notNets.join(',')}`);
+  return parts.length > 0 ? parts.join(' ') : 'any';
+}
+
+export const calicoPolicyCompiler: PolicyCompiler = {
+  kinds: ['CalicoNetworkPolicy', 'GlobalNetworkPolicy'],
+  compile(p: PolicyObject, env: CompileEnv): CompiledPolicy {
+    if (p.kind !== 'CalicoNetworkPolicy' && p.kind !== 'GlobalNetworkPolicy')
+      throw new Error(`not a Calico policy: ${p.kind}`);
+    const ref = policyRefOf(p);
+    const ns = p.namespace;
+    const sel = compileCalicoSelector(p.selector);
+    const nsSel = p.namespaceSelector !== undefined ? compileCalicoSelector(p.namespaceSelector) : undefined;
+    const compileDir = (direction: PolicyDirection): CompiledDirection | undefined => {
+      if (!p.types.includes(direction === 'ingress' ? 'Ingress' : 'Egress')) return undefined;
+      const list = direction === 'ingress' ? p.ingress : p.egress;
+      const rules = list.map((r, i): CompiledRule => {
+        const srcM = compileEntity(r.source, ns, env);
+        const dstM = compileEntity(r.destination, ns, env);
+        const action = r.action === 'Allow' ? 'allow' : r.action === 'Deny' ? 'deny' : 'pass';
+        const notes = [...r.unmodelled, ...r.source.unmodelled, ...r.destination.unmodelled].map(
+          (u) => `${policyRefString(ref)} ${direction}[${i}]: ${u} not modelled`,
+        );
+        const proto = r.protocol !== undefined ? normProto(r.protocol) : undefined;
+        const notProto = r.notProtocol !== undefined ? normProto(r.notProtocol) : undefined;
+        if ([...r.destination.ports, ...r.destination.notPorts].some((x) => x.name !== undefined)) env.useNamedPorts();
+        return {
+          ref: { ...ref, direction, ruleIndex: i, action },
+          // For ingress the peer is the source; for egress the peer is the destination. Both
+          // entity matchers see (source ctx, destination ctx) via matchPeer(peer, self).
+          matchPeer: (peer, self) => {
+            const s = direction === 'ingress' ? peer : self;
+            const d = direction === 'ingress' ? self : peer;
+            return srcM.matchEndpoint(s) && dstM.matchEndpoint(d);
+          },
+          matchPort: (port, protocol, dst) => {
+            if (proto !== undefined && proto !== protocol) return 'nomatch';
+            if (notProto !== undefined && notProto === protocol) return 'nomatch';
+            if (r.source.ports.length > 0) return 'unresolved';
+            return dstM.matchPorts(port, protocol, dst);
+          },
+          describePeer: `${describeEntity(r.source)} -> ${describeEntity(r.destination)}`,
+          logOnly: r.action === 'Log',
+          describePorts: `${proto ?? 'any'}/${r.destination.ports.length > 0 ? r.destination.ports.map(describePort).join(',') : '*'}`,
+          notes,
+        };
+      });
+      return { isolates: true, rules, denyRules: [] };
+    };
+    return withDirections(
+      {
+        ref,
+        refString: policyRefString(ref),
+        tier: p.tier,
+        order: p.order ?? Number.MAX_SAFE_INTEGER,
+        ordered: true,
+        selects: (self) =>
+          self.isPod &&
+          (ns === undefined || self.ep.namespace === ns) &&
+          (!nsSel || nsSel(calicoNsLabels(self))) &&
+          sel(calicoLabels(self)),
+      },
+      compileDir,
+    );
+  },
+};

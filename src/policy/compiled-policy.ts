@@ -1,0 +1,105 @@
+/**
+ * The common compiled form every policy dialect compiles to, and the contract of a compiler.
+ * The decision engine (network-policy.evaluator.ts) evaluates only this shape; a new dialect
+ * (AdminNetworkPolicy, Calico staged policies, ...) is a new `PolicyCompiler` registered in
+ * policy-compilers.ts.
+ *
+ * Evaluation model the shape encodes: `denyRules` of any selecting policy win first; then
+ * `ordered` policies of tiers other than DEFAULT_TIER, tier by tier (first matching rule
+ * decides, `pass` skips the tier, no match denies at the end of the tier); then the default tier,
+ * where `ordered` policies decide in order and the others' allow rules are additive.
+ */
+import { parseCidr, type IpBlockMatcher, type ParsedIp } from './cidr.js';
+import type { Labels } from './label-selector.js';
+import type { PolicyEndpoint } from './policy-decision.js';
+import type { IpBlockSpec, PolicyDirection, PolicyObject, PolicyRef, RuleRef } from './policy-model.js';
+import type { PortResult } from './port-matching.js';
+
+export const DEFAULT_TIER = 'default';
+
+/** One side of a probe as rules see it. */
+export interface EndpointContext {
+  ep: PolicyEndpoint;
+  nsLabels: Labels;
+  ip: ParsedIp | undefined;
+  /** A pod that policies can select/peer-select (kind pod, not hostNetwork). */
+  isPod: boolean;
+  /** Dialect-specific label views (Cilium, Calico), built once per context. */
+  views?: Map<string, Labels>;
+}
+
+/** A label view of an endpoint for one dialect, built at most once per context. */
+export function labelView(c: EndpointContext, name: string, build: (c: EndpointContext) => Labels): Labels {
+  if (!c.views) c.views = new Map();
+  let v = c.views.get(name);
+  if (!v) c.views.set(name, (v = build(c)));
+  return v;
+}
+
+export interface CompiledRule {
+  ref: RuleRef;
+  /** Ordered (Calico) rules: the full rule decides; others: peer and port parts. */
+  matchPeer(peer: EndpointContext, self: EndpointContext): boolean;
+  matchPort(port: number | undefined, proto: string, dst: EndpointContext): PortResult;
+  describePeer: string;
+  describePorts: string;
+  notes: string[];
+  /** Rules that only log (Calico `Log`): matching them does not decide. */
+  logOnly?: boolean;
+}
+
+export interface CompiledDirection {
+  isolates: boolean;
+  /** Allow rules (additive policies), or rules in order with their actions (ordered policies). */
+  rules: CompiledRule[];
+  /** Deny rules that take precedence over every allow (Cilium ingressDeny/egressDeny). */
+  denyRules: CompiledRule[];
+}
+
+export interface CompiledPolicy {
+  ref: PolicyRef;
+  refString: string;
+  tier: string;
+  /** Order within the tier (lower first); policies of equal order sort by refString. */
+  order: number;
+  /** First matching rule decides (Calico); otherwise allow rules are additive (NetworkPolicy). */
+  ordered: boolean;
+  selects(self: EndpointContext): boolean;
+  ingress?: CompiledDirection;
+  egress?: CompiledDirection;
+}
+
+/** What a compiler may ask of the evaluator while compiling. */
+export interface CompileEnv {
+  /** Whether NetworkPolicy ipBlock peers match pod IPs (EvaluatorOptions). */
+  readonly ipBlockMatchesPodIps: boolean;
+  /** Every IP matcher a rule uses, so identities carry which of them an address falls into. */
+  registerIpMatcher(key: string, fn: (ip: ParsedIp) => boolean): void;
+  /** A rule uses named ports: destination identities then include the pod's container ports. */
+  useNamedPorts(): void;
+}
+
+export interface PolicyCompiler {
+  readonly kinds: readonly PolicyObject['kind'][];
+  compile(policy: PolicyObject, env: CompileEnv): CompiledPolicy;
+}
+
+/** A policy with its ingress and egress compiled (a direction the policy lacks stays absent). */
+export function withDirections(
+  base: Omit<CompiledPolicy, 'ingress' | 'egress'>,
+  compileDirection: (direction: PolicyDirection) => CompiledDirection | undefined,
+): CompiledPolicy {
+  const c: CompiledPolicy = { ...base };
+  const ingress = compileDirection('ingress');
+  if (ingress) c.ingress = ingress;
+  const egress = compileDirection('egress');
+  if (egress) c.egress = egress;
+  return c;
+}
+
+export function toIpBlock(b: IpBlockSpec): IpBlockMatcher | undefined {
+  const cidr = parseCidr(b.cidr);
+  if (!cidr) return undefined;
+  const except = b.except.map(parseCidr).filter((c): c is NonNullable<typeof c> => c !== undefined);
+  return { cidr, except, text: b.except.length > 0 ? `${b.cidr} except ${b.except.join(',')}` : b.cidr };
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from '@jest/globals';
+import type { EndpointContext } from './compiled-policy.js';
+import { describePortRange, matchPortRanges, normProto, resolveNamedPort } from './port-matching.js';
+
+const pod = (namedPorts?: EndpointContext['ep']['namedPorts']): EndpointContext => ({
+  ep: { kind: 'pod', namespace: 'shop', labels: {}, ...(namedPorts ? { namedPorts } : {}) },
+  nsLabels: {},
+  ip: undefined,
+  isPod: true,
+});
+const WEB = pod([
+  { name: 'http', port: 8080, protocol: 'TCP' },
+  { name: 'dns', port: 5353, protocol: 'UDP' },
+]);
+
+describe('port matching', () => {
+  it('matches single ports, endPort ranges (inclusive) and whole protocols', () => {
+    const ranges = [{ protocol: 'TCP', port: 80 }, { protocol: 'TCP', port: 8000, endPort: 8010 }, { protocol: 'UDP' }];
+    expect(matchPortRanges(ranges, 80, 'TCP', WEB)).toBe('match');
+    expect(matchPortRanges(ranges, 8000, 'TCP', WEB)).toBe('match');
+    expect(matchPortRanges(ranges, 8010, 'TCP', WEB)).toBe('match');
+    expect(matchPortRanges(ranges, 8011, 'TCP', WEB)).toBe('nomatch');
+    expect(matchPortRanges(ranges, 81, 'TCP', WEB)).toBe('nomatch');
+    expect(matchPortRanges(ranges, 9999, 'UDP', WEB)).toBe('match');
+    expect(matchPortRanges(ranges, 80, 'SCTP', WEB)).toBe('nomatch');
+    // A port-less probe (ICMP) only matches a range without a port.
+    expect(matchPortRanges(ranges, undefined, 'TCP', WEB)).toBe('nomatch');
+    expect(matchPortRanges([], 80, 'TCP', WEB)).toBe('nomatch');
+  });
+
+  it('a range without protocol matches any protocol', () => {
+    expect(matchPortRanges([{ port: 53 }], 53, 'UDP', WEB)).toBe('match');
+    expect(matchPortRanges([{ port: 53 }], 53, 'TCP', WEB)).toBe('match');
+  });
+
+  it('resolves named ports on the destination pod by name and protocol', () => {
+    expect(matchPortRanges([{ protocol: 'TCP', port: 'http' }], 8080, 'TCP', WEB)).toBe('match');
+    expect(matchPortRanges([{ protocol: 'TCP', port: 'http' }], 80, 'TCP', WEB)).toBe('nomatch');
+    expect(matchPortRanges([{ port: 'dns' }], 5353, 'TCP', WEB)).toBe('nomatch');
+    expect(matchPortRanges([{ port: 'dns' }], 5353, 'UDP', WEB)).toBe('match');
+    // Unknown container ports: the answer is unresolved, not a guess; a numeric match still wins.
+    expect(matchPortRanges([{ protocol: 'TCP', port: 'http' }], 8080, 'TCP', pod())).toBe('unresolved');
+    expect(matchPortRanges([{ protocol: 'TCP', port: 'http' }, { port: 8080 }], 8080, 'TCP', pod())).toBe('match');
+    expect(resolveNamedPort({ ...WEB, isPod: false }, 'http', 'TCP')).toBe('nomatch');
+    expect(resolveNamedPort(WEB, 'http', 'TCP')).toBe(8080);
+  });
+
+  it('normalizes protocol names and numbers; describes ranges', () => {
+    expect([normProto(undefined), normProto('udp'), normProto('6'), normProto('58')]).toEqual([
+      'TCP',
+      'UDP',
+      'TCP',
+      'ICMPV6',
+    ]);
+    expect(describePortRange('TCP', { port: 80 })).toBe('TCP/80');
+    expect(describePortRange('TCP', { port: 8000, endPort: 8010 })).toBe('TCP/8000-8010');
+    expect(describePortRange('UDP', {})).toBe('UDP/*');
+    expect(describePortRange('ANY', { port: 'http' })).toBe('ANY/http');
+  });
+});
