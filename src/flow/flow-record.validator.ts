@@ -11,6 +11,12 @@ import {
 
 /** Longest string accepted in any FlowRecord field: bigger ones are bad input, not data. */
 export const MAX_FIELD_LENGTH = 4096;
+/**
+ * Names, ids and namespaces are indexed in PostgreSQL, whose btree entries cannot exceed about
+ * 2.7 kB: a longer value would fail its whole batch on every retry and stall the pipeline. No
+ * Kubernetes name is longer than 253 characters (DNS subdomain), so anything longer is bad input.
+ */
+export const MAX_NAME_LENGTH = 253;
 const MAX_LABELS = 256;
 const MAX_NAMES = 64;
 const MAX_POLICIES = 64;
@@ -37,7 +43,13 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function str(o: Record<string, unknown>, key: string, path: string, required: boolean): void {
+function str(
+  o: Record<string, unknown>,
+  key: string,
+  path: string,
+  required: boolean,
+  max: number = MAX_FIELD_LENGTH,
+): void {
   const v = o[key];
   if (v === undefined || v === null) {
     if (required) throw new FlowValidationError(path + key, 'is required');
@@ -45,8 +57,7 @@ function str(o: Record<string, unknown>, key: string, path: string, required: bo
   }
   if (typeof v !== 'string') throw new FlowValidationError(path + key, `must be a string, got ${typeof v}`);
   if (required && v.length === 0) throw new FlowValidationError(path + key, 'must not be empty');
-  if (v.length > MAX_FIELD_LENGTH)
-    throw new FlowValidationError(path + key, `is longer than ${MAX_FIELD_LENGTH} characters`);
+  if (v.length > max) throw new FlowValidationError(path + key, `is longer than ${max} characters`);
   // PostgreSQL text cannot hold NUL; refuse it here rather than fail a whole batch later.
   if (v.indexOf('\u0000') !== -1) throw new FlowValidationError(path + key, 'contains a NUL character');
 }
@@ -87,15 +98,15 @@ function time(o: Record<string, unknown>, key: string, required: boolean): void 
 function endpoint(v: unknown, path: string): void {
   if (!isObj(v)) throw new FlowValidationError(path.slice(0, -1), 'must be an object');
   oneOf(v, 'kind', path, kinds, true);
-  str(v, 'namespace', path, false);
-  str(v, 'pod', path, false);
-  str(v, 'nameAggr', path, false);
+  str(v, 'namespace', path, false, MAX_NAME_LENGTH);
+  str(v, 'pod', path, false, MAX_NAME_LENGTH);
+  str(v, 'nameAggr', path, false, MAX_NAME_LENGTH);
   str(v, 'ip', path, false);
   int(v, 'identity', path, 0, 0xffffffff);
   if (v.workload !== undefined) {
     if (!isObj(v.workload)) throw new FlowValidationError(path + 'workload', 'must be an object');
-    str(v.workload, 'kind', path + 'workload.', true);
-    str(v.workload, 'name', path + 'workload.', true);
+    str(v.workload, 'kind', path + 'workload.', true, MAX_NAME_LENGTH);
+    str(v.workload, 'name', path + 'workload.', true, MAX_NAME_LENGTH);
   }
   if (v.labels !== undefined) {
     if (!isObj(v.labels)) throw new FlowValidationError(path + 'labels', 'must be an object of strings');
@@ -130,10 +141,10 @@ export function validateFlowRecord(v: unknown): FlowRecord {
       'schema',
       `unsupported schema ${JSON.stringify(v.schema)}; this build reads schema 1`,
     );
-  str(v, 'id', '', true);
+  str(v, 'id', '', true, MAX_NAME_LENGTH);
   oneOf(v, 'source', '', sources, true);
-  str(v, 'cluster', '', true);
-  str(v, 'node', '', false);
+  str(v, 'cluster', '', true, MAX_NAME_LENGTH);
+  str(v, 'node', '', false, MAX_NAME_LENGTH);
   time(v, 'time', true);
   time(v, 'endTime', false);
   oneOf(v, 'verdict', '', verdicts, true);
@@ -158,10 +169,10 @@ export function validateFlowRecord(v: unknown): FlowRecord {
     const p: unknown = policies[i];
     const path = `policies[${i}].`;
     if (!isObj(p)) throw new FlowValidationError(`policies[${i}]`, 'must be an object');
-    str(p, 'kind', path, true);
-    str(p, 'namespace', path, false);
-    str(p, 'name', path, true);
-    str(p, 'tier', path, false);
+    str(p, 'kind', path, true, MAX_NAME_LENGTH);
+    str(p, 'namespace', path, false, MAX_NAME_LENGTH);
+    str(p, 'name', path, true, MAX_NAME_LENGTH);
+    str(p, 'tier', path, false, MAX_NAME_LENGTH);
     oneOf(p, 'action', path, actions, true);
     oneOf(p, 'stage', path, stages, true);
     int(p, 'ruleIndex', path, -1, 1_000_000);

@@ -61,7 +61,7 @@ describe('dead letters in the embedded pipeline', () => {
       [{ ...good(101), count: '7' }, /count: must be an integer/],
       [{ ...good(102), dstPort: 70000 }, /dstPort: must be an integer in \[0, 65535\]/],
       [{ ...good(103), time: 'yesterday' }, /time: must be an RFC 3339 time/],
-      [{ ...good(104), src: { kind: 'pod', pod: huge } }, /src\.pod: is longer than 4096 characters/],
+      [{ ...good(104), src: { kind: 'pod', pod: huge } }, /src\.pod: is longer than 253 characters/],
       [{ ...good(105), dst: { kind: 'pod', namespace: 'a\u0000b' } }, /dst\.namespace: contains a NUL character/],
       [
         { ...good(106), policies: [{ kind: 'NetworkPolicy', name: 'p', action: 'maybe', stage: 'enforced' }] },
@@ -69,6 +69,19 @@ describe('dead letters in the embedded pipeline', () => {
       ],
       [{ ...good(107), schema: 2 }, /unsupported schema 2/],
       [{ ...good(108), time: '2999-01-01T00:00:00Z' }, /time: 2999-01-01T00:00:00Z is more than a day in the future/],
+      // Longer than PostgreSQL can index: before the cap these failed their whole batch on every retry.
+      [
+        { ...good(109), dst: { kind: 'pod', namespace: 'n'.repeat(3000) } },
+        /dst\.namespace: is longer than 253 characters/,
+      ],
+      [
+        {
+          ...good(110),
+          policies: [{ kind: 'NetworkPolicy', name: 'p'.repeat(3000), action: 'deny', stage: 'enforced' }],
+        },
+        /policies\[0\]\.name: is longer than 253 characters/,
+      ],
+      [{ ...good(111), id: 'i'.repeat(3000) }, /id: is longer than 253 characters/],
     ];
     const records: unknown[] = [];
     for (let i = 0; i < 20; i++) records.push(good(i));
