@@ -186,3 +186,8 @@ export function enumName(v: unknown, names: readonly string[]): string | undefin
   if (typeof v === 'number') return names[v] ?? String(v);
   return undefined;
 }
+
+/** A metric label from an enum: the lower-cased name when it is a known one, else `other` (bounded). */
+export function enumLabel(name: string, names: readonly string[]): string {
+  return names.includes(name) ? name.toLowerCase() : 'other';
+}

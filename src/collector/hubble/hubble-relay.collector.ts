@@ -27,6 +27,7 @@ import {
   type HubbleFlowRecord,
   type HubbleMapperOptions,
 } from './hubble-flow.mapper.js';
+import { enumLabel, LOST_EVENT_SOURCE_NAMES, NODE_STATE_NAMES } from './hubble-enums.js';
 import { hubbleMetrics, type HubbleMetrics } from './hubble-metrics.js';
 import { loadObserverPackage } from './hubble-proto.js';
 
@@ -400,7 +401,7 @@ export class HubbleRelayCollector implements Collector {
       return;
     }
     if (m.kind === 'lost_events') {
-      this.metrics.lostEvents.inc({ source: m.source.toLowerCase() }, m.numEventsLost);
+      this.metrics.lostEvents.inc({ source: enumLabel(m.source, LOST_EVENT_SOURCE_NAMES) }, m.numEventsLost);
       this.metrics.gaps.inc({ reason: 'lost_events' });
       this.log.warn('Hubble lost events: flows are missing from the stream', {
         source: m.source,
@@ -410,7 +411,7 @@ export class HubbleRelayCollector implements Collector {
       return;
     }
     if (m.kind === 'node_status') {
-      this.metrics.nodeStatus.inc({ state: m.state.toLowerCase() });
+      this.metrics.nodeStatus.inc({ state: enumLabel(m.state, NODE_STATE_NAMES) });
       if (m.state === 'NODE_CONNECTED') this.log.info('Hubble nodes connected', { nodes: m.nodeNames.length });
       else {
         this.metrics.gaps.inc({ reason: 'node_unavailable' });
