@@ -2,7 +2,7 @@
  * API query benchmark: fills a database with 24 h of per-minute edge roll-ups worth ~10 million
  * flows (a cluster of 50 namespaces x 20 workloads, 5,000 distinct edges of which ~250 are active
  * in any minute; 85 % of edge rows allowed, 12 % denied, 2 % dropped, 1 % audit; ~28 flows per
- * row) plus 200,000 drop events, then times the REAL query code (src/api/api-queries.ts) for
+ * row) plus 200,000 drop events, then times the REAL read repositories (src/storage/*.reader.ts) for
  * every summary `by`, the time series, edges and the first page of drop events over 24 h.
  * Rows are inserted directly with generate_series SQL (the aggregator's write path has its own
  * benchmark). Called by the bench runner; also runnable alone (embedded PostgreSQL when
@@ -13,10 +13,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ApiQueries, SUMMARY_BY } from '../src/api/api-queries.js';
-import { DROP_VERDICTS, type DropFilters } from '../src/api/drop-filters.js';
+import { DROP_VERDICTS } from '../src/api/drop-filters.js';
 import { silentLogger } from '../src/common/logger.js';
 import { createDataSource } from '../src/storage/data-source.js';
+import { PostgresDropEventReader } from '../src/storage/drop-event.reader.js';
+import { PostgresEdgeReader } from '../src/storage/edge.reader.js';
+import { SUMMARY_BY, type DropFilters } from '../src/storage/readers.js';
+import { PostgresRollupStatsReader } from '../src/storage/rollup-stats.reader.js';
 import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
 
@@ -109,7 +112,9 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
       flows: string;
     }>;
 
-    const q = new ApiQueries(ds);
+    const q = new PostgresRollupStatsReader(ds);
+    const edges = new PostgresEdgeReader(ds);
+    const events = new PostgresDropEventReader(ds);
     const window: DropFilters = { from: start, to: start + 86_400_000, verdict: [...DROP_VERDICTS] };
     const cases: Array<[string, () => Promise<unknown>]> = [
       ...SUMMARY_BY.map((by): [string, () => Promise<unknown>] => [
@@ -128,10 +133,10 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
       ['timeseries step=1h namespace=ns-7', () => q.timeseries({ ...window, namespace: 'ns-7' }, '1h')],
       [
         'edges (all verdicts) limit=1000',
-        () => q.edges({ ...window, verdict: ['allowed', 'denied', 'dropped', 'audit', 'other'] }, 1000),
+        () => edges.edges({ ...window, verdict: ['allowed', 'denied', 'dropped', 'audit', 'other'] }, 1000, 0),
       ],
-      ['drops first page limit=100', () => q.listDrops(window, 100)],
-      ['drops pod=app-3-pod-1', () => q.listDrops({ ...window, pod: 'app-3-pod-1' }, 100)],
+      ['drops first page limit=100', () => events.listDrops(window, 100)],
+      ['drops pod=app-3-pod-1', () => events.listDrops({ ...window, pod: 'app-3-pod-1' }, 100)],
       ['policy drop stats', () => q.policyDropStats(window)],
     ];
     const medianMs: Record<string, number> = {};

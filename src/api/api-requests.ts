@@ -1,50 +1,76 @@
-/** Per-endpoint query parsing: accepted parameters, defaults and limits (plain TypeScript). */
-import { SUMMARY_BY, STEPS, type Step, type SummaryBy } from './api-queries.js';
-import { ALL_VERDICTS, DROP_VERDICTS, FILTER_PARAMS, parseFilters, type DropFilters } from './drop-filters.js';
+/**
+ * Per-endpoint query parsing (plain TypeScript): the accepted parameters come from
+ * query-schemas.ts (the same declarations the OpenAPI document is generated from); defaults,
+ * limits and cursor decoding are here.
+ */
+import { SUMMARY_BY, STEPS, type DropPosition, type Step, type SummaryBy } from '../storage/readers.js';
+import { ALL_VERDICTS, DROP_VERDICTS, parseFilters, type DropFilters } from './drop-filters.js';
 import {
   ApiInputError,
   checkParams,
+  decodeDropCursor,
+  decodeOffsetCursor,
   parseEnum,
   parseLimit,
   parseRange,
   type RawQuery,
   type TimeRange,
 } from './query-params.js';
+import { LIMITS, QUERY_SCHEMAS, paramNames, type QuerySchema } from './query-schemas.js';
 
-export const LIMITS = {
-  drops: { def: 100, max: 1000 },
-  summary: { def: 20, max: 1000 },
-  edges: { def: 1000, max: 5000 },
-  recentDrops: { def: 20, max: 200 },
-} as const;
+export { LIMITS };
 
-export interface ListRequest {
-  filters: DropFilters;
-  limit: number;
-  cursor?: string;
+/** At most this many time-series points per request. */
+export const MAX_BUCKETS = 10_000;
+
+function accepted(q: RawQuery, schema: QuerySchema): Record<string, string> {
+  return checkParams(q, paramNames(schema));
 }
 
-export function parseDropList(q: RawQuery, now: number): ListRequest {
-  const p = checkParams(q, [...FILTER_PARAMS, 'limit', 'cursor']);
+/** The roll-up endpoints cannot filter by pod; say where that filter works. */
+function noPod(f: DropFilters): DropFilters {
+  if (f.pod !== undefined)
+    throw new ApiInputError(
+      'pod',
+      'is not available here: summaries and edges are rolled up per workload; filter by workload, or list events with GET /api/v1/drops?pod=...',
+    );
+  return f;
+}
+
+export interface DropListRequest {
+  filters: DropFilters;
+  limit: number;
+  after?: DropPosition;
+}
+
+export function parseDropList(q: RawQuery, now: number): DropListRequest {
+  const p = accepted(q, QUERY_SCHEMAS.drops);
   return {
     filters: parseFilters(p, now, DROP_VERDICTS),
     limit: parseLimit('limit', p.limit, LIMITS.drops.def, LIMITS.drops.max),
-    cursor: p.cursor,
+    after: decodeDropCursor(p.cursor),
   };
 }
 
 export function parseSummary(q: RawQuery, now: number): { filters: DropFilters; by: SummaryBy; limit: number } {
-  const p = checkParams(q, [...FILTER_PARAMS, 'by', 'limit']);
-  const filters = parseFilters(p, now, DROP_VERDICTS);
+  const p = accepted(q, QUERY_SCHEMAS.summary);
+  const filters = noPod(parseFilters(p, now, DROP_VERDICTS));
   const by = parseEnum('by', p.by, SUMMARY_BY) ?? 'edge';
   return { filters, by, limit: parseLimit('limit', p.limit, LIMITS.summary.def, LIMITS.summary.max) };
 }
 
 export function parseTimeseries(q: RawQuery, now: number): { filters: DropFilters; step: Step } {
-  const p = checkParams(q, [...FILTER_PARAMS, 'step']);
+  const p = accepted(q, QUERY_SCHEMAS.timeseries);
   const filters = parseFilters(p, now, DROP_VERDICTS);
   const step = parseEnum('step', p.step, Object.keys(STEPS) as Step[]) ?? defaultStep(filters);
-  return { filters, step };
+  const stepMs = STEPS[step];
+  const buckets = Math.ceil((filters.to - Math.floor(filters.from / stepMs) * stepMs) / stepMs);
+  if (buckets > MAX_BUCKETS)
+    throw new ApiInputError(
+      'step',
+      `${step} over this range makes ${buckets} points (at most ${MAX_BUCKETS}); use a larger step or a shorter range`,
+    );
+  return { filters: noPod(filters), step };
 }
 
 /** About 60-300 points: 1m up to 6 h, 5m up to 24 h, 1h up to 14 d, then 1d. */
@@ -56,28 +82,36 @@ function defaultStep(r: TimeRange): Step {
   return '1d';
 }
 
-export function parseEdges(q: RawQuery, now: number): ListRequest {
-  const p = checkParams(q, [...FILTER_PARAMS, 'limit', 'cursor']);
+export interface OffsetListRequest {
+  limit: number;
+  offset: number;
+}
+
+export function parseEdges(q: RawQuery, now: number): OffsetListRequest & { filters: DropFilters } {
+  const p = accepted(q, QUERY_SCHEMAS.edges);
   return {
-    filters: parseFilters(p, now, ALL_VERDICTS),
+    filters: noPod(parseFilters(p, now, ALL_VERDICTS)),
     limit: parseLimit('limit', p.limit, LIMITS.edges.def, LIMITS.edges.max),
-    cursor: p.cursor,
+    offset: decodeOffsetCursor(p.cursor),
   };
 }
 
-/** The window of drop counts shown with policies (default: last 24 h). */
-export function parsePolicyWindow(
-  q: RawQuery,
-  now: number,
-  extra: readonly string[] = [],
-): { range: TimeRange; p: Record<string, string> } {
-  const p = checkParams(q, ['from', 'to', ...extra]);
-  return { range: parseRange(p, now), p };
+/** The policy list: a window of drop counts (default: last 24 h) and an offset page. */
+export function parsePolicyList(q: RawQuery, now: number): OffsetListRequest & { range: TimeRange } {
+  const p = accepted(q, QUERY_SCHEMAS.policies);
+  return {
+    range: parseRange(p, now),
+    limit: parseLimit('limit', p.limit, LIMITS.policies.def, LIMITS.policies.max),
+    offset: decodeOffsetCursor(p.cursor),
+  };
 }
 
 export function parsePolicyDetail(q: RawQuery, now: number): { range: TimeRange; recent: number } {
-  const { range, p } = parsePolicyWindow(q, now, ['recent']);
-  return { range, recent: parseLimit('recent', p.recent, LIMITS.recentDrops.def, LIMITS.recentDrops.max) };
+  const p = accepted(q, QUERY_SCHEMAS.policyDetail);
+  return {
+    range: parseRange(p, now),
+    recent: parseLimit('recent', p.recent, LIMITS.recentDrops.def, LIMITS.recentDrops.max),
+  };
 }
 
 /** Path segments of /policies/{namespace}/{name}. */

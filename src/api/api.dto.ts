@@ -1,13 +1,21 @@
 /**
  * Classes that exist for the OpenAPI document only (the controllers return plain objects of the
- * matching interfaces in api-queries.ts). Explicit `type:` everywhere: with isolatedModules the
+ * matching interfaces in src/storage/readers.ts). Explicit `type:` everywhere: with isolatedModules the
  * decorator metadata cannot see imported types.
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ERROR_CODES } from './api-errors.js';
 
 export class ErrorDto {
   @ApiProperty({ type: Number, example: 400 }) statusCode!: number;
   @ApiProperty({ type: String, example: 'Bad Request' }) error!: string;
+  @ApiProperty({
+    type: String,
+    enum: Object.keys(ERROR_CODES),
+    example: 'INVALID_PARAMETER',
+    description: 'Stable error code (see docs/API.md, "Errors")',
+  })
+  code!: string;
   @ApiProperty({ type: String, example: 'limit: "0" is not an integer from 1 to 1000' }) message!: string;
 }
 
@@ -51,7 +59,9 @@ export class DropItemDto {
   @ApiProperty({ type: EndpointDto }) src!: EndpointDto;
   @ApiProperty({ type: EndpointDto }) dst!: EndpointDto;
   @ApiProperty({ type: String }) protocol!: string;
-  @ApiPropertyOptional({ type: Number }) dstPort?: number;
+  @ApiPropertyOptional({ type: Number, description: 'Absent for ICMP (see icmpType, icmpCode)' }) dstPort?: number;
+  @ApiPropertyOptional({ type: Number, description: 'ICMP only: the message type' }) icmpType?: number;
+  @ApiPropertyOptional({ type: Number, description: 'ICMP only: the message code' }) icmpCode?: number;
   @ApiProperty({ type: Number, description: 'Flows this record stands for (Calico num_flows)' }) count!: number;
   @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } }) policies!: unknown[];
   @ApiProperty({ type: AttributionDto }) attribution!: AttributionDto;
@@ -73,7 +83,10 @@ export class SummaryItemDto {
   @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) srcWorkload?: string | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) dstNamespace?: string | null;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'by=edge' }) dstWorkload?: string | null;
-  @ApiPropertyOptional({ type: Number, description: 'by=edge (ICMP: the type)' }) dstPort?: number;
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'by=edge (null for ICMP)' })
+  dstPort?: number | null;
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'by=edge: the ICMP type (null otherwise)' })
+  icmpType?: number | null;
   @ApiPropertyOptional({ type: String, description: 'by=edge' }) protocol?: string;
   @ApiPropertyOptional({ type: String, description: 'by=edge, by=reason' }) verdict?: string;
   @ApiPropertyOptional({ type: String, nullable: true, description: 'by=policy (null: no policy attributed)' })
@@ -124,7 +137,13 @@ export class EdgeDto {
   @ApiProperty({ type: String }) cluster!: string;
   @ApiProperty({ type: EdgeEndpointDto }) src!: EdgeEndpointDto;
   @ApiProperty({ type: EdgeEndpointDto }) dst!: EdgeEndpointDto;
-  @ApiProperty({ type: Number }) dstPort!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'null for ICMP (see icmpType)' }) dstPort!: number | null;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'ICMP only: the message type (roll-ups keep no ICMP code); null otherwise',
+  })
+  icmpType!: number | null;
   @ApiProperty({ type: String }) protocol!: string;
   @ApiProperty({ type: String, enum: ['allowed', 'denied', 'dropped', 'audit', 'other'] }) verdict!: string;
   @ApiProperty({ type: [String] }) directions!: string[];
@@ -160,7 +179,12 @@ export class PolicyItemDto {
 
 export class PolicyListDto {
   @ApiProperty({ type: [PolicyItemDto] }) items!: PolicyItemDto[];
-  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Pass as `cursor` for the next page; null on the last page',
+  })
+  nextCursor!: string | null;
   @ApiPropertyOptional({ type: String, description: 'Why the inventory is empty, when it is' }) note?: string;
   @ApiProperty({ type: String, format: 'date-time' }) from!: string;
   @ApiProperty({ type: String, format: 'date-time' }) to!: string;

@@ -1,12 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { RUNTIME, type Runtime } from '../app/runtime.js';
 import { ApiExceptionFilter } from './api-exception.filter.js';
-import { ApiQueries } from './api-queries.js';
+import type { ApiDependencies } from './api-dependencies.js';
 import { BearerAuthGuard } from './auth.guard.js';
 import { DropsController, FlowsController } from './drops.controller.js';
 import { PoliciesController } from './policies.controller.js';
-import { API_QUERIES } from './tokens.js';
+import { AUTH_SETTINGS, DROP_EVENT_READER, EDGE_READER, POLICY_INVENTORY, ROLLUP_STATS_READER } from './tokens.js';
 
 /**
  * The REST API (controllers only with the `api` role) plus what guards every HTTP route: the
@@ -14,16 +13,18 @@ import { API_QUERIES } from './tokens.js';
  */
 @Module({})
 export class ApiModule {
-  static register(runtime: Runtime): DynamicModule {
-    const api = runtime.config.roles.has('api');
+  static register(deps: ApiDependencies): DynamicModule {
     return {
       module: ApiModule,
-      controllers: api ? [DropsController, FlowsController, PoliciesController] : [],
+      controllers: deps.serveApi ? [DropsController, FlowsController, PoliciesController] : [],
       providers: [
-        { provide: RUNTIME, useValue: runtime },
-        { provide: API_QUERIES, useValue: new ApiQueries(runtime.db.dataSource) },
+        { provide: DROP_EVENT_READER, useValue: deps.drops },
+        { provide: EDGE_READER, useValue: deps.edges },
+        { provide: ROLLUP_STATS_READER, useValue: deps.stats },
+        { provide: POLICY_INVENTORY, useValue: deps.policies },
+        { provide: AUTH_SETTINGS, useValue: deps.auth },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
-        { provide: APP_FILTER, useValue: new ApiExceptionFilter(runtime.log.child({ component: 'api' })) },
+        { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.log) },
       ],
     };
   }

@@ -1,17 +1,11 @@
-import {
-  ForbiddenException,
-  Inject,
-  Injectable,
-  SetMetadata,
-  UnauthorizedException,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { RUNTIME, type Runtime } from '../app/runtime.js';
 import { HealthController } from '../health/health.controller.js';
 import { MetricsController } from '../metrics/metrics.controller.js';
+import type { AuthSettings } from './api-dependencies.js';
+import { ApiError } from './api-errors.js';
 import { TokenVerifier, bearerToken, satisfies, type Requirement } from './auth.js';
+import { AUTH_SETTINGS } from './tokens.js';
 
 const SCOPE_KEY = 'dropscope:scope';
 
@@ -27,14 +21,14 @@ export const RequireScope = (r: Requirement): MethodDecorator & ClassDecorator =
 export class BearerAuthGuard implements CanActivate {
   private readonly verifier: TokenVerifier;
 
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {
-    this.verifier = new TokenVerifier(rt.config.auth.readTokens, rt.config.auth.adminTokens);
+  constructor(@Inject(AUTH_SETTINGS) private readonly auth: AuthSettings) {
+    this.verifier = new TokenVerifier(auth.readTokens, auth.adminTokens);
   }
 
   requirement(ctx: ExecutionContext, method: string): Requirement {
     const cls = ctx.getClass();
     if (cls === HealthController) return 'open';
-    if (cls === MetricsController) return this.rt.config.auth.metricsOpen ? 'open' : 'read';
+    if (cls === MetricsController) return this.auth.metricsOpen ? 'open' : 'read';
     const declared =
       (Reflect.getMetadata(SCOPE_KEY, ctx.getHandler()) as Requirement | undefined) ??
       (Reflect.getMetadata(SCOPE_KEY, cls) as Requirement | undefined);
@@ -43,7 +37,7 @@ export class BearerAuthGuard implements CanActivate {
   }
 
   canActivate(ctx: ExecutionContext): boolean {
-    if (this.rt.config.auth.disabled) return true;
+    if (this.auth.disabled) return true;
     const http = ctx.switchToHttp();
     const req = http.getRequest<Request>();
     const required = this.requirement(ctx, req.method);
@@ -52,15 +46,15 @@ export class BearerAuthGuard implements CanActivate {
     const res = http.getResponse<Response>();
     if (token === undefined) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="dropscope"');
-      throw new UnauthorizedException('authorization: send a bearer token (Authorization: Bearer <token>)');
+      throw new ApiError('UNAUTHORIZED', 'authorization: send a bearer token (Authorization: Bearer <token>)');
     }
     const scope = this.verifier.scopeOf(token);
     if (scope === undefined) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="dropscope", error="invalid_token"');
-      throw new UnauthorizedException('authorization: the bearer token is not valid');
+      throw new ApiError('UNAUTHORIZED', 'authorization: the bearer token is not valid');
     }
     if (!satisfies(scope, required))
-      throw new ForbiddenException(`authorization: this operation needs a token with the ${required} scope`);
+      throw new ApiError('FORBIDDEN', `authorization: this operation needs a token with the ${required} scope`);
     return true;
   }
 }

@@ -1,9 +1,8 @@
-/**
- * The filters shared by the drop and flow endpoints, and their translation into a parameterized
- * WHERE clause for either table (drop_events or edge_rollups). Values only ever travel as $n
- * parameters; column names come from the fixed maps below.
- */
-import { ApiInputError, parseEnumList, parsePolicyRef, parseRange, parseText, type TimeRange } from './query-params.js';
+/** The filters shared by the drop and flow endpoints, parsed from the query string (plain TypeScript). */
+import type { DropFilters } from '../storage/readers.js';
+import { parseEnumList, parsePolicyRef, parseRange, parseText } from './query-params.js';
+
+export type { DropFilters };
 
 export const DROP_VERDICTS = ['denied', 'dropped', 'audit'] as const;
 export const ALL_VERDICTS = ['allowed', 'denied', 'dropped', 'audit', 'other'] as const;
@@ -11,44 +10,6 @@ export const DIRECTION_VALUES = ['ingress', 'egress', 'unknown'] as const;
 export const ATTRIBUTION_LEVELS = ['reported', 'inferred', 'unknown'] as const;
 
 export type VerdictValue = (typeof ALL_VERDICTS)[number];
-
-export interface DropFilters extends TimeRange {
-  cluster?: string;
-  /** Either side. */
-  namespace?: string;
-  srcNamespace?: string;
-  dstNamespace?: string;
-  /** Either side; `Kind/name` exactly, or a bare name matching any kind. */
-  workload?: string;
-  srcWorkload?: string;
-  dstWorkload?: string;
-  /** Either side (drop events only: roll-ups are per workload). */
-  pod?: string;
-  policy?: string;
-  reason?: string;
-  direction?: string[];
-  verdict: string[];
-  attribution?: string[];
-}
-
-/** The filter parameters every drop/flow endpoint accepts. */
-export const FILTER_PARAMS = [
-  'from',
-  'to',
-  'cluster',
-  'namespace',
-  'srcNamespace',
-  'dstNamespace',
-  'workload',
-  'srcWorkload',
-  'dstWorkload',
-  'pod',
-  'policy',
-  'reason',
-  'direction',
-  'verdict',
-  'attribution',
-] as const;
 
 /**
  * Parses the filters. `verdicts` is the allowed set (drops: denied|dropped|audit, which is also
@@ -77,77 +38,4 @@ export function parseFilters(
     verdict: parseEnumList('verdict', p.verdict, verdicts) ?? [...verdicts],
     attribution,
   };
-}
-
-/** Builds `$n` placeholders while collecting their values. */
-export class SqlParams {
-  readonly values: unknown[] = [];
-  add(v: unknown): string {
-    this.values.push(v);
-    return `$${this.values.length}`;
-  }
-}
-
-interface TableColumns {
-  time: string;
-  /** Column holding attribution levels. */
-  hasPods: boolean;
-}
-
-export const EVENTS: TableColumns = { time: 'time', hasPods: true };
-export const ROLLUPS: TableColumns = { time: 'bucket', hasPods: false };
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-function workloadCondition(column: string, value: string, ps: SqlParams): string {
-  if (value.includes('/')) return `${column} = ${ps.add(value)}`;
-  // A bare name matches `<any kind>/<name>` and the name itself (Calico aggregated names).
-  return `(${column} = ${ps.add(value)} OR ${column} LIKE ${ps.add(`%/${escapeLike(value)}`)})`;
-}
-
-/**
- * WHERE conditions for the filters. On roll-ups the time range applies to the minute buckets: a
- * bucket is included when its minute starts inside [floor(from to the minute), to).
- */
-export function whereClause(f: DropFilters, table: TableColumns, ps: SqlParams): string {
-  const c: string[] = [];
-  if (table === ROLLUPS) {
-    const fromMinute = Math.floor(f.from / 60_000) * 60_000;
-    c.push(`bucket >= ${ps.add(new Date(fromMinute).toISOString())}::timestamptz`);
-    c.push(`bucket < ${ps.add(new Date(f.to).toISOString())}::timestamptz`);
-  } else {
-    c.push(`time >= ${ps.add(new Date(f.from).toISOString())}::timestamptz`);
-    c.push(`time < ${ps.add(new Date(f.to).toISOString())}::timestamptz`);
-  }
-  if (f.cluster !== undefined) c.push(`cluster = ${ps.add(f.cluster)}`);
-  if (f.namespace !== undefined) {
-    const n = ps.add(f.namespace);
-    c.push(`(src_namespace = ${n} OR dst_namespace = ${n})`);
-  }
-  if (f.srcNamespace !== undefined) c.push(`src_namespace = ${ps.add(f.srcNamespace)}`);
-  if (f.dstNamespace !== undefined) c.push(`dst_namespace = ${ps.add(f.dstNamespace)}`);
-  if (f.workload !== undefined)
-    c.push(
-      `(${workloadCondition('src_workload', f.workload, ps)} OR ${workloadCondition('dst_workload', f.workload, ps)})`,
-    );
-  if (f.srcWorkload !== undefined) c.push(workloadCondition('src_workload', f.srcWorkload, ps));
-  if (f.dstWorkload !== undefined) c.push(workloadCondition('dst_workload', f.dstWorkload, ps));
-  if (f.pod !== undefined) {
-    if (!table.hasPods)
-      throw new ApiInputError(
-        'pod',
-        'is not available here: summaries and edges are rolled up per workload; filter by workload, or list events with GET /api/v1/drops?pod=...',
-      );
-    const n = ps.add(f.pod);
-    c.push(`(src_pod = ${n} OR dst_pod = ${n})`);
-  }
-  // Containment (not `= ANY`) so the GIN index on policies serves it.
-  if (f.policy !== undefined) c.push(`policies @> ARRAY[${ps.add(f.policy)}::text]`);
-  if (f.reason !== undefined) c.push(`drop_reason = ${ps.add(f.reason)}`);
-  if (f.direction !== undefined) c.push(`direction = ANY(${ps.add(f.direction)}::text[])`);
-  c.push(f.verdict.length === 1 ? `verdict = ${ps.add(f.verdict[0])}` : `verdict = ANY(${ps.add(f.verdict)}::text[])`);
-  if (f.attribution !== undefined) c.push(`attribution_level = ANY(${ps.add(f.attribution)}::text[])`);
-  return c.join(' AND ');
 }

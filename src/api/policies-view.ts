@@ -1,11 +1,8 @@
 /** The policy inventory as the API shows it, joined with drop counts (plain TypeScript). */
-import type { PolicyDropStats } from './api-queries.js';
+import type { PolicyDropStats } from '../storage/readers.js';
+import { CONFIGURE_INVENTORY } from './api-errors.js';
 import type { PolicyInventory } from '../policy/policy-inventory.js';
 import { policyRefOf, policyRefString, type PolicyObject } from '../policy/policy-model.js';
-
-export interface InventoryProvider {
-  current(): PolicyInventory;
-}
 
 export interface PolicyDrops {
   count: number;
@@ -24,8 +21,7 @@ export interface PolicyView {
   drops: PolicyDrops;
 }
 
-export const NO_INVENTORY_NOTE =
-  'no policy inventory is configured (set POLICY_MANIFESTS to manifest files or folders); listing only the policies named by drops';
+export const NO_INVENTORY_NOTE = `no policy inventory is configured (${CONFIGURE_INVENTORY}); listing only the policies named by drops`;
 
 function drops(s: PolicyDropStats | undefined): PolicyDrops {
   return s

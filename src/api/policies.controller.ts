@@ -1,15 +1,4 @@
-import {
-  Body,
-  ConflictException,
-  Controller,
-  Get,
-  HttpCode,
-  Inject,
-  NotFoundException,
-  Param,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -18,25 +7,35 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
-import { RUNTIME, type Runtime } from '../app/runtime.js';
 import { policyTestFromBody, type ProbeResult } from '../policy/policy-test.js';
-import type { PolicyInventory } from '../policy/policy-inventory.js';
-import { ApiErrors, TimeRangeQueries } from './api-docs.decorators.js';
+import type { DropEventReader, DropItem, RollupStatsReader } from '../storage/readers.js';
+import type { PolicyInventoryProvider } from './api-dependencies.js';
+import { ApiErrors, QueryParams } from './api-docs.decorators.js';
+import { NoPolicyInventoryError, NotFoundError } from './api-errors.js';
 import { ErrorDto, PolicyDetailDto, PolicyListDto, PolicyTestRequestDto, PolicyTestResponseDto } from './api.dto.js';
-import type { ApiQueries, DropItem } from './api-queries.js';
-import { LIMITS, checkPathName, parsePolicyDetail, parsePolicyWindow } from './api-requests.js';
+import { checkPathName, parsePolicyDetail, parsePolicyList } from './api-requests.js';
 import { RequireScope } from './auth.guard.js';
 import { DROP_VERDICTS, type DropFilters } from './drop-filters.js';
 import { NO_INVENTORY_NOTE, findPolicies, listPolicyViews, policyView, type PolicyView } from './policies-view.js';
-import type { RawQuery, TimeRange } from './query-params.js';
-import { API_QUERIES } from './tokens.js';
+import { encodeOffsetCursor, type RawQuery, type TimeRange } from './query-params.js';
+import { QUERY_SCHEMAS } from './query-schemas.js';
+import { DROP_EVENT_READER, POLICY_INVENTORY, ROLLUP_STATS_READER } from './tokens.js';
 
 function windowFilters(range: TimeRange): DropFilters {
   return { ...range, verdict: [...DROP_VERDICTS] };
 }
+
+export interface PolicyList {
+  items: PolicyView[];
+  nextCursor: string | null;
+  note?: string;
+  from: string;
+  to: string;
+}
+
+export type PolicyDetail = PolicyView & { spec: object | null; recentDrops: DropItem[] };
 
 @ApiTags('policies')
 @ApiBearerAuth()
@@ -44,27 +43,24 @@ function windowFilters(range: TimeRange): DropFilters {
 @Controller('api/v1')
 export class PoliciesController {
   constructor(
-    @Inject(API_QUERIES) private readonly queries: ApiQueries,
-    @Inject(RUNTIME) private readonly rt: Runtime,
+    @Inject(ROLLUP_STATS_READER) private readonly stats: RollupStatsReader,
+    @Inject(DROP_EVENT_READER) private readonly events: DropEventReader,
+    @Inject(POLICY_INVENTORY) private readonly inventory: PolicyInventoryProvider,
   ) {}
-
-  private inventory(): PolicyInventory | undefined {
-    return this.rt.policies?.current();
-  }
 
   @Get('policies')
   @ApiOperation({ summary: 'The policy inventory, each policy with the drops attributed to it in the window' })
-  @TimeRangeQueries()
+  @QueryParams(QUERY_SCHEMAS.policies)
   @ApiOkResponse({ type: PolicyListDto })
-  async list(
-    @Query() q: RawQuery,
-  ): Promise<{ items: PolicyView[]; nextCursor: null; note?: string; from: string; to: string }> {
-    const { range } = parsePolicyWindow(q, Date.now());
-    const stats = await this.queries.policyDropStats(windowFilters(range));
-    const inventory = this.inventory();
-    const out: { items: PolicyView[]; nextCursor: null; note?: string; from: string; to: string } = {
-      items: listPolicyViews(inventory, stats),
-      nextCursor: null,
+  async list(@Query() q: RawQuery): Promise<PolicyList> {
+    const { range, limit, offset } = parsePolicyList(q, Date.now());
+    const stats = await this.stats.policyDropStats(windowFilters(range));
+    const inventory = this.inventory.current();
+    // The views are sorted (most drops first, then ref), so an offset into them is a stable page.
+    const all = listPolicyViews(inventory, stats);
+    const out: PolicyList = {
+      items: all.slice(offset, offset + limit),
+      nextCursor: offset + limit < all.length ? encodeOffsetCursor(offset + limit) : null,
       from: new Date(range.from).toISOString(),
       to: new Date(range.to).toISOString(),
     };
@@ -76,55 +72,40 @@ export class PoliciesController {
   @ApiOperation({ summary: 'One namespaced policy: its spec, drop counts and recent drop events' })
   @ApiParam({ name: 'namespace', type: String, description: 'The policy namespace' })
   @ApiParam({ name: 'name', type: String, description: 'The policy name' })
-  @TimeRangeQueries()
-  @ApiQuery({
-    name: 'recent',
-    required: false,
-    type: Number,
-    description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}, default ${LIMITS.recentDrops.def}`,
-  })
+  @QueryParams(QUERY_SCHEMAS.policyDetail)
   @ApiOkResponse({ type: PolicyDetailDto })
-  @ApiNotFoundResponse({ type: ErrorDto, description: 'Neither in the inventory nor named by drops in the window' })
+  @ApiNotFoundResponse({
+    type: ErrorDto,
+    description: 'Neither in the inventory nor named by drops in the window (code NOT_FOUND)',
+  })
   async namespaced(
     @Param('namespace') namespace: string,
     @Param('name') name: string,
     @Query() q: RawQuery,
-  ): Promise<PolicyView & { spec: object | null; recentDrops: DropItem[] }> {
+  ): Promise<PolicyDetail> {
     return this.detail(`${checkPathName('namespace', namespace)}/${checkPathName('name', name)}`, q);
   }
 
   @Get('policies/:name')
   @ApiOperation({ summary: 'One cluster-wide policy (CiliumClusterwideNetworkPolicy, GlobalNetworkPolicy)' })
   @ApiParam({ name: 'name', type: String, description: 'The policy name' })
-  @TimeRangeQueries()
-  @ApiQuery({
-    name: 'recent',
-    required: false,
-    type: Number,
-    description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}`,
-  })
+  @QueryParams(QUERY_SCHEMAS.policyDetail)
   @ApiOkResponse({ type: PolicyDetailDto })
-  @ApiNotFoundResponse({ type: ErrorDto })
-  async clusterWide(
-    @Param('name') name: string,
-    @Query() q: RawQuery,
-  ): Promise<PolicyView & { spec: object | null; recentDrops: DropItem[] }> {
+  @ApiNotFoundResponse({ type: ErrorDto, description: 'code NOT_FOUND' })
+  async clusterWide(@Param('name') name: string, @Query() q: RawQuery): Promise<PolicyDetail> {
     return this.detail(checkPathName('name', name), q);
   }
 
-  private async detail(
-    ref: string,
-    q: RawQuery,
-  ): Promise<PolicyView & { spec: object | null; recentDrops: DropItem[] }> {
+  private async detail(ref: string, q: RawQuery): Promise<PolicyDetail> {
     const { range, recent } = parsePolicyDetail(q, Date.now());
     const f = windowFilters(range);
-    const objects = findPolicies(this.inventory(), ref);
-    const stats = (await this.queries.policyDropStats(f, ref)).get(ref);
+    const objects = findPolicies(this.inventory.current(), ref);
+    const stats = (await this.stats.policyDropStats(f, ref)).get(ref);
     if (objects.length === 0 && !stats)
-      throw new NotFoundException(
+      throw new NotFoundError(
         `policy ${ref}: not in the policy inventory and no drops attributed to it between ${new Date(range.from).toISOString()} and ${new Date(range.to).toISOString()}`,
       );
-    const recentDrops = (await this.queries.listDrops({ ...f, policy: ref }, recent)).items;
+    const recentDrops = (await this.events.listDrops({ ...f, policy: ref }, recent)).items;
     return { ...policyView(ref, objects, stats), recentDrops };
   }
 
@@ -136,13 +117,10 @@ export class PoliciesController {
   })
   @ApiBody({ type: PolicyTestRequestDto })
   @ApiOkResponse({ type: PolicyTestResponseDto })
-  @ApiConflictResponse({ type: ErrorDto, description: 'No policy inventory is configured' })
+  @ApiConflictResponse({ type: ErrorDto, description: 'No policy inventory is configured (code NO_POLICY_INVENTORY)' })
   policyTest(@Body() body: unknown): { items: ProbeResult[] } {
-    const inventory = this.inventory();
-    if (!inventory)
-      throw new ConflictException(
-        'policy-test: no policy inventory is configured on this server; set POLICY_MANIFESTS to the manifest files or folders',
-      );
+    const inventory = this.inventory.current();
+    if (!inventory) throw new NoPolicyInventoryError('policy-test');
     return policyTestFromBody(inventory, body ?? {});
   }
 }

@@ -1,18 +1,12 @@
 /**
  * Query-string parsing for the REST API, plain TypeScript (no Nest imports). Every problem becomes
  * an ApiInputError naming the parameter and the expected form; the exception filter turns it into
- * `400 {statusCode, error, message: '<param>: <what is wrong>'}`.
+ * `400 {statusCode, error, code: 'INVALID_PARAMETER', message: '<param>: <what is wrong>'}`.
  */
+import type { DropPosition } from '../storage/readers.js';
+import { ApiInputError } from './api-errors.js';
 
-export class ApiInputError extends Error {
-  constructor(
-    readonly param: string,
-    problem: string,
-  ) {
-    super(`${param}: ${problem}`);
-    this.name = 'ApiInputError';
-  }
-}
+export { ApiInputError };
 
 /** What Express hands us: strings, arrays of strings (repeated parameters), or nested objects. */
 export type RawQuery = Record<string, unknown>;
@@ -151,4 +145,27 @@ export function decodeCursor(value: string | undefined, kind: string, shape: Reg
   const m = shape.exec(text.slice(kind.length + 1));
   if (!m) throw bad();
   return m;
+}
+
+const EVENT_CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|(\d{1,19})$/;
+const OFFSET_CURSOR = /^(\d{1,9})$/;
+
+/** The event list's keyset cursor: `e:<time>|<id>`. */
+export function encodeDropCursor(p: DropPosition): string {
+  return encodeCursor('e', `${p.time}|${p.id}`);
+}
+
+export function decodeDropCursor(value: string | undefined): DropPosition | undefined {
+  const m = decodeCursor(value, 'e', EVENT_CURSOR);
+  return m ? { time: m[1], id: m[2] } : undefined;
+}
+
+/** An offset over a stable ordering (edges, policies): `o:<offset>`. */
+export function encodeOffsetCursor(offset: number): string {
+  return encodeCursor('o', String(offset));
+}
+
+export function decodeOffsetCursor(value: string | undefined): number {
+  const m = decodeCursor(value, 'o', OFFSET_CURSOR);
+  return m ? Number(m[1]) : 0;
 }

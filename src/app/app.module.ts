@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { apiDependenciesFrom } from '../api/api-dependencies.js';
 import { ApiModule } from '../api/api.module.js';
 import { HealthController } from '../health/health.controller.js';
 import { MetricsController } from '../metrics/metrics.controller.js';
@@ -9,7 +10,7 @@ export class AppModule {
   static register(runtime: Runtime): DynamicModule {
     return {
       module: AppModule,
-      imports: [ApiModule.register(runtime)],
+      imports: [ApiModule.register(apiDependenciesFrom(runtime))],
       controllers: [HealthController, MetricsController],
       providers: [{ provide: RUNTIME, useValue: runtime }],
     };

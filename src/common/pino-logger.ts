@@ -16,34 +16,54 @@ const REDACT = [
   'webhookUrl',
 ];
 
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Pino writes a child's bindings and each call's fields side by side without merging them, so a
+ * key bound twice (a caller's `component` and a component's own) came out twice in one JSON line.
+ * The adapter keeps the merged bindings itself (inner values win) and, when a call repeats a bound
+ * key, writes that line from the root with bindings and fields merged (the call's value wins).
+ */
 class PinoAdapter implements Logger {
-  constructor(private readonly p: Pino) {}
+  private readonly p: Pino;
+  constructor(
+    private readonly root: Pino,
+    private readonly bindings: Record<string, unknown>,
+  ) {
+    this.p = root.child(bindings);
+  }
+  private write(level: Level, msg: string, fields: Record<string, unknown> | undefined): void {
+    if (fields && Object.keys(fields).some((k) => Object.hasOwn(this.bindings, k)))
+      this.root[level]({ ...this.bindings, ...fields }, msg);
+    else this.p[level](fields ?? {}, msg);
+  }
   debug(msg: string, fields?: Record<string, unknown>): void {
-    this.p.debug(fields ?? {}, msg);
+    this.write('debug', msg, fields);
   }
   info(msg: string, fields?: Record<string, unknown>): void {
-    this.p.info(fields ?? {}, msg);
+    this.write('info', msg, fields);
   }
   warn(msg: string, fields?: Record<string, unknown>): void {
-    this.p.warn(fields ?? {}, msg);
+    this.write('warn', msg, fields);
   }
   error(msg: string, fields?: Record<string, unknown>): void {
-    this.p.error(fields ?? {}, msg);
+    this.write('error', msg, fields);
   }
   child(bindings: Record<string, unknown>): Logger {
-    return new PinoAdapter(this.p.child(bindings));
+    return new PinoAdapter(this.root, { ...this.bindings, ...bindings });
   }
 }
 
 /** Structured JSON logs on stdout (one object per line), secrets redacted by key. */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const p = pino(
-    { level, base: { service: 'dropscope' }, redact: { paths: REDACT, censor: '[redacted]' } },
+    // No pino `base`: the service name is a binding like any other, so it too is written once.
+    { level, base: null, redact: { paths: REDACT, censor: '[redacted]' } },
     // process.stdout rather than pino.destination: sonic-boom's exit-time flushSync retries a
     // closed stdout (EPIPE) forever, which hung shutdown once the parent process had gone away.
     destination ?? stdoutIgnoringErrors(),
   );
-  return new PinoAdapter(p);
+  return new PinoAdapter(p, { service: 'dropscope' });
 }
 
 /** stdout whose write errors (a reader that went away) are dropped, never thrown at the service. */

@@ -437,7 +437,7 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       expect(body.recentDrops.length).toBe(Math.min(3, expected.length));
       for (const d of body.recentDrops) expect(expected.map((e) => e.flow.id)).toContain(d.flowId);
       const nf = await get('/api/v1/policies/default/nope', ALL).expect(404);
-      expect((nf.body as Json).message).toMatch(/default\/nope/);
+      expect(nf.body).toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/default\/nope/) });
       await get('/api/v1/policies/default/rule1', { ...ALL, bogus: '1' }).expect(400);
     });
 
@@ -510,7 +510,12 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
     ];
     it.each(bad)('%s %j', async (path, query, message) => {
       const res = await get(path, query).expect(400);
-      expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.stringMatching(message) });
+      expect(res.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'INVALID_PARAMETER',
+        message: expect.stringMatching(message),
+      });
     });
 
     it('a repeated parameter is a 400, not a 500', async () => {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ForbiddenException, type ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext } from '@nestjs/common';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { ApiError } from '../../src/api/api-errors.js';
 import { BearerAuthGuard } from '../../src/api/auth.guard.js';
 import { TokenVerifier, bearerToken } from '../../src/api/auth.js';
-import type { Runtime } from '../../src/app/runtime.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { ADMIN_TOKEN, READ_TOKEN, collectingLogger, startApi } from './api-support.js';
@@ -38,7 +38,10 @@ describe('API authentication modes and the no-inventory case', () => {
         .set('Authorization', `Bearer ${READ_TOKEN}`)
         .send({ probes: [{ from: 'a/b', to: 'c/d', port: 80 }] })
         .expect(409);
-      expect((pt.body as Json).message).toMatch(/no policy inventory .*POLICY_MANIFESTS/);
+      expect(pt.body).toMatchObject({
+        code: 'NO_POLICY_INVENTORY',
+        message: expect.stringMatching(/no policy inventory .*POLICY_MANIFESTS.*POLICY_KUBERNETES=true/),
+      });
       await request(base).get('/api/v1/policies/default/x').set('Authorization', `Bearer ${READ_TOKEN}`).expect(404);
     } finally {
       await svc.close();
@@ -92,7 +95,7 @@ describe('API authentication modes and the no-inventory case', () => {
 
 describe('BearerAuthGuard scopes', () => {
   const config = loadConfig({ API_READ_TOKENS: READ_TOKEN, API_ADMIN_TOKENS: ADMIN_TOKEN });
-  const guard = new BearerAuthGuard({ config } as Runtime);
+  const guard = new BearerAuthGuard(config.auth);
   class Writes {
     create(): void {}
   }
@@ -109,7 +112,14 @@ describe('BearerAuthGuard scopes', () => {
   };
 
   it('a read token gets 403 on a write (admin) route; an admin token passes', () => {
-    expect(() => guard.canActivate(ctx('POST', READ_TOKEN))).toThrow(ForbiddenException);
+    let denied: unknown;
+    try {
+      guard.canActivate(ctx('POST', READ_TOKEN));
+    } catch (e) {
+      denied = e;
+    }
+    expect(denied).toBeInstanceOf(ApiError);
+    expect(denied).toMatchObject({ code: 'FORBIDDEN', status: 403 });
     expect(guard.canActivate(ctx('POST', ADMIN_TOKEN))).toBe(true);
     expect(guard.canActivate(ctx('GET', READ_TOKEN))).toBe(true);
   });

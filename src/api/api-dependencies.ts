@@ -1,0 +1,50 @@
+/**
+ * What the API module needs from the composition root, and nothing more: the read repositories,
+ * the policy inventory, the token settings, a logger and whether the `api` role is on.
+ */
+import type { Runtime } from '../app/runtime.js';
+import type { Logger } from '../common/logger.js';
+import type { PolicyInventory } from '../policy/policy-inventory.js';
+import { PostgresDropEventReader } from '../storage/drop-event.reader.js';
+import { PostgresEdgeReader } from '../storage/edge.reader.js';
+import type { DropEventReader, EdgeReader, RollupStatsReader } from '../storage/readers.js';
+import { PostgresRollupStatsReader } from '../storage/rollup-stats.reader.js';
+
+/** The bearer-token settings the guard enforces. */
+export interface AuthSettings {
+  disabled: boolean;
+  readTokens: readonly string[];
+  adminTokens: readonly string[];
+  /** /metrics without a token. */
+  metricsOpen: boolean;
+}
+
+/** The current policy inventory; undefined when none is configured. */
+export interface PolicyInventoryProvider {
+  current(): PolicyInventory | undefined;
+}
+
+export interface ApiDependencies {
+  drops: DropEventReader;
+  edges: EdgeReader;
+  stats: RollupStatsReader;
+  policies: PolicyInventoryProvider;
+  auth: AuthSettings;
+  log: Logger;
+  /** The `api` role: without it only the guard and the exception filter are registered. */
+  serveApi: boolean;
+}
+
+/** Builds the API's dependencies from the service runtime (PostgreSQL readers over its DataSource). */
+export function apiDependenciesFrom(runtime: Runtime): ApiDependencies {
+  const ds = runtime.db.dataSource;
+  return {
+    drops: new PostgresDropEventReader(ds),
+    edges: new PostgresEdgeReader(ds),
+    stats: new PostgresRollupStatsReader(ds),
+    policies: { current: () => runtime.policies?.current() },
+    auth: runtime.config.auth,
+    log: runtime.log.child({ component: 'api' }),
+    serveApi: runtime.config.roles.has('api'),
+  };
+}

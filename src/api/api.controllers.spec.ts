@@ -1,0 +1,331 @@
+/**
+ * The API controllers, guard, exception filter and OpenAPI document against in-memory fakes of
+ * the read repositories: parameter handling, cursors, error codes and response shapes without
+ * PostgreSQL (test/api/*.e2e-spec.ts covers the same routes over real PostgreSQL).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import request from 'supertest';
+import { silentLogger } from '../common/logger.js';
+import type {
+  DropEventReader,
+  DropFilters,
+  DropItem,
+  DropPosition,
+  EdgeItem,
+  EdgeReader,
+  ObservedEdge,
+  PolicyDropStats,
+  ReaderPage,
+  RollupStatsReader,
+  Step,
+  SummaryBy,
+  SummaryItem,
+  Timeseries,
+} from '../storage/readers.js';
+import type { ApiDependencies } from './api-dependencies.js';
+import { ApiModule } from './api.module.js';
+import { setupApiDocs } from './swagger.js';
+
+const TOKEN = 'read-token-0123456789abcdef';
+type Json = Record<string, unknown>;
+
+function drop(id: string, time: string): DropItem {
+  return { id, flowId: `f${id}`, time, attribution: { level: 'unknown', policies: [] } };
+}
+
+/** Events newest first, paged on (time, id) like the real reader. */
+class FakeDropEvents implements DropEventReader {
+  calls: Array<{ f: DropFilters; limit: number; after?: DropPosition }> = [];
+  events: DropItem[] = [];
+  listDrops(f: DropFilters, limit: number, after?: DropPosition): Promise<ReaderPage<DropItem, DropPosition>> {
+    this.calls.push({ f, limit, after });
+    const rest = after ? this.events.filter((e) => e.time < after.time) : this.events;
+    const items = rest.slice(0, limit);
+    const last = items[items.length - 1];
+    return Promise.resolve({ items, next: rest.length > limit ? { time: last.time, id: last.id } : null });
+  }
+}
+
+class FakeStats implements RollupStatsReader {
+  calls: Array<{ method: string; f: DropFilters }> = [];
+  policies = new Map<string, PolicyDropStats>();
+  summary(f: DropFilters, by: SummaryBy): Promise<{ by: SummaryBy; items: SummaryItem[] }> {
+    this.calls.push({ method: 'summary', f });
+    return Promise.resolve({ by, items: [] });
+  }
+  timeseries(f: DropFilters, step: Step): Promise<Timeseries> {
+    this.calls.push({ method: 'timeseries', f });
+    return Promise.resolve({ step, from: '', to: '', items: [] });
+  }
+  policyDropStats(f: DropFilters, policy?: string): Promise<Map<string, PolicyDropStats>> {
+    this.calls.push({ method: 'policyDropStats', f });
+    if (policy === undefined) return Promise.resolve(this.policies);
+    const s = this.policies.get(policy);
+    return Promise.resolve(new Map(s ? [[policy, s]] : []));
+  }
+}
+
+const ICMP_EDGE: EdgeItem = {
+  cluster: 'c1',
+  src: { kind: 'pod', namespace: 'a', workload: 'Deployment/x', labels: { app: 'x' } },
+  dst: { kind: 'pod', namespace: 'b', workload: 'Deployment/y', labels: null },
+  dstPort: null,
+  icmpType: 8,
+  protocol: 'ICMPv4',
+  verdict: 'denied',
+  directions: ['egress'],
+  count: 3,
+  packets: 3,
+  bytes: 252,
+  firstSeen: '2025-03-01T00:00:00.000Z',
+  lastSeen: '2025-03-01T00:01:00.000Z',
+};
+
+class FakeEdges implements EdgeReader {
+  calls: Array<{ f: DropFilters; limit: number; offset: number }> = [];
+  edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>> {
+    this.calls.push({ f, limit, offset });
+    return Promise.resolve({ items: [ICMP_EDGE], next: offset === 0 ? limit : null });
+  }
+  observedEdges(): Promise<ObservedEdge[]> {
+    return Promise.resolve([]);
+  }
+}
+
+function stats(policy: string, count: number): PolicyDropStats {
+  return {
+    policy,
+    count,
+    firstSeen: '2025-03-01T00:00:00.000Z',
+    lastSeen: '2025-03-01T00:05:00.000Z',
+    verdicts: { denied: count },
+  };
+}
+
+describe('API controllers with in-memory readers', () => {
+  let app: INestApplication;
+  let base: string;
+  const events = new FakeDropEvents();
+  const rollups = new FakeStats();
+  const edgeReader = new FakeEdges();
+
+  beforeAll(async () => {
+    const deps: ApiDependencies = {
+      drops: events,
+      edges: edgeReader,
+      stats: rollups,
+      policies: { current: () => undefined },
+      auth: { disabled: false, readTokens: [TOKEN], adminTokens: [], metricsOpen: true },
+      log: silentLogger,
+      serveApi: true,
+    };
+    app = await NestFactory.create(ApiModule.register(deps), { logger: false });
+    setupApiDocs(app);
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  beforeEach(() => {
+    events.calls = [];
+    rollups.calls = [];
+    edgeReader.calls = [];
+  });
+
+  const get = (path: string, query: Record<string, string> = {}, token: string | null = TOKEN) => {
+    const r = request(base).get(path).query(query);
+    return token ? r.set('Authorization', `Bearer ${token}`) : r;
+  };
+
+  describe('GET /api/v1/drops', () => {
+    it('passes the defaults (last 24 h, drop verdicts, 100 per page) to the reader', async () => {
+      const before = Date.now();
+      await get('/api/v1/drops').expect(200);
+      const { f, limit, after } = events.calls[0];
+      expect(limit).toBe(100);
+      expect(after).toBeUndefined();
+      expect(f.verdict).toEqual(['denied', 'dropped', 'audit']);
+      expect(f.to).toBeGreaterThanOrEqual(before);
+      expect(f.to - f.from).toBe(24 * 3_600_000);
+    });
+
+    it('hands out an opaque cursor and turns it back into the reader position', async () => {
+      events.events = [
+        drop('3', '2025-03-01T00:00:03.000000Z'),
+        drop('2', '2025-03-01T00:00:02.000000Z'),
+        drop('1', '2025-03-01T00:00:01.000000Z'),
+      ];
+      const first = await get('/api/v1/drops', { limit: '2' }).expect(200);
+      const body = first.body as { items: Json[]; nextCursor: string };
+      expect(body.items.map((i) => i.id)).toEqual(['3', '2']);
+      expect(body.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+      const second = await get('/api/v1/drops', { limit: '2', cursor: body.nextCursor }).expect(200);
+      expect(events.calls[1].after).toEqual({ time: '2025-03-01T00:00:02.000000Z', id: '2' });
+      expect(second.body).toEqual({ items: [drop('1', '2025-03-01T00:00:01.000000Z')], nextCursor: null });
+    });
+
+    it('answers bad input with 400 INVALID_PARAMETER naming the parameter, without reading', async () => {
+      for (const [query, message] of [
+        [{ limit: '0' }, /^limit: "0" is not an integer from 1 to 1000/],
+        [{ cursor: 'bm90LW91cnM' }, /^cursor: is not a cursor this endpoint issued/],
+        [{ foo: '1' }, /^foo: unknown query parameter/],
+      ] as Array<[Record<string, string>, RegExp]>) {
+        const res = await get('/api/v1/drops', query).expect(400);
+        expect(res.body).toEqual({
+          statusCode: 400,
+          error: 'Bad Request',
+          code: 'INVALID_PARAMETER',
+          message: expect.stringMatching(message),
+        });
+      }
+      expect(events.calls).toEqual([]);
+    });
+  });
+
+  describe('roll-up endpoints', () => {
+    it('reject pod (per-workload roll-ups) and over-long series before reading', async () => {
+      const pod = await get('/api/v1/drops/summary', { pod: 'x' }).expect(400);
+      expect(pod.body).toMatchObject({
+        code: 'INVALID_PARAMETER',
+        message: expect.stringMatching(/^pod: is not available here/),
+      });
+      await get('/api/v1/flows/edges', { pod: 'x' }).expect(400);
+      const ts = await get('/api/v1/drops/timeseries', { step: '1m', from: '-30d' }).expect(400);
+      expect((ts.body as Json).message).toMatch(/^step: 1m over this range makes \d+ points \(at most 10000\)/);
+      expect(rollups.calls).toEqual([]);
+      expect(edgeReader.calls).toEqual([]);
+    });
+
+    it('GET /flows/edges: every verdict by default, offset cursor, ICMP edges with icmpType and dstPort null', async () => {
+      const res = await get('/api/v1/flows/edges', { limit: '1' }).expect(200);
+      const body = res.body as { items: Json[]; nextCursor: string };
+      expect(edgeReader.calls[0].f.verdict).toEqual(['allowed', 'denied', 'dropped', 'audit', 'other']);
+      expect(body.items[0]).toMatchObject({ protocol: 'ICMPv4', dstPort: null, icmpType: 8 });
+      await get('/api/v1/flows/edges', { limit: '1', cursor: body.nextCursor }).expect(200);
+      expect(edgeReader.calls[1]).toMatchObject({ limit: 1, offset: 1 });
+      const other = Buffer.from('e:2025-03-01T00:00:00.000000Z|1').toString('base64url');
+      expect((await get('/api/v1/flows/edges', { cursor: other }).expect(400)).body).toMatchObject({
+        code: 'INVALID_PARAMETER',
+      });
+    });
+  });
+
+  describe('policies', () => {
+    beforeAll(() => {
+      rollups.policies = new Map([
+        ['a/p1', stats('a/p1', 5)],
+        ['a/p2', stats('a/p2', 3)],
+        ['b/p3', stats('b/p3', 1)],
+      ]);
+    });
+
+    it('GET /policies pages with limit and accepts the nextCursor it returns', async () => {
+      const first = await get('/api/v1/policies', { limit: '2' }).expect(200);
+      const body = first.body as { items: Json[]; nextCursor: string | null; note: string };
+      expect(body.items.map((i) => i.ref)).toEqual(['a/p1', 'a/p2']);
+      expect(body.nextCursor).not.toBeNull();
+      expect(body.note).toMatch(/POLICY_MANIFESTS.*POLICY_KUBERNETES=true/);
+      const second = await get('/api/v1/policies', { limit: '2', cursor: body.nextCursor! }).expect(200);
+      expect((second.body as { items: Json[] }).items.map((i) => i.ref)).toEqual(['b/p3']);
+      expect((second.body as Json).nextCursor).toBeNull();
+      const all = await get('/api/v1/policies').expect(200);
+      expect((all.body as { items: Json[] }).items).toHaveLength(3);
+      expect((all.body as Json).nextCursor).toBeNull();
+    });
+
+    it('GET /policies/{ns}/{name}: recentDrops from the event reader; 404 NOT_FOUND when unknown', async () => {
+      events.events = [drop('9', '2025-03-01T00:00:09.000000Z')];
+      const res = await get('/api/v1/policies/a/p1', { recent: '5' }).expect(200);
+      expect(res.body).toMatchObject({ ref: 'a/p1', inInventory: false, spec: null, drops: { count: 5 } });
+      expect((res.body as { recentDrops: Json[] }).recentDrops.map((d) => d.id)).toEqual(['9']);
+      expect(events.calls[0]).toMatchObject({ limit: 5, f: { policy: 'a/p1' } });
+      const nf = await get('/api/v1/policies/a/nope').expect(404);
+      expect(nf.body).toMatchObject({
+        statusCode: 404,
+        code: 'NOT_FOUND',
+        message: expect.stringMatching(/^policy a\/nope:/),
+      });
+    });
+
+    it('POST /policy-test without an inventory: 409 NO_POLICY_INVENTORY naming both ways to configure one', async () => {
+      const res = await request(base)
+        .post('/api/v1/policy-test')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .send({ probes: [] })
+        .expect(409);
+      expect(res.body).toEqual({
+        statusCode: 409,
+        error: 'Conflict',
+        code: 'NO_POLICY_INVENTORY',
+        message: expect.stringMatching(/POLICY_MANIFESTS.* or POLICY_KUBERNETES=true/),
+      });
+    });
+  });
+
+  describe('errors from outside the controllers carry codes too', () => {
+    it('401 UNAUTHORIZED without a token; 404 NOT_FOUND for an unknown route; 400 for a body that is not JSON', async () => {
+      const none = await get('/api/v1/drops', {}, null).expect(401);
+      expect(none.body).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
+      const bad = await get('/api/v1/drops', {}, 'x'.repeat(30)).expect(401);
+      expect(bad.body).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/not valid/) });
+      const nf = await get('/api/v1/nothing-here').expect(404);
+      expect(nf.body).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+      const notJson = await request(base)
+        .post('/api/v1/policy-test')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .set('Content-Type', 'application/json')
+        .send('{"probes": [')
+        .expect(400);
+      expect(notJson.body).toMatchObject({ code: 'INVALID_PARAMETER', message: 'body: is not valid JSON' });
+    });
+  });
+
+  describe('OpenAPI document', () => {
+    let doc: {
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>;
+      components: { securitySchemes: Record<string, Json> };
+    };
+    beforeAll(async () => {
+      doc = (await request(base).get('/docs-json').expect(200)).body as typeof doc;
+    });
+
+    it('documents exactly the query parameters each endpoint accepts', async () => {
+      const gets = Object.entries(doc.paths).filter(([, ops]) => ops.get);
+      expect(gets.length).toBe(7);
+      for (const [path, ops] of gets) {
+        const documented = (ops.get.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+        const url = path.replace('{namespace}', 'a').replace('{name}', 'p1');
+        // The validator names what it accepts when it rejects an unknown parameter.
+        const res = await get(url, { zz_unknown: '1' }).expect(400);
+        const m = /unknown query parameter; accepted: (.*)$/.exec((res.body as { message: string }).message);
+        expect(m).not.toBeNull();
+        expect([path, [...documented].sort()]).toEqual([path, m![1].split(', ').sort()]);
+      }
+    });
+
+    it('describes the bearer tokens as opaque (they are not JWTs) and errors with a code', () => {
+      const schemes = Object.values(doc.components.securitySchemes);
+      expect(schemes).toHaveLength(1);
+      expect(schemes[0]).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(schemes[0].bearerFormat).not.toBe('JWT');
+      expect(JSON.stringify(doc.components)).toContain('NO_POLICY_INVENTORY');
+    });
+
+    it('/docs/ redirects to /docs, whose page assets all load', async () => {
+      const slash = await request(base).get('/docs/').expect(301);
+      expect(slash.headers.location).toBe('/docs');
+      const page = await request(base).get('/docs').expect(200);
+      const assets = [...(page.text as string).matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+      expect(assets.length).toBeGreaterThan(0);
+      for (const a of assets)
+        await request(base)
+          .get(new URL(a, `${base}/docs`).pathname)
+          .expect(200);
+    });
+  });
+});

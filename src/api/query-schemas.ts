@@ -1,0 +1,97 @@
+/**
+ * The query parameters of each endpoint, declared once (plain TypeScript): the request parsers
+ * accept exactly these names (api-requests.ts) and the OpenAPI document is generated from them
+ * (api-docs.decorators.ts, `QueryParams`), so the two cannot drift.
+ */
+import { SUMMARY_BY, STEPS } from '../storage/readers.js';
+import { ALL_VERDICTS, ATTRIBUTION_LEVELS, DIRECTION_VALUES, DROP_VERDICTS } from './drop-filters.js';
+import { TIME_FORM } from './query-params.js';
+
+export interface QueryParamSpec {
+  name: string;
+  type: 'string' | 'integer';
+  description: string;
+  enum?: readonly string[];
+}
+
+export type QuerySchema = readonly QueryParamSpec[];
+
+export const LIMITS = {
+  drops: { def: 100, max: 1000 },
+  summary: { def: 20, max: 1000 },
+  edges: { def: 1000, max: 5000 },
+  policies: { def: 1000, max: 5000 },
+  recentDrops: { def: 20, max: 200 },
+} as const;
+
+const text = (name: string, description: string): QueryParamSpec => ({ name, type: 'string', description });
+
+const limit = (what: string, l: { def: number; max: number }): QueryParamSpec => ({
+  name: 'limit',
+  type: 'integer',
+  description: `${what}, 1-${l.max}, default ${l.def}`,
+});
+
+const CURSOR = text('cursor', 'The nextCursor of the previous page');
+
+export const TIME_RANGE: QuerySchema = [
+  text('from', `Start (inclusive): ${TIME_FORM}. Default: to - 24h`),
+  text('to', `End (exclusive): ${TIME_FORM}. Default: now`),
+];
+
+/** The filters of the drop and flow endpoints; `verdicts` is the accepted set (also the default). */
+function filters(verdicts: readonly string[], pods: boolean): QuerySchema {
+  return [
+    ...TIME_RANGE,
+    text('cluster', 'Cluster name'),
+    text('namespace', 'Namespace on either side'),
+    text('srcNamespace', 'Source namespace'),
+    text('dstNamespace', 'Destination namespace'),
+    text('workload', 'Workload on either side: `Kind/name` (Deployment/frontend), or a bare name matching any kind'),
+    text('srcWorkload', 'Source workload (`Kind/name` or bare name)'),
+    text('dstWorkload', 'Destination workload (`Kind/name` or bare name)'),
+    text(
+      'pod',
+      pods
+        ? 'Pod name on either side'
+        : 'Not available here (roll-ups are per workload): a 400 says so; use GET /api/v1/drops?pod=',
+    ),
+    text('policy', 'Attributed policy: `namespace/name`, or `name` for a cluster-wide policy'),
+    text('reason', 'The source drop reason, e.g. POLICY_DENIED, POLICY_DENY'),
+    text('direction', `Comma-separated: ${DIRECTION_VALUES.join('|')}`),
+    text('verdict', `Comma-separated: ${verdicts.join('|')}. Default: all of them`),
+    text('attribution', `Attribution level, comma-separated: ${ATTRIBUTION_LEVELS.join('|')}`),
+  ];
+}
+
+export const QUERY_SCHEMAS = {
+  drops: [...filters(DROP_VERDICTS, true), limit('Page size', LIMITS.drops), CURSOR],
+  summary: [
+    ...filters(DROP_VERDICTS, false),
+    { name: 'by', type: 'string', enum: SUMMARY_BY, description: 'Grouping, default edge' },
+    limit('Top N', LIMITS.summary),
+  ],
+  timeseries: [
+    ...filters(DROP_VERDICTS, false),
+    {
+      name: 'step',
+      type: 'string',
+      enum: Object.keys(STEPS),
+      description: 'Bucket width; default chosen from the range (1m up to 6h, 5m up to 24h, 1h up to 14d, else 1d)',
+    },
+  ],
+  edges: [...filters(ALL_VERDICTS, false), limit('Page size', LIMITS.edges), CURSOR],
+  policies: [...TIME_RANGE, limit('Page size', LIMITS.policies), CURSOR],
+  policyDetail: [
+    ...TIME_RANGE,
+    {
+      name: 'recent',
+      type: 'integer',
+      description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}, default ${LIMITS.recentDrops.def}`,
+    },
+  ],
+} satisfies Record<string, QuerySchema>;
+
+export function paramNames(schema: QuerySchema): string[] {
+  return schema.map((p) => p.name);
+}
