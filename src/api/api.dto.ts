@@ -205,7 +205,12 @@ export class PolicyDetailDto extends PolicyItemDto {
 export class ProbeDto {
   @ApiProperty({ type: String, example: 'default/xwing', description: 'NAMESPACE/POD or an IP address' }) from!: string;
   @ApiProperty({ type: String, example: 'default/deathstar-7848d6c4d5-th9v2' }) to!: string;
-  @ApiProperty({ type: Number, example: 80 }) port!: number;
+  @ApiProperty({
+    oneOf: [{ type: 'integer' }, { type: 'string' }],
+    example: 80,
+    description: "a number, or a port name resolved on the destination pod's container ports",
+  })
+  port!: number | string;
   @ApiPropertyOptional({ type: String, enum: ['TCP', 'UDP', 'SCTP'], default: 'TCP' }) protocol?: string;
 }
 

@@ -14,9 +14,14 @@ export function registerPolicyTest(program: Command): void {
     )
     .option('--from <endpoint>', 'source: NS/POD or an IP')
     .option('--to <endpoint>', 'destination: NS/POD or an IP')
-    .option('--port <port>', 'destination port number or named port')
+    .option('--port <port>', "destination port: a number, or a name resolved on the destination pod's container ports")
     .option('--protocol <protocol>', 'TCP|UDP|SCTP', 'TCP')
-    .option('--probes <file>', 'JSON lines of {"from","to","port","protocol"}')
+    .option(
+      '--probes <file>',
+      'JSON lines of {"from","to","port","protocol","expected"}; bad lines reported, the rest evaluated',
+    )
+    .option('--output <format>', 'table|json (default: table on a terminal, json otherwise)')
+    .option('--expect <verdict>', 'allow|deny: exit 1 when a probe disagrees (default for probes without "expected")')
     .option('--matrix', 'print the reachability table of all pods for --port/--protocol')
     .option(
       '--namespace <ns>',
@@ -34,11 +39,17 @@ export function registerPolicyTest(program: Command): void {
         probes?: string;
         matrix?: boolean;
         namespace: string[];
+        output?: string;
+        expect?: string;
       }) => {
         try {
           process.exitCode = await runPolicyTestCli(
             { ...opts, namespaces: opts.namespace.length > 0 ? opts.namespace : undefined },
-            { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) },
+            {
+              stdout: (s) => process.stdout.write(s),
+              stderr: (s) => process.stderr.write(s),
+              isTTY: process.stdout.isTTY === true,
+            },
           );
         } catch (e) {
           exitWithError(e);

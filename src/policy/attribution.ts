@@ -55,7 +55,8 @@ function toAttributed(r: PolicyRef | RuleRef): AttributedPolicy {
   return out;
 }
 
-function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoint, portText: string): string {
+/** The one-sentence reason a side denied: also what `policy-test` prints for a denied side. */
+export function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: PolicyEndpoint, portText: string): string {
   const peer = d.direction === 'egress' ? `to ${describeEndpoint(dst)}` : `from ${describeEndpoint(src)}`;
   const self =
     d.direction === 'egress' ? `egress from ${describeEndpoint(src)}` : `ingress to ${describeEndpoint(dst)}`;

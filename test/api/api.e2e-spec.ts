@@ -452,10 +452,16 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
       const items = (res.body as { items: Json[] }).items;
       expect(items).toHaveLength(1);
       expect(typeof items[0].allowed).toBe('boolean');
+      const named = await request(base)
+        .post('/api/v1/policy-test')
+        .set('Authorization', `Bearer ${READ_TOKEN}`)
+        .send({ probes: [{ from: 'default/xwing', to: 'default/deathstar-7848d6c4d5-th9v2', port: 'http' }] })
+        .expect(200);
+      expect((named.body as { items: Json[] }).items[0]).toMatchObject({ port: 80, portName: 'http' });
       const bad = await request(base)
         .post('/api/v1/policy-test')
         .set('Authorization', `Bearer ${ADMIN_TOKEN}`)
-        .send({ probes: [{ from: 'default/xwing', to: 'default/deathstar', port: 'http-ish' }] })
+        .send({ probes: [{ from: 'default/xwing', to: 'default/deathstar', port: 'http_ish' }] })
         .expect(400);
       expect((bad.body as Json).message).toMatch(/^probes\[0\]\.port: /);
       const notJson = await request(base)

@@ -6,6 +6,9 @@ import { ROOT, runCli } from '../support/cli.js';
 
 const CLUSTER = join(ROOT, 'test', 'policy', 'fixtures', 'xyz-cluster.yaml');
 const DENY_X = join(ROOT, 'test', 'policy', 'fixtures', 'xyz-deny-x.yaml');
+const EXAMPLE = join(ROOT, 'examples', 'cluster');
+const FRONTEND = 'shop/frontend-7d9f8b6c5d-x2kqp';
+const CART = 'shop/cart-5c8d7f9b4-m7wtn';
 
 interface ProbeLine {
   from: string;
@@ -80,5 +83,83 @@ describe('dropscope policy-test', () => {
     const r = await runCli(['policy-test', '--cluster', CLUSTER, '--from', 'y/a', '--to', 'x/b', '--port', '99999']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--port/);
+  });
+
+  it('resolves a named port on the destination pod and prints a table on request', async () => {
+    const r = await runCli([
+      'policy-test',
+      '--cluster',
+      EXAMPLE,
+      '--from',
+      FRONTEND,
+      '--to',
+      CART,
+      '--port',
+      'http',
+      '--output',
+      'table',
+    ]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe(
+      [
+        `ALLOW  ${FRONTEND} -> ${CART} TCP/8080 (http)`,
+        '  egress   allow  isolated by shop/allow-dns, shop/default-deny, shop/frontend-egress',
+        '                  admitted by shop/frontend-egress egress[0]',
+        '  ingress  allow  isolated by shop/allow-frontend-to-cart, shop/default-deny',
+        '                  admitted by shop/allow-frontend-to-cart ingress[0]',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('gates a pipeline: --expect disagreements exit 1, JSON when stdout is a pipe', async () => {
+    const r = await runCli([
+      'policy-test',
+      '--cluster',
+      EXAMPLE,
+      '--from',
+      FRONTEND,
+      '--to',
+      'db/postgres-0',
+      '--port',
+      'postgres',
+      '--expect',
+      'allow',
+    ]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ port: 5432, portName: 'postgres', allowed: false, expected: 'allow' });
+    expect(r.stderr).toBe(
+      `policy-test: expected allow, got deny: ${FRONTEND} -> db/postgres-0 TCP/5432\n` +
+        'policy-test: 1 of 1 probes disagreed with the expected verdict\n',
+    );
+  });
+
+  it('reports the bad lines of a probes file, evaluates the rest and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ds-probes-'));
+    const probes = join(dir, 'probes.jsonl');
+    writeFileSync(
+      probes,
+      [
+        `{"from":"shop/frontend","to":"${CART}","port":"http"}`,
+        `{"from":"${FRONTEND}","to":"${CART}","port":"http","expected":"allow"}`,
+        `{"from":"${FRONTEND}","to":"${CART}","port":"grpc"}`,
+      ].join('\n'),
+    );
+    const r = await runCli(['policy-test', '--cluster', EXAMPLE, '--probes', probes]);
+    expect(r.code).toBe(2);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as ProbeLine).port),
+    ).toEqual([8080]);
+    expect(r.stderr).toBe(
+      [
+        `policy-test: line 1: from: pod shop/frontend is not in the cluster manifests; did you mean ${FRONTEND}?`,
+        `policy-test: line 3: port: pod ${CART} has no TCP container port named grpc (its named ports: http TCP/8080, metrics TCP/9090)`,
+        'policy-test: 2 of 3 probes not evaluated (bad input)',
+        '',
+      ].join('\n'),
+    );
   });
 });
