@@ -4,7 +4,7 @@
  * table in input order, and a reachability matrix of all pods for one port/protocol.
  */
 import { promises as fs } from 'node:fs';
-import { editDistance } from '../config/known-variables.js';
+import { editDistance } from '../common/edit-distance.js';
 import { sideReason } from './attribution.js';
 import { isIp } from './cidr.js';
 import { formatManifestIssue, loadManifestPaths } from './manifest.loader.js';
