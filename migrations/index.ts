@@ -1,6 +1,12 @@
 import { InitialSchema1763770000000 } from './1763770000000-InitialSchema.js';
 import { ApiIndexes1763900000000 } from './1763900000000-ApiIndexes.js';
 import { PolicyArrays1764000000000 } from './1764000000000-PolicyArrays.js';
+import { Alerts1764100000000 } from './1764100000000-Alerts.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
-export const MIGRATIONS = [InitialSchema1763770000000, ApiIndexes1763900000000, PolicyArrays1764000000000];
+export const MIGRATIONS = [
+  InitialSchema1763770000000,
+  ApiIndexes1763900000000,
+  PolicyArrays1764000000000,
+  Alerts1764100000000,
+];

@@ -3,7 +3,10 @@
  * the policy inventory, the token settings, a logger and whether the `api` role is on.
  */
 import type { Runtime } from '../app/runtime.js';
+import { loadAlertingConfig } from '../alerts/alerting.service.js';
 import type { Logger } from '../common/logger.js';
+import { AlertStateRepository } from '../storage/alert-state.repository.js';
+import type { AlertsApiDeps } from './alerts.controller.js';
 import type { PolicyInventory } from '../policy/policy-inventory.js';
 import { PostgresDropEventReader } from '../storage/drop-event.reader.js';
 import { PostgresEdgeReader } from '../storage/edge.reader.js';
@@ -30,6 +33,8 @@ export interface ApiDependencies {
   stats: RollupStatsReader;
   policies: PolicyInventoryProvider;
   auth: AuthSettings;
+  /** Alert state and rules (read from the database: the alerts role may run elsewhere). */
+  alerts: AlertsApiDeps;
   log: Logger;
   /** The `api` role: without it only the guard and the exception filter are registered. */
   serveApi: boolean;
@@ -44,7 +49,13 @@ export function apiDependenciesFrom(runtime: Runtime): ApiDependencies {
     stats: new PostgresRollupStatsReader(ds),
     policies: { current: () => runtime.policies?.current() },
     auth: runtime.config.auth,
+    alerts: alertsApi(runtime),
     log: runtime.log.child({ component: 'api' }),
     serveApi: runtime.config.roles.has('api'),
   };
+}
+
+function alertsApi(runtime: Runtime): AlertsApiDeps {
+  const alerting = loadAlertingConfig(runtime.config);
+  return { repo: new AlertStateRepository(runtime.db.dataSource), config: () => alerting };
 }

@@ -24,11 +24,44 @@ import type {
   SummaryItem,
   Timeseries,
 } from '../storage/readers.js';
+import type { AlertRecord } from '../alerts/alert-lifecycle.js';
+import { parseAlertingConfig } from '../alerts/alerting-config.js';
+import type { AlertsApiRepository } from './alerts.controller.js';
 import type { ApiDependencies } from './api-dependencies.js';
 import { ApiModule } from './api.module.js';
 import { setupApiDocs } from './swagger.js';
 
 const TOKEN = 'read-token-0123456789abcdef';
+const ADMIN = 'admin-token-0123456789abcdef';
+const ALERT_DEFAULTS = { groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 14_400_000 };
+
+/** Alert state in memory: the alerts controller reads and filters what the store returns. */
+class FakeAlertState implements AlertsApiRepository {
+  alerts: Array<AlertRecord & { history: unknown[] }> = [];
+  calls: Array<{ status?: string; fingerprint?: string; limit: number }> = [];
+  async listAlerts(filter: { status?: string; fingerprint?: string; limit: number }) {
+    this.calls.push(filter);
+    return this.alerts.filter((a) => filter.status === undefined || a.status === filter.status).slice(0, filter.limit);
+  }
+  async apiRules() {
+    return [];
+  }
+  async putRule(): Promise<never> {
+    throw new Error('not used by these tests');
+  }
+  async deleteRule() {
+    return false;
+  }
+  async listSilences() {
+    return [];
+  }
+  async addSilence(): Promise<never> {
+    throw new Error('not used by these tests');
+  }
+  async expireSilence() {
+    return false;
+  }
+}
 type Json = Record<string, unknown>;
 
 function drop(id: string, time: string): DropItem {
@@ -110,6 +143,7 @@ describe('API controllers with in-memory readers', () => {
   const events = new FakeDropEvents();
   const rollups = new FakeStats();
   const edgeReader = new FakeEdges();
+  const alertState = new FakeAlertState();
 
   beforeAll(async () => {
     const deps: ApiDependencies = {
@@ -117,7 +151,8 @@ describe('API controllers with in-memory readers', () => {
       edges: edgeReader,
       stats: rollups,
       policies: { current: () => undefined },
-      auth: { disabled: false, readTokens: [TOKEN], adminTokens: [], metricsOpen: true },
+      auth: { disabled: false, readTokens: [TOKEN], adminTokens: [ADMIN], metricsOpen: true },
+      alerts: { repo: alertState, config: () => parseAlertingConfig({}, ALERT_DEFAULTS) },
       log: silentLogger,
       serveApi: true,
     };
@@ -285,6 +320,43 @@ describe('API controllers with in-memory readers', () => {
     });
   });
 
+  describe('GET /api/v1/alerts', () => {
+    it('passes status and limit to the store and renders times as RFC 3339', async () => {
+      alertState.alerts = [
+        {
+          fingerprint: 'f1',
+          ruleId: 'unexpected-drop',
+          status: 'firing',
+          labels: { alertname: 'UnexpectedDrop', namespace: 'shop' },
+          annotations: {},
+          activeAt: Date.UTC(2025, 2, 1, 0, 0, 0),
+          firedAt: Date.UTC(2025, 2, 1, 0, 5, 0),
+          lastSeen: Date.UTC(2025, 2, 1, 0, 6, 0),
+          count: 12,
+          history: [],
+        },
+      ];
+      const res = await get('/api/v1/alerts', { status: 'firing', limit: '5' }).expect(200);
+      expect(alertState.calls.at(-1)).toEqual({ status: 'firing', fingerprint: undefined, limit: 5 });
+      expect((res.body as { items: unknown[] }).items).toEqual([
+        {
+          fingerprint: 'f1',
+          rule: 'unexpected-drop',
+          status: 'firing',
+          labels: { alertname: 'UnexpectedDrop', namespace: 'shop' },
+          annotations: {},
+          count: 12,
+          activeAt: '2025-03-01T00:00:00.000Z',
+          firedAt: '2025-03-01T00:05:00.000Z',
+          resolvedAt: null,
+          lastSeen: '2025-03-01T00:06:00.000Z',
+          history: [],
+        },
+      ]);
+      await get('/api/v1/alerts', { status: 'burning' }).expect(400);
+    });
+  });
+
   describe('OpenAPI document', () => {
     let doc: {
       paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>;
@@ -296,15 +368,18 @@ describe('API controllers with in-memory readers', () => {
 
     it('documents exactly the query parameters each endpoint accepts', async () => {
       const gets = Object.entries(doc.paths).filter(([, ops]) => ops.get);
-      expect(gets.length).toBe(7);
+      expect(gets.length).toBe(10);
       for (const [path, ops] of gets) {
         const documented = (ops.get.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
         const url = path.replace('{namespace}', 'a').replace('{name}', 'p1');
         // The validator names what it accepts when it rejects an unknown parameter.
-        const res = await get(url, { zz_unknown: '1' }).expect(400);
-        const m = /unknown query parameter; accepted: (.*)$/.exec((res.body as { message: string }).message);
-        expect(m).not.toBeNull();
-        expect([path, [...documented].sort()]).toEqual([path, m![1].split(', ').sort()]);
+        const res = await get(url, { zz_unknown: '1' }, ADMIN).expect(400);
+        const message = (res.body as { message: string }).message;
+        const accepted =
+          /unknown query parameter; accepted: (.*)$/.exec(message)?.[1].split(', ') ??
+          (/this endpoint takes no query parameters$/.test(message) ? [] : undefined);
+        expect(accepted).toBeDefined();
+        expect([path, [...documented].sort()]).toEqual([path, accepted!.sort()]);
       }
     });
 

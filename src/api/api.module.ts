@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ALERTS_API, AlertsController } from './alerts.controller.js';
 import { ApiExceptionFilter } from './api-exception.filter.js';
 import type { ApiDependencies } from './api-dependencies.js';
 import { BearerAuthGuard } from './auth.guard.js';
@@ -16,13 +17,14 @@ export class ApiModule {
   static register(deps: ApiDependencies): DynamicModule {
     return {
       module: ApiModule,
-      controllers: deps.serveApi ? [DropsController, FlowsController, PoliciesController] : [],
+      controllers: deps.serveApi ? [DropsController, FlowsController, PoliciesController, AlertsController] : [],
       providers: [
         { provide: DROP_EVENT_READER, useValue: deps.drops },
         { provide: EDGE_READER, useValue: deps.edges },
         { provide: ROLLUP_STATS_READER, useValue: deps.stats },
         { provide: POLICY_INVENTORY, useValue: deps.policies },
         { provide: AUTH_SETTINGS, useValue: deps.auth },
+        { provide: ALERTS_API, useValue: deps.alerts },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.log) },
       ],

@@ -15,7 +15,13 @@ export type RawQuery = Record<string, unknown>;
 export function checkParams(query: RawQuery, accepted: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(query)) {
-    if (!accepted.includes(k)) throw new ApiInputError(k, `unknown query parameter; accepted: ${accepted.join(', ')}`);
+    if (!accepted.includes(k))
+      throw new ApiInputError(
+        k,
+        accepted.length === 0
+          ? 'unknown query parameter; this endpoint takes no query parameters'
+          : `unknown query parameter; accepted: ${accepted.join(', ')}`,
+      );
     if (typeof v !== 'string')
       throw new ApiInputError(
         k,

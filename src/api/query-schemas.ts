@@ -90,6 +90,18 @@ export const QUERY_SCHEMAS = {
       description: `Recent drop events to include, 1-${LIMITS.recentDrops.max}, default ${LIMITS.recentDrops.def}`,
     },
   ],
+  alerts: [
+    {
+      name: 'status',
+      type: 'string',
+      description: 'Only alerts in this state',
+      enum: ['pending', 'firing', 'resolved'],
+    },
+    text('fingerprint', 'Only the alert with this fingerprint'),
+    { name: 'limit', type: 'integer', description: 'Page size, 1-1000, default 100' },
+  ],
+  alertRules: [],
+  silences: [text('expired', '`true` adds expired silences')],
 } satisfies Record<string, QuerySchema>;
 
 export function paramNames(schema: QuerySchema): string[] {

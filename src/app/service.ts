@@ -18,6 +18,8 @@ import { createMetricsRegistry } from '../metrics/metrics.registry.js';
 import { migrationsApplied } from '../storage/data-source.js';
 import { openDatabase } from '../storage/database.js';
 import { PartitionManager } from '../storage/partition.manager.js';
+import { startAlerting } from '../alerts/alerting.service.js';
+import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
 import { createAttribution, createBus, createCollectors } from './wiring.js';
@@ -116,6 +118,19 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
         clearInterval(timer);
         await pass;
       });
+    }
+
+    // --- alerts role (one call; the composition root may re-home it) ---
+    if (config.roles.has('alerts')) {
+      const alerting = startAlerting({
+        dataSource: db.dataSource,
+        config,
+        log,
+        registry,
+        clock: systemClock,
+        inventory: policies ? () => policies.current() : undefined,
+      });
+      cleanups.push(() => alerting.stop());
     }
 
     const collectors: Collector[] = config.roles.has('collector')

@@ -75,7 +75,17 @@ export interface AppConfig {
   auth: { disabled: boolean; readTokens: string[]; adminTokens: string[]; metricsOpen: boolean };
   retention: { rollupDays: number; eventDays: number; deadLetterDays: number };
   aggregator: { maxBatch: number };
-  alerts: { slackWebhookUrl?: string; groupWaitMs: number; groupIntervalMs: number; repeatIntervalMs: number };
+  alerts: {
+    slackWebhookUrl?: string;
+    groupWaitMs: number;
+    groupIntervalMs: number;
+    repeatIntervalMs: number;
+    rulesFile?: string;
+    evaluationIntervalMs: number;
+    notificationTtlMs: number;
+    sendTimeoutMs: number;
+    linkBaseUrl?: string;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -346,9 +356,24 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     for (const t of toks)
       if (t.length < 16) throw new ConfigError(name, 'must hold tokens of at least 16 characters each'); // token not echoed
 
-  const slack = str(env, 'SLACK_WEBHOOK_URL');
+  const slackFile = str(env, 'SLACK_WEBHOOK_URL_FILE');
+  readableFile('SLACK_WEBHOOK_URL_FILE', slackFile);
+  const slack =
+    str(env, 'SLACK_WEBHOOK_URL') ?? (slackFile ? readFileSync(slackFile, 'utf8').trim() || undefined : undefined);
+  const rulesFile = str(env, 'ALERT_RULES_FILE');
+  readableFile('ALERT_RULES_FILE', rulesFile);
+  const linkBase = str(env, 'ALERT_LINK_BASE_URL');
+  if (linkBase !== undefined && !/^https?:\/\/\S+$/.test(linkBase))
+    throw new ConfigError(
+      'ALERT_LINK_BASE_URL',
+      'must be an http(s) URL such as https://dropscope.example.com',
+      linkBase,
+    );
   if (slack !== undefined && !/^https?:\/\/\S+$/.test(slack))
-    throw new ConfigError('SLACK_WEBHOOK_URL', 'must be an http(s) URL'); // not echoed: the URL is a secret
+    throw new ConfigError(
+      slackFile && !str(env, 'SLACK_WEBHOOK_URL') ? 'SLACK_WEBHOOK_URL_FILE' : 'SLACK_WEBHOOK_URL',
+      'must be (or hold) an http(s) URL',
+    ); // not echoed: the URL is a secret
 
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -382,6 +407,11 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       groupWaitMs: duration(env, 'ALERT_GROUP_WAIT', '30s'),
       groupIntervalMs: duration(env, 'ALERT_GROUP_INTERVAL', '5m'),
       repeatIntervalMs: duration(env, 'ALERT_REPEAT_INTERVAL', '4h'),
+      rulesFile,
+      evaluationIntervalMs: duration(env, 'ALERT_EVALUATION_INTERVAL', '15s'),
+      notificationTtlMs: duration(env, 'ALERT_NOTIFICATION_TTL', '24h'),
+      sendTimeoutMs: duration(env, 'ALERT_SEND_TIMEOUT', '10s'),
+      linkBaseUrl: linkBase,
     },
   };
 }

@@ -65,6 +65,12 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'ALERT_GROUP_WAIT',
   'ALERT_GROUP_INTERVAL',
   'ALERT_REPEAT_INTERVAL',
+  'ALERT_RULES_FILE',
+  'ALERT_EVALUATION_INTERVAL',
+  'ALERT_NOTIFICATION_TTL',
+  'ALERT_SEND_TIMEOUT',
+  'ALERT_LINK_BASE_URL',
+  'SLACK_WEBHOOK_URL_FILE',
 ];
 
 /** The known variable closest to `name` (case-insensitive), or undefined when nothing is close. */

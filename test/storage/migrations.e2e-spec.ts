@@ -36,6 +36,12 @@ describe('migrations against real PostgreSQL', () => {
     )) as Array<{ relname: string }>;
     expect(partitioned.map((r) => r.relname)).toEqual(['drop_events', 'edge_rollups']);
 
+    expect(await tables()).toEqual(
+      expect.arrayContaining(['alert_rules', 'alerts', 'alert_groups', 'silences', 'notification_outbox']),
+    );
+    await ds.undoLastMigration({ transaction: 'each' }); // Alerts, which PolicyArrays' steps below do not touch
+    expect(await tables()).not.toContain('notification_outbox');
+
     // PolicyArrays moves a stored single policy into the policies list, and back on the way down.
     await ds.undoLastMigration({ transaction: 'each' });
     await ds.query(
@@ -51,6 +57,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // Alerts
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await ds.query(`SELECT edge_key, policy FROM edge_rollups ORDER BY 1`)).toEqual([
       { edge_key: 'k1', policy: 'shop/b' },
