@@ -1,5 +1,5 @@
 // Before `npm test`: the Kafka tests need librdkafka1 (its mock cluster is the test broker) and
-// the gRPC TLS tests need openssl. Installs them with apt-get when running as root on Debian,
+// the gRPC TLS tests need openssl, and the alert-rule test needs promtool (Debian's prometheus). Installs them with apt-get when running as root on Debian,
 // otherwise stops with the command to run. Never skips silently.
 import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,11 @@ try {
   execSync('openssl version', { stdio: 'ignore' });
 } catch {
   need.push('openssl');
+}
+try {
+  execSync('promtool --version', { stdio: 'ignore' });
+} catch {
+  need.push('prometheus');
 }
 if (need.length > 0) {
   const cmd = `apt-get update && apt-get install -y --no-install-recommends ${need.join(' ')}`;
