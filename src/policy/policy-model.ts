@@ -291,6 +291,12 @@ export type PolicyObject = K8sNetworkPolicyObject | CiliumPolicyObject | CalicoP
 export type InventoryObject =
   NamespaceObject | PodObject | PolicyObject | CalicoTierObject | CalicoNetworkSetObject | StagedPolicyObject;
 
+export function isStagedPolicy(o: InventoryObject): o is StagedPolicyObject {
+  return (
+    o.kind === 'StagedNetworkPolicy' || o.kind === 'StagedGlobalNetworkPolicy' || o.kind === 'StagedKubernetesNetworkPolicy'
+  );
+}
+
 export function isPolicyObject(o: InventoryObject): o is PolicyObject {
   switch (o.kind) {
     case 'Namespace':
