@@ -119,10 +119,13 @@ export class NetworkPolicyEvaluator {
   private readonly ipSigCache = new LruCache<string, string>(100_000);
   private usesNamedPorts = false;
   private readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
+  private readonly mergedCandidates = new Map<readonly CompiledPolicy[], readonly CompiledPolicy[]>();
   private readonly interner: IdentityInterner;
   /** Identities per endpoint object, valid only in the interner generation they were made in. */
   private readonly identityMemo = new WeakMap<PolicyEndpoint, { generation: number; src: number; dst: number }>();
   private readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
+  private readonly ctxMemo = new WeakMap<PolicyEndpoint, { ip: ParsedIp | undefined; nsLabels: Labels }>();
+  private readonly closestRules: boolean;
 
   constructor(
     readonly inventory: PolicyInventory,
@@ -131,6 +134,7 @@ export class NetworkPolicyEvaluator {
   ) {
     this.cache = new LruCache(options.cacheSize ?? 200_000);
     this.ipBlockMatchesPodIps = options.ipBlockMatchesPodIps ?? true;
+    this.closestRules = options.closestRules ?? true;
     // Ids are only cache keys: when the interner starts over, cached decisions go with them.
     this.interner = new IdentityInterner(options.identityCacheSize ?? 1_000_000, () => this.cache.clear());
     const byKind = compilersByKind(compilers);
@@ -282,8 +286,14 @@ export class NetworkPolicyEvaluator {
   }
 
   private ctx(ep: PolicyEndpoint): Ctx {
-    const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
-    return { ep, nsLabels: this.nsLabelsOf(ep), ip, isPod: ep.kind === 'pod' && !ep.hostNetwork };
+    // The parsed address and namespace labels of an endpoint object do not change: parse once.
+    let base = this.ctxMemo.get(ep);
+    if (!base) {
+      const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
+      base = { ip, nsLabels: this.nsLabelsOf(ep) };
+      this.ctxMemo.set(ep, base);
+    }
+    return { ep, nsLabels: base.nsLabels, ip: base.ip, isPod: ep.kind === 'pod' && !ep.hostNetwork };
   }
 
   private registerIpMatcher(key: string, fn: (ip: ParsedIp) => boolean): void {
@@ -292,11 +302,14 @@ export class NetworkPolicyEvaluator {
     this.ipMatchers.push(fn);
   }
 
+  /** The policies that may select an endpoint of the namespace, by order then name (memoized). */
   private candidates(self: Ctx): readonly CompiledPolicy[] {
     const local = self.ep.namespace !== undefined ? this.byNamespace.get(self.ep.namespace) : undefined;
     if (!local) return this.clusterWide;
     if (this.clusterWide.length === 0) return local;
-    return [...local, ...this.clusterWide];
+    let merged = this.mergedCandidates.get(local);
+    if (!merged) this.mergedCandidates.set(local, (merged = [...local, ...this.clusterWide].sort(byOrderThenName)));
+    return merged;
   }
 
   // ---- internals: decision ----
@@ -331,10 +344,6 @@ export class NetworkPolicyEvaluator {
     for (const p of this.candidates(self)) {
       const d = p[direction];
       if (d && p.selects(self)) selecting.push({ p, d });
-    }
-    if (this.clusterWide.length > 0 && selecting.length > 1) {
-      // Order spans namespaced and cluster-wide policies.
-      selecting.sort((a, b) => byOrderThenName(a.p, b.p));
     }
     if (selecting.length === 0) {
       return Object.freeze({
@@ -377,9 +386,11 @@ export class NetworkPolicyEvaluator {
 
     // Tiers in order: Admin, Calico tiers, the default tier (NetworkPolicy, Cilium, Calico default
     // tier), Baseline. A tier none of whose policies selects the endpoint is skipped.
-    const tiers = [...new Set(selecting.map((s) => s.p.tier))].map((t) => this.tierInfo(t, notes)).sort(byTierOrder);
+    const tiers: TierInfo[] = [];
+    for (const s of selecting) if (!tiers.some((t) => t.name === s.p.tier)) tiers.push(this.tierInfo(s.p.tier, notes));
+    if (tiers.length > 1) tiers.sort(byTierOrder);
     for (const tier of tiers) {
-      const inTier = selecting.filter((s) => s.p.tier === tier.name);
+      const inTier = tiers.length === 1 ? selecting : selecting.filter((s) => s.p.tier === tier.name);
       if (tier.name === DEFAULT_TIER) {
         const out = this.defaultTier(inTier, ruleMatches, allowedBy, deniedBy, direction);
         if (out === undefined) continue;
@@ -408,7 +419,8 @@ export class NetworkPolicyEvaluator {
     verdict ??= 'allow';
 
     const allowed = verdict === 'allow';
-    const closestRules = allowed ? NO_CLOSEST : this.closest(selecting, peer, self, dst, port, proto);
+    const closestRules =
+      allowed || !this.closestRules ? NO_CLOSEST : this.closest(selecting, peer, self, dst, port, proto);
     return Object.freeze({
       direction,
       applies: true,

@@ -91,4 +91,6 @@ export interface EvaluatorOptions {
   ipBlockMatchesPodIps?: boolean;
   /** Distinct identities interned before the interner starts over; default 1,000,000. */
   identityCacheSize?: number;
+  /** Compute `closestRules` of denied directions (default true; what-if does not need them). */
+  closestRules?: boolean;
 }

@@ -293,7 +293,9 @@ export type InventoryObject =
 
 export function isStagedPolicy(o: InventoryObject): o is StagedPolicyObject {
   return (
-    o.kind === 'StagedNetworkPolicy' || o.kind === 'StagedGlobalNetworkPolicy' || o.kind === 'StagedKubernetesNetworkPolicy'
+    o.kind === 'StagedNetworkPolicy' ||
+    o.kind === 'StagedGlobalNetworkPolicy' ||
+    o.kind === 'StagedKubernetesNetworkPolicy'
   );
 }
 

@@ -5,10 +5,13 @@
  * as denied before, whatever the inventory says, so a proposal that admits it is newly allowed.
  */
 import {
+  inventoryObjectKey,
+  isStagedPolicy,
   NetworkPolicyEvaluator,
   policyRefString,
   type DirectionDecision,
   type EvaluatorOptions,
+  type InventoryObject,
   type PodObject,
   type PolicyDecision,
   type PolicyEndpoint,
@@ -81,6 +84,32 @@ function directionText(d: DirectionDecision, src: string, dst: string): string {
   if (d.basis === 'end-of-tier')
     return `${side} denied at the end of ${tier}: no rule of ${[...new Set(d.deniedBy.map(refText))].join(', ')} matches`;
   return `${side} denied by default isolation: isolated by ${[...new Set(d.isolatedBy.map(refText))].join(', ')}, no rule admits`;
+}
+
+function verdictOf(d: PolicyDecision): WhatIfVerdict {
+  if (d.egress.uncertain.length > 0 || d.ingress.uncertain.length > 0) return 'uncertain';
+  return d.allowed ? 'allowed' : 'denied';
+}
+
+/**
+ * Which endpoints the proposal can affect: a direction's decision depends only on the policies of
+ * the enforcing endpoint's namespace and the cluster-scoped ones (and the Calico tiers and
+ * network sets), so an edge with neither end in a changed namespace keeps its decision.
+ */
+function changedScope(current: PolicyInventory, next: PolicyInventory): { all: boolean; namespaces: Set<string> } {
+  const namespaces = new Set<string>();
+  const key = (o: InventoryObject): string => inventoryObjectKey(o);
+  const was = new Map<string, InventoryObject>(current.objects().map((o) => [key(o), o]));
+  const now = new Map<string, InventoryObject>(next.objects().map((o) => [key(o), o]));
+  let all = false;
+  const note = (o: InventoryObject): void => {
+    if (o.kind === 'Namespace' || o.kind === 'Pod' || isStagedPolicy(o)) return;
+    if (o.namespace === undefined || o.kind === 'NetworkSet') all = true;
+    else namespaces.add(o.namespace);
+  };
+  for (const [k, o] of now) if (was.get(k) !== o) note(o);
+  for (const [k, o] of was) if (!now.has(k)) note(o);
+  return { all, namespaces };
 }
 
 function sideVerdict(d: PolicyDecision, src: string, dst: string): SideVerdict {
@@ -175,10 +204,19 @@ function endpointView(e: EdgeEndpoint): WhatIfEndpoint {
   return out;
 }
 
+const endpointKeys = new WeakMap<EdgeEndpoint, string>();
+
 /** Endpoint identity for merging and memoizing: pods by namespace and labels, others by address. */
 function endpointKey(e: EdgeEndpoint): string {
-  if (e.kind === 'pod') return `pod|${e.namespace ?? ''}|${JSON.stringify(Object.entries(e.labels).sort())}`;
-  return `${e.kind}|${e.ips.join(',')}`;
+  let k = endpointKeys.get(e);
+  if (k === undefined) {
+    k =
+      e.kind === 'pod'
+        ? `pod|${e.namespace ?? ''}|${JSON.stringify(Object.entries(e.labels).sort())}`
+        : `${e.kind}|${e.ips.join(',')}`;
+    endpointKeys.set(e, k);
+  }
+  return k;
 }
 
 /** Edges that differ only in verdict are one edge; its observed verdict is the latest one. */
@@ -221,9 +259,11 @@ export function whatIf(
   options: WhatIfOptions,
 ): WhatIfResult {
   const applied = applyProposal(current, proposal);
-  const before = new NetworkPolicyEvaluator(current, options.evaluator);
-  const after = new NetworkPolicyEvaluator(applied.inventory, options.evaluator);
+  const evaluatorOptions: EvaluatorOptions = { closestRules: false, ...options.evaluator };
+  const before = new NetworkPolicyEvaluator(current, evaluatorOptions);
+  const after = new NetworkPolicyEvaluator(applied.inventory, evaluatorOptions);
   const resolver = new EndpointResolver(current);
+  const scope = changedScope(current, applied.inventory);
   const ns = options.namespace;
   const items: WhatIfItem[] = [];
   for (const { edge, srcKey, dstKey } of mergeVerdicts(edges)) {
@@ -232,8 +272,13 @@ export function whatIf(
     const dst = resolver.resolve(edge.dst, dstKey);
     const probe = { src: src.ep, dst: dst.ep, port: edge.dstPort, protocol: edge.protocol };
     const unknown = [src.unknown, dst.unknown].filter((x): x is string => x !== undefined);
-    const b = sideVerdict(before.evaluate(probe), src.text, dst.text);
-    const a = sideVerdict(after.evaluate(probe), src.text, dst.text);
+    const bd = before.evaluate(probe);
+    const affected =
+      scope.all ||
+      (edge.src.namespace !== undefined && scope.namespaces.has(edge.src.namespace)) ||
+      (edge.dst.namespace !== undefined && scope.namespaces.has(edge.dst.namespace));
+    const b = { verdict: verdictOf(bd) };
+    const a = sideVerdict(affected ? after.evaluate(probe) : bd, src.text, dst.text);
     if (unknown.length > 0) {
       b.verdict = 'uncertain';
       a.verdict = 'uncertain';
