@@ -6,7 +6,8 @@
  *  2. measures on that same file: bare JSON.parse of every line (the reference), `normalize`
  *     (read, map, de-dup, JSON out), and `import` into real PostgreSQL (embedded unless
  *     DATABASE_URL is set), each as input flows/s and as a ratio to the reference, with peak RSS,
- *  3. the policy evaluator with 1,000 policies and 10,000 pods, and the RSS growth of attribution
+ *  3. the policy evaluator with 1,000 policies and 10,000 pods, a what-if over a day of edges on
+ *     that cluster (goal under 5 s), and the RSS growth of attribution
  *     over 1,000,000 distinct external addresses (an address scan; goal under 100 MB),
  *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows.
  *
@@ -29,6 +30,7 @@ import { openDatabase } from '../src/storage/database.js';
 import { benchApiQueries } from './api-queries.bench.js';
 import { benchAttributionMemory } from './attribution-memory.bench.js';
 import { benchPolicyEvaluator } from './policy-evaluator.bench.js';
+import { benchWhatIf } from './what-if.bench.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -150,6 +152,12 @@ async function main(): Promise<void> {
         `${Math.round(p.warmDecisionsPerSecond).toLocaleString('en')} decisions/s warm, ` +
         `${Math.round(p.coldDecisionsPerSecond).toLocaleString('en')} cold, ` +
         `${Math.round(p.attributionsPerSecond).toLocaleString('en')} flow attributions/s\n`,
+    );
+    const w = benchWhatIf();
+    process.stdout.write(
+      `what-if over ${w.edges.toLocaleString('en')} edges (a day of roll-ups; ${w.policies.toLocaleString('en')} policies, ` +
+        `${w.pods.toLocaleString('en')} pods): ${w.seconds} s, ${w.cpuSeconds} s CPU (goal < 5 s); ${w.newlyDenied.toLocaleString('en')} newly denied, ` +
+        `${w.newlyAllowed.toLocaleString('en')} newly allowed, ${w.uncertain.toLocaleString('en')} uncertain\n`,
     );
     const m = await benchAttributionMemory();
     process.stdout.write(

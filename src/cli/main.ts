@@ -8,6 +8,7 @@ import { registerNormalize } from './normalize.command.js';
 import { registerPolicyTest } from './policy-test.command.js';
 import { registerServe } from './serve.command.js';
 import { registerSuggest } from './suggest.command.js';
+import { registerWhatIf } from './what-if.command.js';
 
 const program = new Command('dropscope')
   .description('Watch Kubernetes network flows, find what network policy drops, and say which policy dropped it.')
@@ -21,6 +22,7 @@ registerImport(program);
 registerNormalize(program);
 registerPolicyTest(program);
 registerSuggest(program);
+registerWhatIf(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 1 ? 2 : err.exitCode);

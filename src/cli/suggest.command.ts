@@ -18,8 +18,8 @@ import {
 } from '../suggest/index.js';
 import { exitWithError, UsageError } from './cli-error.js';
 
-const SOURCES = ['hubble', 'calico', 'records'] as const;
-type FlowFileSource = (typeof SOURCES)[number];
+export const SOURCES = ['hubble', 'calico', 'records'] as const;
+export type FlowFileSource = (typeof SOURCES)[number];
 
 interface SuggestCliOptions {
   cluster: string[];
@@ -39,7 +39,7 @@ function oneOf<T extends string>(what: string, value: string, allowed: readonly 
 }
 
 /** Reads a flow file; a file of another format yields no records and is refused by name. */
-async function readFlows(file: string, source: FlowFileSource): Promise<FlowRecord[]> {
+export async function readFlows(file: string, source: FlowFileSource): Promise<FlowRecord[]> {
   const input = createReadStream(file, { highWaterMark: 1 << 20 });
   await once(input, 'open').catch((e: Error) => {
     throw new UsageError(`cannot read --flows ${file}: ${e.message}`);

@@ -125,7 +125,7 @@ describe('attribution', () => {
     expect(a.isolatedBy).toEqual(['default/rule1']);
     expect(a.policies).toEqual([{ kind: 'NetworkPolicy', namespace: 'default', name: 'rule1' }]);
     expect(a.reason).toBe(
-      'no rule of default/rule1 admits TCP/80 from default/class=xwing,org=alliance (ingress to default/class=deathstar,org=empire is isolated); closest: default/rule1 ingress[0] admits TCP/80 from/to namespace default and pods org=empire only',
+      'no rule of default/rule1 admits TCP/80 from default/class=xwing,org=alliance (ingress to default/class=deathstar,org=empire is isolated: denied by default isolation); closest: default/rule1 ingress[0] admits TCP/80 from/to namespace default and pods org=empire only',
     );
     expect(a.closestRules).toEqual([
       {
@@ -171,7 +171,42 @@ describe('attribution', () => {
     );
     expect(a).toMatchObject({ level: 'inferred', direction: 'egress', isolatedBy: ['default/egress-lockdown'] });
     expect(a.reason).toMatch(
-      /^no rule of default\/egress-lockdown admits TCP\/443 to 1\.1\.1\.1 \(egress from default\/class=tiefighter,org=empire is isolated\)/,
+      /^no rule of default\/egress-lockdown admits TCP\/443 to 1\.1\.1\.1 \(egress from default\/class=tiefighter,org=empire is isolated: denied by default isolation\)/,
+    );
+  });
+
+  it('names the tier of an explicit deny (an Admin-tier ClusterNetworkPolicy over the NetworkPolicy that admits)', () => {
+    const loaded = parseManifestText(
+      `${CLUSTER}---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: no-tiefighters}
+spec:
+  tier: Admin
+  priority: 5
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Deny, from: [{pods: {podSelector: {matchLabels: {class: tiefighter}}}}]}
+`,
+      'cluster.yaml',
+    );
+    const a = attributeFlow(
+      flow({ src: { kind: 'pod', namespace: 'default', pod: 'tiefighter', ip: '10.244.1.61' } }),
+      buildInventory(loaded.objects),
+    );
+    expect(a.policies).toEqual([
+      { kind: 'NetworkPolicy', namespace: 'default', name: 'rule1' },
+      {
+        kind: 'ClusterNetworkPolicy',
+        name: 'no-tiefighters',
+        tier: 'Admin',
+        action: 'deny',
+        ruleIndex: 0,
+        direction: 'ingress',
+      },
+    ]);
+    expect(a.reason).toBe(
+      'explicit deny in tier Admin: no-tiefighters ingress[0] denies TCP/80 from default/class=tiefighter,org=empire',
     );
   });
 
@@ -293,7 +328,7 @@ describe('attribution memo', () => {
     // The first address was evicted long ago: attributed again, with its own address.
     const again = attributor.attribute(scanner(0));
     expect(again.reason).toBe(
-      'no rule of default/egress-lockdown admits TCP/443 to 203.0.0.1 (egress from default/class=tiefighter,org=empire is isolated)' +
+      'no rule of default/egress-lockdown admits TCP/443 to 203.0.0.1 (egress from default/class=tiefighter,org=empire is isolated: denied by default isolation)' +
         '; closest: default/egress-lockdown egress[0] admits any port from/to namespace default and pods class=deathstar only',
     );
     expect(again.isolatedBy).toEqual(['default/egress-lockdown']);

@@ -64,11 +64,11 @@ export function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: Polic
   const endOfTier = d.deniedBy.filter((r) => r.ruleIndex < 0);
   let s: string;
   if (explicit.length > 0) {
-    s = `${explicit.map((r) => `${policyRefString(r)} ${r.direction}${r.kind.startsWith('Cilium') ? 'Deny' : ''}[${r.ruleIndex}]`).join(', ')} denies ${portText} ${peer}`;
+    s = `explicit deny in tier ${d.tier ?? explicit[0].tier ?? 'default'}: ${explicit.map((r) => `${policyRefString(r)} ${r.direction}${r.kind.startsWith('Cilium') ? 'Deny' : ''}[${r.ruleIndex}]`).join(', ')} denies ${portText} ${peer}`;
   } else if (endOfTier.length > 0) {
     s = `end of Calico tier ${endOfTier[0].tier ?? 'default'}: no rule of ${endOfTier.map(policyRefString).join(', ')} matches ${portText} ${peer}`;
   } else {
-    s = `no rule of ${d.isolatedBy.map(policyRefString).join(', ')} admits ${portText} ${peer} (${self} is isolated)`;
+    s = `no rule of ${d.isolatedBy.map(policyRefString).join(', ')} admits ${portText} ${peer} (${self} is isolated: denied by default isolation)`;
   }
   if (d.closestRules.length > 0) {
     const c = d.closestRules[0];

@@ -3,7 +3,7 @@
  * tier and order, first matching rule decides (Allow, Deny, Pass; Log does not decide), entity
  * rules over selectors, namespace selectors, nets and ports, over Calico's label view.
  */
-import { cidrContains, parseCidr } from './cidr.js';
+import { cidrContains, parseCidr, type Cidr } from './cidr.js';
 import { compileCalicoSelector } from './calico-selector.js';
 import {
   labelView,
@@ -16,6 +16,7 @@ import {
   type PolicyCompiler,
 } from './compiled-policy.js';
 import type { Labels } from './label-selector.js';
+import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
 import {
   policyRefOf,
   policyRefString,
@@ -56,10 +57,49 @@ interface EntityMatcher {
   matchPorts(port: number | undefined, proto: string, dst: EndpointContext): PortResult;
 }
 
+/**
+ * The CIDRs of the NetworkSets and GlobalNetworkSets an entity's selectors select: a namespaced
+ * policy without namespaceSelector takes the sets of its namespace, `namespaceSelector: global()`
+ * the GlobalNetworkSets, another namespaceSelector the sets of the namespaces it selects, and a
+ * global policy without one both kinds.
+ */
+function networkSetCidrs(e: CalicoEntityRule, policyNs: string | undefined, env: CompileEnv): Cidr[] {
+  const sets = env.networkSets ?? [];
+  if (sets.length === 0 || (e.selector === undefined && e.namespaceSelector === undefined)) return [];
+  const sel = compileCalicoSelector(e.selector ?? 'all()');
+  const nsText = e.namespaceSelector?.trim();
+  const nsSel = nsText !== undefined && nsText !== 'global()' ? compileCalicoSelector(nsText) : undefined;
+  const out: Cidr[] = [];
+  for (const set of sets) {
+    const ns = set.namespace;
+    let inScope: boolean;
+    if (nsText === 'global()') inScope = ns === undefined;
+    else if (nsSel)
+      inScope =
+        ns !== undefined &&
+        nsSel({ ...(env.namespaceLabels?.(ns) ?? {}), [NAMESPACE_NAME_LABEL]: ns, 'projectcalico.org/name': ns });
+    else inScope = policyNs === undefined || ns === policyNs;
+    const labels = ns !== undefined ? { ...set.labels, 'projectcalico.org/namespace': ns } : set.labels;
+    if (!inScope || !sel(labels)) continue;
+    for (const n of set.nets) {
+      const c = parseCidr(n);
+      if (c) out.push(c);
+    }
+  }
+  return out;
+}
+
 function compileEntity(e: CalicoEntityRule, policyNs: string | undefined, env: CompileEnv): EntityMatcher {
   const sel = e.selector !== undefined ? compileCalicoSelector(e.selector) : undefined;
   const notSel = e.notSelector !== undefined ? compileCalicoSelector(e.notSelector) : undefined;
+  // `global()` selects non-namespaced resources only: no pod is in it.
+  const nsGlobal = e.namespaceSelector?.trim() === 'global()';
   const nsSel = e.namespaceSelector !== undefined ? compileCalicoSelector(e.namespaceSelector) : undefined;
+  const setNets = networkSetCidrs(e, policyNs, env);
+  setNets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
+  // Sets match by IP, pod IPs included.
+  const inSet = (c: EndpointContext): boolean =>
+    setNets.length > 0 && c.ip !== undefined && setNets.some((n) => c.ip !== undefined && cidrContains(n, c.ip));
   const nets = e.nets.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
   const notNets = e.notNets.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
   nets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
@@ -73,11 +113,12 @@ function compileEntity(e: CalicoEntityRule, policyNs: string | undefined, env: C
       if (nets.length > 0 && (!c.ip || !nets.some((n) => c.ip !== undefined && cidrContains(n, c.ip)))) return false;
       if (notNets.length > 0 && c.ip && notNets.some((n) => c.ip !== undefined && cidrContains(n, c.ip))) return false;
       if (sel || nsSel) {
-        if (!c.isPod) return false;
-        if (nsSel) {
-          if (!nsSel(calicoNsLabels(c))) return false;
-        } else if (policyNs !== undefined && c.ep.namespace !== policyNs) return false;
-        if (sel && !sel(calicoLabels(c))) return false;
+        const podOk =
+          c.isPod &&
+          !nsGlobal &&
+          (nsSel ? nsSel(calicoNsLabels(c)) : policyNs === undefined || c.ep.namespace === policyNs) &&
+          (!sel || sel(calicoLabels(c)));
+        if (!podOk && !inSet(c)) return false;
       }
       if (notSel && c.isPod && notSel(calicoLabels(c))) return false;
       return true;
@@ -147,6 +188,7 @@ export const calicoPolicyCompiler: PolicyCompiler = {
           logOnly: r.action === 'Log',
           describePorts: `${proto ?? 'any'}/${r.destination.ports.length > 0 ? r.destination.ports.map(describePort).join(',') : '*'}`,
           notes,
+          ...(notes.length > 0 ? { uncertain: notes.join('; ') } : {}),
         };
       });
       return { isolates: true, rules, denyRules: [] };

@@ -102,7 +102,11 @@ function compileRule(
   }
   for (const u of r.unmodelled)
     notes.push(`${policyRefString(ref)} ${direction}${action === 'deny' ? 'Deny' : ''}[${index}]: ${u} not modelled`);
-  if (r.hasL7) notes.push(`${policyRefString(ref)} ${direction}[${index}]: L7 rules not modelled (evaluated at L4)`);
+  const uncertain = notes.join('; ');
+  const l4Only = r.hasL7
+    ? `${policyRefString(ref)} ${direction}[${index}]: L7 rules not modelled (evaluated at L4)`
+    : '';
+  if (l4Only) notes.push(l4Only);
   const ports = r.ports;
   if (ports.some((x) => typeof x.port === 'string')) env.useNamedPorts();
   // Cilium's ANY protocol is a port range without a protocol.
@@ -122,6 +126,8 @@ function compileRule(
     describePeer: noPeerFields ? (ports.length > 0 ? 'any peer' : 'nothing') : desc.join(' or '),
     describePorts: ports.length === 0 ? 'any port' : ports.map((p) => describePortRange(p.protocol, p)).join(','),
     notes,
+    ...(uncertain ? { uncertain } : {}),
+    ...(l4Only ? { l4Only } : {}),
   };
 }
 

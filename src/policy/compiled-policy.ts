@@ -4,15 +4,25 @@
  * (AdminNetworkPolicy, Calico staged policies, ...) is a new `PolicyCompiler` registered in
  * policy-compilers.ts.
  *
- * Evaluation model the shape encodes: `denyRules` of any selecting policy win first; then
- * `ordered` policies of tiers other than DEFAULT_TIER, tier by tier (first matching rule
- * decides, `pass` skips the tier, no match denies at the end of the tier); then the default tier,
- * where `ordered` policies decide in order and the others' allow rules are additive.
+ * Evaluation model the shape encodes: tiers in order (network-policy.evaluator.ts `tierTable`:
+ * Admin, Calico tiers, the default tier, Baseline). In a tier other than DEFAULT_TIER the
+ * `ordered` policies run by order, the first matching rule decides, `pass` skips the tier, and
+ * no match applies the tier's default action (Calico: deny or pass; Admin and Baseline: fall
+ * through). In the default tier `denyRules` of any selecting policy win first, `ordered`
+ * policies decide in order and the others' allow rules are additive; an isolated endpoint with
+ * nothing allowing is denied there.
  */
 import { parseCidr, type IpBlockMatcher, type ParsedIp } from './cidr.js';
 import type { Labels } from './label-selector.js';
 import type { PolicyEndpoint } from './policy-decision.js';
-import type { IpBlockSpec, PolicyDirection, PolicyObject, PolicyRef, RuleRef } from './policy-model.js';
+import type {
+  CalicoNetworkSetObject,
+  IpBlockSpec,
+  PolicyDirection,
+  PolicyObject,
+  PolicyRef,
+  RuleRef,
+} from './policy-model.js';
 import type { PortResult } from './port-matching.js';
 
 export const DEFAULT_TIER = 'default';
@@ -46,6 +56,13 @@ export interface CompiledRule {
   notes: string[];
   /** Rules that only log (Calico `Log`): matching them does not decide. */
   logOnly?: boolean;
+  /**
+   * The rule has a peer or match the model cannot decide (toFQDNs, nodes, services, ...): it is
+   * treated as not matching, and any verdict it could have changed is uncertain.
+   */
+  uncertain?: string;
+  /** The rule also has L7 parts, matched at L4 only: an allow it gives is uncertain. */
+  l4Only?: string;
 }
 
 export interface CompiledDirection {
@@ -77,6 +94,10 @@ export interface CompileEnv {
   registerIpMatcher(key: string, fn: (ip: ParsedIp) => boolean): void;
   /** A rule uses named ports: destination identities then include the pod's container ports. */
   useNamedPorts(): void;
+  /** Calico NetworkSets and GlobalNetworkSets, for rule selectors (none when absent). */
+  readonly networkSets?: readonly CalicoNetworkSetObject[];
+  /** Labels of a namespace, for NetworkSets selected by namespaceSelector. */
+  namespaceLabels?(namespace: string): Labels;
 }
 
 export interface PolicyCompiler {

@@ -24,7 +24,16 @@ import {
   type CiliumPortSpec,
   type CiliumRule,
   type CiliumRuleSet,
+  type CalicoNetworkSetObject,
+  type CalicoTierObject,
+  type ClusterPodsSelector,
+  type ClusterPolicyKind,
+  type ClusterPolicyObject,
+  type ClusterPolicyPeer,
+  type ClusterPolicyPort,
+  type ClusterPolicyRule,
   type InventoryObject,
+  type StagedPolicyObject,
   type IpBlockSpec,
   type K8sNetworkPolicyObject,
   type NamedPort,
@@ -34,6 +43,8 @@ import {
   type NpRule,
   type PodObject,
   type PolicyProtocol,
+  ADMIN_TIER,
+  BASELINE_TIER,
 } from './policy-model.js';
 
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -549,6 +560,16 @@ function calicoRules(v: unknown, path: string, issues: Issues): CalicoRule[] {
   });
 }
 
+/**
+ * Policies outside the default tier are named `<tier>.<name>`; the name without the prefix is what
+ * flow sources report.
+ */
+function calicoPolicyName(rawName: string, tier: string): string {
+  return tier !== 'default' && rawName.startsWith(`${tier}.`)
+    ? rawName.slice(tier.length + 1)
+    : rawName.replace(/^default\./, '');
+}
+
 function normalizeCalico(
   o: Raw,
   issues: Issues,
@@ -558,12 +579,7 @@ function normalizeCalico(
 ): CalicoPolicyObject {
   const spec = isRecord(o.spec) ? o.spec : {};
   const tier = str(spec.tier) ?? 'default';
-  // Policies outside the default tier are named `<tier>.<name>`; the name without the prefix is
-  // what flow sources report.
-  const name =
-    tier !== 'default' && rawName.startsWith(`${tier}.`)
-      ? rawName.slice(tier.length + 1)
-      : rawName.replace(/^default\./, '');
+  const name = calicoPolicyName(rawName, tier);
   const ingress = calicoRules(spec.ingress, 'spec.ingress', issues);
   const egress = calicoRules(spec.egress, 'spec.egress', issues);
   let types: Array<'Ingress' | 'Egress'> = [];
@@ -601,11 +617,322 @@ function normalizeCalico(
   return obj;
 }
 
+// ---- ClusterNetworkPolicy (v1alpha2), AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1) ----
+
+function podsSelector(v: unknown, path: string, issues: Issues, nsRequired: boolean): ClusterPodsSelector {
+  if (!isRecord(v)) {
+    issues.error(path, 'must be an object with podSelector');
+    return { podSelector: {} };
+  }
+  if (v.podSelector === undefined || v.podSelector === null) issues.error(`${path}.podSelector`, 'is required');
+  const out: ClusterPodsSelector = { podSelector: labelSelector(v.podSelector, `${path}.podSelector`, issues) };
+  if (v.namespaceSelector !== undefined && v.namespaceSelector !== null)
+    out.namespaceSelector = labelSelector(v.namespaceSelector, `${path}.namespaceSelector`, issues);
+  else if (nsRequired) issues.error(`${path}.namespaceSelector`, 'is required');
+  return out;
+}
+
+function clusterSubject(v: unknown, issues: Issues, v1alpha1: boolean): ClusterPolicyObject['subject'] {
+  if (!isRecord(v)) {
+    issues.error('spec.subject', 'is required');
+    return {};
+  }
+  const hasNs = v.namespaces !== undefined && v.namespaces !== null;
+  const hasPods = v.pods !== undefined && v.pods !== null;
+  if (hasNs === hasPods) issues.error('spec.subject', 'must set exactly one of namespaces or pods');
+  if (hasNs) return { namespaces: labelSelector(v.namespaces, 'spec.subject.namespaces', issues) };
+  if (hasPods) return { pods: podsSelector(v.pods, 'spec.subject.pods', issues, v1alpha1) };
+  return {};
+}
+
+const CLUSTER_PEER_FIELDS = ['namespaces', 'pods', 'networks', 'nodes', 'domainNames'] as const;
+
+function clusterPeers(
+  v: unknown,
+  path: string,
+  issues: Issues,
+  direction: 'ingress' | 'egress',
+  v1alpha1: boolean,
+): ClusterPolicyPeer[] {
+  const list = arr(v, path, issues) ?? [];
+  if (list.length === 0) issues.error(path, 'must list at least one peer');
+  return list.map((p, i): ClusterPolicyPeer => {
+    const pp = `${path}[${i}]`;
+    if (!isRecord(p)) {
+      issues.error(pp, 'must be an object');
+      return { unknown: true };
+    }
+    const set = CLUSTER_PEER_FIELDS.filter((f) => p[f] !== undefined && p[f] !== null);
+    if (set.length > 1) issues.error(pp, `must set exactly one field (got ${set.join(', ')})`);
+    const f = set[0];
+    // A peer with no field this version knows: fail closed (the compiler decides what that means).
+    if (f === undefined) return { unknown: true };
+    if (direction === 'ingress' && f !== 'namespaces' && f !== 'pods')
+      issues.error(`${pp}.${f}`, 'ingress peers are namespaces or pods only');
+    if (f === 'namespaces') return { namespaces: labelSelector(p.namespaces, `${pp}.namespaces`, issues) };
+    if (f === 'pods') return { pods: podsSelector(p.pods, `${pp}.pods`, issues, v1alpha1) };
+    if (f === 'networks') {
+      const nets: string[] = [];
+      (arr(p.networks, `${pp}.networks`, issues) ?? []).forEach((n, j) => {
+        const t = str(n);
+        if (!t || !t.includes('/') || !parseCidr(t))
+          return issues.error(`${pp}.networks[${j}]`, `must be a CIDR (got ${JSON.stringify(n)})`);
+        nets.push(t);
+      });
+      return { networks: nets };
+    }
+    return { unmodelled: f };
+  });
+}
+
+function protocolKey(k: string): PolicyProtocol | undefined {
+  return k === 'tcp' ? 'TCP' : k === 'udp' ? 'UDP' : k === 'sctp' ? 'SCTP' : undefined;
+}
+
+/** v1alpha2 `protocols`: `{tcp|udp|sctp: {destinationPort: {number} | {range}}}` or `{destinationNamedPort}`. */
+function cnpProtocols(v: unknown, path: string, issues: Issues): ClusterPolicyPort[] | undefined {
+  const list = arr(v, path, issues);
+  if (list === undefined) return undefined;
+  return list.flatMap((e, i): ClusterPolicyPort[] => {
+    const ep = `${path}[${i}]`;
+    if (!isRecord(e)) {
+      issues.error(ep, 'must be an object');
+      return [];
+    }
+    const keys = Object.keys(e).filter((k) => e[k] !== undefined && e[k] !== null);
+    if (keys.length !== 1) {
+      issues.error(ep, 'must set exactly one of tcp, udp, sctp or destinationNamedPort');
+      return [];
+    }
+    const k = keys[0];
+    if (k === 'destinationNamedPort') {
+      const name = str(e.destinationNamedPort);
+      if (!name || !isValidPortName(name)) {
+        issues.error(
+          `${ep}.destinationNamedPort`,
+          `must be a port name (got ${JSON.stringify(e.destinationNamedPort)})`,
+        );
+        return [];
+      }
+      return [{ port: name }];
+    }
+    const protocol = protocolKey(k);
+    if (!protocol) {
+      issues.error(`${ep}.${k}`, 'is not a known protocol (tcp, udp, sctp)');
+      return [];
+    }
+    const body = e[k];
+    // The CRD rejects `tcp: {}` (minProperties 1), although the docs read it as every port.
+    const dp = isRecord(body) ? body.destinationPort : undefined;
+    if (!isRecord(dp)) {
+      issues.error(`${ep}.${k}.destinationPort`, 'is required');
+      return [];
+    }
+    if (dp.number !== undefined) {
+      const n = portNumber(dp.number);
+      if (n === undefined) {
+        issues.error(`${ep}.${k}.destinationPort.number`, `must be 1-65535 (got ${JSON.stringify(dp.number)})`);
+        return [];
+      }
+      return [{ protocol, port: n }];
+    }
+    const range = isRecord(dp.range) ? dp.range : undefined;
+    const start = portNumber(range?.start);
+    const end = portNumber(range?.end);
+    if (start === undefined || end === undefined || start >= end) {
+      issues.error(`${ep}.${k}.destinationPort`, 'must set number, or range with start < end (1-65535)');
+      return [];
+    }
+    return [{ protocol, port: start, endPort: end }];
+  });
+}
+
+/** v1alpha1 `ports`: `portNumber{protocol,port}`, `portRange{protocol,start,end}` or `namedPort`. */
+function anpPorts(v: unknown, path: string, issues: Issues): ClusterPolicyPort[] | undefined {
+  const list = arr(v, path, issues);
+  if (list === undefined) return undefined;
+  return list.flatMap((e, i): ClusterPolicyPort[] => {
+    const ep = `${path}[${i}]`;
+    if (!isRecord(e)) {
+      issues.error(ep, 'must be an object');
+      return [];
+    }
+    if (e.namedPort !== undefined) {
+      const name = str(e.namedPort);
+      if (!name || !isValidPortName(name)) {
+        issues.error(`${ep}.namedPort`, `must be a port name (got ${JSON.stringify(e.namedPort)})`);
+        return [];
+      }
+      return [{ port: name }];
+    }
+    if (isRecord(e.portNumber)) {
+      const n = portNumber(e.portNumber.port);
+      if (n === undefined) {
+        issues.error(`${ep}.portNumber.port`, `must be 1-65535 (got ${JSON.stringify(e.portNumber.port)})`);
+        return [];
+      }
+      return [{ protocol: protocol(e.portNumber.protocol, `${ep}.portNumber.protocol`, issues), port: n }];
+    }
+    if (isRecord(e.portRange)) {
+      const start = portNumber(e.portRange.start);
+      const end = portNumber(e.portRange.end);
+      if (start === undefined || end === undefined || start >= end) {
+        issues.error(`${ep}.portRange`, 'must set start < end (1-65535)');
+        return [];
+      }
+      return [
+        { protocol: protocol(e.portRange.protocol, `${ep}.portRange.protocol`, issues), port: start, endPort: end },
+      ];
+    }
+    issues.error(ep, 'must set one of portNumber, portRange or namedPort');
+    return [];
+  });
+}
+
+function clusterRules(
+  v: unknown,
+  direction: 'ingress' | 'egress',
+  kind: ClusterPolicyKind,
+  issues: Issues,
+): ClusterPolicyRule[] {
+  const path = `spec.${direction}`;
+  const v1alpha1 = kind !== 'ClusterNetworkPolicy';
+  const actions =
+    kind === 'ClusterNetworkPolicy'
+      ? ['Accept', 'Deny', 'Pass']
+      : kind === 'AdminNetworkPolicy'
+        ? ['Allow', 'Deny', 'Pass']
+        : ['Allow', 'Deny'];
+  return (arr(v, path, issues) ?? []).flatMap((r, i): ClusterPolicyRule[] => {
+    const rp = `${path}[${i}]`;
+    if (!isRecord(r)) {
+      issues.error(rp, 'must be an object');
+      return [];
+    }
+    const a = str(r.action);
+    if (!a || !actions.includes(a)) {
+      issues.error(`${rp}.action`, `must be one of ${actions.join(', ')} (got ${JSON.stringify(r.action)})`);
+      return [];
+    }
+    const peerKey = direction === 'ingress' ? 'from' : 'to';
+    const rule: ClusterPolicyRule = {
+      action: a === 'Allow' ? 'Accept' : (a as ClusterPolicyRule['action']),
+      peers: clusterPeers(r[peerKey], `${rp}.${peerKey}`, issues, direction, v1alpha1),
+    };
+    const name = str(r.name);
+    if (name !== undefined) rule.name = name;
+    const ports = v1alpha1
+      ? anpPorts(r.ports, `${rp}.ports`, issues)
+      : cnpProtocols(r.protocols, `${rp}.protocols`, issues);
+    if (ports !== undefined) rule.ports = ports;
+    return [rule];
+  });
+}
+
+function normalizeClusterPolicy(o: Raw, issues: Issues, kind: ClusterPolicyKind, name: string): ClusterPolicyObject {
+  const spec = isRecord(o.spec) ? o.spec : {};
+  let tier: ClusterPolicyObject['tier'] = ADMIN_TIER;
+  let priority = 1000;
+  if (kind === 'ClusterNetworkPolicy') {
+    if (spec.tier === ADMIN_TIER || spec.tier === BASELINE_TIER) tier = spec.tier;
+    else issues.error('spec.tier', `must be Admin or Baseline (got ${JSON.stringify(spec.tier)})`);
+  } else if (kind === 'BaselineAdminNetworkPolicy') {
+    tier = BASELINE_TIER;
+    if (name !== 'default') issues.error('metadata.name', 'a BaselineAdminNetworkPolicy must be named default');
+  }
+  if (kind !== 'BaselineAdminNetworkPolicy') {
+    const pr = spec.priority;
+    if (typeof pr === 'number' && Number.isInteger(pr) && pr >= 0 && pr <= 1000) priority = pr;
+    else issues.error('spec.priority', `must be an integer 0-1000 (got ${JSON.stringify(pr)})`);
+  }
+  return {
+    kind,
+    name,
+    tier,
+    priority,
+    subject: clusterSubject(spec.subject, issues, kind !== 'ClusterNetworkPolicy'),
+    ingress: clusterRules(spec.ingress, 'ingress', kind, issues),
+    egress: clusterRules(spec.egress, 'egress', kind, issues),
+  };
+}
+
+// ---- Calico Tier, NetworkSet, GlobalNetworkSet, staged policies ----
+
+function normalizeTier(o: Raw, issues: Issues, name: string): CalicoTierObject {
+  const spec = isRecord(o.spec) ? o.spec : {};
+  const out: CalicoTierObject = { kind: 'Tier', name, defaultAction: 'Deny' };
+  if (typeof spec.order === 'number') out.order = spec.order;
+  else if (spec.order !== undefined && spec.order !== null)
+    issues.error('spec.order', `must be a number (got ${JSON.stringify(spec.order)})`);
+  if (spec.defaultAction === 'Pass') out.defaultAction = 'Pass';
+  else if (spec.defaultAction !== undefined && spec.defaultAction !== null && spec.defaultAction !== 'Deny')
+    issues.error('spec.defaultAction', `must be Deny or Pass (got ${JSON.stringify(spec.defaultAction)})`);
+  return out;
+}
+
+function normalizeNetworkSet(
+  o: Raw,
+  issues: Issues,
+  kind: CalicoNetworkSetObject['kind'],
+  name: string,
+  namespace: string | undefined,
+): CalicoNetworkSetObject {
+  const spec = isRecord(o.spec) ? o.spec : {};
+  const out: CalicoNetworkSetObject = {
+    kind,
+    name,
+    labels: stringMap(meta(o).labels, 'metadata.labels', issues),
+    nets: calicoNets(spec.nets, 'spec.nets', issues),
+  };
+  if (namespace !== undefined) out.namespace = namespace;
+  return out;
+}
+
+const STAGED_ACTIONS = ['Set', 'Delete', 'Learn', 'Ignore'] as const;
+
+function normalizeStaged(
+  o: Raw,
+  issues: Issues,
+  kind: StagedPolicyObject['kind'],
+  name: string,
+  namespace: string | undefined,
+): StagedPolicyObject {
+  const spec = isRecord(o.spec) ? o.spec : {};
+  const rawAction = spec.stagedAction ?? 'Set';
+  const stagedAction = STAGED_ACTIONS.find((a) => a === rawAction);
+  if (!stagedAction)
+    issues.error('spec.stagedAction', `must be one of ${STAGED_ACTIONS.join(', ')} (got ${JSON.stringify(rawAction)})`);
+  // The enforced form: the same object under the enforced kind (staged-only fields dropped).
+  const enforcedSpec: Raw = { ...spec };
+  delete enforcedSpec.stagedAction;
+  const enforced: Raw = { ...o, spec: enforcedSpec };
+  const out: StagedPolicyObject = {
+    kind,
+    name,
+    stagedAction: stagedAction ?? 'Set',
+    target: { kind: 'NetworkPolicy', name },
+  };
+  if (namespace !== undefined) out.namespace = namespace;
+  if (kind === 'StagedKubernetesNetworkPolicy') {
+    out.target = { kind: 'NetworkPolicy', namespace, name };
+    if (out.stagedAction !== 'Delete') out.policy = normalizeK8sPolicy(enforced, issues, name, namespace ?? 'default');
+  } else {
+    const tier = str(spec.tier) ?? 'default';
+    const target = kind === 'StagedNetworkPolicy' ? 'CalicoNetworkPolicy' : 'GlobalNetworkPolicy';
+    out.target = { kind: target, name: calicoPolicyName(name, tier) };
+    if (namespace !== undefined) out.target.namespace = namespace;
+    if (out.stagedAction !== 'Delete') out.policy = normalizeCalico(enforced, issues, target, name, namespace);
+  }
+  return out;
+}
+
 // ---- entry point -----------------------------------------------------------------------------
 
 const K8S_NP_GROUPS = ['networking.k8s.io/v1', undefined];
 const CILIUM_GROUPS = ['cilium.io/v2'];
 const CALICO_GROUPS = ['projectcalico.org/v3', 'crd.projectcalico.org/v1'];
+const CNP_GROUP = 'policy.networking.k8s.io/v1alpha2';
+const ANP_GROUP = 'policy.networking.k8s.io/v1alpha1';
 
 /** Normalize one raw object. Kinds the evaluator does not need are `ignored`, never errors. */
 export function normalizeObject(raw: unknown): NormalizeResult {
@@ -648,6 +975,36 @@ export function normalizeObject(raw: unknown): NormalizeResult {
       kind === 'NetworkPolicy'
         ? normalizeCalico(raw, issues, 'CalicoNetworkPolicy', needName(), m.namespace ?? 'default')
         : normalizeCalico(raw, issues, 'GlobalNetworkPolicy', needName(), undefined);
+  } else if (kind === 'ClusterNetworkPolicy' && apiVersion === CNP_GROUP) {
+    object = normalizeClusterPolicy(raw, issues, kind, needName());
+  } else if ((kind === 'AdminNetworkPolicy' || kind === 'BaselineAdminNetworkPolicy') && apiVersion === ANP_GROUP) {
+    object = normalizeClusterPolicy(raw, issues, kind, needName());
+  } else if (apiVersion && CALICO_GROUPS.includes(apiVersion) && kind === 'Tier') {
+    object = normalizeTier(raw, issues, needName());
+  } else if (
+    apiVersion &&
+    CALICO_GROUPS.includes(apiVersion) &&
+    (kind === 'NetworkSet' || kind === 'GlobalNetworkSet')
+  ) {
+    object = normalizeNetworkSet(
+      raw,
+      issues,
+      kind,
+      needName(),
+      kind === 'NetworkSet' ? (m.namespace ?? 'default') : undefined,
+    );
+  } else if (
+    apiVersion &&
+    CALICO_GROUPS.includes(apiVersion) &&
+    (kind === 'StagedNetworkPolicy' || kind === 'StagedGlobalNetworkPolicy' || kind === 'StagedKubernetesNetworkPolicy')
+  ) {
+    object = normalizeStaged(
+      raw,
+      issues,
+      kind,
+      needName(),
+      kind === 'StagedGlobalNetworkPolicy' ? undefined : (m.namespace ?? 'default'),
+    );
   } else {
     return {
       status: 'ignored',

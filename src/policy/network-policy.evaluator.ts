@@ -24,6 +24,7 @@ import type {
   PolicyCompiler,
 } from './compiled-policy.js';
 import { DEFAULT_TIER } from './compiled-policy.js';
+import { ADMIN_TIER, BASELINE_TIER } from './policy-model.js';
 import { IdentityInterner } from './identity-interner.js';
 import { canonicalLabels, type Labels } from './label-selector.js';
 import { LruCache } from './lru-cache.js';
@@ -61,6 +62,51 @@ const NO_NOTES: readonly string[] = Object.freeze([]);
 const byOrderThenName = (a: CompiledPolicy, b: CompiledPolicy): number =>
   a.order - b.order || (a.refString < b.refString ? -1 : a.refString > b.refString ? 1 : 0);
 
+/** Where a tier runs and what happens when none of its rules match. */
+interface TierInfo {
+  name: string;
+  order: number;
+  /** `deny` (Calico default), `pass` (Calico defaultAction Pass), `through` (Admin, Baseline). */
+  whenNoMatch: 'deny' | 'pass' | 'through';
+  /** A Calico tier that no Tier resource describes (order assumed just before default). */
+  assumed?: boolean;
+}
+
+/** Tier orders as Calico 3.32 places them: kube-admin 1,000, default 1,000,000, kube-baseline 10,000,000. */
+const ADMIN_ORDER = 1000;
+const DEFAULT_ORDER = 1_000_000;
+const BASELINE_ORDER = 10_000_000;
+const BUILTIN_TIERS: ReadonlyMap<string, TierInfo> = new Map([
+  [ADMIN_TIER, { name: ADMIN_TIER, order: ADMIN_ORDER, whenNoMatch: 'through' }],
+  [DEFAULT_TIER, { name: DEFAULT_TIER, order: DEFAULT_ORDER, whenNoMatch: 'deny' }],
+  [BASELINE_TIER, { name: BASELINE_TIER, order: BASELINE_ORDER, whenNoMatch: 'through' }],
+]);
+
+const byTierOrder = (a: TierInfo, b: TierInfo): number =>
+  a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+interface UncertainCandidate {
+  action: 'allow' | 'deny' | 'pass';
+  reason: string;
+}
+
+/**
+ * Reasons from rules the model cannot decide that could have changed the verdict: an undecidable
+ * allow when denied, an undecidable deny when allowed, any undecidable pass; an L4-only match of
+ * a rule with L7 parts when it allowed.
+ */
+function uncertainReasons(
+  undecided: readonly UncertainCandidate[],
+  l4Only: readonly CompiledRule[],
+  verdict: 'allow' | 'deny',
+): readonly string[] {
+  const out = new Set<string>();
+  for (const u of undecided)
+    if (u.action === 'pass' || (u.action === 'allow') !== (verdict === 'allow')) out.add(u.reason);
+  if (verdict === 'allow') for (const r of l4Only) if (r.l4Only !== undefined) out.add(r.l4Only);
+  return out.size > 0 ? Object.freeze([...out]) : NO_NOTES;
+}
+
 export class NetworkPolicyEvaluator {
   private readonly byNamespace = new Map<string, CompiledPolicy[]>();
   private readonly clusterWide: CompiledPolicy[] = [];
@@ -72,10 +118,14 @@ export class NetworkPolicyEvaluator {
   /** IP signatures by address text; bounded because external addresses are unbounded. */
   private readonly ipSigCache = new LruCache<string, string>(100_000);
   private usesNamedPorts = false;
+  private readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
+  private readonly mergedCandidates = new Map<readonly CompiledPolicy[], readonly CompiledPolicy[]>();
   private readonly interner: IdentityInterner;
   /** Identities per endpoint object, valid only in the interner generation they were made in. */
   private readonly identityMemo = new WeakMap<PolicyEndpoint, { generation: number; src: number; dst: number }>();
   private readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
+  private readonly ctxMemo = new WeakMap<PolicyEndpoint, { ip: ParsedIp | undefined; nsLabels: Labels }>();
+  private readonly closestRules: boolean;
 
   constructor(
     readonly inventory: PolicyInventory,
@@ -84,6 +134,7 @@ export class NetworkPolicyEvaluator {
   ) {
     this.cache = new LruCache(options.cacheSize ?? 200_000);
     this.ipBlockMatchesPodIps = options.ipBlockMatchesPodIps ?? true;
+    this.closestRules = options.closestRules ?? true;
     // Ids are only cache keys: when the interner starts over, cached decisions go with them.
     this.interner = new IdentityInterner(options.identityCacheSize ?? 1_000_000, () => this.cache.clear());
     const byKind = compilersByKind(compilers);
@@ -93,7 +144,17 @@ export class NetworkPolicyEvaluator {
       useNamedPorts: () => {
         this.usesNamedPorts = true;
       },
+      networkSets: inventory.networkSets,
+      namespaceLabels: (ns) => inventory.namespaceLabels(ns),
     };
+    for (const t of inventory.tiers.values()) {
+      if (t.name === DEFAULT_TIER) continue; // always order 1,000,000 and Deny
+      this.tierTable.set(t.name, {
+        name: t.name,
+        order: t.order ?? Number.POSITIVE_INFINITY,
+        whenNoMatch: t.defaultAction === 'Pass' ? 'pass' : 'deny',
+      });
+    }
     for (const p of inventory.policies) {
       const compiler = byKind.get(p.kind);
       if (!compiler) throw new Error(`no policy compiler for ${p.kind}`);
@@ -225,8 +286,14 @@ export class NetworkPolicyEvaluator {
   }
 
   private ctx(ep: PolicyEndpoint): Ctx {
-    const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
-    return { ep, nsLabels: this.nsLabelsOf(ep), ip, isPod: ep.kind === 'pod' && !ep.hostNetwork };
+    // The parsed address and namespace labels of an endpoint object do not change: parse once.
+    let base = this.ctxMemo.get(ep);
+    if (!base) {
+      const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
+      base = { ip, nsLabels: this.nsLabelsOf(ep) };
+      this.ctxMemo.set(ep, base);
+    }
+    return { ep, nsLabels: base.nsLabels, ip: base.ip, isPod: ep.kind === 'pod' && !ep.hostNetwork };
   }
 
   private registerIpMatcher(key: string, fn: (ip: ParsedIp) => boolean): void {
@@ -235,11 +302,14 @@ export class NetworkPolicyEvaluator {
     this.ipMatchers.push(fn);
   }
 
+  /** The policies that may select an endpoint of the namespace, by order then name (memoized). */
   private candidates(self: Ctx): readonly CompiledPolicy[] {
     const local = self.ep.namespace !== undefined ? this.byNamespace.get(self.ep.namespace) : undefined;
     if (!local) return this.clusterWide;
     if (this.clusterWide.length === 0) return local;
-    return [...local, ...this.clusterWide];
+    let merged = this.mergedCandidates.get(local);
+    if (!merged) this.mergedCandidates.set(local, (merged = [...local, ...this.clusterWide].sort(byOrderThenName)));
+    return merged;
   }
 
   // ---- internals: decision ----
@@ -266,16 +336,14 @@ export class NetworkPolicyEvaluator {
         deniedBy: NO_RULES,
         closestRules: NO_CLOSEST,
         notes,
+        basis: 'default',
+        uncertain: NO_NOTES,
       });
     }
     const selecting: Array<{ p: CompiledPolicy; d: CompiledDirection }> = [];
     for (const p of this.candidates(self)) {
       const d = p[direction];
       if (d && p.selects(self)) selecting.push({ p, d });
-    }
-    if (this.clusterWide.length > 0 && selecting.length > 1) {
-      // Order spans namespaced and cluster-wide policies.
-      selecting.sort((a, b) => byOrderThenName(a.p, b.p));
     }
     if (selecting.length === 0) {
       return Object.freeze({
@@ -288,81 +356,71 @@ export class NetworkPolicyEvaluator {
         deniedBy: NO_RULES,
         closestRules: NO_CLOSEST,
         notes: NO_NOTES,
+        basis: 'default',
+        uncertain: NO_NOTES,
       });
     }
     const notes = new Set<string>();
     const isolatedBy = selecting.filter((s) => s.d.isolates).map((s) => s.p.ref);
+    const undecided: UncertainCandidate[] = [];
+    const l4Only: CompiledRule[] = [];
     const ruleMatches = (r: CompiledRule): boolean => {
       for (const n of r.notes) notes.add(n);
       const pm = r.matchPort(port, proto, dst);
-      if (pm === 'unresolved')
-        notes.add(
-          `${policyRefString(r.ref)} ${direction}[${r.ref.ruleIndex}]: named port not resolvable (destination pod ports unknown)`,
-        );
-      return pm === 'match' && r.matchPeer(peer, self);
+      if (pm === 'unresolved') {
+        const n = `${policyRefString(r.ref)} ${direction}[${r.ref.ruleIndex}]: named port not resolvable (destination pod ports unknown)`;
+        notes.add(n);
+        undecided.push({ action: r.ref.action, reason: n });
+      }
+      if (r.uncertain !== undefined && pm !== 'nomatch') undecided.push({ action: r.ref.action, reason: r.uncertain });
+      const m = pm === 'match' && r.matchPeer(peer, self);
+      if (m && r.l4Only !== undefined) l4Only.push(r);
+      return m;
     };
 
     const allowedBy: RuleRef[] = [];
     const deniedBy: RuleRef[] = [];
     let verdict: 'allow' | 'deny' | undefined;
+    let basis: DirectionDecision['basis'] = 'default';
+    let decidingTier: string | undefined;
 
-    // 1. Deny rules (Cilium) take precedence over every allow.
-    for (const { d } of selecting) for (const r of d.denyRules) if (ruleMatches(r)) deniedBy.push(r.ref);
-    if (deniedBy.length > 0) verdict = 'deny';
-
-    // 2. Tiers of ordered policies other than the default, by name; first matching rule decides;
-    //    Pass skips the tier; no match denies at the end of the tier.
-    if (verdict === undefined) {
-      const tiers = [
-        ...new Set(selecting.filter((s) => s.p.ordered && s.p.tier !== DEFAULT_TIER).map((s) => s.p.tier)),
-      ].sort();
-      for (const tier of tiers) {
-        const inTier = selecting.filter((s) => s.p.ordered && s.p.tier === tier);
-        const out = this.firstMatch(inTier, ruleMatches);
-        if (out === 'pass') continue;
-        if (out) {
-          verdict = out.ref.action === 'allow' ? 'allow' : 'deny';
-          (verdict === 'allow' ? allowedBy : deniedBy).push(out.ref);
-        } else {
-          verdict = 'deny';
-          for (const s of inTier) deniedBy.push({ ...s.p.ref, direction, ruleIndex: -1, action: 'deny' });
-        }
+    // Tiers in order: Admin, Calico tiers, the default tier (NetworkPolicy, Cilium, Calico default
+    // tier), Baseline. A tier none of whose policies selects the endpoint is skipped.
+    const tiers: TierInfo[] = [];
+    for (const s of selecting) if (!tiers.some((t) => t.name === s.p.tier)) tiers.push(this.tierInfo(s.p.tier, notes));
+    if (tiers.length > 1) tiers.sort(byTierOrder);
+    for (const tier of tiers) {
+      const inTier = tiers.length === 1 ? selecting : selecting.filter((s) => s.p.tier === tier.name);
+      if (tier.name === DEFAULT_TIER) {
+        const out = this.defaultTier(inTier, ruleMatches, allowedBy, deniedBy, direction);
+        if (out === undefined) continue;
+        verdict = out.verdict;
+        basis = out.basis;
+        decidingTier = DEFAULT_TIER;
         break;
       }
-    }
-
-    // 3. The default tier: ordered policies in order, additive policies' allow rules.
-    if (verdict === undefined) {
-      const inDefault = selecting.filter((s) => s.p.tier === DEFAULT_TIER);
-      let orderedDecided: CompiledRule | 'pass' | undefined;
-      for (const s of inDefault) {
-        if (s.p.ordered) {
-          if (orderedDecided !== undefined) continue;
-          const out = this.firstMatch([s], ruleMatches);
-          if (out) orderedDecided = out;
-          // An ordered rule before the additive policies decides before they are consulted.
-          if (out && out !== 'pass' && out.ref.action === 'deny' && allowedBy.length === 0) {
-            deniedBy.push(out.ref);
-            verdict = 'deny';
-            break;
-          }
-          if (out && out !== 'pass' && out.ref.action === 'allow') allowedBy.push(out.ref);
-        } else {
-          for (const r of s.d.rules) if (ruleMatches(r)) allowedBy.push(r.ref);
-        }
+      const out = this.firstMatch(inTier, ruleMatches);
+      if (out === 'pass') continue;
+      if (out) {
+        verdict = out.ref.action === 'allow' ? 'allow' : 'deny';
+        (verdict === 'allow' ? allowedBy : deniedBy).push(out.ref);
+        basis = 'rule';
+        decidingTier = tier.name;
+        break;
       }
-      if (verdict === undefined) {
-        if (allowedBy.length > 0 || orderedDecided === 'pass') verdict = 'allow';
-        else if (inDefault.some((s) => s.d.isolates)) {
-          verdict = 'deny';
-          for (const s of inDefault)
-            if (s.p.ordered) deniedBy.push({ ...s.p.ref, direction, ruleIndex: -1, action: 'deny' });
-        } else verdict = 'allow';
-      }
+      if (tier.whenNoMatch !== 'deny') continue;
+      verdict = 'deny';
+      basis = 'end-of-tier';
+      decidingTier = tier.name;
+      for (const s of inTier) deniedBy.push({ ...s.p.ref, direction, ruleIndex: -1, action: 'deny' });
+      break;
     }
+    // Nothing decided (no policy selects, or everything passed or fell through): allowed.
+    verdict ??= 'allow';
 
     const allowed = verdict === 'allow';
-    const closestRules = allowed ? NO_CLOSEST : this.closest(selecting, peer, self, dst, port, proto);
+    const closestRules =
+      allowed || !this.closestRules ? NO_CLOSEST : this.closest(selecting, peer, self, dst, port, proto);
     return Object.freeze({
       direction,
       applies: true,
@@ -373,7 +431,62 @@ export class NetworkPolicyEvaluator {
       deniedBy: Object.freeze(deniedBy),
       closestRules,
       notes: notes.size > 0 ? Object.freeze([...notes]) : NO_NOTES,
+      basis,
+      ...(decidingTier !== undefined ? { tier: decidingTier } : {}),
+      uncertain: uncertainReasons(undecided, allowedBy.length > l4Only.length ? [] : l4Only, verdict),
     });
+  }
+
+  private tierInfo(name: string, notes: Set<string>): TierInfo {
+    let t = this.tierTable.get(name);
+    if (!t) {
+      // Without its Tier resource a Calico tier's order is unknown: assume it runs before default.
+      t = { name, order: DEFAULT_ORDER - 1, whenNoMatch: 'deny', assumed: true };
+      this.tierTable.set(name, t);
+    }
+    if (t.assumed) notes.add(`tier ${name} has no Tier resource: assumed to run before the default tier`);
+    return t;
+  }
+
+  /**
+   * The default tier: Cilium deny rules first, then ordered (Calico) policies in order and the
+   * additive (NetworkPolicy, Cilium) allow rules. Undefined when it does not decide: nothing
+   * isolates the endpoint for this direction, or a Calico rule passed.
+   */
+  private defaultTier(
+    inDefault: Array<{ p: CompiledPolicy; d: CompiledDirection }>,
+    ruleMatches: (r: CompiledRule) => boolean,
+    allowedBy: RuleRef[],
+    deniedBy: RuleRef[],
+    direction: PolicyDirection,
+  ): { verdict: 'allow' | 'deny'; basis: DirectionDecision['basis'] } | undefined {
+    for (const { d } of inDefault) for (const r of d.denyRules) if (ruleMatches(r)) deniedBy.push(r.ref);
+    if (deniedBy.length > 0) return { verdict: 'deny', basis: 'rule' };
+    let orderedDecided: CompiledRule | 'pass' | undefined;
+    for (const s of inDefault) {
+      if (s.p.ordered) {
+        if (orderedDecided !== undefined) continue;
+        const out = this.firstMatch([s], ruleMatches);
+        if (out) orderedDecided = out;
+        // An ordered rule before the additive policies decides before they are consulted.
+        if (out && out !== 'pass' && out.ref.action === 'deny' && allowedBy.length === 0) {
+          deniedBy.push(out.ref);
+          return { verdict: 'deny', basis: 'rule' };
+        }
+        if (out && out !== 'pass' && out.ref.action === 'allow') allowedBy.push(out.ref);
+      } else {
+        for (const r of s.d.rules) if (ruleMatches(r)) allowedBy.push(r.ref);
+      }
+    }
+    if (allowedBy.length > 0) return { verdict: 'allow', basis: 'rule' };
+    if (orderedDecided === 'pass' || !inDefault.some((s) => s.d.isolates)) return undefined;
+    let calico = false;
+    for (const s of inDefault)
+      if (s.p.ordered) {
+        calico = true;
+        deniedBy.push({ ...s.p.ref, direction, ruleIndex: -1, action: 'deny' });
+      }
+    return { verdict: 'deny', basis: calico ? 'end-of-tier' : 'isolation' };
   }
 
   /** First match over ordered policies: the deciding rule, 'pass', or undefined. */

@@ -5,12 +5,12 @@ import type { CompileEnv, CompiledPolicy, EndpointContext } from './compiled-pol
 import { kubernetesPolicyCompiler } from './kubernetes-policy.compiler.js';
 import { parseManifestText } from './manifest.loader.js';
 import { compilersByKind, POLICY_COMPILERS } from './policy-compilers.js';
-import type { PolicyObject } from './policy-model.js';
+import { isPolicyObject, type PolicyObject } from './policy-model.js';
 
 function policy(yaml: string): PolicyObject {
   const loaded = parseManifestText(yaml, 'p.yaml');
   const p = loaded.objects[0];
-  if (!p || p.kind === 'Namespace' || p.kind === 'Pod') throw new Error(JSON.stringify(loaded.issues));
+  if (!p || !isPolicyObject(p)) throw new Error(JSON.stringify(loaded.issues));
   return p;
 }
 
@@ -53,9 +53,12 @@ function shape(c: CompiledPolicy): unknown {
 describe('policy compilers', () => {
   it('registers one compiler per kind', () => {
     expect([...compilersByKind(POLICY_COMPILERS).keys()].sort()).toEqual([
+      'AdminNetworkPolicy',
+      'BaselineAdminNetworkPolicy',
       'CalicoNetworkPolicy',
       'CiliumClusterwideNetworkPolicy',
       'CiliumNetworkPolicy',
+      'ClusterNetworkPolicy',
       'GlobalNetworkPolicy',
       'NetworkPolicy',
     ]);

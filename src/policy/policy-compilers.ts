@@ -4,6 +4,7 @@
  */
 import { calicoPolicyCompiler } from './calico-policy.compiler.js';
 import { ciliumPolicyCompiler } from './cilium-policy.compiler.js';
+import { clusterNetworkPolicyCompiler } from './cluster-network-policy.compiler.js';
 import type { PolicyCompiler } from './compiled-policy.js';
 import { kubernetesPolicyCompiler } from './kubernetes-policy.compiler.js';
 import type { PolicyObject } from './policy-model.js';
@@ -12,6 +13,7 @@ export const POLICY_COMPILERS: readonly PolicyCompiler[] = [
   kubernetesPolicyCompiler,
   ciliumPolicyCompiler,
   calicoPolicyCompiler,
+  clusterNetworkPolicyCompiler,
 ];
 
 /** Compilers by the policy kinds they take; a kind registered twice is a programming error. */

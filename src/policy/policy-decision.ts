@@ -59,6 +59,19 @@ export interface DirectionDecision {
   closestRules: readonly ClosestRule[];
   /** Limits of the answer: unresolved named ports, unmodelled policy features. */
   notes: readonly string[];
+  /**
+   * How the verdict came about: a matching `rule`; default `isolation` (a NetworkPolicy-style
+   * policy selects the endpoint and nothing admits); a Calico tier's `end-of-tier` default action;
+   * or `default` (nothing decided: allowed).
+   */
+  basis: 'rule' | 'isolation' | 'end-of-tier' | 'default';
+  /** The tier that decided (Admin, a Calico tier, default, Baseline); absent for `default`. */
+  tier?: string;
+  /**
+   * Why the verdict may be wrong: rules the model cannot decide (toFQDNs, nodes peers, L7,
+   * unresolvable named ports) that could have changed it. Empty when the verdict is certain.
+   */
+  uncertain: readonly string[];
 }
 
 export interface PolicyDecision {
@@ -78,4 +91,6 @@ export interface EvaluatorOptions {
   ipBlockMatchesPodIps?: boolean;
   /** Distinct identities interned before the interner starts over; default 1,000,000. */
   identityCacheSize?: number;
+  /** Compute `closestRules` of denied directions (default true; what-if does not need them). */
+  closestRules?: boolean;
 }

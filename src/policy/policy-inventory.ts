@@ -13,11 +13,15 @@ import { formatManifestIssue, listManifestFiles, loadManifestPaths, type Manifes
 import { NAMESPACE_NAME_LABEL, normalizeObject, type NormalizeResult } from './manifest.normalize.js';
 import {
   inventoryObjectKey,
+  isPolicyObject,
   objectKey,
+  type CalicoNetworkSetObject,
+  type CalicoTierObject,
   type InventoryObject,
   type NamespaceObject,
   type PodObject,
   type PolicyObject,
+  type StagedPolicyObject,
 } from './policy-model.js';
 
 /** Label keys Cilium adds to endpoint labels; they are not pod labels for NetworkPolicy. */
@@ -75,11 +79,22 @@ export class ObservedEndpoints {
   }
 }
 
+function isNetworkSet(o: InventoryObject): o is CalicoNetworkSetObject {
+  return o.kind === 'NetworkSet' || o.kind === 'GlobalNetworkSet';
+}
+
 /** An immutable snapshot of the cluster as far as policy evaluation needs it. */
 export class PolicyInventory {
   readonly namespaces: ReadonlyMap<string, NamespaceObject>;
   readonly pods: readonly PodObject[];
+  /** Enforced policies (staged ones are in `staged`). */
   readonly policies: readonly PolicyObject[];
+  /** Calico Tier resources by name. */
+  readonly tiers: ReadonlyMap<string, CalicoTierObject>;
+  /** Calico NetworkSets and GlobalNetworkSets. */
+  readonly networkSets: readonly CalicoNetworkSetObject[];
+  /** Calico staged policies: never enforced; a proposal (what-if --staged). */
+  readonly staged: readonly StagedPolicyObject[];
   private readonly podsByKey = new Map<string, PodObject>();
   private readonly podsByIp = new Map<string, PodObject>();
   private readonly covered = new Set<string>();
@@ -95,6 +110,9 @@ export class PolicyInventory {
     const namespaces = new Map<string, NamespaceObject>();
     const pods: PodObject[] = [];
     const policies: PolicyObject[] = [];
+    const tiers = new Map<string, CalicoTierObject>();
+    const networkSets: CalicoNetworkSetObject[] = [];
+    const staged: StagedPolicyObject[] = [];
     for (const o of objects) {
       if (o.kind === 'Namespace') {
         namespaces.set(o.name, o);
@@ -105,7 +123,10 @@ export class PolicyInventory {
         this.podsByKey.set(`${o.namespace}/${o.name}`, o);
         // hostNetwork pods share the node IP: never resolve an IP to them.
         if (!o.hostNetwork) for (const ip of o.ips) this.podsByIp.set(ip, o);
-      } else {
+      } else if (o.kind === 'Tier') tiers.set(o.name, o);
+      else if (isNetworkSet(o)) networkSets.push(o);
+      else if (!isPolicyObject(o)) staged.push(o);
+      else {
         policies.push(o);
         if (o.namespace !== undefined) this.covered.add(o.namespace);
       }
@@ -113,8 +134,23 @@ export class PolicyInventory {
     this.namespaces = namespaces;
     this.pods = pods;
     this.policies = policies;
+    this.tiers = tiers;
+    this.networkSets = Object.freeze(networkSets);
+    this.staged = Object.freeze(staged);
     Object.freeze(this.pods);
     Object.freeze(this.policies);
+  }
+
+  /** Every object of the snapshot, for building a modified copy (what-if). */
+  objects(): InventoryObject[] {
+    return [
+      ...this.namespaces.values(),
+      ...this.pods,
+      ...this.policies,
+      ...this.tiers.values(),
+      ...this.networkSets,
+      ...this.staged,
+    ];
   }
 
   static empty(): PolicyInventory {

@@ -15,14 +15,22 @@ export type InventoryPolicyKind =
   | 'CiliumNetworkPolicy'
   | 'CiliumClusterwideNetworkPolicy'
   | 'CalicoNetworkPolicy'
-  | 'GlobalNetworkPolicy';
+  | 'GlobalNetworkPolicy'
+  | ClusterPolicyKind;
+
+/** policy.networking.k8s.io: v1alpha2 ClusterNetworkPolicy and the older v1alpha1 kinds. */
+export type ClusterPolicyKind = 'ClusterNetworkPolicy' | 'AdminNetworkPolicy' | 'BaselineAdminNetworkPolicy';
+
+/** The tiers of ClusterNetworkPolicy (AdminNetworkPolicy is Admin, BaselineAdminNetworkPolicy Baseline). */
+export const ADMIN_TIER = 'Admin';
+export const BASELINE_TIER = 'Baseline';
 
 /** Names one policy. `namespace` is absent for cluster-wide kinds. */
 export interface PolicyRef {
   kind: InventoryPolicyKind;
   namespace?: string;
   name: string;
-  /** Calico tier. */
+  /** Calico tier, or Admin / Baseline for the policy.networking.k8s.io kinds. */
   tier?: string;
 }
 
@@ -193,13 +201,131 @@ export interface CalicoPolicyObject {
   origin?: ObjectOrigin;
 }
 
-export type PolicyObject = K8sNetworkPolicyObject | CiliumPolicyObject | CalicoPolicyObject;
-export type InventoryObject = NamespaceObject | PodObject | PolicyObject;
+/** `pods` subject or peer: `namespaceSelector` absent = every namespace. */
+export interface ClusterPodsSelector {
+  namespaceSelector?: LabelSelector;
+  podSelector: LabelSelector;
+}
+
+export interface ClusterPolicyPeer {
+  namespaces?: LabelSelector;
+  pods?: ClusterPodsSelector;
+  /** Egress only: CIDRs, which also match pod IPs. */
+  networks?: string[];
+  /** A peer field the evaluator does not model (`nodes`, `domainNames`): the rule is uncertain. */
+  unmodelled?: string;
+  /** No known field at all: fail closed (an Accept matches nothing, a Deny or Pass everything). */
+  unknown?: boolean;
+}
+
+/** One `protocols` (v1alpha2) or `ports` (v1alpha1) entry. */
+export interface ClusterPolicyPort {
+  /** Absent for `destinationNamedPort`: the name is looked up with the probe's protocol. */
+  protocol?: PolicyProtocol;
+  /** A number, or a named port resolved on the destination pod. Absent: every port. */
+  port?: number | string;
+  endPort?: number;
+}
+
+export interface ClusterPolicyRule {
+  name?: string;
+  action: 'Accept' | 'Deny' | 'Pass';
+  peers: ClusterPolicyPeer[];
+  /** Undefined: any protocol and port. */
+  ports?: ClusterPolicyPort[];
+}
+
+export interface ClusterPolicyObject {
+  kind: ClusterPolicyKind;
+  /** Cluster-scoped. */
+  namespace?: undefined;
+  name: string;
+  tier: typeof ADMIN_TIER | typeof BASELINE_TIER;
+  /** Lower runs first (0-1000). */
+  priority: number;
+  subject: { namespaces?: LabelSelector; pods?: ClusterPodsSelector };
+  ingress: ClusterPolicyRule[];
+  egress: ClusterPolicyRule[];
+  origin?: ObjectOrigin;
+}
+
+/** A Calico Tier (projectcalico.org/v3). */
+export interface CalicoTierObject {
+  kind: 'Tier';
+  /** Cluster-scoped. */
+  namespace?: undefined;
+  name: string;
+  /** Lower first; undefined sorts last. */
+  order?: number;
+  defaultAction: 'Deny' | 'Pass';
+  origin?: ObjectOrigin;
+}
+
+/** Calico NetworkSet (namespaced) or GlobalNetworkSet: labels that rule selectors match, and CIDRs. */
+export interface CalicoNetworkSetObject {
+  kind: 'NetworkSet' | 'GlobalNetworkSet';
+  namespace?: string;
+  name: string;
+  labels: Labels;
+  nets: string[];
+  origin?: ObjectOrigin;
+}
+
+export type StagedPolicyKind = 'StagedNetworkPolicy' | 'StagedGlobalNetworkPolicy' | 'StagedKubernetesNetworkPolicy';
+
+/**
+ * A Calico staged policy: never enforced. `policy` is the enforced form it would become (Set), or
+ * absent when it stages the deletion of `target` (Delete).
+ */
+export interface StagedPolicyObject {
+  kind: StagedPolicyKind;
+  namespace?: string;
+  name: string;
+  stagedAction: 'Set' | 'Delete' | 'Learn' | 'Ignore';
+  target: { kind: InventoryPolicyKind; namespace?: string; name: string };
+  policy?: K8sNetworkPolicyObject | CalicoPolicyObject;
+  origin?: ObjectOrigin;
+}
+
+export type PolicyObject = K8sNetworkPolicyObject | CiliumPolicyObject | CalicoPolicyObject | ClusterPolicyObject;
+export type InventoryObject =
+  NamespaceObject | PodObject | PolicyObject | CalicoTierObject | CalicoNetworkSetObject | StagedPolicyObject;
+
+export function isStagedPolicy(o: InventoryObject): o is StagedPolicyObject {
+  return (
+    o.kind === 'StagedNetworkPolicy' ||
+    o.kind === 'StagedGlobalNetworkPolicy' ||
+    o.kind === 'StagedKubernetesNetworkPolicy'
+  );
+}
+
+export function isPolicyObject(o: InventoryObject): o is PolicyObject {
+  switch (o.kind) {
+    case 'Namespace':
+    case 'Pod':
+    case 'Tier':
+    case 'NetworkSet':
+    case 'GlobalNetworkSet':
+    case 'StagedNetworkPolicy':
+    case 'StagedGlobalNetworkPolicy':
+    case 'StagedKubernetesNetworkPolicy':
+      return false;
+    default:
+      return true;
+  }
+}
 
 export function policyRefOf(p: PolicyObject): PolicyRef {
   const ref: PolicyRef = { kind: p.kind, name: p.name };
   if (p.namespace !== undefined) ref.namespace = p.namespace;
-  if (p.kind === 'CalicoNetworkPolicy' || p.kind === 'GlobalNetworkPolicy') ref.tier = p.tier;
+  if (
+    p.kind === 'CalicoNetworkPolicy' ||
+    p.kind === 'GlobalNetworkPolicy' ||
+    p.kind === 'ClusterNetworkPolicy' ||
+    p.kind === 'AdminNetworkPolicy' ||
+    p.kind === 'BaselineAdminNetworkPolicy'
+  )
+    ref.tier = p.tier;
   return ref;
 }
 
@@ -214,6 +340,6 @@ export function objectKey(kind: string, namespace: string | undefined, name: str
 }
 
 export function inventoryObjectKey(o: InventoryObject): string {
-  const ns = o.kind === 'Namespace' ? undefined : o.namespace;
+  const ns = o.kind === 'Namespace' || !('namespace' in o) ? undefined : o.namespace;
   return objectKey(o.kind, ns, o.name);
 }
