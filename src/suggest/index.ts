@@ -5,3 +5,4 @@ export * from './policy-dialects.js';
 export * from './suggest.js';
 export * from './suggestion-model.js';
 export * from './workload-labels.js';
+export * from './stored-edges.js';
