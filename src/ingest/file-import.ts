@@ -17,7 +17,10 @@ export interface ImportProgress {
 export interface ImportFileResult {
   file: string;
   records: number;
-  skipped: number;
+  /** Non-empty lines read. */
+  lines: number;
+  /** Lines that were not flows, by kind (`lost_events`, ...). */
+  skipped: Record<string, number>;
   deadLetters: number;
   /** Bytes of this same file that a previous import had already stored. */
   resumedAt: number;
@@ -60,7 +63,7 @@ export async function importFile(
     opened.close();
   }
   const size = identity.size;
-  const result: ImportFileResult = { file, records: 0, skipped: 0, deadLetters: 0, resumedAt };
+  const result: ImportFileResult = { file, records: 0, lines: 0, skipped: {}, deadLetters: 0, resumedAt };
   if (resumedAt >= size) return result;
 
   const inflight: Promise<void>[] = [];
@@ -92,6 +95,7 @@ export async function importFile(
   };
   const mapLine = (text: string, endOffset: number) => {
     if (text.length === 0) return;
+    result.lines++;
     if (text === OVERSIZED_LINE) {
       dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
@@ -100,7 +104,7 @@ export async function importFile(
     try {
       const r = mapper.map(text);
       if (r.kind === 'flows') for (const f of r.records) records.push(f);
-      else result.skipped++;
+      else result.skipped[r.what] = (result.skipped[r.what] ?? 0) + 1;
     } catch (e) {
       dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
