@@ -37,10 +37,9 @@ function allDeadLetters(f: ImportFileResult): boolean {
 }
 
 function notOfSourceWarning(f: ImportFileResult, source: string): string {
-  const other = FILE_SOURCES.filter((s) => s !== source).join('|');
   return (
     `warning: all ${f.lines} lines of ${f.file} were dead letters: it is probably not a ${source} file ` +
-    `(try --source ${other}, or check its format)`
+    `(--source ${source} expects one record per line; the first line: ${f.firstError ?? 'refused'})`
   );
 }
 

@@ -22,6 +22,8 @@ export interface ImportFileResult {
   /** Lines that were not flows, by kind (`lost_events`, ...). */
   skipped: Record<string, number>;
   deadLetters: number;
+  /** Why the first refused line was refused (names the problem when a whole file is refused). */
+  firstError?: string;
   /** Bytes of this same file that a previous import had already stored. */
   resumedAt: number;
 }
@@ -99,6 +101,7 @@ export async function importFile(
     if (text === OVERSIZED_LINE) {
       dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      result.firstError ??= dead[dead.length - 1].reason;
       return;
     }
     try {
@@ -108,6 +111,7 @@ export async function importFile(
     } catch (e) {
       dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      result.firstError ??= (e as Error).message;
     }
   };
 
