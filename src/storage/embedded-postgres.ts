@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { abortableSleep } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
 import { clusterDir } from './postgres-runtime.js';
 import { PostgresServer } from './postgres-server.js';
@@ -57,7 +58,7 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 100));
+    await abortableSleep(100);
   }
   return !alive(pid);
 }
