@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { version } from '../common/version.js';
+import { registerDb } from './db.command.js';
 import { registerImport } from './import.command.js';
 import { registerMigrate } from './migrate.command.js';
 import { registerNormalize } from './normalize.command.js';
@@ -21,6 +22,7 @@ registerImport(program);
 registerNormalize(program);
 registerPolicyTest(program);
 registerSuggest(program);
+registerDb(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 1 ? 2 : err.exitCode);

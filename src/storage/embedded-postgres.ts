@@ -10,6 +10,8 @@ import { PostgresServer } from './postgres-server.js';
 
 export interface EmbeddedPostgresHandle {
   url: string;
+  /** True when another live dropscope process runs the server (stop() then leaves it running). */
+  shared: boolean;
   stop(): Promise<void>;
 }
 
@@ -95,7 +97,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   if (running !== undefined && alive(running)) {
     if (alive(state.ownerPid) && state.ownerPid !== process.pid) {
       log.info('sharing the embedded PostgreSQL of a running dropscope process', { ownerPid: state.ownerPid });
-      return { url: url(state.port), stop: async () => undefined };
+      return { url: url(state.port), shared: true, stop: async () => undefined };
     }
     log.warn('stopping an embedded PostgreSQL left running by a killed process', { pid: running });
     process.kill(running, 'SIGINT'); // fast shutdown: WAL makes it safe
@@ -148,6 +150,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   log.info('embedded PostgreSQL started', { dir: dbDir, port: state.port });
   return {
     url: url(state.port),
+    shared: false,
     stop: async () => {
       await server.stop();
       log.info('embedded PostgreSQL stopped');
