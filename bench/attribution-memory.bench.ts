@@ -6,7 +6,7 @@
  * Called by the bench runner; also runnable alone (with --expose-gc for a stable figure):
  *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/attribution-memory.bench.js
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { abortableSleep as sleep } from '../src/common/backoff.js';
 import { pathToFileURL } from 'node:url';
 import type { FlowRecord } from '../src/flow/flow-record.js';
 import { InventoryFlowAttributor } from '../src/policy/attribution.js';

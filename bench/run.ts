@@ -19,10 +19,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { reportedOnlyAttributor } from '../src/aggregator/attribution.port.js';
+import { Registry } from 'prom-client';
+import { openImportPipeline } from '../src/app/composition.js';
 import { normalizeStream } from '../src/cli/normalize.command.js';
 import { silentLogger } from '../src/common/logger.js';
-import { generateHubbleLines } from '../src/collector/hubble/hubble-flow.generator.js';
+import { loadConfig } from '../src/config/config.js';
+import { generateHubbleLines } from '../src/synthetic/hubble-flow.generator.js';
 import { HubbleLineMapper } from '../src/collector/hubble/hubble-line.mapper.js';
 import { runImport } from '../src/ingest/import-runner.js';
 import { readLines } from '../src/ingest/line-reader.js';
@@ -107,27 +109,22 @@ async function main(): Promise<void> {
 
   // 3. import into real PostgreSQL: normalize -> aggregator -> roll-ups + drop events.
   const dataDir = join(dir, 'data');
-  const db = await openDatabase({ url: process.env.DATABASE_URL, dataDir }, silentLogger);
+  const pipeline = await openImportPipeline(
+    loadConfig({ DATABASE_URL: process.env.DATABASE_URL, DROPSCOPE_DATA_DIR: dataDir }),
+    silentLogger,
+    new Registry(),
+  );
   let importSummary;
   try {
     if (process.env.DATABASE_URL) {
       // Start from empty tables so the figure is repeatable (only with a database you gave it).
-      await db.dataSource.query('TRUNCATE edge_rollups, drop_events, stream_checkpoints, dead_letters');
+      await pipeline.db.dataSource.query('TRUNCATE edge_rollups, drop_events, stream_checkpoints, dead_letters');
     }
-    const imp = await measure(() =>
-      runImport({
-        dataSource: db.dataSource,
-        files: [file],
-        source: 'hubble',
-        cluster: 'bench',
-        attributor: reportedOnlyAttributor,
-        log: silentLogger,
-      }),
-    );
+    const imp = await measure(() => runImport({ pipeline, files: [file], source: 'hubble', cluster: 'bench' }));
     importSummary = imp.result;
     rows.push(['import (PostgreSQL)', norm.result.lines, imp.seconds, imp.peakRss]);
   } finally {
-    await db.close();
+    await pipeline.close();
   }
 
   process.stdout.write(

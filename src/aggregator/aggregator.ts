@@ -6,8 +6,8 @@ import { isDrop } from '../flow/flow-record.js';
 import { validateFlowRecord } from '../flow/flow-record.validator.js';
 import { dropReasonLabel, type AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
-import type { DropRollupRepository } from './drop-rollup.repository.js';
 import { BatchRollup } from './edge-rollup.js';
+import type { RollupWriter } from './rollup-writer.port.js';
 
 /** How far ahead of this host's clock a flow's time may be (clock skew between nodes). */
 const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
@@ -33,7 +33,7 @@ function stringify(v: unknown): string {
 /**
  * Consumes bus batches: validates each record (bad ones become dead letters with the reason),
  * attributes drops, folds flows into per-minute roll-ups and drop events, and hands the result to
- * the repository, which stores it with the batch's checkpoints in one transaction.
+ * the roll-up writer, which stores it with the batch's checkpoints in one transaction.
  */
 export class Aggregator {
   /** Settles, with the failure count, when the last write handed out so far has settled. */
@@ -42,7 +42,7 @@ export class Aggregator {
 
   /** The attributor can be swapped at run time (policy inventory reloads). */
   constructor(
-    private readonly repo: DropRollupRepository,
+    private readonly writer: RollupWriter,
     public attributor: FlowAttributor,
     private readonly metrics: AggregatorMetrics,
     private readonly log: Logger,
@@ -89,13 +89,13 @@ export class Aggregator {
     // Writes are chained in call order, so a batch never commits (and moves its checkpoints)
     // ahead of an earlier one; a batch prepared while an earlier write was in flight fails if
     // that write fails, because its data may sit after the failed data in the same stream.
-    const prepared = this.repo.prepare(rollup, batch.checkpoints, dead);
+    const prepared = this.writer.prepare(rollup, batch.checkpoints, dead);
     const failuresSeen = this.failures;
     const write = this.tail.then(async (failuresNow) => {
       if (failuresNow !== failuresSeen)
         throw new Error('an earlier batch failed to store; this one is retried with it');
       const stop = this.metrics.writeSeconds.startTimer();
-      await this.repo.writePrepared(prepared);
+      await prepared.commit();
       stop();
     });
     this.tail = write.then(

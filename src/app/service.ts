@@ -1,13 +1,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Aggregator } from '../aggregator/aggregator.js';
 import { ensureTokens } from '../api/auth.js';
 import { setupApiDocs } from '../api/swagger.js';
-import { AggregatorMetrics } from '../aggregator/aggregator.metrics.js';
-import { DropRollupRepository } from '../aggregator/drop-rollup.repository.js';
-import type { FlowBus } from '../bus/flow-bus.js';
-import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
 import type { Collector } from '../collector/collector.js';
 import { ReadinessChecks } from '../health/readiness.js';
 import type { Logger } from '../common/logger.js';
@@ -16,13 +11,13 @@ import { version } from '../common/version.js';
 import { ConfigError, type AppConfig } from '../config/config.js';
 import { createMetricsRegistry } from '../metrics/metrics.registry.js';
 import { migrationsApplied } from '../storage/data-source.js';
-import { openDatabase } from '../storage/database.js';
-import { PartitionManager } from '../storage/partition.manager.js';
 import { startAlerting } from '../alerts/alerting.service.js';
 import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
-import { createAttribution, createBus, createCollectors } from './wiring.js';
+import { openPipeline } from './composition.js';
+import { scheduleRetention } from './retention-schedule.js';
+import { createCollectors } from './wiring.js';
 
 export interface RunningService {
   runtime: Runtime;
@@ -34,9 +29,10 @@ export interface RunningService {
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
 
 /**
- * Starts the roles the configuration asks for, in dependency order: database (embedded when no
- * DATABASE_URL), bus, aggregator, collectors, then HTTP. close() stops them in reverse order so
- * that nothing accepted from a source is left unstored.
+ * Starts the roles the configuration asks for, in dependency order: the pipeline (database,
+ * embedded when no DATABASE_URL; bus; aggregator: src/app/composition.ts), retention, collectors
+ * and HTTP. close() stops them in reverse order so that nothing accepted from a source is left
+ * unstored.
  */
 export async function startService(config: AppConfig, log: Logger): Promise<RunningService> {
   if (!config.kafka && config.roles.has('collector') && !config.roles.has('aggregator'))
@@ -46,81 +42,28 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
     );
   config = ensureTokens(config, log); // AUTH_DISABLED warning, or the first-start admin token file
   const registry = createMetricsRegistry(version());
-  const db = await openDatabase(
-    { url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize },
-    log.child({ component: 'database' }),
-  );
-  const cleanups: Array<() => Promise<void>> = [() => db.close()];
-  let closing: Promise<void> | undefined;
-  // Idempotent: a signal and a fatal consumer error may both ask for shutdown.
-  const closeAll = () =>
-    (closing ??= (async () => {
-      for (const c of [...cleanups].reverse()) {
-        try {
-          await c();
-        } catch (e) {
-          log.error('error during shutdown', { error: String(e) });
-        }
-      }
-    })());
-  try {
-    const partitions = new PartitionManager(db.dataSource, log.child({ component: 'partitions' }));
-    const repo = new DropRollupRepository(db.dataSource, partitions);
-    const bus: FlowBus = await createBus(config, registry, log, repo, (e) => {
+  const pipeline = await openPipeline(config, log, {
+    roles: config.roles,
+    registry,
+    onFatalBusError: (e, close) => {
       // kafkajs gave up on the consumer: exit so the orchestrator restarts us from stored offsets.
       log.error('Kafka consumer failed for good; exiting', { error: e.message });
-      void closeAll().finally(() => process.exit(1));
-    });
-    cleanups.push(() => bus.close());
-    if (bus instanceof InProcessFlowBus) bus.setDeadLetterSink((l) => repo.insertDeadLetters(l));
-
-    const { attributor, policies } = await createAttribution(config, log, registry);
-    if (policies) cleanups.push(async () => policies.stop());
-
-    let aggregator: Aggregator | undefined;
-    if (config.roles.has('aggregator')) {
-      aggregator = new Aggregator(
-        repo,
-        attributor,
-        new AggregatorMetrics(registry),
-        log.child({ component: 'aggregator' }),
+      void close().finally(() => process.exit(1));
+    },
+  });
+  const { db, bus, repositories, aggregator, policies } = pipeline;
+  try {
+    if (aggregator)
+      pipeline.defer(
+        scheduleRetention(
+          repositories.retention,
+          config.retention,
+          log.child({ component: 'retention' }),
+          RETENTION_EVERY_MS,
+        ),
       );
-      const agg = aggregator;
-      await bus.consume((b) => agg.handle(b).then(() => undefined), {
-        groupId: config.kafka?.groupId ?? 'dropscope-aggregator',
-        loadCheckpoints: (s) => repo.loadCheckpoints(s),
-        maxBatch: config.aggregator.maxBatch,
-      });
-      let stopped = false;
-      let pass: Promise<void> = Promise.resolve();
-      const retention = async () => {
-        try {
-          await partitions.dropExpired(Date.now(), {
-            edge_rollups: config.retention.rollupDays,
-            drop_events: config.retention.eventDays,
-          });
-          if (config.retention.deadLetterDays > 0 && !stopped)
-            await db.dataSource.query(
-              `DELETE FROM dead_letters WHERE received_at < now() - make_interval(days => $1)`,
-              [config.retention.deadLetterDays],
-            );
-        } catch (e) {
-          if (!stopped) log.error('retention failed; will retry', { error: String(e) });
-        }
-      };
-      const runPass = () => (pass = retention());
-      runPass();
-      const timer = setInterval(runPass, RETENTION_EVERY_MS);
-      timer.unref();
-      // Stop the background pass before the pool closes: a pass cut off by shutdown is not a failure.
-      cleanups.push(async () => {
-        stopped = true;
-        clearInterval(timer);
-        await pass;
-      });
-    }
 
-    // --- alerts role (one call; the composition root may re-home it) ---
+    // The alerts role: evaluation and the notification outbox (src/alerts).
     if (config.roles.has('alerts')) {
       const alerting = startAlerting({
         dataSource: db.dataSource,
@@ -130,11 +73,11 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
         clock: systemClock,
         inventory: policies ? () => policies.current() : undefined,
       });
-      cleanups.push(() => alerting.stop());
+      pipeline.defer(() => alerting.stop());
     }
 
     const collectors: Collector[] = config.roles.has('collector')
-      ? createCollectors(config, bus, repo, registry, log)
+      ? createCollectors(config, bus, repositories.checkpoints, registry, log)
       : [];
 
     const readiness = new ReadinessChecks({
@@ -149,7 +92,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       registry,
       db,
       bus,
-      repo,
+      repositories,
       aggregator,
       policies,
       collectors,
@@ -164,13 +107,13 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
     app.disable('x-powered-by');
     if (config.roles.has('api')) setupApiDocs(app);
     await app.listen(config.port, config.host);
-    cleanups.push(() => app.close());
+    pipeline.defer(() => app.close());
     const address = app.getHttpServer().address() as { port: number };
 
     // Collectors start last: everything they feed is ready.
     for (const c of collectors) {
       await c.start();
-      cleanups.push(() => c.stop());
+      pipeline.defer(() => c.stop());
     }
     log.info('dropscope started', {
       port: address.port,
@@ -179,9 +122,9 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       bus: bus.kind,
       collectors: collectors.map((c) => c.name),
     });
-    return { runtime, port: address.port, close: closeAll };
+    return { runtime, port: address.port, close: pipeline.close };
   } catch (e) {
-    await closeAll();
+    await pipeline.close();
     throw e;
   }
 }

@@ -1,26 +1,26 @@
 import type { Registry } from 'prom-client';
 import type { FlowAttributor } from '../aggregator/attribution.port.js';
 import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
-import type { DropRollupRepository } from '../aggregator/drop-rollup.repository.js';
 import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
 import { KafkaFlowBus } from '../bus/kafka-flow.bus.js';
 import { CalicoFileCollector } from '../collector/calico/calico-file.collector.js';
 import { GoldmaneCollector } from '../collector/calico/goldmane.collector.js';
-import type { Collector } from '../collector/collector.js';
+import type { CheckpointReader, Collector } from '../collector/collector.js';
 import { HubbleRelayCollector } from '../collector/hubble/hubble-relay.collector.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config/config.js';
 import { InventoryFlowAttributor } from '../policy/attribution.js';
 import { CombinedInventorySource } from '../policy/kubernetes-watch.js';
 import { PolicyInventorySource } from '../policy/policy-inventory.js';
+import type { CheckpointStore } from '../storage/ports.js';
 
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded default). */
 export async function createBus(
   config: AppConfig,
   registry: Registry,
   log: Logger,
-  repo: DropRollupRepository,
+  checkpoints: CheckpointStore,
   onFatalError: (e: Error) => void,
 ): Promise<FlowBus> {
   const k = config.kafka;
@@ -49,7 +49,7 @@ export async function createBus(
     logger: log.child({ component: 'kafka' }),
     registry,
     // In Kafka mode a collector's position is durable once the broker has its batch.
-    onPublished: (c) => repo.saveCheckpoints(c),
+    onPublished: (c) => checkpoints.save(c),
     onFatalError,
   });
 }
@@ -88,11 +88,10 @@ export async function createAttribution(
 export function createCollectors(
   config: AppConfig,
   bus: FlowBus,
-  repo: DropRollupRepository,
+  checkpoints: CheckpointReader,
   registry: Registry,
   log: Logger,
 ): Collector[] {
-  const checkpoints = { load: (stream: string) => repo.loadCheckpoint(stream) };
   const out: Collector[] = [];
   if (config.hubble)
     out.push(

@@ -1,14 +1,47 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { openImportPipeline } from '../app/composition.js';
 import { createLogger } from '../common/pino-logger.js';
 import { loadConfig } from '../config/config.js';
-import { createAttribution } from '../app/wiring.js';
+import type { ImportFileResult } from '../ingest/file-import.js';
 import { FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
-import { runImport } from '../ingest/import-runner.js';
+import { runImport, type ImportSummary } from '../ingest/import-runner.js';
 import { retentionWarnings } from '../ingest/retention-tally.js';
-import { openDatabase } from '../storage/database.js';
 import { exitWithError, UsageError } from './cli-error.js';
+
+/** `lost_events: 2, ...`, or '' when nothing was skipped. */
+function skippedList(skipped: Record<string, number>): string {
+  return Object.entries(skipped)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ');
+}
+
+/** The closing summary on stdout, then per-file notes. */
+function summaryLines(summary: ImportSummary, fileCount: number, source: string): string[] {
+  const skipped = skippedList(summary.skipped);
+  const out = [
+    `imported ${summary.flows} flows (${summary.records} records) from ${fileCount} file(s): ` +
+      `${summary.denied} denied, ${summary.dropped} dropped, ${summary.audit} audit, ${summary.deadLetters} dead letters` +
+      `${skipped ? `, skipped ${skipped}` : ''}, ` +
+      `${summary.seconds.toFixed(1)} s, ${Math.round(summary.flowsPerSecond)} flows/s`,
+  ];
+  for (const f of summary.files) if (allDeadLetters(f)) out.push(notOfSourceWarning(f, source));
+  return out;
+}
+
+/** Every line was refused: most likely the wrong --source (or not a flow file at all). */
+function allDeadLetters(f: ImportFileResult): boolean {
+  return f.lines > 0 && f.deadLetters === f.lines;
+}
+
+function notOfSourceWarning(f: ImportFileResult, source: string): string {
+  return (
+    `warning: all ${f.lines} lines of ${f.file} were dead letters: it is probably not a ${source} file ` +
+    `(--source ${source} expects one record per line; the first line: ${f.firstError ?? 'refused'})`
+  );
+}
 
 export function registerImport(program: Command): void {
   program
@@ -20,64 +53,82 @@ export function registerImport(program: Command): void {
     .requiredOption('--source <source>', `input format: ${FILE_SOURCES.join('|')}`)
     .option('--cluster-name <name>', 'cluster name for records that carry none (default: CLUSTER_NAME or "default")')
     .option('--no-progress', 'no progress bar even on a terminal')
+    .option('--config <file>', 'YAML file of VARIABLE: value settings (the environment wins)')
+    .option(
+      '--retime',
+      "shift every flow's time by one offset so each file's newest flow lands at the time of import (example data; regular files only)",
+    )
     .argument('<files...>', 'files to import')
-    .action(async (files: string[], opts: { source: string; clusterName?: string; progress: boolean }) => {
-      try {
-        if (!isFileSource(opts.source))
-          throw new UsageError(`--source must be one of ${FILE_SOURCES.join('|')}, got ${JSON.stringify(opts.source)}`);
-        for (const f of files) if (!existsSync(f)) throw new UsageError(`cannot read ${f}: no such file`);
-        const config = loadConfig();
-        // Logs go to stderr so the summary on stdout stays clean; warnings only unless LOG_LEVEL says otherwise.
-        const log = createLogger(process.env.LOG_LEVEL ?? 'warn', process.stderr);
-        const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir }, log);
-        const bar =
-          opts.progress && process.stderr.isTTY
-            ? new cliProgress.SingleBar(
-                {
-                  format: '{file} [{bar}] {percentage}% | {records} flows | {dead} dead letters',
-                  stream: process.stderr,
-                },
-                cliProgress.Presets.shades_classic,
-              )
-            : undefined;
-        let current = '';
+    .action(
+      async (
+        files: string[],
+        opts: { source: string; clusterName?: string; progress: boolean; config?: string; retime?: boolean },
+      ) => {
         try {
-          const { attributor, policies } = await createAttribution(config, log);
-          const summary = await runImport({
-            dataSource: db.dataSource,
-            files,
-            source: opts.source,
-            cluster: opts.clusterName ?? config.clusterName,
-            attributor,
-            log,
-            retention: config.retention,
-            onProgress: (p) => {
-              if (!bar) return;
-              if (p.file !== current) {
-                if (current) bar.stop();
-                current = p.file;
-                bar.start(p.bytesTotal, 0, { file: p.file.split('/').pop(), records: 0, dead: 0 });
-              }
-              bar.update(p.bytesRead, { records: p.records, dead: p.deadLetters });
-            },
-          });
-          bar?.stop();
-          policies?.stop();
-          for (const f of summary.files)
-            if (f.resumedAt > 0)
-              process.stderr.write(`${f.file}: resumed at byte ${f.resumedAt} (already imported before)\n`);
-          process.stdout.write(
-            `imported ${summary.flows} flows (${summary.records} records) from ${files.length} file(s): ` +
-              `${summary.denied} denied, ${summary.dropped} dropped, ${summary.deadLetters} dead letters, ` +
-              `${summary.seconds.toFixed(1)} s, ${Math.round(summary.flowsPerSecond)} flows/s\n`,
-          );
-          for (const w of retentionWarnings(summary.outsideRetention, config.retention)) process.stdout.write(`${w}\n`);
-        } finally {
-          bar?.stop();
-          await db.close();
+          if (!isFileSource(opts.source))
+            throw new UsageError(
+              `--source must be one of ${FILE_SOURCES.join('|')}, got ${JSON.stringify(opts.source)}`,
+            );
+          for (const f of files) {
+            if (opts.retime && f === '-')
+              throw new UsageError(
+                '--retime reads each file twice and cannot read standard input: save it to a file first',
+              );
+            if (!existsSync(f)) throw new UsageError(`cannot read ${f}: no such file`);
+            if (opts.retime && !statSync(f).isFile())
+              throw new UsageError(
+                `--retime reads each file twice: ${f} is not a regular file; save it to a file first`,
+              );
+          }
+          const env = { ...process.env };
+          if (opts.config) env.DROPSCOPE_CONFIG = opts.config;
+          const config = loadConfig(env);
+          // Logs go to stderr so the summary on stdout stays clean; warnings only unless LOG_LEVEL says otherwise.
+          const log = createLogger(env.LOG_LEVEL ?? 'warn', process.stderr);
+          const pipeline = await openImportPipeline(config, log, new Registry());
+          const bar =
+            opts.progress && process.stderr.isTTY
+              ? new cliProgress.SingleBar(
+                  {
+                    format: '{file} [{bar}] {percentage}% | {records} flows | {dead} dead letters',
+                    stream: process.stderr,
+                  },
+                  cliProgress.Presets.shades_classic,
+                )
+              : undefined;
+          let current = '';
+          try {
+            const summary = await runImport({
+              pipeline,
+              files,
+              source: opts.source,
+              cluster: opts.clusterName ?? config.clusterName,
+              retention: config.retention,
+              retime: opts.retime,
+              onProgress: (p) => {
+                if (!bar) return;
+                if (p.file !== current) {
+                  if (current) bar.stop();
+                  current = p.file;
+                  bar.start(p.bytesTotal, 0, { file: p.file.split('/').pop(), records: 0, dead: 0 });
+                }
+                bar.update(p.bytesRead, { records: p.records, dead: p.deadLetters });
+              },
+            });
+            bar?.stop();
+            for (const f of summary.files)
+              if (f.resumedAt > 0)
+                process.stderr.write(`${f.file}: resumed at byte ${f.resumedAt} (already imported before)\n`);
+            for (const l of summaryLines(summary, files.length, opts.source)) process.stdout.write(`${l}\n`);
+            for (const w of retentionWarnings(summary.outsideRetention, config.retention))
+              process.stdout.write(`${w}\n`);
+          } finally {
+            bar?.stop();
+            await pipeline.close();
+          }
+        } catch (e) {
+          exitWithError(e);
         }
-      } catch (e) {
-        exitWithError(e);
-      }
-    });
+      },
+    );
 }

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { version } from '../common/version.js';
+import { registerDb } from './db.command.js';
 import { registerImport } from './import.command.js';
 import { registerMigrate } from './migrate.command.js';
 import { registerNormalize } from './normalize.command.js';
@@ -23,6 +24,7 @@ registerNormalize(program);
 registerPolicyTest(program);
 registerSuggest(program);
 registerWhatIf(program);
+registerDb(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 1 ? 2 : err.exitCode);

@@ -1,6 +1,9 @@
 import { Controller, Get, HttpCode, HttpException, HttpStatus, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { RUNTIME, type Runtime } from '../app/runtime.js';
+
+/** What /readyz asks: each check's generic state (`ok`, `down`, ...) by name. */
+export type Readiness = () => Promise<Record<string, string>>;
+export const READINESS = Symbol('READINESS');
 
 /**
  * Liveness never touches dependencies; readiness checks the database, the schema and the
@@ -9,7 +12,7 @@ import { RUNTIME, type Runtime } from '../app/runtime.js';
 @ApiExcludeController()
 @Controller()
 export class HealthController {
-  constructor(@Inject(RUNTIME) private readonly rt: Runtime) {}
+  constructor(@Inject(READINESS) private readonly readiness: Readiness) {}
 
   @Get('healthz')
   @HttpCode(200)
@@ -19,7 +22,7 @@ export class HealthController {
 
   @Get('readyz')
   async readyz(): Promise<{ status: string; checks: Record<string, string> }> {
-    const checks = await this.rt.readiness();
+    const checks = await this.readiness();
     const ok = Object.values(checks).every((v) => v === 'ok');
     if (!ok) throw new HttpException({ status: 'not ready', checks }, HttpStatus.SERVICE_UNAVAILABLE);
     return { status: 'ok', checks };

@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
-import type { Runtime } from '../app/runtime.js';
 import type { Collector } from '../collector/collector.js';
 import { CollectorHealth } from '../collector/collector-health.js';
 import type { Logger } from '../common/logger.js';
@@ -19,7 +18,7 @@ function logger(lines: Array<{ msg: string; fields?: Record<string, unknown> }>)
 }
 
 function controller(checks: ReadinessChecks): HealthController {
-  return new HealthController({ readiness: () => checks.check() } as unknown as Runtime);
+  return new HealthController(() => checks.check());
 }
 
 async function body(c: HealthController): Promise<{ code: number; text: string }> {

@@ -17,8 +17,13 @@ export interface ImportProgress {
 export interface ImportFileResult {
   file: string;
   records: number;
-  skipped: number;
+  /** Non-empty lines read. */
+  lines: number;
+  /** Lines that were not flows, by kind (`lost_events`, ...). */
+  skipped: Record<string, number>;
   deadLetters: number;
+  /** Why the first refused line was refused (names the problem when a whole file is refused). */
+  firstError?: string;
   /** Bytes of this same file that a previous import had already stored. */
   resumedAt: number;
 }
@@ -60,7 +65,7 @@ export async function importFile(
     opened.close();
   }
   const size = identity.size;
-  const result: ImportFileResult = { file, records: 0, skipped: 0, deadLetters: 0, resumedAt };
+  const result: ImportFileResult = { file, records: 0, lines: 0, skipped: {}, deadLetters: 0, resumedAt };
   if (resumedAt >= size) return result;
 
   const inflight: Promise<void>[] = [];
@@ -92,18 +97,21 @@ export async function importFile(
   };
   const mapLine = (text: string, endOffset: number) => {
     if (text.length === 0) return;
+    result.lines++;
     if (text === OVERSIZED_LINE) {
       dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      result.firstError ??= dead[dead.length - 1].reason;
       return;
     }
     try {
       const r = mapper.map(text);
       if (r.kind === 'flows') for (const f of r.records) records.push(f);
-      else result.skipped++;
+      else result.skipped[r.what] = (result.skipped[r.what] ?? 0) + 1;
     } catch (e) {
       dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      result.firstError ??= (e as Error).message;
     }
   };
 

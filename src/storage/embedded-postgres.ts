@@ -3,12 +3,15 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { abortableSleep } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
 import { clusterDir } from './postgres-runtime.js';
 import { PostgresServer } from './postgres-server.js';
 
 export interface EmbeddedPostgresHandle {
   url: string;
+  /** True when another live dropscope process runs the server (stop() then leaves it running). */
+  shared: boolean;
   stop(): Promise<void>;
 }
 
@@ -57,7 +60,7 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 100));
+    await abortableSleep(100);
   }
   return !alive(pid);
 }
@@ -94,7 +97,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   if (running !== undefined && alive(running)) {
     if (alive(state.ownerPid) && state.ownerPid !== process.pid) {
       log.info('sharing the embedded PostgreSQL of a running dropscope process', { ownerPid: state.ownerPid });
-      return { url: url(state.port), stop: async () => undefined };
+      return { url: url(state.port), shared: true, stop: async () => undefined };
     }
     log.warn('stopping an embedded PostgreSQL left running by a killed process', { pid: running });
     process.kill(running, 'SIGINT'); // fast shutdown: WAL makes it safe
@@ -147,6 +150,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   log.info('embedded PostgreSQL started', { dir: dbDir, port: state.port });
   return {
     url: url(state.port),
+    shared: false,
     stop: async () => {
       await server.stop();
       log.info('embedded PostgreSQL stopped');

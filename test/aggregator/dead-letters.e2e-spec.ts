@@ -4,12 +4,11 @@ import type { DataSource } from 'typeorm';
 import { Aggregator } from '../../src/aggregator/aggregator.js';
 import { AggregatorMetrics } from '../../src/aggregator/aggregator.metrics.js';
 import { reportedOnlyAttributor } from '../../src/aggregator/attribution.port.js';
-import { DropRollupRepository } from '../../src/aggregator/drop-rollup.repository.js';
 import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import { silentLogger } from '../../src/common/logger.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { openDatabase, type Database } from '../../src/storage/database.js';
-import { PartitionManager } from '../../src/storage/partition.manager.js';
+import { postgresWriteRepositories } from '../../src/storage/repositories.js';
 import { createTestDatabase } from '../support/test-database.js';
 
 function good(i: number): FlowRecord {
@@ -46,12 +45,12 @@ describe('dead letters in the embedded pipeline', () => {
 
   it('stores bad records with their reason, counts them, and keeps storing the good ones', async () => {
     const registry = new Registry();
-    const repo = new DropRollupRepository(ds, new PartitionManager(ds, silentLogger));
-    const agg = new Aggregator(repo, reportedOnlyAttributor, new AggregatorMetrics(registry), silentLogger);
+    const repos = postgresWriteRepositories(ds, silentLogger);
+    const agg = new Aggregator(repos.rollups, reportedOnlyAttributor, new AggregatorMetrics(registry), silentLogger);
     const bus = new InProcessFlowBus(1000, silentLogger);
     await bus.consume((b) => agg.handle(b).then(() => undefined), {
       groupId: 'g',
-      loadCheckpoints: (s) => repo.loadCheckpoints(s),
+      loadCheckpoints: (s) => repos.checkpoints.loadMany(s),
     });
 
     const huge = 'x'.repeat(100_000);
@@ -113,7 +112,7 @@ describe('dead letters in the embedded pipeline', () => {
     expect(flows).toBe(60);
     const [{ n }] = (await ds.query(`SELECT count(*)::int AS n FROM drop_events`)) as Array<{ n: number }>;
     expect(n).toBe(10);
-    expect(await repo.loadCheckpoint('test:stream')).toBe('42');
+    expect(await repos.checkpoints.load('test:stream')).toBe('42');
 
     const metrics = await registry.getMetricsAsJSON();
     const dl = metrics.find((m) => m.name === 'dropscope_dead_letters_total')!;
@@ -126,8 +125,8 @@ describe('dead letters in the embedded pipeline', () => {
   });
 
   it('stores drop events whose text holds tabs, newlines, backslashes and quotes unchanged (COPY escaping)', async () => {
-    const repo = new DropRollupRepository(ds, new PartitionManager(ds, silentLogger));
-    const agg = new Aggregator(repo, reportedOnlyAttributor, new AggregatorMetrics(new Registry()), silentLogger);
+    const { rollups } = postgresWriteRepositories(ds, silentLogger);
+    const agg = new Aggregator(rollups, reportedOnlyAttributor, new AggregatorMetrics(new Registry()), silentLogger);
     const tricky = 'a\tb\nc\\d"e\\N\r';
     const f: FlowRecord = {
       ...good(0),

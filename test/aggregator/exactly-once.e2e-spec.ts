@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reportedOnlyAttributor } from '../../src/aggregator/attribution.port.js';
+import { Registry } from 'prom-client';
+import { openImportPipeline } from '../../src/app/composition.js';
 import { KafkaFlowBus } from '../../src/bus/kafka-flow.bus.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { generateHubbleLines } from '../../src/collector/hubble/hubble-flow.generator.js';
+import { loadConfig } from '../../src/config/config.js';
+import { generateHubbleLines } from '../../src/synthetic/hubble-flow.generator.js';
 import { runImport } from '../../src/ingest/import-runner.js';
-import { openDatabase } from '../../src/storage/database.js';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { startKafkaMockCluster } from '../support/kafka-mock-cluster.js';
 import { createTestDatabase, queryRows } from '../support/test-database.js';
@@ -51,16 +52,13 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
     // Ground truth: the same file imported without interruption.
     const truthDb = await createTestDatabase();
     dbs.push(truthDb);
-    const db = await openDatabase({ url: truthDb.url, dataDir: dir }, silentLogger);
-    const truthSummary = await runImport({
-      dataSource: db.dataSource,
-      files: [file],
-      source: 'hubble',
-      cluster: 'default',
-      attributor: reportedOnlyAttributor,
-      log: silentLogger,
-    });
-    await db.close();
+    const pipeline = await openImportPipeline(
+      loadConfig({ DATABASE_URL: truthDb.url, DROPSCOPE_DATA_DIR: dir }),
+      silentLogger,
+      new Registry(),
+    );
+    const truthSummary = await runImport({ pipeline, files: [file], source: 'hubble', cluster: 'default' });
+    await pipeline.close();
     const truth = await snapshot(truthDb.url);
     expect(truthSummary.flows).toBeGreaterThan(100_000);
     expect(Number(truth.events.n)).toBeGreaterThan(10_000);

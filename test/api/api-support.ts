@@ -6,7 +6,7 @@ import type { Logger } from '../../src/common/logger.js';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { CalicoLineMapper } from '../../src/collector/calico/calico-flow-log.mapper.js';
 import type { LineMapper } from '../../src/collector/collector.js';
-import { generateHubbleLines } from '../../src/collector/hubble/hubble-flow.generator.js';
+import { generateHubbleLines } from '../../src/synthetic/hubble-flow.generator.js';
 import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
@@ -141,6 +141,6 @@ export function buildDataset(now: number): Dataset {
 }
 
 export async function importDataset(svc: RunningService, ds: Dataset): Promise<void> {
-  const checkpoints = { load: (s: string) => svc.runtime.repo.loadCheckpoint(s) };
+  const checkpoints = { load: (s: string) => svc.runtime.repositories.checkpoints.load(s) };
   for (const f of ds.files) await importFile(f.path, f.mapper, svc.runtime.bus, checkpoints);
 }

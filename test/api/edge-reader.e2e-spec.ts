@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
-import { DropRollupRepository } from '../../src/aggregator/drop-rollup.repository.js';
+import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
 import { silentLogger } from '../../src/common/logger.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { createDataSource } from '../../src/storage/data-source.js';
@@ -84,7 +84,7 @@ describe('PostgresEdgeReader', () => {
       }),
       undefined,
     );
-    await new DropRollupRepository(ds, new PartitionManager(ds, silentLogger)).writeBatch(batch, [], []);
+    await new PostgresRollupWriter(ds, new PartitionManager(ds, silentLogger)).writeBatch(batch, [], []);
     reader = new PostgresEdgeReader(ds);
   });
 

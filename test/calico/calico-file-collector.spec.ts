@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { InProcessFlowBus } from '../../src/bus/in-process-flow.bus.js';
 import { CalicoFileCollector, parseFilePosition } from '../../src/collector/calico/calico-file.collector.js';
 import { calicoRecordId } from '../../src/collector/calico/calico-flow-log.mapper.js';
-import { CalicoFlowLogGenerator } from '../../src/collector/calico/calico-flow-log.generator.js';
+import { CalicoFlowLogGenerator } from '../../src/synthetic/calico-flow-log.generator.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { ReadinessChecks } from '../../src/health/readiness.js';
 import { collectingLogger, multisetDiff, RecordingConsumer, waitFor } from './support.js';

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CalicoFlowLogGenerator } from '../../src/collector/calico/calico-flow-log.generator.js';
+import { CalicoFlowLogGenerator } from '../../src/synthetic/calico-flow-log.generator.js';
 import { CalicoLineMapper } from '../../src/collector/calico/calico-flow-log.mapper.js';
 import { collect, spawnCli, waitForOutput } from '../support/cli.js';
 import { createTestDatabase } from '../support/test-database.js';

@@ -10,7 +10,7 @@ import {
   type HubbleRelayCollectorOptions,
 } from '../../src/collector/hubble/hubble-relay.collector.js';
 import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.js';
-import { generateHubbleResponses } from '../../src/collector/hubble/hubble-flow.generator.js';
+import { generateHubbleResponses } from '../../src/synthetic/hubble-flow.generator.js';
 import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js';
 import { checkpointParts, sinceParts } from './checkpoint-time.js';
 import { FakeHubbleRelay } from './fake-hubble-relay.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { validateFlowRecord } from '../../flow/flow-record.validator.js';
-import { CalicoFlowLogGenerator } from './calico-flow-log.generator.js';
+import { CalicoFlowLogGenerator } from '../../synthetic/calico-flow-log.generator.js';
 import { CalicoLineMapper } from './calico-flow-log.mapper.js';
 import { GoldmaneFlowMapper, type GoldmaneFlow } from './goldmane-flow.mapper.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { FlowRecord } from '../../flow/flow-record.js';
 import { validateFlowRecord } from '../../flow/flow-record.validator.js';
 import { HubbleLineMapper } from './hubble-line.mapper.js';
-import { generateHubbleLines } from './hubble-flow.generator.js';
+import { generateHubbleLines } from '../../synthetic/hubble-flow.generator.js';
 
 const FIXTURE = new URL('../../../test/fixtures/hubble/observe-samples.jsonl', import.meta.url);
 

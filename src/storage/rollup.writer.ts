@@ -3,8 +3,11 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
-import type { PartitionManager } from '../storage/partition.manager.js';
-import type { BatchRollup, DropEventRow } from './edge-rollup.js';
+import type { BatchRollup, DropEventRow } from '../aggregator/edge-rollup.js';
+import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.port.js';
+import { upsertCheckpoints } from './checkpoint.store.js';
+import { insertDeadLetters } from './dead-letter.store.js';
+import type { PartitionManager } from './partition.manager.js';
 
 const ROLLUP_COLUMNS = `bucket timestamptz, edge_key text, cluster text, src_kind text, src_namespace text,
   src_workload text, src_labels jsonb, dst_kind text, dst_namespace text, dst_workload text, dst_labels jsonb,
@@ -109,14 +112,6 @@ export interface PreparedBatch {
 /** Bound on remembered labelled roll-up rows (about a few minutes of a busy cluster). */
 const MAX_LABELLED = 200_000;
 
-const UPSERT_CHECKPOINTS = `
-INSERT INTO stream_checkpoints (stream, position, updated_at)
-SELECT s, p, now() FROM unnest($1::text[], $2::text[]) AS t(s, p)
-ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`;
-
-const INSERT_DEAD_LETTERS = `
-INSERT INTO dead_letters (origin, reason, raw) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`;
-
 /** Streams COPY text through the transaction's own connection. */
 async function copyIn(runner: QueryRunner | undefined, sql: string, text: string): Promise<void> {
   if (!runner) throw new Error('COPY needs the transaction query runner');
@@ -134,19 +129,13 @@ async function copyIn(runner: QueryRunner | undefined, sql: string, text: string
   await done;
 }
 
-function column<T, V>(rows: T[], pick: (r: T) => V): V[] {
-  const out = new Array<V>(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = pick(rows[i]);
-  return out;
-}
-
 /**
  * Writes one aggregated batch: roll-up upserts, drop events, dead letters and the stream
  * checkpoints, in ONE transaction. That transaction is what makes delivery exactly-once: the
  * positions become durable if and only if the data they cover does. Each table gets one
- * parameterized statement per batch (a JSON document through json_to_recordset).
+ * parameterized statement per batch (a JSON document through json_to_recordset, or COPY).
  */
-export class DropRollupRepository {
+export class PostgresRollupWriter implements RollupWriter {
   /**
    * Roll-up rows (bucket + edge key) this process has stored with labels. Later upserts of the same
    * row send no labels (COALESCE keeps the stored ones), sparing PostgreSQL a jsonb parse per row.
@@ -158,35 +147,20 @@ export class DropRollupRepository {
     private readonly partitions: PartitionManager,
   ) {}
 
-  async loadCheckpoints(streams: string[]): Promise<Map<string, string>> {
-    const rows = (await this.ds.query(`SELECT stream, position FROM stream_checkpoints WHERE stream = ANY($1)`, [
-      streams,
-    ])) as Array<{ stream: string; position: string }>;
-    return new Map(rows.map((r) => [r.stream, r.position]));
-  }
-
-  async loadCheckpoint(stream: string): Promise<string | undefined> {
-    return (await this.loadCheckpoints([stream])).get(stream);
-  }
-
-  /** Stores positions on their own (Kafka mode: a collector's position once the broker acked its batch). */
-  async saveCheckpoints(checkpoints: StreamCheckpoint[]): Promise<void> {
-    if (checkpoints.length === 0) return;
-    await this.ds.query(UPSERT_CHECKPOINTS, [
-      column(checkpoints, (c) => c.stream),
-      column(checkpoints, (c) => c.position),
-    ]);
-  }
-
   async writeBatch(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): Promise<void> {
-    await this.writePrepared(this.prepare(batch, checkpoints, deadLetters));
+    await this.prepare(batch, checkpoints, deadLetters).commit();
   }
 
   /**
    * The CPU half of a write (serializing the batch), done synchronously so that the aggregator
    * can prepare the next batch while PostgreSQL stores the previous one.
    */
-  prepare(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): PreparedBatch {
+  prepare(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): PreparedWrite {
+    const p = this.serialize(batch, checkpoints, deadLetters);
+    return { commit: () => this.writePrepared(p) };
+  }
+
+  private serialize(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): PreparedBatch {
     const r = [...batch.rollups.values()];
     const labelled: string[] = [];
     for (const row of r) {
@@ -207,7 +181,7 @@ export class DropRollupRepository {
     };
   }
 
-  async writePrepared(p: PreparedBatch): Promise<void> {
+  private async writePrepared(p: PreparedBatch): Promise<void> {
     try {
       await this.write(p);
     } catch (e) {
@@ -229,20 +203,8 @@ export class DropRollupRepository {
       await m.query(`SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
       if (p.rollups) await m.query(UPSERT_ROLLUPS, [p.rollups]);
       if (p.events) await copyIn(m.queryRunner, COPY_EVENTS, p.events);
-      if (p.deadLetters.length > 0) await this.insertDeadLetters(p.deadLetters, m);
-      if (p.checkpoints.length > 0)
-        await m.query(UPSERT_CHECKPOINTS, [
-          column(p.checkpoints, (c) => c.stream),
-          column(p.checkpoints, (c) => c.position),
-        ]);
+      await insertDeadLetters(m, p.deadLetters);
+      await upsertCheckpoints(m, p.checkpoints);
     });
-  }
-
-  async insertDeadLetters(letters: DeadLetter[], m: { query: DataSource['query'] } = this.ds): Promise<void> {
-    await m.query(INSERT_DEAD_LETTERS, [
-      column(letters, (d) => d.origin),
-      column(letters, (d) => d.reason),
-      column(letters, (d) => d.raw),
-    ]);
   }
 }

@@ -8,7 +8,7 @@
  * a configurable share of denies (tier end-of-tier denies and explicit GNP denies) and of allowed
  * flows that a staged policy would deny.
  */
-import { seededRandom } from '../../common/prng.js';
+import { seededRandom } from '../common/prng.js';
 
 export interface CalicoFlowLogGeneratorOptions {
   seed?: number;

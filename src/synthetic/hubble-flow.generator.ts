@@ -5,7 +5,7 @@
  * event followed microseconds later by a drop event), other drops, audit verdicts, and
  * occasional lost_events. Same seed, same lines.
  */
-import { seededRandom } from '../../common/prng.js';
+import { seededRandom } from '../common/prng.js';
 
 export interface HubbleGeneratorOptions {
   /** Number of GetFlowsResponse lines to produce. */

@@ -1,0 +1,36 @@
+import type { DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
+
+/**
+ * The write-side storage the pipeline depends on, as small interfaces: PostgreSQL implements them
+ * in this folder (checkpoint.store.ts, dead-letter.store.ts, retention.store.ts, rollup.writer.ts);
+ * unit tests use in-memory fakes (in-memory.repositories.ts).
+ */
+
+/** Stream positions (collectors, import files, Kafka partitions) stored with the data they cover. */
+export interface CheckpointStore {
+  /** One stream's stored position (the collectors' CheckpointReader). */
+  load(stream: string): Promise<string | undefined>;
+  loadMany(streams: string[]): Promise<Map<string, string>>;
+  /** Stores positions on their own (Kafka mode: once the broker has acknowledged a batch). */
+  save(checkpoints: StreamCheckpoint[]): Promise<void>;
+}
+
+/** Records that could not be used, with the reason. */
+export interface DeadLetterStore {
+  insert(letters: DeadLetter[]): Promise<void>;
+}
+
+/** Days each kind of data is kept; 0 keeps it forever. */
+export interface RetentionDays {
+  rollupDays: number;
+  eventDays: number;
+  deadLetterDays: number;
+}
+
+export interface RetentionStore {
+  /**
+   * Deletes what is older than the retention, measured from `now`; an aborted signal stops it
+   * between steps (shutdown). Returns the dropped partition names.
+   */
+  deleteExpired(now: number, days: RetentionDays, signal?: AbortSignal): Promise<string[]>;
+}

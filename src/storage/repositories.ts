@@ -1,0 +1,28 @@
+import type { DataSource } from 'typeorm';
+import type { RollupWriter } from '../aggregator/rollup-writer.port.js';
+import type { Logger } from '../common/logger.js';
+import { PostgresCheckpointStore } from './checkpoint.store.js';
+import { PostgresDeadLetterStore } from './dead-letter.store.js';
+import { PartitionManager } from './partition.manager.js';
+import type { CheckpointStore, DeadLetterStore, RetentionStore } from './ports.js';
+import { PostgresRetentionStore } from './retention.store.js';
+import { PostgresRollupWriter } from './rollup.writer.js';
+
+/** The write side of storage, as the pipeline sees it (the API's readers are in readers.ts). */
+export interface WriteRepositories {
+  rollups: RollupWriter;
+  checkpoints: CheckpointStore;
+  deadLetters: DeadLetterStore;
+  retention: RetentionStore;
+}
+
+/** The PostgreSQL implementations over one DataSource, sharing one partition manager. */
+export function postgresWriteRepositories(ds: DataSource, log: Logger): WriteRepositories {
+  const partitions = new PartitionManager(ds, log.child({ component: 'partitions' }));
+  return {
+    rollups: new PostgresRollupWriter(ds, partitions),
+    checkpoints: new PostgresCheckpointStore(ds),
+    deadLetters: new PostgresDeadLetterStore(ds),
+    retention: new PostgresRetentionStore(ds, partitions),
+  };
+}

@@ -1,0 +1,27 @@
+import type { DataSource } from 'typeorm';
+import type { PartitionManager } from './partition.manager.js';
+import type { RetentionDays, RetentionStore } from './ports.js';
+
+/**
+ * Retention in PostgreSQL: whole daily partitions of roll-ups and drop events are dropped (cheap,
+ * no bloat); dead letters, a small unpartitioned table, are deleted by age.
+ */
+export class PostgresRetentionStore implements RetentionStore {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly partitions: PartitionManager,
+  ) {}
+
+  async deleteExpired(now: number, days: RetentionDays, signal?: AbortSignal): Promise<string[]> {
+    const dropped = await this.partitions.dropExpired(now, {
+      edge_rollups: days.rollupDays,
+      drop_events: days.eventDays,
+    });
+    if (days.deadLetterDays > 0 && !signal?.aborted)
+      await this.ds.query(`DELETE FROM dead_letters WHERE received_at < $1::timestamptz - make_interval(days => $2)`, [
+        new Date(now).toISOString(),
+        days.deadLetterDays,
+      ]);
+    return dropped;
+  }
+}
