@@ -3,7 +3,7 @@
  * the policy inventory, the token settings, a logger and whether the `api` role is on.
  */
 import type { Runtime } from '../app/runtime.js';
-import { loadAlertingConfig } from '../alerts/alerting.service.js';
+import { loadAlertingConfig } from '../app/alerting.js';
 import type { Logger } from '../common/logger.js';
 import { AlertStateRepository } from '../storage/alert-state.repository.js';
 import type { AlertsApiDeps } from './alerts.controller.js';

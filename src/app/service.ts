@@ -11,7 +11,7 @@ import { version } from '../common/version.js';
 import { ConfigError, type AppConfig } from '../config/config.js';
 import { createMetricsRegistry } from '../metrics/metrics.registry.js';
 import { migrationsApplied } from '../storage/data-source.js';
-import { startAlerting } from '../alerts/alerting.service.js';
+import { startAlerting } from './alerting.js';
 import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { startAlerting, type AlertingHandle } from '../../src/alerts/alerting.service.js';
+import { startAlerting, type AlertingHandle } from '../../src/app/alerting.js';
 import type { SlackMessage } from '../../src/alerts/slack-message.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { loadConfig } from '../../src/config/config.js';

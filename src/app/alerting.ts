@@ -12,11 +12,11 @@ import type { AppConfig } from '../config/config.js';
 import type { PolicyInventory } from '../policy/policy-inventory.js';
 import { AlertStateRepository } from '../storage/alert-state.repository.js';
 import { NotificationOutboxRepository } from '../storage/notification-outbox.repository.js';
-import { AlertEvaluator } from './alert-evaluator.js';
-import { AlertRuleError } from './alert-rules.js';
-import { parseAlertingConfig, type AlertingConfig } from './alerting-config.js';
-import { AlertingMetrics } from './alerting.metrics.js';
-import { OutboxDispatcher } from './outbox-dispatcher.js';
+import { AlertEvaluator } from '../alerts/alert-evaluator.js';
+import { AlertRuleError } from '../alerts/alert-rules.js';
+import { parseAlertingConfig, type AlertingConfig } from '../alerts/alerting-config.js';
+import { AlertingMetrics } from '../alerts/alerting.metrics.js';
+import { OutboxDispatcher } from '../alerts/outbox-dispatcher.js';
 
 export interface AlertingDeps {
   dataSource: DataSource;
