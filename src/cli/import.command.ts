@@ -7,6 +7,7 @@ import { createAttribution } from '../app/wiring.js';
 import { FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { runImport } from '../ingest/import-runner.js';
 import { retentionWarnings } from '../ingest/retention-tally.js';
+import { addLineTally, emptyLineTally, formatLineTally } from '../ingest/line-tally.js';
 import { openDatabase } from '../storage/database.js';
 import { exitWithError, UsageError } from './cli-error.js';
 
@@ -70,6 +71,13 @@ export function registerImport(program: Command): void {
             `imported ${summary.flows} flows (${summary.records} records) from ${files.length} file(s): ` +
               `${summary.denied} denied, ${summary.dropped} dropped, ${summary.deadLetters} dead letters, ` +
               `${summary.seconds.toFixed(1)} s, ${Math.round(summary.flowsPerSecond)} flows/s\n`,
+          );
+          // Every line read is in exactly one bucket; records the aggregator rejected are dead letters too.
+          const lines = summary.files.reduce((t, f) => addLineTally(t, f.lines), emptyLineTally());
+          const invalid = summary.deadLetters - lines.malformed;
+          process.stdout.write(
+            `lines: ${formatLineTally(lines, 'malformed (dead letters)')}` +
+              `${invalid > 0 ? `; ${invalid} records were invalid FlowRecords (dead letters)` : ''}\n`,
           );
           for (const w of retentionWarnings(summary.outsideRetention, config.retention)) process.stdout.write(`${w}\n`);
         } finally {

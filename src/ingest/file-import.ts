@@ -5,6 +5,7 @@ import type { CheckpointReader, LineMapper } from '../collector/collector.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import { encodeCheckpoint, OpenedFile, resumeOffset } from './import-checkpoint.js';
 import { OVERSIZED_LINE, readLines, MAX_LINE_BYTES } from './line-reader.js';
+import { emptyLineTally, type LineTally } from './line-tally.js';
 
 export interface ImportProgress {
   file: string;
@@ -21,6 +22,8 @@ export interface ImportFileResult {
   deadLetters: number;
   /** Bytes of this same file that a previous import had already stored. */
   resumedAt: number;
+  /** Where each line read this time went; `malformed` lines are the dead letters. */
+  lines: LineTally;
 }
 
 /**
@@ -60,7 +63,8 @@ export async function importFile(
     opened.close();
   }
   const size = identity.size;
-  const result: ImportFileResult = { file, records: 0, skipped: 0, deadLetters: 0, resumedAt };
+  const tally = emptyLineTally();
+  const result: ImportFileResult = { file, records: 0, skipped: 0, deadLetters: 0, resumedAt, lines: tally };
   if (resumedAt >= size) return result;
 
   const inflight: Promise<void>[] = [];
@@ -72,9 +76,11 @@ export async function importFile(
   let lastOffset = resumedAt;
   const flush = async () => {
     for (const f of mapper.flush()) records.push(f);
+    tally.collapsed += mapper.collapsed ?? 0;
     mapper = newMapper();
     segmentLines = 0;
     result.records += records.length;
+    tally.records += records.length;
     const p = bus
       .publish({
         records,
@@ -91,19 +97,28 @@ export async function importFile(
     if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
   };
   const mapLine = (text: string, endOffset: number) => {
-    if (text.length === 0) return;
+    tally.lines++;
+    if (text.trim().length === 0) {
+      tally.blank++;
+      return;
+    }
     if (text === OVERSIZED_LINE) {
       dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      tally.malformed++;
       return;
     }
     try {
       const r = mapper.map(text);
       if (r.kind === 'flows') for (const f of r.records) records.push(f);
-      else result.skipped++;
+      else {
+        result.skipped++;
+        tally.skipped[r.what] = (tally.skipped[r.what] ?? 0) + 1;
+      }
     } catch (e) {
       dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      tally.malformed++;
     }
   };
 
