@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { LineMapper } from '../collector/collector.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import { validateFlowRecord } from '../flow/flow-record.validator.js';
 import { createLineMapper, FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { MAX_LINE_BYTES, OVERSIZED_LINE, readLines } from '../ingest/line-reader.js';
 import { emptyLineTally, formatLineTally, type LineTally } from '../ingest/line-tally.js';
@@ -37,6 +39,18 @@ export async function normalizeStream(
     stats.malformed++;
     if (stats.malformed <= MAX_REPORTED) err(`line ${line}: ${msg}`);
   };
+  // What the aggregator would dead-letter is not printed as a FlowRecord either: it counts as
+  // malformed (a record held by Hubble's de-dup is reported at the line that released it).
+  const emit = async (f: FlowRecord, line: number) => {
+    try {
+      validateFlowRecord(f);
+    } catch (e) {
+      malformed(line, `invalid FlowRecord: ${(e as Error).message}`);
+      return;
+    }
+    stats.records++;
+    await write(`${JSON.stringify(f)}\n`);
+  };
   for await (const lines of readLines(input)) {
     for (const line of lines) {
       stats.lines++;
@@ -48,23 +62,18 @@ export async function normalizeStream(
         malformed(line.number, `longer than ${MAX_LINE_BYTES} bytes, skipped`);
         continue;
       }
+      let r;
       try {
-        const r = mapper.map(line.text);
-        if (r.kind === 'skipped') stats.skipped[r.what] = (stats.skipped[r.what] ?? 0) + 1;
-        else
-          for (const f of r.records) {
-            stats.records++;
-            await write(`${JSON.stringify(f)}\n`);
-          }
+        r = mapper.map(line.text);
       } catch (e) {
         malformed(line.number, (e as Error).message);
+        continue;
       }
+      if (r.kind === 'skipped') stats.skipped[r.what] = (stats.skipped[r.what] ?? 0) + 1;
+      else for (const f of r.records) await emit(f, line.number);
     }
   }
-  for (const f of mapper.flush()) {
-    stats.records++;
-    await write(`${JSON.stringify(f)}\n`);
-  }
+  for (const f of mapper.flush()) await emit(f, stats.lines);
   stats.collapsed = mapper.collapsed ?? 0;
   await write('', true);
   if (stats.malformed > MAX_REPORTED) err(`${stats.malformed - MAX_REPORTED} more malformed lines not shown`);

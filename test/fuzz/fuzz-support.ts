@@ -102,3 +102,50 @@ export const edits = fc.array(fc.record({ pick: fc.nat(), op: fc.nat(), value: h
   minLength: 1,
   maxLength: 5,
 });
+
+const hostileString = fc.oneof(
+  fc.constantFrom('', '-', '*', ' ', '\u0000', '__proto__', 'constructor', '\ud800', '9'.repeat(30)),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  hugeString,
+);
+const hostileNumber = fc.oneof(
+  fc.constantFrom(-1, 0, 65536, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 1e300, -1e300),
+  fc.integer(),
+);
+
+/**
+ * Type-preserving mutation, for messages a protobuf decoder produced (it never yields a wrong
+ * type): strings become hostile strings, numbers hostile numbers, arrays shrink or repeat, fields
+ * disappear.
+ */
+export function mutateTyped(base: unknown, picks: Array<{ pick: number; op: number; s: string; n: number }>): unknown {
+  const root = JSON.parse(JSON.stringify(base)) as unknown;
+  for (const e of picks) {
+    const paths: Array<[Record<string, unknown>, string]> = [];
+    const walk = (v: unknown) => {
+      if (typeof v !== 'object' || v === null) return;
+      for (const k of Object.keys(v)) {
+        paths.push([v as Record<string, unknown>, k]);
+        walk((v as Record<string, unknown>)[k]);
+      }
+    };
+    walk(root);
+    if (paths.length === 0) break;
+    const [o, key] = paths[e.pick % paths.length];
+    const v = o[key];
+    if (e.op % 4 === 0) {
+      if (Array.isArray(o))
+        o.splice(Number(key), 1); // a decoder never yields holes
+      else delete o[key];
+    } else if (typeof v === 'string') o[key] = e.s;
+    else if (typeof v === 'number') o[key] = e.n;
+    else if (Array.isArray(v) && v.length > 0)
+      o[key] = e.op % 2 ? [] : Array.from({ length: 200 }, () => v[0] as unknown);
+  }
+  return root;
+}
+
+export const typedEdits = fc.array(fc.record({ pick: fc.nat(), op: fc.nat(), s: hostileString, n: hostileNumber }), {
+  minLength: 1,
+  maxLength: 6,
+});

@@ -223,3 +223,30 @@ describe.each<FileSource>(['hubble', 'calico'])('%s files: every line accounted 
     }
   });
 });
+
+describe('normalize prints only valid FlowRecords', () => {
+  it('a flow the mapper accepts but the FlowRecord schema rejects is a malformed line, with the reason', async () => {
+    const flow = {
+      time: '2025-01-01T00:00:00Z',
+      verdict: 'FORWARDED',
+      IP: { source: '10.0.0.1', destination: '10.0.0.2' },
+      source: { namespace: 'default', pod_name: 'p'.repeat(300) },
+    };
+    const errors: string[] = [];
+    const out: string[] = [];
+    const sink = nullWritable();
+    sink._write = (c: Buffer, _e, cb) => {
+      out.push(c.toString());
+      cb();
+    };
+    const stats = await normalizeStream(
+      Readable.from([Buffer.from(`${JSON.stringify({ flow })}\n`)]),
+      createLineMapper('hubble', 'fuzz'),
+      sink,
+      (l) => errors.push(l),
+    );
+    expect(stats).toMatchObject({ lines: 1, records: 0, malformed: 1 });
+    expect(out.join('')).toBe('');
+    expect(errors).toEqual(['line 1: invalid FlowRecord: src.pod: is longer than 253 characters']);
+  });
+});
