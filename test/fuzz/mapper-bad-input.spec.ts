@@ -36,12 +36,9 @@ import {
 } from './fuzz-support.js';
 
 const counter = new FuzzCounter();
-const heapBefore = process.memoryUsage().heapUsed;
 afterAll(() => {
   counter.report('mappers and manifest loader');
   process.stdout.write(`[fuzz] mapper outcomes: ${JSON.stringify(outcomes)}\n`);
-  const grown = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
-  process.stdout.write(`[fuzz] heap grown by ${grown.toFixed(0)} MiB over the suite\n`);
 });
 
 /**
