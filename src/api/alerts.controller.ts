@@ -23,6 +23,11 @@ import { QueryParams } from './api-docs.decorators.js';
 import { checkParams, type RawQuery } from './query-params.js';
 import { paramNames, QUERY_SCHEMAS } from './query-schemas.js';
 
+/** PostgreSQL text cannot hold NUL, so no stored rule or silence has such an id: 404, not a failed query. */
+function storable(id: string): boolean {
+  return !id.includes('\u0000');
+}
+
 /** Injection token: `{ repo: AlertStateRepository; config: () => AlertingConfig }`. */
 export const ALERTS_API = Symbol('ALERTS_API');
 
@@ -108,7 +113,8 @@ export class AlertsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an API rule (admin scope); its alerts resolve' })
   async deleteRule(@Param('id') id: string): Promise<void> {
-    if (!(await this.deps.repo.deleteRule(id))) throw new NotFoundException(`alert rule ${id}: no such API rule`);
+    if (!storable(id) || !(await this.deps.repo.deleteRule(id)))
+      throw new NotFoundException(`alert rule ${id}: no such API rule`);
   }
 
   @Get('silences')
@@ -165,6 +171,7 @@ export class AlertsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Expire a silence now (admin scope)' })
   async expireSilence(@Param('id') id: string): Promise<void> {
-    if (!(await this.deps.repo.expireSilence(id, Date.now()))) throw new NotFoundException(`silence ${id}: not found`);
+    if (!storable(id) || !(await this.deps.repo.expireSilence(id, Date.now())))
+      throw new NotFoundException(`silence ${id}: not found`);
   }
 }

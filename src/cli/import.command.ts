@@ -8,6 +8,7 @@ import { loadConfig } from '../config/config.js';
 import type { ImportFileResult } from '../ingest/file-import.js';
 import { FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { runImport, type ImportSummary } from '../ingest/import-runner.js';
+import { addLineTally, emptyLineTally, formatLineTally } from '../ingest/line-tally.js';
 import { retentionWarnings } from '../ingest/retention-tally.js';
 import { exitWithError, UsageError } from './cli-error.js';
 
@@ -27,18 +28,26 @@ function summaryLines(summary: ImportSummary, fileCount: number, source: string)
       `${skipped ? `, skipped ${skipped}` : ''}, ` +
       `${summary.seconds.toFixed(1)} s, ${Math.round(summary.flowsPerSecond)} flows/s`,
   ];
+  // Every line read is in exactly one bucket; records the aggregator rejected are dead letters too.
+  const lines = summary.files.reduce((t, f) => addLineTally(t, f.lines), emptyLineTally());
+  const invalid = summary.deadLetters - lines.malformed;
+  out.push(
+    `lines: ${formatLineTally(lines, 'malformed (dead letters)')}` +
+      `${invalid > 0 ? `; ${invalid} records were invalid FlowRecords (dead letters)` : ''}`,
+  );
   for (const f of summary.files) if (allDeadLetters(f)) out.push(notOfSourceWarning(f, source));
   return out;
 }
 
 /** Every line was refused: most likely the wrong --source (or not a flow file at all). */
 function allDeadLetters(f: ImportFileResult): boolean {
-  return f.lines > 0 && f.deadLetters === f.lines;
+  const nonBlank = f.lines.lines - f.lines.blank;
+  return nonBlank > 0 && f.lines.malformed === nonBlank;
 }
 
 function notOfSourceWarning(f: ImportFileResult, source: string): string {
   return (
-    `warning: all ${f.lines} lines of ${f.file} were dead letters: it is probably not a ${source} file ` +
+    `warning: all ${f.lines.lines - f.lines.blank} lines of ${f.file} were dead letters: it is probably not a ${source} file ` +
     `(--source ${source} expects one record per line; the first line: ${f.firstError ?? 'refused'})`
   );
 }

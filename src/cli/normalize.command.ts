@@ -3,16 +3,15 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { LineMapper } from '../collector/collector.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import { validateFlowRecord } from '../flow/flow-record.validator.js';
 import { createLineMapper, FILE_SOURCES, isFileSource } from '../ingest/line-mappers.js';
 import { MAX_LINE_BYTES, OVERSIZED_LINE, readLines } from '../ingest/line-reader.js';
+import { emptyLineTally, formatLineTally, type LineTally } from '../ingest/line-tally.js';
 import { exitWithError, UsageError } from './cli-error.js';
 
-export interface NormalizeStats {
-  lines: number;
-  records: number;
-  skipped: Record<string, number>;
-  malformed: number;
-}
+/** Where each input line went: `lines` = records + collapsed + skipped + malformed + blank. */
+export type NormalizeStats = LineTally;
 
 /** Most malformed lines reported one by one on stderr; the rest are only counted. */
 const MAX_REPORTED = 100;
@@ -27,7 +26,7 @@ export async function normalizeStream(
   out: Writable,
   err: (line: string) => void,
 ): Promise<NormalizeStats> {
-  const stats: NormalizeStats = { lines: 0, records: 0, skipped: {}, malformed: 0 };
+  const stats: NormalizeStats = emptyLineTally();
   let buf = '';
   const write = async (s: string, force = false) => {
     buf += s;
@@ -40,31 +39,42 @@ export async function normalizeStream(
     stats.malformed++;
     if (stats.malformed <= MAX_REPORTED) err(`line ${line}: ${msg}`);
   };
+  // What the aggregator would dead-letter is not printed as a FlowRecord either: it counts as
+  // malformed (a record held by Hubble's de-dup is reported at the line that released it).
+  const emit = async (f: FlowRecord, line: number) => {
+    try {
+      validateFlowRecord(f);
+    } catch (e) {
+      malformed(line, `invalid FlowRecord: ${(e as Error).message}`);
+      return;
+    }
+    stats.records++;
+    await write(`${JSON.stringify(f)}\n`);
+  };
   for await (const lines of readLines(input)) {
     for (const line of lines) {
       stats.lines++;
-      if (line.text.length === 0) continue;
+      if (line.text.trim().length === 0) {
+        stats.blank++;
+        continue;
+      }
       if (line.text === OVERSIZED_LINE) {
         malformed(line.number, `longer than ${MAX_LINE_BYTES} bytes, skipped`);
         continue;
       }
+      let r;
       try {
-        const r = mapper.map(line.text);
-        if (r.kind === 'skipped') stats.skipped[r.what] = (stats.skipped[r.what] ?? 0) + 1;
-        else
-          for (const f of r.records) {
-            stats.records++;
-            await write(`${JSON.stringify(f)}\n`);
-          }
+        r = mapper.map(line.text);
       } catch (e) {
         malformed(line.number, (e as Error).message);
+        continue;
       }
+      if (r.kind === 'skipped') stats.skipped[r.what] = (stats.skipped[r.what] ?? 0) + 1;
+      else for (const f of r.records) await emit(f, line.number);
     }
   }
-  for (const f of mapper.flush()) {
-    stats.records++;
-    await write(`${JSON.stringify(f)}\n`);
-  }
+  for (const f of mapper.flush()) await emit(f, stats.lines);
+  stats.collapsed = mapper.collapsed ?? 0;
   await write('', true);
   if (stats.malformed > MAX_REPORTED) err(`${stats.malformed - MAX_REPORTED} more malformed lines not shown`);
   return stats;
@@ -96,13 +106,7 @@ export function registerNormalize(program: Command): void {
         });
         const mapper = createLineMapper(opts.source, opts.clusterName ?? process.env.CLUSTER_NAME ?? 'default');
         const stats = await normalizeStream(input, mapper, process.stdout, (l) => process.stderr.write(`${l}\n`));
-        const skipped = Object.entries(stats.skipped)
-          .map(([k, n]) => `${k}: ${n}`)
-          .join(', ');
-        process.stderr.write(
-          `normalized ${stats.records} flows from ${stats.lines} lines` +
-            `${skipped ? ` (skipped ${skipped})` : ''}${stats.malformed ? `, ${stats.malformed} malformed lines` : ''}\n`,
-        );
+        process.stderr.write(`normalized ${stats.records} flows from ${formatLineTally(stats)}\n`);
       } catch (e) {
         exitWithError(e);
       }

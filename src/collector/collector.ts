@@ -24,4 +24,9 @@ export type LineResult = { kind: 'flows'; records: FlowRecord[] } | { kind: 'ski
 export interface LineMapper {
   map(line: string): LineResult;
   flush(): FlowRecord[];
+  /**
+   * Flow lines so far folded into another line's record (Hubble's policy-verdict/drop pairs):
+   * each flow line ends as one record or one collapse, which is how summaries account for it.
+   */
+  readonly collapsed?: number;
 }

@@ -5,6 +5,7 @@ import type { CheckpointReader, LineMapper } from '../collector/collector.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import { encodeCheckpoint, OpenedFile, resumeOffset } from './import-checkpoint.js';
 import { OVERSIZED_LINE, readLines, MAX_LINE_BYTES } from './line-reader.js';
+import { emptyLineTally, type LineTally } from './line-tally.js';
 
 export interface ImportProgress {
   file: string;
@@ -17,15 +18,13 @@ export interface ImportProgress {
 export interface ImportFileResult {
   file: string;
   records: number;
-  /** Non-empty lines read. */
-  lines: number;
-  /** Lines that were not flows, by kind (`lost_events`, ...). */
-  skipped: Record<string, number>;
   deadLetters: number;
   /** Why the first refused line was refused (names the problem when a whole file is refused). */
   firstError?: string;
   /** Bytes of this same file that a previous import had already stored. */
   resumedAt: number;
+  /** Where each line read this time went; `malformed` lines are the dead letters. */
+  lines: LineTally;
 }
 
 /**
@@ -65,7 +64,8 @@ export async function importFile(
     opened.close();
   }
   const size = identity.size;
-  const result: ImportFileResult = { file, records: 0, lines: 0, skipped: {}, deadLetters: 0, resumedAt };
+  const tally = emptyLineTally();
+  const result: ImportFileResult = { file, records: 0, deadLetters: 0, resumedAt, lines: tally };
   if (resumedAt >= size) return result;
 
   const inflight: Promise<void>[] = [];
@@ -77,9 +77,11 @@ export async function importFile(
   let lastOffset = resumedAt;
   const flush = async () => {
     for (const f of mapper.flush()) records.push(f);
+    tally.collapsed += mapper.collapsed ?? 0;
     mapper = newMapper();
     segmentLines = 0;
     result.records += records.length;
+    tally.records += records.length;
     const p = bus
       .publish({
         records,
@@ -96,21 +98,26 @@ export async function importFile(
     if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
   };
   const mapLine = (text: string, endOffset: number) => {
-    if (text.length === 0) return;
-    result.lines++;
+    tally.lines++;
+    if (text.trim().length === 0) {
+      tally.blank++;
+      return;
+    }
     if (text === OVERSIZED_LINE) {
       dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      tally.malformed++;
       result.firstError ??= dead[dead.length - 1].reason;
       return;
     }
     try {
       const r = mapper.map(text);
       if (r.kind === 'flows') for (const f of r.records) records.push(f);
-      else result.skipped[r.what] = (result.skipped[r.what] ?? 0) + 1;
+      else tally.skipped[r.what] = (tally.skipped[r.what] ?? 0) + 1;
     } catch (e) {
       dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
       result.deadLetters++;
+      tally.malformed++;
       result.firstError ??= (e as Error).message;
     }
   };

@@ -71,7 +71,7 @@ export async function runImport(opts: {
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const skipped: Record<string, number> = {};
-  for (const f of files) for (const [k, n] of Object.entries(f.skipped)) skipped[k] = (skipped[k] ?? 0) + n;
+  for (const f of files) for (const [k, n] of Object.entries(f.lines.skipped)) skipped[k] = (skipped[k] ?? 0) + n;
   return {
     files,
     records: files.reduce((n, f) => n + f.records, 0),

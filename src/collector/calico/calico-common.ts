@@ -207,10 +207,17 @@ export function sameTrace(a: readonly FlowPolicy[], b: readonly FlowPolicy[]): b
 const isoCache = { sec: Number.NaN, iso: '' };
 const isoCache2 = { sec: Number.NaN, iso: '' };
 
-/** Epoch seconds to RFC 3339 (UTC), memoizing the last two values (flows share intervals). */
+/** Date's range (±10^8 days); beyond it toISOString throws an unreadable RangeError. */
+const MAX_EPOCH_SECONDS = 8.64e12;
+
+/**
+ * Epoch seconds to RFC 3339 (UTC), memoizing the last two values (flows share intervals).
+ * Throws a readable Error for a time outside Date's range (the record is then dead-lettered).
+ */
 export function isoFromSeconds(sec: number): string {
   if (sec === isoCache.sec) return isoCache.iso;
   if (sec === isoCache2.sec) return isoCache2.iso;
+  if (!(Math.abs(sec) <= MAX_EPOCH_SECONDS)) throw new Error(`time ${sec} is not a valid epoch second`);
   const iso = new Date(sec * 1000).toISOString();
   isoCache2.sec = isoCache.sec;
   isoCache2.iso = isoCache.iso;

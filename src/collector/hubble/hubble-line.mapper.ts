@@ -21,7 +21,8 @@ export interface HubbleLineStats {
  * `hubble observe -o json` (jsonpb) lines -> FlowRecords, through the policy-drop de-duplicator.
  * lost_events / node_status lines are skipped with that name; blank lines are skipped as `blank`;
  * anything else that is not a flow throws an Error saying what is wrong (the caller adds the line
- * number). Records held by the de-duplicator come out of later `map` calls or `flush`.
+ * number). Records held by the de-duplicator come out of later `map` calls or `flush`; a drop
+ * line folded into its policy-verdict twin returns no record and is counted in `collapsed`.
  */
 export class HubbleLineMapper implements LineMapper {
   readonly stats: HubbleLineStats = { flows: 0, lostEvents: 0, eventsLost: 0, nodeStatus: 0, duplicates: 0 };
@@ -63,8 +64,13 @@ export class HubbleLineMapper implements LineMapper {
     out.length = 0;
     const outcome = this.dedup.push(res.record, res.timeMs, out);
     if (outcome === 'collapsed') this.stats.duplicates++;
-    if (out.length === 0 && outcome === 'collapsed') return { kind: 'skipped', what: 'duplicate' };
+    // A collapsed line is still a flow line (counted in `collapsed`), not a skipped one: which
+    // twin of a pair comes out depends on their order, and either way the pair is one record.
     return { kind: 'flows', records: out.slice() };
+  }
+
+  get collapsed(): number {
+    return this.stats.duplicates;
   }
 
   flush(): FlowRecord[] {
