@@ -197,11 +197,11 @@ describe('policy-test on the example cluster', () => {
     expect(res).not.toHaveProperty('toPod');
     expect(res.egress).toMatchObject({
       allowed: false,
-      reason: `no rule of shop/allow-dns, shop/default-deny, shop/frontend-egress admits TCP/9090 to ${CART_LABELS} (egress from ${FRONTEND_LABELS} is isolated); closest: shop/frontend-egress egress[0] admits this peer on TCP/8080 only`,
+      reason: `no rule of shop/allow-dns, shop/default-deny, shop/frontend-egress admits TCP/9090 to ${CART_LABELS} (egress from ${FRONTEND_LABELS} is isolated: denied by default isolation); closest: shop/frontend-egress egress[0] admits this peer on TCP/8080 only`,
     });
     expect(res.ingress).toMatchObject({
       allowed: false,
-      reason: `no rule of shop/allow-frontend-to-cart, shop/default-deny admits TCP/9090 from ${FRONTEND_LABELS} (ingress to ${CART_LABELS} is isolated); closest: shop/allow-frontend-to-cart ingress[0] admits this peer on TCP/http only`,
+      reason: `no rule of shop/allow-frontend-to-cart, shop/default-deny admits TCP/9090 from ${FRONTEND_LABELS} (ingress to ${CART_LABELS} is isolated: denied by default isolation); closest: shop/allow-frontend-to-cart ingress[0] admits this peer on TCP/http only`,
     });
   });
 
@@ -233,7 +233,7 @@ describe('policy-test on the example cluster', () => {
         `DENY   192.0.2.7 -> ${CART} TCP/8080`,
         '  egress   allow  not enforced (192.0.2.7 is not a pod)',
         '  ingress  deny   isolated by shop/allow-frontend-to-cart, shop/default-deny',
-        `                  no rule of shop/allow-frontend-to-cart, shop/default-deny admits TCP/8080 from 192.0.2.7 (ingress to ${CART_LABELS} is isolated); closest: shop/allow-frontend-to-cart ingress[0] admits TCP/http from/to namespace shop and pods app.kubernetes.io/name=frontend only`,
+        `                  no rule of shop/allow-frontend-to-cart, shop/default-deny admits TCP/8080 from 192.0.2.7 (ingress to ${CART_LABELS} is isolated: denied by default isolation); closest: shop/allow-frontend-to-cart ingress[0] admits TCP/http from/to namespace shop and pods app.kubernetes.io/name=frontend only`,
         '',
       ].join('\n'),
     );
