@@ -64,7 +64,10 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
       );
     // The default `policy` filter: the sample drops and policy verdicts (4 records after de-dup).
     await until('the sample drops stored', async () => (await events()).length >= 4, 30_000);
-    await new Promise((r) => setTimeout(r, 1500)); // flushes on the batch interval
+    await until('the relay to have written every flow', async () => relay.idle, 30_000);
+    // A clean stop stores everything the collector received, so what is stored after it is final.
+    serve.kill('SIGTERM');
+    expect((await done).code).toBe(0);
     expect((await events()).map((e) => e.drop_reason).sort()).toEqual([
       'INVALID_SOURCE_IP',
       'POLICY_DENIED',
@@ -78,8 +81,6 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
     expect(cps.map((c) => c.stream)).toEqual([`hubble:127.0.0.1:${port}`]);
     expect(Date.parse(cps[0].position)).toBeGreaterThanOrEqual(now);
 
-    serve.kill('SIGTERM');
-    expect((await done).code).toBe(0);
     const [storedAtStop] = await pollRows<{ position: string }>(db.url, `SELECT position FROM stream_checkpoints`);
 
     // A restart asks Relay for flows since the stored position and stores nothing twice.
@@ -88,11 +89,12 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
     const againDone = collect(again);
     await waitForOutput(again, /"msg":"dropscope started"/, 60_000);
     await until('the relay to see the resumed request', async () => relay.requests.length >= 2, 30_000);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(await events()).toHaveLength(4);
+    await until('the relay to have written all it replays', async () => relay.idle, 30_000);
     const since = (relay.requests[relay.requests.length - 1] as { since?: unknown }).since;
     expect(sinceParts(since)).toEqual(checkpointParts(storedAtStop.position));
+    // A clean stop stores everything the collector received, so the count after it is final.
     again.kill('SIGTERM');
     expect((await againDone).code).toBe(0);
+    expect(await events()).toHaveLength(4);
   }, 120_000);
 });
