@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../common/pino-logger.js';
 import { loadConfig } from '../config/config.js';
+import { MIGRATIONS_TABLE } from '../storage/data-source.js';
 import { openDatabase } from '../storage/database.js';
 import { exitWithError } from './cli-error.js';
 
@@ -13,12 +14,27 @@ export function registerMigrate(program: Command): void {
       try {
         const config = loadConfig();
         const log = createLogger(config.logLevel);
-        const db = await openDatabase(
-          { url: config.database.url, dataDir: config.dataDir, migrate: !opts.revert },
-          log,
-        );
+        // Migrations run here, not in openDatabase, so the command can say what it did.
+        const db = await openDatabase({ url: config.database.url, dataDir: config.dataDir, migrate: false }, log);
         try {
-          if (opts.revert) await db.dataSource.undoLastMigration({ transaction: 'each' });
+          const ds = db.dataSource;
+          if (opts.revert) {
+            const last = (await ds
+              .query(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id DESC LIMIT 1`)
+              .catch(() => [])) as Array<{ name: string }>;
+            if (last.length === 0) process.stdout.write('nothing to revert: no migration is applied\n');
+            else {
+              await ds.undoLastMigration({ transaction: 'each' });
+              process.stdout.write(`reverted ${last[0].name}\n`);
+            }
+          } else {
+            const ran = await ds.runMigrations({ transaction: 'each' });
+            process.stdout.write(
+              ran.length === 0
+                ? `the database is up to date (${ds.migrations.length} migrations applied)\n`
+                : `applied ${ran.length} migration(s): ${ran.map((m) => m.name).join(', ')}\n`,
+            );
+          }
         } finally {
           await db.close();
         }

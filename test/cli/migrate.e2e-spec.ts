@@ -1,0 +1,24 @@
+import { describe, expect, it } from '@jest/globals';
+import { runCli } from '../support/cli.js';
+import { createTestDatabase } from '../support/test-database.js';
+
+describe('dropscope migrate', () => {
+  it('says which migrations it applied, that the database is up to date, and which one it reverted', async () => {
+    const db = await createTestDatabase();
+    try {
+      const env = { DATABASE_URL: db.url };
+      const first = await runCli(['migrate'], env);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toContain(
+        'applied 4 migration(s): InitialSchema1763770000000, ApiIndexes1763900000000, PolicyArrays1764000000000, Alerts1764100000000',
+      );
+      const again = await runCli(['migrate'], env);
+      expect(again.stdout).toContain('the database is up to date (4 migrations applied)');
+      const revert = await runCli(['migrate', '--revert'], env);
+      expect(revert.code).toBe(0);
+      expect(revert.stdout).toContain('reverted Alerts1764100000000');
+    } finally {
+      await db.drop();
+    }
+  });
+});
