@@ -15,6 +15,7 @@ import type {
   DropPosition,
   EdgeItem,
   EdgeReader,
+  EdgeWindow,
   ObservedEdge,
   PolicyDropStats,
   ReaderPage,
@@ -118,11 +119,13 @@ const ICMP_EDGE: EdgeItem = {
 
 class FakeEdges implements EdgeReader {
   calls: Array<{ f: DropFilters; limit: number; offset: number }> = [];
+  observedCalls: EdgeWindow[] = [];
   edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>> {
     this.calls.push({ f, limit, offset });
     return Promise.resolve({ items: [ICMP_EDGE], next: offset === 0 ? limit : null });
   }
-  observedEdges(): Promise<ObservedEdge[]> {
+  observedEdges(w: EdgeWindow): Promise<ObservedEdge[]> {
+    this.observedCalls.push(w);
     return Promise.resolve([]);
   }
 }
@@ -170,6 +173,7 @@ describe('API controllers with in-memory readers', () => {
     events.calls = [];
     rollups.calls = [];
     edgeReader.calls = [];
+    edgeReader.observedCalls = [];
   });
 
   const get = (path: string, query: Record<string, string> = {}, token: string | null = TOKEN) => {
@@ -302,6 +306,55 @@ describe('API controllers with in-memory readers', () => {
     });
   });
 
+  describe('suggestions and what-if', () => {
+    const post = (body: unknown) =>
+      request(base)
+        .post('/api/v1/what-if')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .send(body as object);
+
+    it('GET /suggestions: bad parameters are 400 first; without an inventory 409 NO_POLICY_INVENTORY, unread', async () => {
+      const mode = await get('/api/v1/suggestions', { mode: 'lockdown' }).expect(400);
+      expect(mode.body).toMatchObject({
+        code: 'INVALID_PARAMETER',
+        message: 'mode: "lockdown" is not one of fix|baseline',
+      });
+      const none = await get('/api/v1/suggestions', { from: '-1d', format: 'cilium' }).expect(409);
+      expect(none.body).toEqual({
+        statusCode: 409,
+        error: 'Conflict',
+        code: 'NO_POLICY_INVENTORY',
+        message: expect.stringMatching(
+          /^suggestions: no policy inventory is configured on this server; set POLICY_MANIFESTS/,
+        ),
+      });
+      expect(edgeReader.observedCalls).toEqual([]);
+    });
+
+    it('POST /what-if with a read token: body checked field by field (400), then 409 without an inventory', async () => {
+      for (const [body, message] of [
+        [[], /^body: must be a JSON object/],
+        [
+          { remove: ['shop/x'], extra: 1 },
+          /^extra: unknown field; accepted: add, remove, staged, from, to, namespace$/,
+        ],
+        [{ remove: 'shop/x' }, /^remove: must be a list/],
+        [{ remove: ['a/b/c'] }, /^remove\[0\]: "a\/b\/c" is not NAMESPACE\/NAME/],
+        [{ add: 5 }, /^add: must be YAML text or a list of Kubernetes objects$/],
+        [{ staged: 'yes' }, /^staged: must be true or false$/],
+        [{}, /^body: nothing proposed: give add, remove or "staged": true$/],
+        [{ remove: ['shop/x'], from: 'yesterday' }, /^from: "yesterday" is not an RFC 3339 time/],
+        [{ remove: ['shop/x'], from: '-1d', to: '-2d' }, /^from: .* is after to=/],
+      ] as Array<[unknown, RegExp]>) {
+        const res = await post(body).expect(400);
+        expect(res.body).toMatchObject({ code: 'INVALID_PARAMETER', message: expect.stringMatching(message) });
+      }
+      const none = await post({ remove: ['shop/x'] }).expect(409);
+      expect(none.body).toMatchObject({ code: 'NO_POLICY_INVENTORY', message: expect.stringMatching(/^what-if: /) });
+      expect(edgeReader.observedCalls).toEqual([]);
+    });
+  });
+
   describe('errors from outside the controllers carry codes too', () => {
     it('401 UNAUTHORIZED without a token; 404 NOT_FOUND for an unknown route; 400 for a body that is not JSON', async () => {
       const none = await get('/api/v1/drops', {}, null).expect(401);
@@ -368,7 +421,7 @@ describe('API controllers with in-memory readers', () => {
 
     it('documents exactly the query parameters each endpoint accepts', async () => {
       const gets = Object.entries(doc.paths).filter(([, ops]) => ops.get);
-      expect(gets.length).toBe(10);
+      expect(gets.length).toBe(11);
       for (const [path, ops] of gets) {
         const documented = (ops.get.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
         const url = path.replace('{namespace}', 'a').replace('{name}', 'p1');

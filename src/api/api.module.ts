@@ -6,6 +6,8 @@ import type { ApiDependencies } from './api-dependencies.js';
 import { BearerAuthGuard } from './auth.guard.js';
 import { DropsController, FlowsController } from './drops.controller.js';
 import { PoliciesController } from './policies.controller.js';
+import { SuggestionsController } from './suggestions.controller.js';
+import { WhatIfController } from './what-if.controller.js';
 import { AUTH_SETTINGS, DROP_EVENT_READER, EDGE_READER, POLICY_INVENTORY, ROLLUP_STATS_READER } from './tokens.js';
 
 /**
@@ -17,7 +19,16 @@ export class ApiModule {
   static register(deps: ApiDependencies): DynamicModule {
     return {
       module: ApiModule,
-      controllers: deps.serveApi ? [DropsController, FlowsController, PoliciesController, AlertsController] : [],
+      controllers: deps.serveApi
+        ? [
+            DropsController,
+            FlowsController,
+            PoliciesController,
+            SuggestionsController,
+            WhatIfController,
+            AlertsController,
+          ]
+        : [],
       providers: [
         { provide: DROP_EVENT_READER, useValue: deps.drops },
         { provide: EDGE_READER, useValue: deps.edges },

@@ -4,6 +4,13 @@
  * `400 {statusCode, error, code: 'INVALID_PARAMETER', message: '<param>: <what is wrong>'}`.
  */
 import type { DropPosition } from '../storage/readers.js';
+import {
+  parseTime as parseTimeValue,
+  parseTimeRange,
+  TIME_FORM,
+  TimeInputError,
+  type TimeRange,
+} from '../common/time-window.js';
 import { ApiInputError } from './api-errors.js';
 
 export { ApiInputError };
@@ -32,42 +39,27 @@ export function checkParams(query: RawQuery, accepted: readonly string[]): Recor
   return out;
 }
 
-const RELATIVE = /^-(\d{1,6})(s|m|h|d|w)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-// RFC 3339: date, 'T' or space, time, optional fraction, mandatory zone.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-export const TIME_FORM = 'an RFC 3339 time (2025-01-31T12:00:00Z), `now`, or a relative time such as -30m, -1h, -7d';
+export { TIME_FORM, type TimeRange };
+
+/** Reports a bad time as the API's 400 naming the parameter. */
+function asApiInput<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw e instanceof TimeInputError ? new ApiInputError(e.param, e.problem) : e;
+  }
+}
 
 /** RFC 3339, `now`, or `-<n><s|m|h|d|w>` relative to `now`. Returns ms since the epoch. */
 export function parseTime(param: string, value: string, now: number): number {
-  const v = value.trim();
-  if (v === 'now') return now;
-  const rel = RELATIVE.exec(v);
-  if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2]];
-  if (RFC3339.test(v)) {
-    const t = Date.parse(v.replace(' ', 'T'));
-    if (Number.isFinite(t)) return t;
-  }
-  throw new ApiInputError(param, `${JSON.stringify(value)} is not ${TIME_FORM}`);
-}
-
-export interface TimeRange {
-  from: number;
-  to: number;
+  return asApiInput(() => parseTimeValue(param, value, now));
 }
 
 export const DEFAULT_WINDOW_MS = 24 * 3_600_000;
 
 /** `from`/`to` with defaults `to = now`, `from = to - 24h`; from must not be after to. */
 export function parseRange(p: Record<string, string>, now: number, defaultWindowMs = DEFAULT_WINDOW_MS): TimeRange {
-  const to = p.to !== undefined ? parseTime('to', p.to, now) : now;
-  const from = p.from !== undefined ? parseTime('from', p.from, now) : to - defaultWindowMs;
-  if (from > to)
-    throw new ApiInputError(
-      'from',
-      `${new Date(from).toISOString()} is after to=${new Date(to).toISOString()}; from must not be later than to`,
-    );
-  return { from, to };
+  return asApiInput(() => parseTimeRange(p, now, defaultWindowMs));
 }
 
 /** A positive integer up to max; absent → def. */

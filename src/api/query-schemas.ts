@@ -4,6 +4,7 @@
  * (api-docs.decorators.ts, `QueryParams`), so the two cannot drift.
  */
 import { SUMMARY_BY, STEPS } from '../storage/readers.js';
+import { SUGGEST_FORMATS, SUGGEST_MODES } from '../suggest/suggestion-model.js';
 import { ALL_VERDICTS, ATTRIBUTION_LEVELS, DIRECTION_VALUES, DROP_VERDICTS } from './drop-filters.js';
 import { TIME_FORM } from './query-params.js';
 
@@ -64,6 +65,14 @@ function filters(verdicts: readonly string[], pods: boolean): QuerySchema {
   ];
 }
 
+/** The window of stored history that suggestions and what-ifs replay: a week unless asked. */
+export const HISTORY_WINDOW_MS = 7 * 86_400_000;
+
+const HISTORY_RANGE: QuerySchema = [
+  text('from', `Start (inclusive): ${TIME_FORM}. Default: to - 7d`),
+  text('to', `End (exclusive): ${TIME_FORM}. Default: now`),
+];
+
 export const QUERY_SCHEMAS = {
   drops: [...filters(DROP_VERDICTS, true), limit('Page size', LIMITS.drops), CURSOR],
   summary: [
@@ -99,6 +108,17 @@ export const QUERY_SCHEMAS = {
     },
     text('fingerprint', 'Only the alert with this fingerprint'),
     { name: 'limit', type: 'integer', description: 'Page size, 1-1000, default 100' },
+  ],
+  suggestions: [
+    ...HISTORY_RANGE,
+    text('namespace', 'Only policies for this namespace (baseline: the namespace to lock down)'),
+    {
+      name: 'mode',
+      type: 'string',
+      enum: SUGGEST_MODES,
+      description: 'fix: allow what was denied (default); baseline: lock down a namespace keeping what was seen',
+    },
+    { name: 'format', type: 'string', enum: SUGGEST_FORMATS, description: 'Policy dialect of the YAML, default k8s' },
   ],
   alertRules: [],
   silences: [text('expired', '`true` adds expired silences')],

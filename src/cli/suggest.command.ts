@@ -8,6 +8,7 @@ import { OVERSIZED_LINE, readLines } from '../ingest/line-reader.js';
 import { loadManifestPaths, buildInventory, formatManifestIssue } from '../policy/index.js';
 import {
   edgesFromFlows,
+  type ObservedEdge,
   SUGGEST_FORMATS,
   SUGGEST_MODES,
   suggest,
@@ -16,7 +17,9 @@ import {
   type SuggestionResult,
   type SuggestMode,
 } from '../suggest/index.js';
+import { checkAgainstHistory, type HistoryCheck } from '../whatif/index.js';
 import { exitWithError, UsageError } from './cli-error.js';
+import { cliTime, openStoredEdgeSource, type OpenEdgeSource } from './stored-history.js';
 
 export const SOURCES = ['hubble', 'calico', 'records'] as const;
 export type FlowFileSource = (typeof SOURCES)[number];
@@ -30,6 +33,12 @@ interface SuggestCliOptions {
   mode: string;
   format: string;
   namespace?: string;
+  config?: string;
+}
+
+/** Stored history (--from): the database edge reader, opened only when asked for. */
+export interface SuggestDependencies {
+  openEdgeSource: OpenEdgeSource;
 }
 
 function oneOf<T extends string>(what: string, value: string, allowed: readonly T[]): T {
@@ -76,7 +85,10 @@ export async function readFlows(file: string, source: FlowFileSource): Promise<F
   return records;
 }
 
-export function formatSummary(r: SuggestionResult): string {
+/** Each suggestion replayed over the history it was learned from, by namespace. */
+export type HistoryChecks = ReadonlyMap<string, HistoryCheck>;
+
+export function formatSummary(r: SuggestionResult, history?: HistoryChecks): string {
   const out: string[] = [];
   const c = r.coverage;
   out.push(
@@ -96,6 +108,11 @@ export function formatSummary(r: SuggestionResult): string {
         `; over-permission: ${v.overPermission.podPairs} pod pair(s)` +
         (v.overPermission.examples.length ? `, e.g. ${v.overPermission.examples.join('; ')}` : ''),
     );
+    const h = history?.get(it.namespace);
+    if (h)
+      out.push(
+        `#   against the stored history: ${h.newlyAllowed} denied edge(s) newly allowed, ${h.newlyDenied} edge(s) newly denied`,
+      );
     for (const n of v.notes) out.push(`#   ${n}`);
   }
   if (r.mode === 'fix' && r.combined.claimed > 0)
@@ -104,7 +121,10 @@ export function formatSummary(r: SuggestionResult): string {
   return `${out.join('\n')}\n`;
 }
 
-export function registerSuggest(program: Command): void {
+export function registerSuggest(
+  program: Command,
+  deps: SuggestDependencies = { openEdgeSource: openStoredEdgeSource },
+): void {
   program
     .command('suggest')
     .description('suggest least-privilege policies from observed flows, verified by the evaluator')
@@ -116,8 +136,9 @@ export function registerSuggest(program: Command): void {
     )
     .option('--flows <file>', 'flow file to learn from')
     .option('--source <source>', `format of --flows: ${SOURCES.join('|')}`)
-    .option('--from <time>', 'stored edges since (e.g. -7d); needs the database')
+    .option('--from <time>', 'learn from stored edges since (RFC 3339, now, or -30m, -24h, -7d): the database')
     .option('--to <time>', 'stored edges until (default now)')
+    .option('--config <file>', 'YAML file of VARIABLE: value settings for the database (the environment wins)')
     .option('--mode <mode>', `${SUGGEST_MODES.join('|')}`, 'fix')
     .option('--format <format>', `${SUGGEST_FORMATS.join('|')}`, 'k8s')
     .option('--namespace <ns>', 'only policies for this namespace (baseline: the namespace to lock down)')
@@ -126,26 +147,54 @@ export function registerSuggest(program: Command): void {
         const mode = oneOf<SuggestMode>('--mode', opts.mode, SUGGEST_MODES);
         const format = oneOf<SuggestFormat>('--format', opts.format, SUGGEST_FORMATS);
         if (opts.cluster.length === 0) throw new UsageError('--cluster is required (manifests of the cluster)');
-        if (!opts.flows) {
-          if (opts.from)
-            throw new UsageError('--from (stored edges) is not available yet: use --flows FILE --source ...');
-          throw new UsageError('either --flows FILE --source hubble|calico|records or --from is required');
+        if (opts.flows && opts.from !== undefined)
+          throw new UsageError('give either --flows FILE (a flow file) or --from (stored edges), not both');
+        if (!opts.flows && opts.from === undefined)
+          throw new UsageError('either --flows FILE --source hubble|calico|records or --from TIME is required');
+        let source: FlowFileSource | undefined;
+        if (opts.flows) {
+          if (!opts.source) throw new UsageError(`--source is required with --flows (${SOURCES.join('|')})`);
+          source = oneOf<FlowFileSource>('--source', opts.source, SOURCES);
+          if (source !== 'records' && !isFileSource(source))
+            throw new UsageError(`--source ${source} is not a file format`);
         }
-        if (!opts.source) throw new UsageError(`--source is required with --flows (${SOURCES.join('|')})`);
-        const source = oneOf<FlowFileSource>('--source', opts.source, SOURCES);
-        if (source !== 'records' && !isFileSource(source))
-          throw new UsageError(`--source ${source} is not a file format`);
+        const now = Date.now();
+        const window =
+          opts.from !== undefined
+            ? { from: cliTime('from', opts.from, now), to: opts.to !== undefined ? cliTime('to', opts.to, now) : now }
+            : undefined;
+        if (window && window.from > window.to) throw new UsageError('--from must not be later than --to');
         const loaded = await loadManifestPaths(opts.cluster);
         const errors = loaded.issues.filter((i) => i.severity === 'error');
         for (const i of errors) process.stderr.write(`dropscope: ${formatManifestIssue(i)}\n`);
         if (loaded.objects.length === 0)
           throw new UsageError(`--cluster ${opts.cluster.join(', ')}: no Namespace, Pod or policy objects found`);
         const inventory = buildInventory(loaded.objects, loaded.issues);
-        const records = await readFlows(opts.flows, source);
-        const { edges } = edgesFromFlows(records, inventory);
-        const result = suggest(inventory, edges, { mode, format, namespace: opts.namespace });
+        if (opts.flows && source) {
+          const { edges } = edgesFromFlows(await readFlows(opts.flows, source), inventory);
+          const result = suggest(inventory, edges, { mode, format, namespace: opts.namespace });
+          process.stdout.write(result.items.map((i) => i.yaml).join(''));
+          process.stderr.write(formatSummary(result));
+          return;
+        }
+        const w = window as { from: number; to: number };
+        const iso = { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() };
+        const opened = await deps.openEdgeSource(inventory, opts.config);
+        let edges: ObservedEdge[];
+        try {
+          edges = await opened.source.observedEdges(
+            w,
+            opts.namespace !== undefined ? { namespace: opts.namespace } : {},
+          );
+        } finally {
+          await opened.close();
+        }
+        const result = suggest(inventory, edges, { mode, format, namespace: opts.namespace, window: iso });
+        const history = new Map(
+          result.items.map((i) => [i.namespace, checkAgainstHistory(inventory, i.policies, edges, iso)] as const),
+        );
         process.stdout.write(result.items.map((i) => i.yaml).join(''));
-        process.stderr.write(formatSummary(result));
+        process.stderr.write(formatSummary(result, history));
       } catch (e) {
         exitWithError(e instanceof SuggestInputError ? new UsageError(e.message) : e);
       }

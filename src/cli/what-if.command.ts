@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
-import { ApiInputError, parseTime } from '../api/query-params.js';
 import { isFileSource } from '../ingest/line-mappers.js';
 import { buildInventory, formatManifestIssue, loadManifestPaths } from '../policy/index.js';
 import { edgesFromFlows, type ObservedEdge } from '../suggest/index.js';
-import {
-  formatWhatIfTable,
-  whatIf,
-  WhatIfInputError,
-  type EdgeSource,
-  type EdgeWindow,
-  type Proposal,
-} from '../whatif/index.js';
+import { formatWhatIfTable, whatIf, WhatIfInputError, type EdgeWindow, type Proposal } from '../whatif/index.js';
 import { exitWithError, UsageError } from './cli-error.js';
+import { cliTime, openStoredEdgeSource, type OpenEdgeSource } from './stored-history.js';
 import { readFlows, SOURCES, type FlowFileSource } from './suggest.command.js';
 
 const FORMATS = ['table', 'json'] as const;
@@ -27,22 +20,15 @@ interface WhatIfCliOptions {
   to?: string;
   namespace?: string;
   format: string;
+  config?: string;
 }
 
 /** Stored history: the database edge reader, opened only when the command needs it. */
 export interface WhatIfDependencies {
-  openEdgeSource?: () => Promise<{ source: EdgeSource; close(): Promise<void> }>;
+  openEdgeSource: OpenEdgeSource;
 }
 
 const repeat = (v: string, prev: string[]): string[] => [...prev, v];
-
-function time(param: string, value: string, now: number): number {
-  try {
-    return parseTime(param, value, now);
-  } catch (e) {
-    throw e instanceof ApiInputError ? new UsageError(`--${e.message}`) : e;
-  }
-}
 
 /** The window of flow-file edges: the one asked for, else the span of the edges. */
 function flowWindow(edges: readonly ObservedEdge[], asked: Partial<EdgeWindow>, now: number): EdgeWindow {
@@ -53,7 +39,10 @@ function flowWindow(edges: readonly ObservedEdge[], asked: Partial<EdgeWindow>, 
   return { from, to };
 }
 
-export function registerWhatIf(program: Command, deps: WhatIfDependencies = {}): void {
+export function registerWhatIf(
+  program: Command,
+  deps: WhatIfDependencies = { openEdgeSource: openStoredEdgeSource },
+): void {
   program
     .command('what-if')
     .description('replay observed traffic against proposed policies: which edges would break, which would open')
@@ -72,6 +61,7 @@ export function registerWhatIf(program: Command, deps: WhatIfDependencies = {}):
     .option('--to <time>', 'window end (default now)')
     .option('--namespace <ns>', 'only edges with either end in this namespace')
     .option('--format <format>', FORMATS.join('|'), 'table')
+    .option('--config <file>', 'YAML file of VARIABLE: value settings for the database (the environment wins)')
     .action(async (opts: WhatIfCliOptions) => {
       try {
         if (!(FORMATS as readonly string[]).includes(opts.format))
@@ -81,12 +71,8 @@ export function registerWhatIf(program: Command, deps: WhatIfDependencies = {}):
           throw new UsageError('nothing proposed: give --add FILE, --remove NS/NAME or --staged');
         const now = Date.now();
         const asked: Partial<EdgeWindow> = {};
-        if (opts.from !== undefined) asked.from = time('from', opts.from, now);
-        if (opts.to !== undefined) asked.to = time('to', opts.to, now);
-        if (!opts.flows && !deps.openEdgeSource)
-          throw new UsageError(
-            'stored history (--from without --flows) is not available yet: use --flows FILE --source hubble|calico|records',
-          );
+        if (opts.from !== undefined) asked.from = cliTime('from', opts.from, now);
+        if (opts.to !== undefined) asked.to = cliTime('to', opts.to, now);
         let source: FlowFileSource | undefined;
         if (opts.flows) {
           if (!opts.source) throw new UsageError(`--source is required with --flows (${SOURCES.join('|')})`);
@@ -122,8 +108,9 @@ export function registerWhatIf(program: Command, deps: WhatIfDependencies = {}):
           window = flowWindow(all, asked, now);
           edges = all.filter((e) => Date.parse(e.lastSeen) >= window.from && Date.parse(e.firstSeen) <= window.to);
         } else {
-          window = { from: asked.from ?? time('from', '-7d', now), to: asked.to ?? now };
-          const opened = await (deps.openEdgeSource as NonNullable<WhatIfDependencies['openEdgeSource']>)();
+          window = { from: asked.from ?? cliTime('from', '-7d', now), to: asked.to ?? now };
+          if (window.from > window.to) throw new UsageError('--from must not be later than --to');
+          const opened = await deps.openEdgeSource(inventory, opts.config);
           try {
             edges = await opened.source.observedEdges(
               window,

@@ -93,9 +93,9 @@ describe('dropscope suggest', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('--from without --flows: stored edges are not available yet', async () => {
-    const r = await runCli(['suggest', '--cluster', CLUSTER, '--from', '-7d']);
-    expect(r.stderr).toContain('--from (stored edges) is not available yet: use --flows FILE --source');
+  it('neither --flows nor --from: a usage error naming both (status 2)', async () => {
+    const r = await runCli(['suggest', '--cluster', CLUSTER]);
+    expect(r.stderr).toBe('dropscope: either --flows FILE --source hubble|calico|records or --from TIME is required\n');
     expect(r.code).toBe(2);
   });
 });
