@@ -90,6 +90,7 @@ const ENDPOINTS: Endpoint[] = [
   { path: '/api/v1/alerts', names: names(QUERY_SCHEMAS.alerts) },
   { path: '/api/v1/alert-rules', names: names(QUERY_SCHEMAS.alertRules) },
   { path: '/api/v1/silences', names: names(QUERY_SCHEMAS.silences) },
+  { path: '/api/v1/suggestions', names: names(QUERY_SCHEMAS.suggestions) },
 ];
 
 /** A raw query string: known and unknown names, repeated names, array/object syntax. */
@@ -188,6 +189,7 @@ describe('API fuzz: never a 5xx', () => {
     createdBy: 'fuzz',
   };
   const validRule = { expr: 'drops > 0', for: '5m', labels: { severity: 'warning' } };
+  const validWhatIf = { remove: ['default/rule1'], from: '-1h', to: 'now' };
   const body = (valid: unknown) =>
     fc.oneof(
       hostileValue,
@@ -199,6 +201,7 @@ describe('API fuzz: never a 5xx', () => {
     ['post', '/api/v1/policy-test', validProbe],
     ['post', '/api/v1/silences', validSilence],
     ['put', '/api/v1/alert-rules/fuzz-rule', validRule],
+    ['post', '/api/v1/what-if', validWhatIf],
   ] as const)('%s %s with hostile JSON bodies', async (method, path, valid) => {
     await fc.assert(
       fc.asyncProperty(body(valid), fc.boolean(), async (b, asText) => {
