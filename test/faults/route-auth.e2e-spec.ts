@@ -7,7 +7,7 @@ import type { RunningService } from '../../src/app/service.js';
 import { HealthController } from '../../src/health/health.controller.js';
 import { MetricsController } from '../../src/metrics/metrics.controller.js';
 import { createTestDatabase } from '../support/test-database.js';
-import { collectingLogger, READ_TOKEN, startApi } from '../api/api-support.js';
+import { ADMIN_TOKEN, collectingLogger, READ_TOKEN, startApi } from '../api/api-support.js';
 
 interface Route {
   method: string;
@@ -94,5 +94,18 @@ describe('security: every non-public route needs a token', () => {
       else expect([key, none, wrong, basic]).toEqual([key, 401, 401, 401]);
     }
     expect(statuses.length).toBe(routes.length);
+  });
+
+  it('refuses a JSON body over 1 MiB with 413, without echoing it, and still serves', async () => {
+    const big = JSON.stringify({ matchers: [], comment: 'x'.repeat(2 * 1024 * 1024) });
+    const res = await fetch(`${base}/api/v1/silences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: big,
+    });
+    expect(res.status).toBe(413);
+    expect(await res.text()).not.toContain('xxxx');
+    const ok = await fetch(`${base}/api/v1/silences`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
+    expect(ok.status).toBe(200);
   });
 });
