@@ -21,6 +21,15 @@ export function dropReasonLabel(reason: string | undefined): string {
 }
 
 /**
+ * The `code` label of a failed write: a SQLSTATE (53100 disk full, 57P01 shutdown, ...) or a
+ * socket errno (ECONNREFUSED); both come from fixed lists, so the label stays bounded.
+ */
+export function writeErrorCode(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^(?:[0-9A-Z]{5}|E[A-Z0-9]{2,20})$/.test(code) ? code : 'other';
+}
+
+/**
  * Aggregator metrics. Every label is bounded: source, verdict and direction are validated enums,
  * `stage` is fixed, and `reason` goes through dropReasonLabel.
  */
@@ -30,6 +39,7 @@ export class AggregatorMetrics {
   readonly drops: Counter<string>;
   readonly deadLetters: Counter<string>;
   readonly writeSeconds: Histogram<string>;
+  readonly writeErrors: Counter<string>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -85,6 +95,17 @@ export class AggregatorMetrics {
           name: 'dropscope_batch_write_duration_seconds',
           help: 'Time to write one aggregated batch (roll-ups, events, checkpoints) to PostgreSQL.',
           buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+          registers,
+        }),
+    );
+    this.writeErrors = metric(
+      registry,
+      'dropscope_batch_write_errors_total',
+      () =>
+        new Counter({
+          name: 'dropscope_batch_write_errors_total',
+          help: 'Batch writes PostgreSQL refused (the batch is retried), by SQLSTATE or errno code (`other` without one).',
+          labelNames: ['code'],
           registers,
         }),
     );

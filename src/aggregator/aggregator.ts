@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { isDrop } from '../flow/flow-record.js';
 import { validateFlowRecord } from '../flow/flow-record.validator.js';
-import { dropReasonLabel, type AggregatorMetrics } from './aggregator.metrics.js';
+import { dropReasonLabel, writeErrorCode, type AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
 import { BatchRollup } from './edge-rollup.js';
 import type { RollupWriter } from './rollup-writer.port.js';
@@ -95,7 +95,13 @@ export class Aggregator {
       if (failuresNow !== failuresSeen)
         throw new Error('an earlier batch failed to store; this one is retried with it');
       const stop = this.metrics.writeSeconds.startTimer();
-      await prepared.commit();
+      try {
+        await prepared.commit();
+      } catch (e) {
+        // Counted here, where the database refused it; the bus logs it and has the batch retried.
+        this.metrics.writeErrors.inc({ code: writeErrorCode(e) });
+        throw e;
+      }
       stop();
     });
     this.tail = write.then(

@@ -67,4 +67,42 @@ describe('createLogger', () => {
     expect(lines[0]).not.toContain('secret-1');
     expect(lines[0]).not.toContain('secret-2');
   });
+
+  it('redacts secret fields at any depth, in arrays, whatever their case, on bound and call fields', async () => {
+    const { stream, lines } = capture();
+    const log = createLogger('info', stream).child({ kafka: { sasl: { mechanism: 'plain', password: 'secret-a' } } });
+    log.info('connecting', {
+      request: { headers: { Authorization: 'Bearer secret-b', accept: 'application/json' } },
+      config: {
+        database: { url: 'postgres://u:secret-c@db/x' },
+        alerting: { slack: { webhookUrl: 'https://h/secret-d' } },
+      },
+      receivers: [{ name: 'ops', token: 'secret-e' }],
+      deep: { a: { b: { c: { d: { apiKey: 'secret-f', clientSecret: 'secret-g' } } } } },
+    });
+    log.error('failed', { err: { cause: { headers: { cookie: 'session=secret-h' } } } });
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(2);
+    for (const secret of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) {
+      expect(lines[0] + lines[1]).not.toContain(`secret-${secret}`);
+    }
+    // What is not a secret stays, and the structure is kept.
+    expect(JSON.parse(lines[0])).toMatchObject({
+      kafka: { sasl: { mechanism: 'plain', password: '[redacted]' } },
+      request: { headers: { Authorization: '[redacted]', accept: 'application/json' } },
+      receivers: [{ name: 'ops', token: '[redacted]' }],
+      msg: 'connecting',
+    });
+  });
+
+  it('writes Error objects and cyclic fields without failing', async () => {
+    const { stream, lines } = capture();
+    const cyclic: Record<string, unknown> = { name: 'loop', password: 'secret-z' };
+    cyclic.self = cyclic;
+    createLogger('info', stream).warn('odd fields', { cyclic, error: new Error('boom') });
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('secret-z');
+    expect(lines[0]).toContain('loop');
+  });
 });

@@ -1,20 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Logger as Pino } from 'pino';
+import { redactSecrets } from './log-redaction.js';
 import type { Logger } from './logger.js';
-
-/** Field names whose values are never written to logs, wherever they appear. */
-const REDACT = [
-  'password',
-  'token',
-  'authorization',
-  'url',
-  '*.password',
-  '*.token',
-  '*.authorization',
-  'headers.authorization',
-  'databaseUrl',
-  'webhookUrl',
-];
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -30,7 +17,7 @@ class PinoAdapter implements Logger {
     private readonly root: Pino,
     private readonly bindings: Record<string, unknown>,
   ) {
-    this.p = root.child(bindings);
+    this.p = root.child(redactSecrets(bindings)); // pino's log formatter never sees child bindings
   }
   private write(level: Level, msg: string, fields: Record<string, unknown> | undefined): void {
     if (fields && Object.keys(fields).some((k) => Object.hasOwn(this.bindings, k)))
@@ -54,11 +41,11 @@ class PinoAdapter implements Logger {
   }
 }
 
-/** Structured JSON logs on stdout (one object per line), secrets redacted by key. */
+/** Structured JSON logs on stdout (one object per line), secrets redacted by name at any depth (log-redaction.ts). */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const p = pino(
     // No pino `base`: the service name is a binding like any other, so it too is written once.
-    { level, base: null, redact: { paths: REDACT, censor: '[redacted]' } },
+    { level, base: null, formatters: { log: redactSecrets } },
     // process.stdout rather than pino.destination: sonic-boom's exit-time flushSync retries a
     // closed stdout (EPIPE) forever, which hung shutdown once the parent process had gone away.
     destination ?? stdoutIgnoringErrors(),
