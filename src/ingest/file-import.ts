@@ -35,7 +35,7 @@ export interface ImportFileResult {
  */
 export const SEGMENT_LINES = 4096;
 /** Batches in flight: mapping the next one overlaps with PostgreSQL writing the previous one. */
-const IN_FLIGHT = 8;
+const IN_FLIGHT = 2;
 /** Below this many bytes to read, starting worker threads costs more than it saves. */
 const PARALLEL_MIN_BYTES = 4 << 20;
 
@@ -113,7 +113,7 @@ export async function importFile(
       ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads)
       : undefined;
   const ahead: Promise<SegmentResult>[] = [];
-  const maxAhead = pool ? parallel!.threads * 2 + 1 : 1;
+  const maxAhead = pool ? parallel!.threads + 1 : 1;
   const mapAhead = (segment: Segment) => {
     const p = pool ? pool.map(segment) : Promise.resolve(mapSegment(segment, newMapper(), stream));
     p.catch(() => undefined); // awaited in order below; this only keeps a rejection from being unhandled

@@ -28,7 +28,12 @@ export class SegmentWorkerPool {
 
   constructor(spec: MapperSpec, stream: string, threads: number) {
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_URL, { workerData: { spec, stream } });
+      // A worker holds a few segments at a time: a small young generation keeps the import's RSS
+      // within its budget (each thread has its own heap) at little cost in GC time.
+      const w = new Worker(WORKER_URL, {
+        workerData: { spec, stream },
+        resourceLimits: { maxYoungGenerationSizeMb: 8 },
+      });
       w.on('message', (m: { id: number; result?: SegmentResult; error?: string }) => {
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
