@@ -9,9 +9,12 @@
  *  3. the policy evaluator with 1,000 policies and 10,000 pods, a what-if over a day of edges on
  *     that cluster (goal under 5 s), and the RSS growth of attribution
  *     over 1,000,000 distinct external addresses (an address scan; goal under 100 MB),
- *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows.
+ *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows,
+ *  5. `dropscope import` as a child process (wall clock with start-up, peak RSS) on 200,000 lines
+ *     of a sparse and of a dense service graph, each as a ratio to a bare JSON.parse of its file
+ *     (bench/import-shapes.bench.ts).
  *
- * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --keep (keep the file).
+ * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --skip-shapes, --keep (keep the file).
  */
 import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -31,6 +34,7 @@ import { readLines } from '../src/ingest/line-reader.js';
 import { openDatabase } from '../src/storage/database.js';
 import { benchApiQueries } from './api-queries.bench.js';
 import { benchAttributionMemory } from './attribution-memory.bench.js';
+import { benchImportShapes, formatShapeResult } from './import-shapes.bench.js';
 import { benchPolicyEvaluator } from './policy-evaluator.bench.js';
 import { benchWhatIf } from './what-if.bench.js';
 
@@ -180,6 +184,16 @@ async function main(): Promise<void> {
       await apiDb.close();
       rmSync(apiDir, { recursive: true, force: true });
     }
+  }
+
+  if (!flag('--skip-shapes')) {
+    process.stdout.write(
+      `\nimport CLI (child process, wall clock with start-up; ratio to a bare JSON.parse of the file):\n`,
+    );
+    await benchImportShapes({
+      flows: 200_000,
+      onResult: (r) => process.stdout.write(`  ${formatShapeResult(r)}\n`),
+    });
   }
 }
 

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
-import type { DeadLetter, FlowBus } from '../bus/flow-bus.js';
-import { truncateRaw } from '../bus/flow-bus.js';
+import type { FlowBus } from '../bus/flow-bus.js';
 import type { CheckpointReader, LineMapper } from '../collector/collector.js';
-import type { FlowRecord } from '../flow/flow-record.js';
 import { encodeCheckpoint, OpenedFile, resumeOffset } from './import-checkpoint.js';
-import { OVERSIZED_LINE, readLines, MAX_LINE_BYTES } from './line-reader.js';
-import { emptyLineTally, type LineTally } from './line-tally.js';
+import { readLines } from './line-reader.js';
+import type { MapperSpec } from './line-mappers.js';
+import { addLineTally, emptyLineTally, type LineTally } from './line-tally.js';
+import { mapSegment, type Segment, type SegmentResult } from './segment-mapping.js';
+import { SegmentWorkerPool, workersAvailable } from './segment-pool.js';
 
 export interface ImportProgress {
   file: string;
@@ -34,7 +35,15 @@ export interface ImportFileResult {
  */
 export const SEGMENT_LINES = 4096;
 /** Batches in flight: mapping the next one overlaps with PostgreSQL writing the previous one. */
-const IN_FLIGHT = 8;
+const IN_FLIGHT = 2;
+/** Below this many bytes to read, starting worker threads costs more than it saves. */
+const PARALLEL_MIN_BYTES = 4 << 20;
+
+/** Map segments in worker threads built from `spec` (the same mapper `newMapper` builds). */
+export interface ParallelMapping {
+  spec: MapperSpec;
+  threads: number;
+}
 
 /**
  * Imports one file through the bus (normalize → aggregator → PostgreSQL). Each batch carries the
@@ -50,6 +59,7 @@ export async function importFile(
   bus: FlowBus,
   checkpoints: CheckpointReader,
   onProgress?: (p: ImportProgress) => void,
+  parallel?: ParallelMapping,
 ): Promise<ImportFileResult> {
   const file = resolve(path);
   const stream = `import:${file}`;
@@ -70,76 +80,65 @@ export async function importFile(
 
   const inflight: Promise<void>[] = [];
   let failure: Error | undefined;
-  let mapper = newMapper();
-  let segmentLines = 0;
-  let records: FlowRecord[] = [];
-  let dead: DeadLetter[] = [];
-  let lastOffset = resumedAt;
-  const flush = async () => {
-    for (const f of mapper.flush()) records.push(f);
-    tally.collapsed += mapper.collapsed ?? 0;
-    mapper = newMapper();
-    segmentLines = 0;
-    result.records += records.length;
-    tally.records += records.length;
+  const publish = async (r: SegmentResult) => {
+    addLineTally(tally, r.tally);
+    result.records += r.records.length;
+    result.deadLetters += r.dead.length;
+    result.firstError ??= r.firstError;
     const p = bus
       .publish({
-        records,
-        deadLetters: dead.length > 0 ? dead : undefined,
-        checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: lastOffset }) }],
+        records: r.records,
+        deadLetters: r.dead.length > 0 ? r.dead : undefined,
+        checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: r.endOffset }) }],
       })
       .catch((e: Error) => {
         failure ??= e;
       });
-    records = [];
-    dead = [];
     inflight.push(p);
     if (inflight.length >= IN_FLIGHT) await inflight.shift();
     if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
-  };
-  const mapLine = (text: string, endOffset: number) => {
-    tally.lines++;
-    if (text.trim().length === 0) {
-      tally.blank++;
-      return;
-    }
-    if (text === OVERSIZED_LINE) {
-      dead.push({ raw: '', reason: `line longer than ${MAX_LINE_BYTES} bytes`, origin: `${stream}:${endOffset}` });
-      result.deadLetters++;
-      tally.malformed++;
-      result.firstError ??= dead[dead.length - 1].reason;
-      return;
-    }
-    try {
-      const r = mapper.map(text);
-      if (r.kind === 'flows') for (const f of r.records) records.push(f);
-      else tally.skipped[r.what] = (tally.skipped[r.what] ?? 0) + 1;
-    } catch (e) {
-      dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${endOffset}` });
-      result.deadLetters++;
-      tally.malformed++;
-      result.firstError ??= (e as Error).message;
-    }
+    onProgress?.({
+      file,
+      bytesRead: r.endOffset,
+      bytesTotal: size,
+      records: result.records,
+      deadLetters: result.deadLetters,
+    });
   };
 
+  // Segments are mapped ahead (in worker threads when given) and published strictly in file
+  // order, so each checkpoint covers exactly the lines before it.
+  const pool =
+    parallel && parallel.threads > 0 && size - resumedAt > PARALLEL_MIN_BYTES && workersAvailable()
+      ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads)
+      : undefined;
+  const ahead: Promise<SegmentResult>[] = [];
+  const maxAhead = pool ? parallel!.threads + 1 : 1;
+  const mapAhead = (segment: Segment) => {
+    const p = pool ? pool.map(segment) : Promise.resolve(mapSegment(segment, newMapper(), stream));
+    p.catch(() => undefined); // awaited in order below; this only keeps a rejection from being unhandled
+    ahead.push(p);
+  };
   try {
+    let texts: string[] = [];
+    let ends: number[] = [];
     for await (const lines of readLines(file, resumedAt)) {
       for (const line of lines) {
-        mapLine(line.text, line.endOffset);
-        lastOffset = line.endOffset;
-        if (++segmentLines >= SEGMENT_LINES) await flush();
+        texts.push(line.text);
+        ends.push(line.endOffset);
+        if (texts.length >= SEGMENT_LINES) {
+          mapAhead({ texts, ends });
+          texts = [];
+          ends = [];
+          while (ahead.length >= maxAhead) await publish(await ahead.shift()!);
+        }
       }
-      onProgress?.({
-        file,
-        bytesRead: lastOffset,
-        bytesTotal: size,
-        records: result.records,
-        deadLetters: result.deadLetters,
-      });
     }
-    await flush();
+    if (texts.length > 0) mapAhead({ texts, ends });
+    while (ahead.length > 0) await publish(await ahead.shift()!);
   } finally {
     await Promise.all(inflight);
+    await pool?.close();
   }
   if (failure) throw failure;
   onProgress?.({ file, bytesRead: size, bytesTotal: size, records: result.records, deadLetters: result.deadLetters });

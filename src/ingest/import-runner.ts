@@ -1,8 +1,9 @@
 import type { Pipeline } from '../app/composition.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
-import { createLineMapper, type FileSource } from './line-mappers.js';
+import { availableParallelism } from 'node:os';
+import { createLineMapper, mapperFromSpec, type FileSource, type MapperSpec } from './line-mappers.js';
 import { RetentionTally, type OutsideRetention, type RetentionDays } from './retention-tally.js';
-import { newestFlowTime, retimedMapper } from './retime.js';
+import { newestFlowTime } from './retime.js';
 
 export interface ImportSummary {
   files: ImportFileResult[];
@@ -36,6 +37,8 @@ export async function runImport(opts: {
   retime?: boolean;
   now?: () => number;
   onProgress?: (p: ImportProgress) => void;
+  /** Worker threads that parse and map lines (default: one per core; 0: all on this thread). */
+  mappingThreads?: number;
 }): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
   const now = opts.now ?? Date.now;
@@ -52,18 +55,29 @@ export async function runImport(opts: {
   });
   const newMapper = () => createLineMapper(opts.source, opts.cluster);
   const files: ImportFileResult[] = [];
+  // Parsing and mapping run in worker threads, one per core; this thread aggregates and writes.
+  const threads = opts.mappingThreads ?? Math.min(availableParallelism(), 8);
   try {
     for (const f of opts.files) {
-      let mapper = newMapper;
+      const spec: MapperSpec = { source: opts.source, cluster: opts.cluster };
       if (opts.retime) {
         // Two passes over the file: the newest time first, then the import with the offset.
         const newest = await newestFlowTime(f, newMapper());
-        if (newest !== undefined) {
-          const offset = now() - newest;
-          mapper = () => retimedMapper(newMapper(), offset);
-        }
+        if (newest !== undefined) spec.retimeOffsetMs = now() - newest;
       }
-      files.push(await importFile(f, mapper, pipeline.bus, pipeline.repositories.checkpoints, opts.onProgress));
+      files.push(
+        await importFile(
+          f,
+          () => mapperFromSpec(spec),
+          pipeline.bus,
+          pipeline.repositories.checkpoints,
+          opts.onProgress,
+          {
+            spec,
+            threads,
+          },
+        ),
+      );
     }
   } finally {
     // Closing the bus drains it: every published batch is stored (or failed) before the summary.

@@ -110,7 +110,7 @@ export interface PreparedBatch {
 }
 
 /** Bound on remembered labelled roll-up rows (about a few minutes of a busy cluster). */
-const MAX_LABELLED = 200_000;
+const MAX_LABELLED = 50_000;
 
 /** Streams COPY text through the transaction's own connection. */
 async function copyIn(runner: QueryRunner | undefined, sql: string, text: string): Promise<void> {

@@ -27,7 +27,33 @@ export interface HubbleGeneratorOptions {
   flowsPerSecond?: number;
   /** Emit a lost_events line every N lines (0: never). */
   lostEventsEvery?: number;
+  /**
+   * Service-graph shape for benchmarks (the cluster size and rate come with it; explicit options
+   * win): see HUBBLE_SHAPES. Without it, any pod talks to any pod of a small cluster.
+   */
+  shape?: HubbleShape;
 }
+
+/**
+ * Edge cardinality of the generated traffic, for the import benchmark (docs/PERFORMANCE.md):
+ * - `sparse`: each workload talks to 5 fixed peers on one port each: ~10,000 roll-up edge keys
+ *   per minute of flow time;
+ * - `dense`: any workload to any workload on any of 8 ports: ~120,000 edge keys per minute.
+ */
+export const HUBBLE_SHAPES = ['sparse', 'dense'] as const;
+export type HubbleShape = (typeof HUBBLE_SHAPES)[number];
+
+export function isHubbleShape(s: string): s is HubbleShape {
+  return (HUBBLE_SHAPES as readonly string[]).includes(s);
+}
+
+/** Peers per workload in the `sparse` shape. */
+const SPARSE_PEERS = 5;
+
+const SHAPE_DEFAULTS: Record<HubbleShape, Partial<HubbleGeneratorOptions>> = {
+  sparse: { namespaces: 14, workloadsPerNamespace: 25, podsPerWorkload: 2, flowsPerSecond: 3000 },
+  dense: { namespaces: 40, workloadsPerNamespace: 25, podsPerWorkload: 2, flowsPerSecond: 3300 },
+};
 
 /** A protojson GetFlowsResponse object, as one `hubble observe -o json` line. */
 export type HubbleJsonResponse = Record<string, unknown>;
@@ -68,6 +94,8 @@ interface Pod {
   ip: string;
   identity: number;
   id: number;
+  /** Index of the pod's workload in the cluster. */
+  workloadIndex: number;
   node: number;
   labels: string[];
 }
@@ -88,7 +116,9 @@ function rfc3339(ns: bigint): string {
   return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
 }
 
-function buildCluster(rand: () => number, o: Required<HubbleGeneratorOptions>): Pod[] {
+type ClusterOptions = Required<Omit<HubbleGeneratorOptions, 'shape'>>;
+
+function buildCluster(rand: () => number, o: ClusterOptions): Pod[] {
   const pods: Pod[] = [];
   let identity = 10_000;
   let epId = 100;
@@ -106,6 +136,7 @@ function buildCluster(rand: () => number, o: Required<HubbleGeneratorOptions>): 
           ip: `10.244.${pods.length >> 8}.${(pods.length & 255) + 1}`,
           identity,
           id: epId++,
+          workloadIndex: n * o.workloadsPerNamespace + w,
           node: Math.floor(rand() * o.nodes),
           labels: [
             `k8s:app=${wl}`,
@@ -137,7 +168,7 @@ function endpoint(p: Pod, cluster: string): Record<string, unknown> {
 
 /** Generates GetFlowsResponse objects (protojson shape). */
 export function* generateHubbleResponses(options: HubbleGeneratorOptions): Generator<HubbleJsonResponse> {
-  const o: Required<HubbleGeneratorOptions> = {
+  const o: ClusterOptions = {
     seed: 1,
     cluster: 'gen',
     nodes: 3,
@@ -149,10 +180,27 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
     startMs: Date.parse('2025-01-01T00:00:00Z'),
     flowsPerSecond: 5000,
     lostEventsEvery: 0,
+    ...(options.shape ? SHAPE_DEFAULTS[options.shape] : {}),
     ...options,
   };
   const rand = seededRandom(o.seed);
   const pods = buildCluster(rand, o);
+  const sparse = options.shape === 'sparse';
+  const workloads = o.namespaces * o.workloadsPerNamespace;
+  /** The k-th of a workload's fixed peers (a pseudo-random set), any of its pods. */
+  const peerOf = (src: Pod, k: number): Pod => {
+    const peer = (src.workloadIndex * 7 + k * 131 + 1) % workloads;
+    return pods[peer * o.podsPerWorkload + Math.floor(rand() * o.podsPerWorkload)];
+  };
+  /** Destination of a pod-to-pod flow: one of the source's peers (sparse), or any pod. */
+  const pickDst = (src: Pod): Pod =>
+    sparse ? peerOf(src, Math.floor(rand() * SPARSE_PEERS)) : pods[Math.floor(rand() * pods.length)];
+  /** Destination and port: each sparse peer is reached on one port. */
+  const pickPeer = (src: Pod): [Pod, number] => {
+    if (!sparse) return [pods[Math.floor(rand() * pods.length)], PORTS[Math.floor(rand() * PORTS.length)]];
+    const k = Math.floor(rand() * SPARSE_PEERS);
+    return [peerOf(src, k), PORTS[k % PORTS.length]];
+  };
   const dns: Pod = {
     namespace: 'kube-system',
     name: 'coredns-5d78c9869d-abcde',
@@ -160,6 +208,7 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
     ip: '10.96.0.10',
     identity: 102,
     id: 5,
+    workloadIndex: -1,
     node: 0,
     labels: [
       'k8s:k8s-app=kube-dns',
@@ -210,8 +259,7 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
     if (roll < o.policyDropShare) {
       // Policy denial on the source's node (egress) or the destination's node (ingress): a
       // policy-verdict event, then the drop event microseconds later.
-      const dst = pods[Math.floor(rand() * pods.length)];
-      const port = PORTS[Math.floor(rand() * PORTS.length)];
+      const [dst, port] = pickPeer(src);
       const explicit = rand() < 0.25;
       const egress = rand() < 0.5;
       const reason = explicit ? 'POLICY_DENY' : 'POLICY_DENIED';
@@ -260,7 +308,7 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
       yield { flow: JSON.parse(JSON.stringify(drop)) as unknown, node_name: onNode, time: dropTime };
       emitted++;
     } else if (roll < o.policyDropShare + o.otherDropShare) {
-      const dst = pods[Math.floor(rand() * pods.length)];
+      const dst = pickDst(src);
       const [desc, code] = OTHER_DROPS[Math.floor(rand() * OTHER_DROPS.length)];
       yield {
         flow: {
@@ -275,7 +323,7 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
       };
       emitted++;
     } else if (roll < o.policyDropShare + o.otherDropShare + 0.01) {
-      const dst = pods[Math.floor(rand() * pods.length)];
+      const dst = pickDst(src);
       yield {
         flow: {
           ...base(endpoint(dst, o.cluster), dst.ip, 8080, 'TCP'),
@@ -321,8 +369,7 @@ export function* generateHubbleResponses(options: HubbleGeneratorOptions): Gener
       };
       emitted++;
     } else {
-      const dst = pods[Math.floor(rand() * pods.length)];
-      const port = PORTS[Math.floor(rand() * PORTS.length)];
+      const [dst, port] = pickPeer(src);
       yield {
         flow: {
           ...base(endpoint(dst, o.cluster), dst.ip, port, 'TCP'),
