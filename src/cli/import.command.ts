@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Registry } from 'prom-client';
 import { openImportPipeline } from '../app/composition.js';
 import { createLogger } from '../common/pino-logger.js';
@@ -52,6 +53,15 @@ function notOfSourceWarning(f: ImportFileResult, source: string): string {
   );
 }
 
+/** `--threads N`: 0 to the number of cores (at most 16). */
+function threadCount(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const max = Math.min(availableParallelism(), 16);
+  if (!/^\d+$/.test(value) || Number(value) > max)
+    throw new UsageError(`--threads must be an integer from 0 to ${max}, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 export function registerImport(program: Command): void {
   program
     .command('import')
@@ -64,6 +74,10 @@ export function registerImport(program: Command): void {
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('--config <file>', 'YAML file of VARIABLE: value settings (the environment wins)')
     .option(
+      '--threads <n>',
+      'worker threads that parse and map lines (default 0: on the main thread; helps when PostgreSQL has spare capacity)',
+    )
+    .option(
       '--retime',
       "shift every flow's time by one offset so each file's newest flow lands at the time of import (example data; regular files only)",
     )
@@ -71,7 +85,14 @@ export function registerImport(program: Command): void {
     .action(
       async (
         files: string[],
-        opts: { source: string; clusterName?: string; progress: boolean; config?: string; retime?: boolean },
+        opts: {
+          source: string;
+          clusterName?: string;
+          progress: boolean;
+          config?: string;
+          retime?: boolean;
+          threads?: string;
+        },
       ) => {
         try {
           if (!isFileSource(opts.source))
@@ -114,6 +135,7 @@ export function registerImport(program: Command): void {
               cluster: opts.clusterName ?? config.clusterName,
               retention: config.retention,
               retime: opts.retime,
+              mappingThreads: threadCount(opts.threads),
               onProgress: (p) => {
                 if (!bar) return;
                 if (p.file !== current) {

@@ -1,6 +1,5 @@
 import type { Pipeline } from '../app/composition.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
-import { availableParallelism } from 'node:os';
 import { createLineMapper, mapperFromSpec, type FileSource, type MapperSpec } from './line-mappers.js';
 import { RetentionTally, type OutsideRetention, type RetentionDays } from './retention-tally.js';
 import { newestFlowTime } from './retime.js';
@@ -37,7 +36,7 @@ export async function runImport(opts: {
   retime?: boolean;
   now?: () => number;
   onProgress?: (p: ImportProgress) => void;
-  /** Worker threads that parse and map lines (default: one per core; 0: all on this thread). */
+  /** Worker threads that parse and map lines (default 0: all on this thread, see below). */
   mappingThreads?: number;
 }): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
@@ -55,8 +54,10 @@ export async function runImport(opts: {
   });
   const newMapper = () => createLineMapper(opts.source, opts.cluster);
   const files: ImportFileResult[] = [];
-  // Parsing and mapping run in worker threads, one per core; this thread aggregates and writes.
-  const threads = opts.mappingThreads ?? Math.min(availableParallelism(), 8);
+  // Parsing and mapping can run in worker threads while this thread aggregates and writes. Off by
+  // default: on 2 cores PostgreSQL is the bottleneck and the workers only added CPU and memory
+  // (docs/PERFORMANCE.md); `import --threads N` turns them on where cores are spare.
+  const threads = opts.mappingThreads ?? 0;
   try {
     for (const f of opts.files) {
       const spec: MapperSpec = { source: opts.source, cluster: opts.cluster };

@@ -66,7 +66,8 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
     const crashDb = await createTestDatabase();
     dbs.push(crashDb);
     const env = { DATABASE_URL: crashDb.url, LOG_LEVEL: 'warn' };
-    const first = spawnCli(['import', '--source', 'hubble', '--no-progress', file], env);
+    // The crashed and resumed imports map in worker threads; the ground truth above on one thread.
+    const first = spawnCli(['import', '--source', 'hubble', '--no-progress', '--threads', '2', file], env);
     const firstDone = collect(first);
     // Kill it once some, but not all, of the file is stored.
     await until('a partial import', async () => (await totalFlows(crashDb.url)) > 10_000, 60_000);
@@ -76,7 +77,9 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
     const partial = await totalFlows(crashDb.url);
     expect(partial).toBeLessThan(truthSummary.flows);
 
-    const second = await collect(spawnCli(['import', '--source', 'hubble', '--no-progress', file], env));
+    const second = await collect(
+      spawnCli(['import', '--source', 'hubble', '--no-progress', '--threads', '2', file], env),
+    );
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/resumed at byte \d+/);
     const after = await snapshot(crashDb.url);
@@ -85,7 +88,9 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
     expect(after.rollups).toEqual(truth.rollups);
 
     // A third run of a finished file adds nothing.
-    const third = await collect(spawnCli(['import', '--source', 'hubble', '--no-progress', file], env));
+    const third = await collect(
+      spawnCli(['import', '--source', 'hubble', '--no-progress', '--threads', '2', file], env),
+    );
     expect(third.code).toBe(0);
     expect(await snapshot(crashDb.url)).toEqual(truth);
   }, 240_000);
