@@ -5,7 +5,7 @@
  * drops as they arrive with their attribution, the alert as the local Slack sink receives it,
  * the suggested fix and its what-if check. Ends with a checklist of the four.
  */
-import { createWriteStream, mkdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startService, type RunningService } from '../app/service.js';
 import { createLogger } from '../common/pino-logger.js';
@@ -149,6 +149,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoChecklist> {
       ALERT_GROUP_WAIT: '5s',
       ALERT_EVALUATION_INTERVAL: '2s',
       LOG_LEVEL: 'info',
+      // Links in the Slack messages point at this service (with --port 0 the bound port is not known yet).
+      ...(o.port !== 0 ? { ALERT_LINK_BASE_URL: `http://127.0.0.1:${o.port}` } : {}),
     };
     const logFile = join(dataDir, 'demo.log');
     const logStream = createWriteStream(logFile, { flags: 'a' });
@@ -211,7 +213,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoChecklist> {
         for (const [edge, f] of fresh) say(`${at()} DROP ${edge} ×${f.count}  denied by ${f.attribution}`);
         if (checklist.drops) firstDropAt ??= Date.now();
         if (!checklist.suggestion && firstDropAt !== undefined && Date.now() - firstDropAt >= SUGGEST_AFTER_MS)
-          await suggestFix(inventory);
+          if ((await suggestFix(inventory)) === true) await crossCheck();
         checkComplete();
       } catch (e) {
         say(`${at()} (poll failed: ${(e as Error).message})`);
@@ -226,7 +228,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoChecklist> {
       const { edges: observed } = edgesFromStored(stored, inv);
       const result = suggest(inv, observed, { mode: 'fix', format: 'k8s' });
       const yaml = result.items.map((i) => i.yaml).join('');
-      if (!/^kind: NetworkPolicy$/m.test(yaml)) return; // nothing to fix yet: try on the next poll
+      if (!/^kind: NetworkPolicy$/m.test(yaml)) return false; // nothing to fix yet: try on the next poll
       checklist.suggestion = true;
       say(`${at()} SUGGESTED FIX (from ${observed.length} stored edges):`);
       say(indent(yaml));
@@ -238,6 +240,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoChecklist> {
         `${at()} WHAT-IF: newly allowed: ${check.summary.newlyAllowed} edges (the drops the fix repairs), ` +
           `newly denied: ${check.summary.newlyDenied}, unchanged: ${check.summary.unchanged}`,
       );
+      return true;
+    };
+
+    /** The same data through the service's own doors: the API (with the admin token) and /metrics. */
+    const crossCheck = async () => {
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      const res = await fetch(`${base}/api/v1/drops/summary?by=policy`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = (await res.json()) as { items?: Array<Record<string, unknown>> };
+      const items = (body.items ?? []).map((i) => `${String(i.policy ?? i.key ?? '?')} ${String(i.count)}`);
+      say(`${at()} API   GET /api/v1/drops/summary?by=policy → ${res.status}: ${items.join(', ') || 'no rows yet'}`);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      let denied = 0;
+      for (const m of metrics.matchAll(/^dropscope_drops_total\{[^}]*verdict="denied"[^}]*\} (\d+)/gm))
+        denied += Number(m[1]);
+      say(`${at()} /metrics dropscope_drops_total{verdict="denied"} summed: ${denied}`);
     };
 
     const pollTimer = setInterval(() => void poll(), POLL_MS);
