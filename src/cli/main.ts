@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { version } from '../common/version.js';
 import { registerDb } from './db.command.js';
+import { registerDemo } from './demo.command.js';
 import { registerImport } from './import.command.js';
 import { registerMigrate } from './migrate.command.js';
 import { registerNormalize } from './normalize.command.js';
@@ -25,6 +26,7 @@ registerPolicyTest(program);
 registerSuggest(program);
 registerWhatIf(program);
 registerDb(program);
+registerDemo(program);
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 1 ? 2 : err.exitCode);

@@ -13,7 +13,7 @@ import { HubbleLineMapper } from '../../src/collector/hubble/hubble-line.mapper.
 import { generateHubbleResponses } from '../../src/synthetic/hubble-flow.generator.js';
 import { parseTimestamp } from '../../src/collector/hubble/hubble-flow.mapper.js';
 import { checkpointParts, sinceParts } from './checkpoint-time.js';
-import { FakeHubbleRelay } from './fake-hubble-relay.js';
+import { FakeHubbleRelay } from '../../src/demo/fake-hubble-relay.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { ReadinessChecks } from '../../src/health/readiness.js';
 import { collectingLogger } from '../calico/support.js';

@@ -5,7 +5,7 @@ import { makeTestCerts } from '../support/test-certs.js';
 import { createTestDatabase, pollRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
 import { checkpointParts, sinceParts } from './checkpoint-time.js';
-import { FakeHubbleRelay } from './fake-hubble-relay.js';
+import { FakeHubbleRelay } from '../../src/demo/fake-hubble-relay.js';
 
 const FIXTURE = new URL('../fixtures/hubble/observe-samples.jsonl', import.meta.url);
 const sampleFlows = readFileSync(FIXTURE, 'utf8')

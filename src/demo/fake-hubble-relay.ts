@@ -1,14 +1,14 @@
 /**
- * A fake Hubble Relay for tests: a real @grpc/grpc-js server implementing observer.Observer from
- * the project's proto/, on 127.0.0.1. Streams a time-ordered history (fixture lines, generated
+ * A fake Hubble Relay (for tests and `dropscope demo`): a real @grpc/grpc-js server implementing
+ * observer.Observer from the project's proto/, on 127.0.0.1. Streams a time-ordered history (fixture lines, generated
  * flows) honouring `since`, `follow` and verdict/event_type whitelists, pushes flows added later
  * to followers, emits lost_events / node_status, respects HTTP/2 flow control (waits for
  * 'drain'), can be killed mid-stream and restarted on the same port, plain or TLS/mTLS.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadObserverPackage } from '../../src/collector/hubble/hubble-proto.js';
-import { protojsonToProtoObject } from '../../src/collector/hubble/hubble-protojson.js';
-import { parseTimestamp, timestampParts } from '../../src/collector/hubble/hubble-flow.mapper.js';
+import { loadObserverPackage } from '../collector/hubble/hubble-proto.js';
+import { protojsonToProtoObject } from '../collector/hubble/hubble-protojson.js';
+import { parseTimestamp, timestampParts } from '../collector/hubble/hubble-flow.mapper.js';
 
 export interface FakeRelayTls {
   ca: Buffer;
@@ -24,6 +24,8 @@ export interface FakeRelayOptions {
   chunk?: number;
   /** Pause this long after each chunk (default 0). */
   chunkDelayMs?: number;
+  /** Keep at most this many flows for replay, oldest dropped first (default: all; the demo runs for hours). */
+  maxHistory?: number;
 }
 
 interface Item {
@@ -88,6 +90,8 @@ export class FakeHubbleRelay {
     }
     added.sort((a, b) => a.seconds - b.seconds || a.nanos - b.nanos);
     for (const it of added) this.history.push(it);
+    const max = this.options.maxHistory;
+    if (max !== undefined && this.history.length > max) this.history.splice(0, this.history.length - max);
     for (const f of this.followers) {
       for (const it of added) if (matches(f.filters, obj(it.json.flow) ?? {})) f.queue.push(it.proto);
       void this.flush(f);
