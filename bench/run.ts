@@ -195,6 +195,11 @@ async function main(): Promise<void> {
       onResult: (r) => process.stdout.write(`  ${formatShapeResult(r)}\n`),
     });
   }
+
+  // 5. The Kafka path vs one in-process serve (--skip-kafka, --kafka-lines N); skipped, saying why,
+  // where librdkafka is missing. Imported here so this stage stays apart from the ones above.
+  if (!flag('--skip-kafka'))
+    await (await import('./kafka-path.bench.js')).runKafkaPathStage(value('--kafka-lines', 100_000));
 }
 
 /** The connection URL of an open DataSource (the embedded server's). */
