@@ -12,9 +12,12 @@
  *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows,
  *  5. `dropscope import` as a child process (wall clock with start-up, peak RSS) on 200,000 lines
  *     of a sparse and of a dense service graph, each as a ratio to a bare JSON.parse of its file
- *     (bench/import-shapes.bench.ts).
+ *     (bench/import-shapes.bench.ts),
+ *  6. the Kafka path (a collector and two aggregators on librdkafka's mock cluster) against one
+ *     in-process `serve` on the same input (bench/kafka-path.bench.ts).
  *
- * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --skip-shapes, --keep (keep the file).
+ * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --skip-shapes, --skip-kafka,
+ * --kafka-lines N (default 100,000), --keep (keep the file).
  */
 import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -196,7 +199,7 @@ async function main(): Promise<void> {
     });
   }
 
-  // 5. The Kafka path vs one in-process serve (--skip-kafka, --kafka-lines N); skipped, saying why,
+  // 6. The Kafka path vs one in-process serve (--skip-kafka, --kafka-lines N); skipped, saying why,
   // where librdkafka is missing. Imported here so this stage stays apart from the ones above.
   if (!flag('--skip-kafka'))
     await (await import('./kafka-path.bench.js')).runKafkaPathStage(value('--kafka-lines', 100_000));
