@@ -40,7 +40,11 @@ export interface EvaluationSummary {
 const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
 
 /** The suggested fix for an edge alert (k8s NetworkPolicy YAML), when the suggester can make one. */
-export function suggestedFix(inventory: PolicyInventory | undefined, e: AlertEdge | undefined): string | undefined {
+export function suggestedFix(
+  inventory: PolicyInventory | undefined,
+  e: AlertEdge | undefined,
+  seen: { count: number; firstSeen: number; lastSeen: number } = { count: 1, firstSeen: 0, lastSeen: 0 },
+): string | undefined {
   if (!inventory || !e || e.srcKind !== 'pod' || e.dstKind !== 'pod' || !PROTOCOLS.has(e.protocol)) return undefined;
   const edge: ObservedEdge = {
     src: {
@@ -60,9 +64,10 @@ export function suggestedFix(inventory: PolicyInventory | undefined, e: AlertEdg
     dstPort: e.dstPort,
     protocol: e.protocol as ObservedEdge['protocol'],
     verdict: 'denied',
-    count: 1,
-    firstSeen: new Date(0).toISOString(),
-    lastSeen: new Date(0).toISOString(),
+    // The YAML's annotation lists the flows each rule covers: the alert's own episode.
+    count: Math.max(1, seen.count),
+    firstSeen: new Date(seen.firstSeen).toISOString(),
+    lastSeen: new Date(seen.lastSeen).toISOString(),
   };
   try {
     const yaml = suggest(inventory, [edge], { mode: 'fix', format: 'k8s' })
@@ -175,7 +180,7 @@ export class AlertEvaluator {
     }
     const fixes = new Map<string, string>();
     for (const a of n.firing) {
-      const fix = suggestedFix(inventory, a.edge);
+      const fix = suggestedFix(inventory, a.edge, { count: a.count, firstSeen: a.activeAt, lastSeen: a.lastSeen });
       if (fix) fixes.set(a.fingerprint, fix);
     }
     return { kind: 'slack', payload: slackMessage(n, fixes, this.opts.apiBaseUrl) };
