@@ -9,7 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { allPanels, DEPLOY, loadDashboards, PROMETHEUS_TYPE, targetType } from './grafana-dashboards.js';
+import { DEPLOY } from './grafana-dashboards.js';
+import { dashboardExprs } from './grafana-promql.js';
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 
@@ -26,30 +27,6 @@ function withTempDir<T>(f: (dir: string) => T): T {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Grafana's global variables as Prometheus would receive them after interpolation. */
-const GRAFANA_GLOBALS: Record<string, string> = { __rate_interval: '1m', __interval: '15s', __range: '6h' };
-
-interface DashboardExpr {
-  where: string;
-  expr: string;
-}
-
-function dashboardExprs(): DashboardExpr[] {
-  return loadDashboards().flatMap(({ dashboard }) => {
-    // A custom variable stands for its first option; a query variable for its allValue.
-    const values: Record<string, string> = { ...GRAFANA_GLOBALS };
-    for (const v of dashboard.templating.list) values[v.name] = v.allValue ?? v.query?.split(',')[0] ?? '';
-    return allPanels(dashboard).flatMap((panel) =>
-      (panel.targets ?? [])
-        .filter((t) => targetType(panel, t) === PROMETHEUS_TYPE)
-        .map((t) => ({
-          where: `${dashboard.uid} / ${panel.title} / ${t.refId}`,
-          expr: t.expr!.replace(/\$(\w+)/g, (whole, name: string) => values[name] ?? whole),
-        })),
-    );
-  });
 }
 
 function registeredMetrics(dir: string, into = new Set<string>()): Set<string> {
