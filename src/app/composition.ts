@@ -72,7 +72,15 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
       ? new InProcessFlowBus(opts.localBus.queueRecords, log.child({ component: 'bus' }))
       : await createBus(config, opts.registry, log, repositories.checkpoints, (e) => opts.onFatalBusError?.(e, close));
     steps.push(() => bus.close());
-    if (bus instanceof InProcessFlowBus) bus.setDeadLetterSink((l) => repositories.deadLetters.insert(l));
+    if (bus instanceof InProcessFlowBus) {
+      // Lines a collector could not read skip the aggregator: count them here, or the dead-letter
+      // metric would miss every unreadable line in the embedded mode.
+      const deadLetters = new AggregatorMetrics(opts.registry).deadLetters;
+      bus.setDeadLetterSink(async (l) => {
+        await repositories.deadLetters.insert(l);
+        deadLetters.inc({ stage: 'collector' }, l.length);
+      });
+    }
 
     const { attributor, policies } = await createAttribution(config, log, opts.registry);
     if (policies) steps.push(async () => policies.stop());
