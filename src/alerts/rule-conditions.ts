@@ -5,30 +5,6 @@
 import type { AlertRule, RateRule, UnexpectedDropRule } from './alert-rules.js';
 import { matchesAll, type Labels, type Matcher } from './matchers.js';
 
-/** One roll-up row of the evaluation window (edge_rollups, camelCased). */
-export interface WindowRow {
-  cluster: string;
-  source: string;
-  srcKind: string;
-  srcNamespace: string;
-  srcWorkload: string;
-  srcLabels: Record<string, string>;
-  dstKind: string;
-  dstNamespace: string;
-  dstWorkload: string;
-  dstLabels: Record<string, string>;
-  dstPort: number;
-  protocol: string;
-  verdict: string;
-  direction: string;
-  dropReason: string;
-  attributionLevel: string;
-  policies: string[];
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
-}
-
 /** The edge an alert is about, kept with the alert for the message and the suggested fix. */
 export interface AlertEdge {
   cluster: string;
@@ -48,6 +24,15 @@ export interface AlertEdge {
   policies: string[];
 }
 
+/** One roll-up row of the evaluation window (edge_rollups, camelCased): an edge plus its counts. */
+export interface WindowRow extends AlertEdge {
+  source: string;
+  verdict: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
 /** A rule's condition holding for one label set at this evaluation. */
 export interface Candidate {
   ruleId: string;
@@ -61,7 +46,7 @@ export interface Candidate {
 }
 
 /** The identity of an edge across minutes (the baseline looks it up by this key). */
-export function edgeIdentity(r: AlertEdge | WindowRow): string {
+export function edgeIdentity(r: AlertEdge): string {
   return JSON.stringify([
     r.cluster,
     r.srcKind,
@@ -107,7 +92,7 @@ function ruleSelects(rule: AlertRule, r: WindowRow): boolean {
 }
 
 /** The namespace whose policy enforced the drop: the destination on ingress, the source on egress. */
-export function owningNamespace(e: AlertEdge | WindowRow): string {
+export function owningNamespace(e: AlertEdge): string {
   return e.direction === 'egress' ? e.srcNamespace || e.dstNamespace : e.dstNamespace || e.srcNamespace;
 }
 
