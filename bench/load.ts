@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../src/common/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -28,17 +28,6 @@ const RATES = option('--rates', '1000,2000,4000,8000').split(',').map(Number);
 const STEP_SECONDS = Number(option('--seconds', '10'));
 const TICK_MS = 100;
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One flows.log line standing for one flow; `seq` makes each distinct. */
 function line(seq: number, action: 'allow' | 'deny', pod: string, epochSeconds: number): string {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { freePort } from '../support/free-port.js';
+import { freePort } from '../../src/common/free-port.js';
 import { until } from '../support/wait.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';

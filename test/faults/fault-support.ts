@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresServer } from '../../src/storage/postgres-server.js';
 import { collect, spawnCli, waitForOutput, type CliResult } from '../support/cli.js';
-import { freePort } from '../support/free-port.js';
+import { freePort } from '../../src/common/free-port.js';
 
 /** A PostgreSQL of the test's own (the shared one must not be stopped), on a throwaway cluster. */
 export interface OwnPostgres {
