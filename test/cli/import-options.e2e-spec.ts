@@ -78,6 +78,19 @@ describe('dropscope import options and summary', () => {
     );
   });
 
+  it('--threads takes a whole number of worker threads up to the core count', async () => {
+    const r = await runCli([
+      'import',
+      '--source',
+      'hubble',
+      '--threads',
+      'many',
+      'examples/flows/hubble-observe.jsonl',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--threads must be an integer from 0 to \d+, got "many"/);
+  });
+
   it('--retime refuses standard input with a usage error', async () => {
     const r = await runCli(['import', '--source', 'hubble', '--retime', '-'], {}, '');
     expect(r.code).toBe(2);
