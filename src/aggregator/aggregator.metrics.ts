@@ -1,6 +1,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { DROP_REASON_DENY, DROP_REASON_PENDING_DENY } from '../collector/calico/calico-common.js';
 import { DROP_REASON_NAMES } from '../collector/hubble/hubble-enums.js';
+import { StaleGenerationError } from '../bus/flow-bus.js';
 import { metric } from '../metrics/metrics.registry.js';
 
 /** The drop reasons the sources define (Cilium's enum, Calico's codes): the only `reason` label values besides none and other. */
@@ -23,8 +24,10 @@ export function dropReasonLabel(reason: string | undefined): string {
 /**
  * The `code` label of a failed write: a SQLSTATE (53100 disk full, 57P01 shutdown, ...) or a
  * socket errno (ECONNREFUSED); both come from fixed lists, so the label stays bounded.
+ * `stale_generation`: the write was fenced (another Kafka consumer owns the partition now).
  */
 export function writeErrorCode(e: unknown): string {
+  if (e instanceof StaleGenerationError) return e.code;
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   return typeof code === 'string' && /^(?:[0-9A-Z]{5}|E[A-Z0-9]{2,20})$/.test(code) ? code : 'other';
 }

@@ -103,6 +103,7 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
         {
           groupId: opts.localBus ? 'import' : (config.kafka?.groupId ?? 'dropscope-aggregator'),
           loadCheckpoints: (s) => repositories.checkpoints.loadMany(s),
+          claimCheckpoints: (s) => repositories.checkpoints.claim(s),
           maxBatch: opts.localBus?.maxBatch ?? config.aggregator.maxBatch,
         },
       );

@@ -13,6 +13,32 @@ export interface StreamCheckpoint {
   stream: string;
   /** Opaque to the aggregator: the next Kafka offset, a byte offset, a timestamp. */
   position: string;
+  /**
+   * Fencing (Kafka partitions): the generation this writer was given when it claimed the stream
+   * (ConsumeOptions.claimCheckpoints). A write whose generation is older than the stored one is
+   * refused with StaleGenerationError, in the transaction of its data. Absent means 0 (streams
+   * that are never claimed: collector positions, import files).
+   */
+  generation?: number;
+}
+
+/** A stream claimed by a consumer: its stored position (if any) and the generation it now holds. */
+export interface ClaimedStream {
+  position?: string;
+  generation: number;
+}
+
+/**
+ * A write refused because another consumer claimed the stream since (a newer generation is
+ * stored): this writer lost the partition, its batch is somebody else's now. Nothing of the
+ * batch was stored.
+ */
+export class StaleGenerationError extends Error {
+  override readonly name = 'StaleGenerationError';
+  readonly code = 'stale_generation';
+  constructor(readonly streams: string[]) {
+    super(`checkpoint write refused: a newer consumer generation owns ${streams.join(', ')}`);
+  }
 }
 
 export interface PublishBatch {
@@ -48,6 +74,12 @@ export interface ConsumeOptions {
   groupId: string;
   /** Stored positions to resume from, read at partition assignment. */
   loadCheckpoints: (streams: string[]) => Promise<Map<string, string>>;
+  /**
+   * Kafka: claims the assigned partitions' streams instead of only loading them. Each claim bumps
+   * the stream's stored generation and returns it with the position; the bus puts that generation
+   * on every checkpoint it hands out, so a member that lost the partition (a zombie) is refused.
+   */
+  claimCheckpoints?: (streams: string[]) => Promise<Map<string, ClaimedStream>>;
   /** Largest batch handed to the handler. */
   maxBatch?: number;
 }

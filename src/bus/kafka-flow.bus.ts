@@ -23,9 +23,11 @@ import { silentLogger } from '../common/logger.js';
 import { aggregationKey } from '../flow/aggregation-key.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import { metric } from '../metrics/metrics.registry.js';
+import { FlowIdChunk, FlowIdWindow } from './flow-id-window.js';
 import {
   DLQ_TOPIC,
   FLOWS_TOPIC,
+  StaleGenerationError,
   truncateRaw,
   type BatchHandler,
   type ConsumedBatch,
@@ -49,6 +51,11 @@ import {
  *   partition assignment the bus asks `loadCheckpoints` for the stored positions, seeks there, and
  *   drops anything fetched below them, so Kafka's own committed offsets (only a hint for lag tools)
  *   never cause a redelivery into the database.
+ * - Fencing: with ConsumeOptions.claimCheckpoints the bus claims its partitions at each assignment
+ *   and tags every checkpoint with the claimed generation; a member that lost a partition while a
+ *   batch was in flight (a zombie) has that batch refused by the store (StaleGenerationError).
+ * - Producer duplicates (the same flow published twice) are dropped by flow id within a window of
+ *   `dedupWindow` offsets per partition (FlowIdWindow).
  */
 
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -112,6 +119,13 @@ export interface KafkaFlowBusOptions {
   partitionsConsumedConcurrently?: number;
   /** Where a partition with no stored position starts when Kafka has no committed offset either. Default true (earliest). */
   fromBeginning?: boolean;
+  /**
+   * Producer-duplicate window: a message whose flow id already occurs in the previous
+   * `dedupWindow` offsets of its partition is dropped (counted as `duplicate`). On assignment the
+   * bus re-reads that many offsets below the stored position to refill it. 0 turns it off.
+   * Default 10000.
+   */
+  dedupWindow?: number;
   /** Commit consumed offsets to Kafka after the handler succeeded (a hint for lag tools only). Default true. */
   commitOffsetsToKafka?: boolean;
   /** First delay before re-delivering a batch whose handler failed; doubles up to 30 s, with jitter (half to the full delay). Default 1000. */
@@ -140,6 +154,8 @@ export function kafkaStream(topic: string, partition: number): string {
 }
 
 const SCHEMA_HEADER = 'schema';
+/** The FlowRecord id, so a window refill need not parse the value. */
+const ID_HEADER = 'flow-id';
 const SCHEMA_VERSION = '1';
 const MAX_RETRY_BACKOFF_MS = 30_000;
 
@@ -278,6 +294,16 @@ interface AssignmentState {
 /** Interpretation of one fetched message. */
 type Parsed = { ok: true; record: unknown } | { ok: false; letter: DeadLetter };
 
+function headerText(message: KafkaMessage, name: string): string | undefined {
+  const h = message.headers?.[name];
+  return h === undefined ? undefined : Array.isArray(h) ? String(h[0]) : String(h);
+}
+
+/** The flow id of a parsed record, if it has one. */
+function recordId(record: unknown): string | undefined {
+  return isObject(record) && typeof record.id === 'string' && record.id !== '' ? record.id : undefined;
+}
+
 export class KafkaFlowBus implements FlowBus {
   readonly kind = 'kafka' as const;
   readonly topic: string;
@@ -298,15 +324,22 @@ export class KafkaFlowBus implements FlowBus {
 
   /** Per partition: the next offset the database expects (records below it are already stored). */
   private readonly floors = new Map<number, string>();
+  /** Per partition: the generation claimed at assignment, put on every checkpoint (fencing). */
+  private readonly generations = new Map<number, number>();
+  /** Per partition: flow ids of the last dedupWindow offsets below the floor. */
+  private readonly windows = new Map<number, FlowIdWindow>();
+  private readonly dedupWindow: number;
   private assignment: AssignmentState = { generation: 0, partitions: [], ready: Promise.resolve(), failed: false };
   private readonly assignmentListeners = new Set<(partitions: number[]) => void>();
 
   private readonly produced: Counter<string>;
   private readonly consumed: Counter<string>;
   private readonly lag: Gauge<string>;
+  private readonly fenced: Counter<string>;
 
   constructor(private readonly options: KafkaFlowBusOptions) {
     if (!options.brokers.length) throw new Error('KafkaFlowBus needs at least one broker');
+    this.dedupWindow = Math.max(0, Math.floor(options.dedupWindow ?? 10_000));
     this.topic = options.topic ?? FLOWS_TOPIC;
     this.dlqTopic = options.dlqTopic ?? DLQ_TOPIC;
     this.log = (options.logger ?? silentLogger).child({ component: 'kafka-bus' });
@@ -355,7 +388,7 @@ export class KafkaFlowBus implements FlowBus {
       () =>
         new Counter({
           name: 'dropscope_kafka_messages_consumed_total',
-          help: 'Messages fetched from Kafka, by outcome: delivered to the aggregator, dead_letter (unparseable), skipped (already stored).',
+          help: 'Messages fetched from Kafka, by outcome: delivered to the aggregator, dead_letter (unparseable), skipped (already stored), duplicate (a flow id seen in the window).',
           labelNames: ['outcome'],
           registers,
         }),
@@ -371,6 +404,16 @@ export class KafkaFlowBus implements FlowBus {
           registers,
         }),
     );
+    this.fenced = metric(
+      registry,
+      'dropscope_kafka_batches_fenced_total',
+      () =>
+        new Counter({
+          name: 'dropscope_kafka_batches_fenced_total',
+          help: 'Batches the store refused because another member claimed their partition meanwhile (a stale generation); nothing of them was stored.',
+          registers,
+        }),
+    );
   }
 
   // ---------------------------------------------------------------- producing
@@ -382,7 +425,10 @@ export class KafkaFlowBus implements FlowBus {
     if (batch.records.length > 0) {
       const messages: Message[] = batch.records.map((record) => {
         const value = JSON.stringify(record) ?? 'null';
-        return { key: messageKey(record, value), value, headers: { [SCHEMA_HEADER]: SCHEMA_VERSION } };
+        const id = recordId(record);
+        const headers: Record<string, string> = { [SCHEMA_HEADER]: SCHEMA_VERSION };
+        if (id !== undefined) headers[ID_HEADER] = id;
+        return { key: messageKey(record, value), value, headers };
       });
       await this.send(this.topic, messages);
     }
@@ -552,14 +598,18 @@ export class KafkaFlowBus implements FlowBus {
     });
   }
 
-  /** On (re)assignment: forget old floors, load the stored positions, seek there. */
+  /** On (re)assignment: forget old floors, load (claim) the stored positions, seek there. */
   private onGroupJoin(consumer: Consumer, partitions: number[], options: ConsumeOptions): void {
     const generation = this.assignment.generation + 1;
+    // Kept until the load: a partition kept at the same position keeps its duplicate window.
+    const previousFloors = new Map(this.floors);
     this.floors.clear();
+    this.generations.clear();
+    for (const p of this.windows.keys()) if (!partitions.includes(p)) this.windows.delete(p);
     // Another member reports the lag of partitions we no longer own.
     for (const p of this.assignment.partitions) if (!partitions.includes(p)) this.lag.remove({ partition: String(p) });
     const state: AssignmentState = { generation, partitions, ready: Promise.resolve(), failed: false };
-    state.ready = this.loadFloors(consumer, state, options);
+    state.ready = this.loadFloors(consumer, state, options, previousFloors);
     // Settled here so an unobserved rejection never escapes; eachBatch retries a failed load.
     state.ready.catch(() => undefined);
     this.assignment = state;
@@ -573,12 +623,48 @@ export class KafkaFlowBus implements FlowBus {
     }
   }
 
-  private async loadFloors(consumer: Consumer, state: AssignmentState, options: ConsumeOptions): Promise<void> {
+  /** Stored positions and, with claimCheckpoints, the generations this member now holds. */
+  private async loadStored(
+    options: ConsumeOptions,
+    streams: string[],
+  ): Promise<Map<string, { position?: string; generation?: number }>> {
+    if (options.claimCheckpoints) return options.claimCheckpoints(streams);
+    const positions = await options.loadCheckpoints(streams);
+    return new Map([...positions].map(([s, position]) => [s, { position }]));
+  }
+
+  /**
+   * Takes a partition from its stored position: seeks there, or below it by the duplicate window
+   * (refilled from the messages it re-reads) unless the window is still the one of that position.
+   */
+  private resume(consumer: Consumer, partition: number, position: string, keepWindow: boolean): void {
+    this.floors.set(partition, position);
+    let from = position;
+    if (this.dedupWindow > 0) {
+      if (!keepWindow || !this.windows.has(partition)) {
+        this.windows.set(partition, new FlowIdWindow(this.dedupWindow));
+        // Below the log start, kafkajs would reset to `fromBeginning`: latest would skip data.
+        if (this.options.fromBeginning ?? true) {
+          const low = BigInt(position) - BigInt(this.dedupWindow);
+          from = (low > 0n ? low : 0n).toString();
+        }
+      }
+    }
+    // kafkajs applies the seek on its next fetch; batches fetched before it are stale and dropped.
+    consumer.seek({ topic: this.topic, partition, offset: from });
+  }
+
+  private async loadFloors(
+    consumer: Consumer,
+    state: AssignmentState,
+    options: ConsumeOptions,
+    previousFloors: Map<number, string> = new Map(),
+  ): Promise<void> {
     if (state.partitions.length === 0) return;
     const streams = state.partitions.map((p) => kafkaStream(this.topic, p));
-    let stored: Map<string, string>;
+    let stored: Map<string, { position?: string; generation?: number }>;
     try {
-      stored = await options.loadCheckpoints(streams);
+      stored = await this.loadStored(options, streams);
     } catch (e) {
       state.failed = true;
       this.log.error('could not load stored kafka positions; consumption waits', { error: errorText(e) });
@@ -586,20 +672,25 @@ export class KafkaFlowBus implements FlowBus {
     }
     if (state !== this.assignment) return; // a newer rebalance superseded this one
     for (const p of state.partitions) {
-      const position = stored.get(kafkaStream(this.topic, p));
-      if (position === undefined) continue;
+      const claimed = stored.get(kafkaStream(this.topic, p));
+      if (claimed?.generation !== undefined) this.generations.set(p, claimed.generation);
+      const position = claimed?.position;
+      if (position === undefined) {
+        // Nothing stored: whatever Kafka delivers first is new, the window starts empty.
+        if (this.dedupWindow > 0) this.windows.set(p, new FlowIdWindow(this.dedupWindow));
+        continue;
+      }
       if (!/^\d+$/.test(position)) {
         state.failed = true;
         const error = `stored position for ${kafkaStream(this.topic, p)} is not a Kafka offset: ${position}`;
         this.log.error('cannot resume from stored kafka positions; consumption waits', { error });
         throw new Error(error);
       }
-      this.floors.set(p, position);
-      // kafkajs applies the seek on its next fetch; batches fetched before it are stale and dropped.
-      consumer.seek({ topic: this.topic, partition: p, offset: position });
+      this.resume(consumer, p, position, previousFloors.get(p) === position);
     }
     this.log.info('kafka consumer resumes from stored positions', {
       positions: Object.fromEntries(state.partitions.map((p) => [p, this.floors.get(p) ?? 'kafka-committed'])),
+      generations: Object.fromEntries(this.generations),
     });
   }
 
@@ -647,6 +738,18 @@ export class KafkaFlowBus implements FlowBus {
     }
   }
 
+  /** The flow id of a message: its header, else the parsed value's `id` (records from raw producers). */
+  private messageId(message: KafkaMessage): string | undefined {
+    const header = headerText(message, ID_HEADER);
+    if (header !== undefined) return header;
+    if (message.value === null) return undefined;
+    try {
+      return recordId(JSON.parse(message.value.toString('utf8')));
+    } catch {
+      return undefined;
+    }
+  }
+
   private async eachBatch(
     consumer: Consumer,
     handler: BatchHandler,
@@ -661,21 +764,32 @@ export class KafkaFlowBus implements FlowBus {
     if (payload.isStale()) return;
     if (!this.assignment.partitions.includes(partition) && !this.floors.has(partition)) {
       // No GROUP_JOIN seen for this partition (should not happen): load its position lazily.
-      const stored = await options.loadCheckpoints([kafkaStream(this.topic, partition)]);
-      const position = stored.get(kafkaStream(this.topic, partition));
-      if (position !== undefined) {
-        this.floors.set(partition, position);
-        consumer.seek({ topic: this.topic, partition, offset: position });
+      const stored = await this.loadStored(options, [kafkaStream(this.topic, partition)]);
+      const claimed = stored.get(kafkaStream(this.topic, partition));
+      if (claimed?.generation !== undefined) this.generations.set(partition, claimed.generation);
+      if (claimed?.position !== undefined) {
+        this.resume(consumer, partition, claimed.position, false);
         return;
       }
     }
 
-    // Drop what the database already holds (fetched from Kafka's committed offset, below ours).
+    // Drop what the database already holds (fetched from Kafka's committed offset, below ours),
+    // refilling the duplicate window from the offsets just below the floor.
     const floor = this.floors.get(partition);
+    const window = this.windows.get(partition);
     let messages = batch.messages;
     if (floor !== undefined) {
       const kept = messages.filter((m) => !offsetLess(m.offset, floor));
       const skipped = messages.length - kept.length;
+      if (window) {
+        const from = Number(floor) - window.size;
+        for (const m of messages) {
+          const offset = Number(m.offset);
+          if (offset < from || !offsetLess(m.offset, floor)) continue;
+          const id = this.messageId(m);
+          if (id !== undefined) window.add(id, offset);
+        }
+      }
       if (skipped > 0) {
         this.consumed.inc({ outcome: 'skipped' }, skipped);
         this.log.debug('skipped already stored kafka messages', { partition, skipped, floor });
@@ -693,41 +807,65 @@ export class KafkaFlowBus implements FlowBus {
       const chunk = messages.slice(start, start + maxBatch);
       const records: unknown[] = [];
       const letters: DeadLetter[] = [];
+      const ids = window ? new FlowIdChunk(window) : undefined;
+      let duplicates = 0;
       for (const m of chunk) {
         const parsed = this.parse(m, partition);
-        if (parsed.ok) records.push(parsed.record);
-        else letters.push(parsed.letter);
+        if (!parsed.ok) {
+          letters.push(parsed.letter);
+          continue;
+        }
+        const id = headerText(m, ID_HEADER) ?? recordId(parsed.record);
+        if (ids && id !== undefined && ids.isDuplicate(id, Number(m.offset))) duplicates++;
+        else records.push(parsed.record);
       }
       const last = chunk[chunk.length - 1].offset;
       const next = nextOffset(last);
+      const generation = this.generations.get(partition);
       try {
         // Dead letters first: a crash after this re-sends them (at least once) but never loses one.
         if (letters.length > 0) await this.publishDeadLetters(letters);
-        const consumed: ConsumedBatch & { deadLetters?: DeadLetter[] } = {
-          records,
-          checkpoints: [{ stream: kafkaStream(this.topic, partition), position: next }],
-        };
+        const checkpoint: StreamCheckpoint = { stream: kafkaStream(this.topic, partition), position: next };
+        if (generation !== undefined) checkpoint.generation = generation;
+        const consumed: ConsumedBatch & { deadLetters?: DeadLetter[] } = { records, checkpoints: [checkpoint] };
         // Also handed to the aggregator (stored and counted with the batch) unless disabled.
         if (letters.length > 0 && (this.options.deadLettersInBatch ?? true)) consumed.deadLetters = letters;
         await handler(consumed);
       } catch (e) {
         // Never skip: fetch again from the first record the handler did not store.
         const from = chunk[0].offset;
-        this.log.error('batch handler failed; the batch will be delivered again', {
-          partition,
-          from,
-          to: last,
-          error: errorText(e),
-        });
+        if (e instanceof StaleGenerationError) {
+          // Another member claimed the partition while this batch was in flight: its batch now.
+          // The heartbeat in the backoff below reports the rebalance, and this member rejoins.
+          this.fenced.inc();
+          this.log.warn('batch refused: another member owns the partition now (stale generation)', {
+            partition,
+            from,
+            to: last,
+            generation,
+          });
+        } else {
+          this.log.error('batch handler failed; the batch will be delivered again', {
+            partition,
+            from,
+            to: last,
+            error: errorText(e),
+          });
+        }
         consumer.seek({ topic: this.topic, partition, offset: from });
         await this.backoffAfterFailure(payload);
         return;
       }
       this.handlerFailures = 0;
       this.floors.set(partition, next);
+      ids?.commit(Number(next));
       committedNext = next;
       payload.resolveOffset(last);
       this.consumed.inc({ outcome: 'delivered' }, records.length);
+      if (duplicates > 0) {
+        this.consumed.inc({ outcome: 'duplicate' }, duplicates);
+        this.log.debug('dropped producer duplicates (flow id seen in the window)', { partition, duplicates });
+      }
       if (letters.length > 0) this.consumed.inc({ outcome: 'dead_letter' }, letters.length);
       const hw = batch.highWatermark;
       if (/^\d+$/.test(hw))

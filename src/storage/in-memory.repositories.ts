@@ -1,6 +1,6 @@
 import type { BatchRollup, DropEventRow, RollupRow } from '../aggregator/edge-rollup.js';
 import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.port.js';
-import type { DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
+import { StaleGenerationError, type ClaimedStream, type DeadLetter, type StreamCheckpoint } from '../bus/flow-bus.js';
 import type { CheckpointStore, DeadLetterStore, RetentionDays, RetentionStore } from '../storage/ports.js';
 
 /**
@@ -24,8 +24,24 @@ export class InMemoryCheckpointStore implements CheckpointStore {
     return out;
   }
 
+  readonly generations = new Map<string, number>();
+
+  /** Fenced as in PostgreSQL: all or nothing, refused when a newer generation holds a stream. */
   async save(checkpoints: StreamCheckpoint[]): Promise<void> {
+    const stale = checkpoints.filter((c) => (this.generations.get(c.stream) ?? 0) > (c.generation ?? 0));
+    if (stale.length > 0) throw new StaleGenerationError(stale.map((c) => c.stream));
     for (const c of checkpoints) this.positions.set(c.stream, c.position);
+  }
+
+  async claim(streams: string[]): Promise<Map<string, ClaimedStream>> {
+    const out = new Map<string, ClaimedStream>();
+    for (const s of streams) {
+      const generation = (this.generations.get(s) ?? 0) + 1;
+      this.generations.set(s, generation);
+      const position = this.positions.get(s);
+      out.set(s, position === undefined ? { generation } : { position, generation });
+    }
+    return out;
   }
 }
 
@@ -64,6 +80,8 @@ export class InMemoryRollupWriter implements RollupWriter {
         const failure = this.failNext;
         this.failNext = undefined;
         if (failure) throw failure;
+        // First, so a fenced (refused) batch stores nothing, as the rolled-back transaction.
+        await this.checkpoints.save(checkpoints);
         for (const r of rows) {
           const k = `${r.bucket}|${r.edge_key}`;
           const stored = this.rollups.get(k);
@@ -75,7 +93,6 @@ export class InMemoryRollupWriter implements RollupWriter {
         }
         this.events.push(...events);
         await this.deadLetters.insert(deadLetters);
-        await this.checkpoints.save(checkpoints);
         this.commits.push(checkpoints[0]?.position ?? '-');
       },
     };

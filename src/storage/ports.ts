@@ -1,4 +1,4 @@
-import type { DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
+import type { ClaimedStream, DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
 
 /**
  * The write-side storage the pipeline depends on, as small interfaces: PostgreSQL implements them
@@ -13,6 +13,11 @@ export interface CheckpointStore {
   loadMany(streams: string[]): Promise<Map<string, string>>;
   /** Stores positions on their own (Kafka mode: once the broker has acknowledged a batch). */
   save(checkpoints: StreamCheckpoint[]): Promise<void>;
+  /**
+   * Kafka consumers at assignment: bumps each stream's generation and returns it with the stored
+   * position. Later writes carrying an older generation are refused (StaleGenerationError).
+   */
+  claim(streams: string[]): Promise<Map<string, ClaimedStream>>;
 }
 
 /** Records that could not be used, with the reason. */

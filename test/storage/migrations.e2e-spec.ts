@@ -39,6 +39,15 @@ describe('migrations against real PostgreSQL', () => {
     expect(await tables()).toEqual(
       expect.arrayContaining(['alert_rules', 'alerts', 'alert_groups', 'silences', 'notification_outbox']),
     );
+    // CheckpointGenerations: a claimed stream with no position yet goes, the rest keep their positions.
+    await ds.query(
+      `INSERT INTO stream_checkpoints (stream, position, generation) VALUES ('kafka:t:0', '42', 3), ('kafka:t:1', NULL, 1)`,
+    );
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await ds.query(`SELECT * FROM stream_checkpoints`)).toEqual([
+      { stream: 'kafka:t:0', position: '42', updated_at: expect.any(Date) },
+    ]);
+    await ds.query(`DELETE FROM stream_checkpoints`);
     await ds.undoLastMigration({ transaction: 'each' }); // Alerts, which PolicyArrays' steps below do not touch
     expect(await tables()).not.toContain('notification_outbox');
 
@@ -57,6 +66,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // CheckpointGenerations
     await ds.undoLastMigration({ transaction: 'each' }); // Alerts
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await ds.query(`SELECT edge_key, policy FROM edge_rollups ORDER BY 1`)).toEqual([
