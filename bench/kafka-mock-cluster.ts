@@ -21,6 +21,12 @@ export interface KafkaMockCluster {
   readonly pid: number | undefined;
   /** Creates a topic on the mock (it has no CreateTopics API). */
   createTopic(name: string, partitions: number, replicationFactor?: number): Promise<void>;
+  /**
+   * Takes a broker down (ids 1..brokerCount): its connections are closed and new ones refused,
+   * its partitions and offsets are kept (rd_kafka_mock_broker_set_down). `brokerUp` undoes it.
+   */
+  brokerDown(brokerId: number): Promise<void>;
+  brokerUp(brokerId: number): Promise<void>;
   /** Destroys the cluster and ends the child process. Idempotent. */
   stop(): Promise<void>;
 }
@@ -56,6 +62,8 @@ try {
   var mockBootstraps = lib.func('const char *rd_kafka_mock_cluster_bootstraps(void *mc)');
   var mockTopicCreate = lib.func('int rd_kafka_mock_topic_create(void *mc, const char *topic, int partition_cnt, int replication_factor)');
   var mockDestroy = lib.func('void rd_kafka_mock_cluster_destroy(void *mc)');
+  var mockBrokerDown = lib.func('int rd_kafka_mock_broker_set_down(void *mc, int32_t broker_id)');
+  var mockBrokerUp = lib.func('int rd_kafka_mock_broker_set_up(void *mc, int32_t broker_id)');
   var versionStr = lib.func('const char *rd_kafka_version_str()');
 } catch (e) {
   out({ type: 'error', error: 'cannot load librdkafka: ' + (e && e.message ? e.message : String(e)) });
@@ -89,6 +97,9 @@ rl.on('line', (line) => {
   if (cmd.op === 'createTopic') {
     const err = mockTopicCreate(mc, String(cmd.name), Number(cmd.partitions), Number(cmd.replicationFactor || 1));
     out({ type: 'reply', id: cmd.id, error: err === 0 ? undefined : 'rd_kafka_mock_topic_create error ' + err });
+  } else if (cmd.op === 'brokerDown' || cmd.op === 'brokerUp') {
+    const err = (cmd.op === 'brokerDown' ? mockBrokerDown : mockBrokerUp)(mc, Number(cmd.brokerId));
+    out({ type: 'reply', id: cmd.id, error: err === 0 ? undefined : cmd.op + ' error ' + err });
   } else if (cmd.op === 'stop') {
     stop();
     out({ type: 'reply', id: cmd.id });
@@ -232,6 +243,8 @@ export async function startKafkaMockCluster(options: KafkaMockClusterOptions = {
     pid: child.pid,
     createTopic: (name, partitions, replicationFactor = 1) =>
       send({ op: 'createTopic', name, partitions, replicationFactor }),
+    brokerDown: (brokerId) => send({ op: 'brokerDown', brokerId }),
+    brokerUp: (brokerId) => send({ op: 'brokerUp', brokerId }),
     stop: () => {
       stopping ??= (async () => {
         if (exited) return;
