@@ -738,16 +738,15 @@ export class KafkaFlowBus implements FlowBus {
     }
   }
 
-  /** The flow id of a message: its header, else the parsed value's `id` (records from raw producers). */
-  private messageId(message: KafkaMessage): string | undefined {
+  /**
+   * The flow id of a message: its header, else the `id` of the value it parses to (raw producers
+   * send no header). The same rule on delivery and on refill keeps both windows equal.
+   */
+  private messageId(message: KafkaMessage, partition: number, parsed?: Parsed): string | undefined {
     const header = headerText(message, ID_HEADER);
     if (header !== undefined) return header;
-    if (message.value === null) return undefined;
-    try {
-      return recordId(JSON.parse(message.value.toString('utf8')));
-    } catch {
-      return undefined;
-    }
+    const p = parsed ?? this.parse(message, partition);
+    return p.ok ? recordId(p.record) : undefined;
   }
 
   private async eachBatch(
@@ -786,7 +785,7 @@ export class KafkaFlowBus implements FlowBus {
         for (const m of messages) {
           const offset = Number(m.offset);
           if (offset < from || !offsetLess(m.offset, floor)) continue;
-          const id = this.messageId(m);
+          const id = this.messageId(m, partition);
           if (id !== undefined) window.add(id, offset);
         }
       }
@@ -811,12 +810,11 @@ export class KafkaFlowBus implements FlowBus {
       let duplicates = 0;
       for (const m of chunk) {
         const parsed = this.parse(m, partition);
-        if (!parsed.ok) {
-          letters.push(parsed.letter);
-          continue;
-        }
-        const id = headerText(m, ID_HEADER) ?? recordId(parsed.record);
-        if (ids && id !== undefined && ids.isDuplicate(id, Number(m.offset))) duplicates++;
+        // Every message with an id enters the window, dead letters too (as on refill).
+        const id = ids ? this.messageId(m, partition, parsed) : undefined;
+        const duplicate = id !== undefined && ids !== undefined && ids.isDuplicate(id, Number(m.offset));
+        if (!parsed.ok) letters.push(parsed.letter);
+        else if (duplicate) duplicates++;
         else records.push(parsed.record);
       }
       const last = chunk[chunk.length - 1].offset;
