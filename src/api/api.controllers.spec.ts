@@ -476,26 +476,31 @@ describe('API controllers with in-memory readers', () => {
       }
     });
 
-    it('documents exactly the body fields POST /policy-test accepts, at each level', async () => {
+    it('documents exactly the body fields POST /policy-test and POST /what-if accept, at each level', async () => {
       type ObjectSchema = { properties: Record<string, { items?: ObjectSchema }>; required?: string[] };
-      const op = doc.paths['/api/v1/policy-test'].post as unknown as {
-        requestBody: { content: Record<string, { schema: ObjectSchema }> };
-      };
-      const body = op.requestBody.content['application/json'].schema;
-      const probe = body.properties.probes.items!;
+      const bodyOf = (path: string) =>
+        (doc.paths[path].post as unknown as { requestBody: { content: Record<string, { schema: ObjectSchema }> } })
+          .requestBody.content['application/json'].schema;
       // The checker names what it accepts when it rejects an unknown field.
-      const accepted = async (sent: unknown): Promise<string[]> => {
-        const res = await postJson('/api/v1/policy-test', sent).expect(400);
+      const accepted = async (path: string, sent: unknown): Promise<string[]> => {
+        const res = await postJson(path, sent).expect(400);
         return /unknown field; accepted: (.*)$/.exec((res.body as { message: string }).message)![1].split(', ');
       };
+      const body = bodyOf('/api/v1/policy-test');
+      const probe = body.properties.probes.items!;
       expect(Object.keys(body.properties).sort()).toEqual(
-        (await accepted({ zz: 1, probes: [{ from: 'x/a', to: 'x/b', port: 80 }] })).sort(),
+        (await accepted('/api/v1/policy-test', { zz: 1, probes: [{ from: 'x/a', to: 'x/b', port: 80 }] })).sort(),
       );
       expect(Object.keys(probe.properties).sort()).toEqual(
-        (await accepted({ probes: [{ from: 'x/a', to: 'x/b', port: 80, zz: 1 }] })).sort(),
+        (await accepted('/api/v1/policy-test', { probes: [{ from: 'x/a', to: 'x/b', port: 80, zz: 1 }] })).sort(),
       );
       expect(body.required).toEqual(['probes']);
       expect(probe.required).toEqual(['from', 'to', 'port']);
+      const whatIf = bodyOf('/api/v1/what-if');
+      expect(Object.keys(whatIf.properties).sort()).toEqual(
+        (await accepted('/api/v1/what-if', { zz: 1, remove: ['shop/x'] })).sort(),
+      );
+      expect(whatIf.required).toBeUndefined();
     });
 
     it('documents exactly the fields POST /policy-test answers with (ProbeResultDto and below)', async () => {

@@ -194,4 +194,20 @@ export const BODY_SCHEMAS = {
       ],
     },
   ],
+  whatIf: [
+    {
+      name: 'add',
+      description: 'Policies to add or replace (same kind, namespace and name): YAML text, or a list of objects',
+      schema: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object', additionalProperties: true } }] },
+    },
+    {
+      name: 'remove',
+      description: '`namespace/name` (`name` when cluster-wide)',
+      schema: { type: 'array', items: { type: 'string' } },
+    },
+    { name: 'staged', description: "Propose the inventory's Calico staged policies", schema: { type: 'boolean' } },
+    { name: 'from', description: `Window start: ${TIME_FORM}. Default: to - 7d`, schema: { type: 'string' } },
+    { name: 'to', description: 'Window end. Default: now', schema: { type: 'string' } },
+    { name: 'namespace', description: 'Only edges with either end in this namespace', schema: { type: 'string' } },
+  ],
 } satisfies Record<string, BodySchema>;
