@@ -1,8 +1,15 @@
 /** OpenAPI decorators shared by the API controllers. */
 import { applyDecorators } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiForbiddenResponse, ApiQuery, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiForbiddenResponse,
+  ApiQuery,
+  ApiUnauthorizedResponse,
+  type SchemaObject,
+} from '@nestjs/swagger';
 import { ErrorDto } from './api.dto.js';
-import type { QuerySchema } from './query-schemas.js';
+import type { BodySchema, OpenApiSchema, QuerySchema } from './query-schemas.js';
 
 export function ApiErrors(): MethodDecorator & ClassDecorator {
   return applyDecorators(
@@ -31,4 +38,25 @@ export function QueryParams(schema: QuerySchema): MethodDecorator {
       }),
     ),
   );
+}
+
+/** The OpenAPI schema of a JSON body declaration: objects take no other fields. */
+export function bodyOpenApiSchema(schema: BodySchema): OpenApiSchema {
+  const required = schema.filter((f) => f.required).map((f) => f.name);
+  return {
+    type: 'object',
+    ...(required.length > 0 ? { required } : {}),
+    additionalProperties: false,
+    properties: Object.fromEntries(
+      schema.map((f) => [
+        f.name,
+        { ...f.schema, description: f.description, ...(f.fields ? { items: bodyOpenApiSchema(f.fields) } : {}) },
+      ]),
+    ),
+  };
+}
+
+/** Documents a JSON body: the same declaration the body checker (request-body.ts) enforces. */
+export function JsonBody(schema: BodySchema): MethodDecorator {
+  return ApiBody({ schema: bodyOpenApiSchema(schema) as SchemaObject });
 }

@@ -27,6 +27,8 @@ import type {
 } from '../storage/readers.js';
 import type { AlertRecord } from '../alerts/alert-lifecycle.js';
 import { parseAlertingConfig } from '../alerts/alerting-config.js';
+import { parseManifestText } from '../policy/manifest.loader.js';
+import { buildInventory, type PolicyInventory } from '../policy/policy-inventory.js';
 import type { AlertsApiRepository } from './alerts.controller.js';
 import type { ApiDependencies } from './api-dependencies.js';
 import { ApiModule } from './api.module.js';
@@ -147,13 +149,14 @@ describe('API controllers with in-memory readers', () => {
   const rollups = new FakeStats();
   const edgeReader = new FakeEdges();
   const alertState = new FakeAlertState();
+  let inventory: PolicyInventory | undefined;
 
   beforeAll(async () => {
     const deps: ApiDependencies = {
       drops: events,
       edges: edgeReader,
       stats: rollups,
-      policies: { current: () => undefined },
+      policies: { current: () => inventory },
       auth: { disabled: false, readTokens: [TOKEN], adminTokens: [ADMIN], metricsOpen: true },
       alerts: { repo: alertState, config: () => parseAlertingConfig({}, ALERT_DEFAULTS) },
       log: silentLogger,
@@ -180,6 +183,11 @@ describe('API controllers with in-memory readers', () => {
     const r = request(base).get(path).query(query);
     return token ? r.set('Authorization', `Bearer ${token}`) : r;
   };
+  const postJson = (path: string, body: unknown) =>
+    request(base)
+      .post(path)
+      .set('Authorization', `Bearer ${TOKEN}`)
+      .send(body as object);
 
   describe('GET /api/v1/drops', () => {
     it('passes the defaults (last 24 h, drop verdicts, 100 per page) to the reader', async () => {
@@ -295,7 +303,7 @@ describe('API controllers with in-memory readers', () => {
       const res = await request(base)
         .post('/api/v1/policy-test')
         .set('Authorization', `Bearer ${TOKEN}`)
-        .send({ probes: [] })
+        .send({ probes: [{ from: 'x/a', to: 'x/b', port: 80 }] })
         .expect(409);
       expect(res.body).toEqual({
         statusCode: 409,
@@ -306,12 +314,44 @@ describe('API controllers with in-memory readers', () => {
     });
   });
 
+  describe('POST /api/v1/policy-test', () => {
+    const post = (body: unknown) => postJson('/api/v1/policy-test', body);
+
+    it('checks the body field by field (400 before the inventory is consulted)', async () => {
+      for (const [body, message] of [
+        [[], 'body: must be a JSON object {probes}'],
+        [{}, 'probes: must be a non-empty list of {from, to, port, protocol, expected}'],
+        [{ probes: [] }, 'probes: must be a non-empty list of {from, to, port, protocol, expected}'],
+        [{ probes: [{ from: 'x/a', to: 'x/b', port: 80 }], dryRun: true }, 'dryRun: unknown field; accepted: probes'],
+        [{ probes: ['x/a'] }, 'probes[0]: must be a JSON object {from, to, port, protocol, expected}'],
+        [
+          {
+            probes: [
+              { from: 'x/a', to: 'x/b', port: 80 },
+              { from: 'x/a', to: 'x/b', port: 80, colour: 'red' },
+            ],
+          },
+          'probes[1].colour: unknown field; accepted: from, to, port, protocol, expected',
+        ],
+        [{ probes: [{ from: 'x/a', port: 80 }] }, 'probes[0].to: is required'],
+        [{ probes: [{ from: 'x/a', to: 'x/b' }] }, 'probes[0].port: is required'],
+        [
+          { probes: [{ from: 'x/a', to: 'x/b', port: 80, expected: 'yes' }] },
+          /^probes\[0\]\.expected: must be allow or deny/,
+        ],
+        [{ probes: Array.from({ length: 10_001 }, () => ({})) }, 'probes: at most 10000 per request (got 10001)'],
+      ] as Array<[unknown, string | RegExp]>) {
+        const res = await post(body).expect(400);
+        expect(res.body).toMatchObject({
+          code: 'INVALID_PARAMETER',
+          message: typeof message === 'string' ? message : expect.stringMatching(message),
+        });
+      }
+    });
+  });
+
   describe('suggestions and what-if', () => {
-    const post = (body: unknown) =>
-      request(base)
-        .post('/api/v1/what-if')
-        .set('Authorization', `Bearer ${TOKEN}`)
-        .send(body as object);
+    const post = (body: unknown) => postJson('/api/v1/what-if', body);
 
     it('GET /suggestions: bad parameters are 400 first; without an inventory 409 NO_POLICY_INVENTORY, unread', async () => {
       const mode = await get('/api/v1/suggestions', { mode: 'lockdown' }).expect(400);
@@ -433,6 +473,121 @@ describe('API controllers with in-memory readers', () => {
           (/this endpoint takes no query parameters$/.test(message) ? [] : undefined);
         expect(accepted).toBeDefined();
         expect([path, [...documented].sort()]).toEqual([path, accepted!.sort()]);
+      }
+    });
+
+    it('documents exactly the body fields POST /policy-test and POST /what-if accept, at each level', async () => {
+      type ObjectSchema = { properties: Record<string, { items?: ObjectSchema }>; required?: string[] };
+      const bodyOf = (path: string) =>
+        (doc.paths[path].post as unknown as { requestBody: { content: Record<string, { schema: ObjectSchema }> } })
+          .requestBody.content['application/json'].schema;
+      // The checker names what it accepts when it rejects an unknown field.
+      const accepted = async (path: string, sent: unknown): Promise<string[]> => {
+        const res = await postJson(path, sent).expect(400);
+        return /unknown field; accepted: (.*)$/.exec((res.body as { message: string }).message)![1].split(', ');
+      };
+      const body = bodyOf('/api/v1/policy-test');
+      const probe = body.properties.probes.items!;
+      expect(Object.keys(body.properties).sort()).toEqual(
+        (await accepted('/api/v1/policy-test', { zz: 1, probes: [{ from: 'x/a', to: 'x/b', port: 80 }] })).sort(),
+      );
+      expect(Object.keys(probe.properties).sort()).toEqual(
+        (await accepted('/api/v1/policy-test', { probes: [{ from: 'x/a', to: 'x/b', port: 80, zz: 1 }] })).sort(),
+      );
+      expect(body.required).toEqual(['probes']);
+      expect(probe.required).toEqual(['from', 'to', 'port']);
+      const whatIf = bodyOf('/api/v1/what-if');
+      expect(Object.keys(whatIf.properties).sort()).toEqual(
+        (await accepted('/api/v1/what-if', { zz: 1, remove: ['shop/x'] })).sort(),
+      );
+      expect(whatIf.required).toBeUndefined();
+    });
+
+    it('documents exactly the fields POST /policy-test answers with (ProbeResultDto and below)', async () => {
+      // x/b has a named port and admits x/a; x/c is denied by an AdminNetworkPolicy; x/h is on the host network.
+      inventory = buildInventory(
+        parseManifestText(
+          `
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Namespace, metadata: {name: x, labels: {ns: x}}}
+- {apiVersion: v1, kind: Pod, metadata: {name: a, namespace: x, labels: {pod: a}}, status: {podIP: 10.0.1.1}}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: b, namespace: x, labels: {pod: b}}
+  spec: {containers: [{name: c, ports: [{name: web, containerPort: 8000}]}]}
+  status: {podIP: 10.0.1.2}
+- {apiVersion: v1, kind: Pod, metadata: {name: c, namespace: x, labels: {pod: c}}, status: {podIP: 10.0.1.3}}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: h, namespace: x, labels: {pod: h}}
+  spec: {hostNetwork: true}
+  status: {podIP: 192.168.0.10}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: b-from-a, namespace: x}
+  spec: {podSelector: {matchLabels: {pod: b}}, ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]}
+- apiVersion: policy.networking.k8s.io/v1alpha1
+  kind: AdminNetworkPolicy
+  metadata: {name: deny-to-c}
+  spec:
+    priority: 1
+    subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: c}}}}
+    ingress: [{action: Deny, from: [{namespaces: {}}]}]
+`,
+          'cluster.yaml',
+        ).objects,
+      );
+      try {
+        const res = await postJson('/api/v1/policy-test', {
+          probes: [
+            { from: '10.0.1.1', to: '10.0.1.2', port: 'web', expected: 'allow' },
+            { from: 'x/a', to: 'x/c', port: 80 },
+            { from: 'x/h', to: 'x/a', port: 80, protocol: 'udp' },
+          ],
+        }).expect(200);
+        const items = (res.body as { items: Array<Record<string, unknown>> }).items;
+        // Hand-checked: x/a -> x/b:8000 admitted by rule 0 of x/b-from-a; x/c denied by deny-to-c.
+        expect(items[0]).toMatchObject({
+          from: '10.0.1.1',
+          fromPod: 'x/a',
+          toPod: 'x/b',
+          port: 8000,
+          portName: 'web',
+          allowed: true,
+          expected: 'allow',
+        });
+        expect((items[0].ingress as Json).admittedBy).toEqual([
+          { policy: 'x/b-from-a', direction: 'ingress', ruleIndex: 0 },
+        ]);
+        expect(items[1]).toMatchObject({ allowed: false, ingress: { allowed: false, deniedBy: ['deny-to-c'] } });
+        expect((items[1].ingress as Json).reason).toEqual(expect.any(String));
+        expect((items[2].egress as Json).notes).toEqual(['hostNetwork pods are not selected by policies']);
+
+        type Schema = { properties: Record<string, { $ref?: string; items?: { $ref?: string } }>; required?: string[] };
+        const schemas = (doc.components as unknown as { schemas: Record<string, Schema> }).schemas;
+        const ref = (p: { $ref?: string; items?: { $ref?: string } }) => (p.$ref ?? p.items!.$ref!).split('/').pop()!;
+        const resultDoc = schemas[ref(schemas.PolicyTestResponseDto.properties.items)];
+        const directionDoc = schemas[ref(resultDoc.properties.ingress)];
+        const admittedBy = directionDoc.properties.admittedBy;
+        const ruleDoc: Schema = admittedBy ? schemas[ref(admittedBy)] : { properties: {} };
+        const keysOf = (objects: Json[]) => [...new Set(objects.flatMap((o) => Object.keys(o)))].sort();
+        const directions = items.flatMap((i) => [i.egress as Json, i.ingress as Json]);
+        const rules = directions.flatMap((d) => (d.admittedBy as Json[] | undefined) ?? []);
+        // Both ways: every documented field is returned by some probe here, and nothing undocumented is returned.
+        expect(keysOf(items)).toEqual(Object.keys(resultDoc.properties).sort());
+        expect(keysOf(directions)).toEqual(Object.keys(directionDoc.properties).sort());
+        expect(keysOf(rules)).toEqual(Object.keys(ruleDoc.properties).sort());
+        // Fields documented as required are in every answer.
+        for (const [objects, schema] of [
+          [items, resultDoc],
+          [directions, directionDoc],
+          [rules, ruleDoc],
+        ] as Array<[Json[], Schema]>)
+          for (const o of objects) expect(Object.keys(o)).toEqual(expect.arrayContaining(schema.required ?? []));
+      } finally {
+        inventory = undefined;
       }
     });
 

@@ -4,6 +4,8 @@
  * decorator metadata cannot see imported types.
  */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { POLICY_PROTOCOLS, type PolicyDirection, type PolicyProtocol } from '../policy/policy-model.js';
+import type { ProbeDirectionResult, ProbeExpectation, ProbeResult, ProbeRule } from '../policy/policy-test.js';
 import { ERROR_CODES } from './api-errors.js';
 
 export class ErrorDto {
@@ -202,35 +204,41 @@ export class PolicyDetailDto extends PolicyItemDto {
   recentDrops!: DropItemDto[];
 }
 
-export class ProbeDto {
-  @ApiProperty({ type: String, example: 'default/xwing', description: 'NAMESPACE/POD or an IP address' }) from!: string;
-  @ApiProperty({ type: String, example: 'default/deathstar-7848d6c4d5-th9v2' }) to!: string;
-  @ApiProperty({
-    oneOf: [{ type: 'integer' }, { type: 'string' }],
-    example: 80,
-    description: "a number, or a port name resolved on the destination pod's container ports",
-  })
-  port!: number | string;
-  @ApiPropertyOptional({ type: String, enum: ['TCP', 'UDP', 'SCTP'], default: 'TCP' }) protocol?: string;
+export class ProbeRuleDto implements ProbeRule {
+  @ApiProperty({ type: String, description: '`ns/name`, or `name` for a cluster-wide policy' }) policy!: string;
+  @ApiProperty({ type: String, enum: ['ingress', 'egress'] }) direction!: PolicyDirection;
+  @ApiProperty({ type: Number, description: 'Index of the rule in that direction of the policy' }) ruleIndex!: number;
 }
 
-export class PolicyTestRequestDto {
-  @ApiProperty({ type: [ProbeDto] }) probes!: ProbeDto[];
-}
-
-export class ProbeDirectionDto {
+export class ProbeDirectionDto implements ProbeDirectionResult {
   @ApiProperty({ type: Boolean }) allowed!: boolean;
-  @ApiProperty({ type: [String] }) isolatedBy!: string[];
-  @ApiProperty({ type: [String] }) allowedBy!: string[];
-  @ApiPropertyOptional({ type: [String] }) deniedBy?: string[];
+  @ApiProperty({ type: [String], description: 'Policies that select the endpoint in this direction' })
+  isolatedBy!: string[];
+  @ApiProperty({ type: [String], description: 'Policies with a rule admitting the flow' }) allowedBy!: string[];
+  @ApiPropertyOptional({ type: [ProbeRuleDto], description: 'The admitting rules, when any' })
+  admittedBy?: ProbeRuleDto[];
+  @ApiPropertyOptional({ type: [String], description: 'Explicit deny rules or a Calico end of tier, when any' })
+  deniedBy?: string[];
+  @ApiPropertyOptional({ type: String, description: 'Why this side denied, as drop attributions say it' })
+  reason?: string;
+  @ApiPropertyOptional({ type: [String], description: 'Limits of the answer (unmodelled features, hostNetwork)' })
+  notes?: string[];
 }
 
-export class ProbeResultDto {
-  @ApiProperty({ type: String }) from!: string;
-  @ApiProperty({ type: String }) to!: string;
-  @ApiProperty({ type: Number }) port!: number;
-  @ApiProperty({ type: String }) protocol!: string;
-  @ApiProperty({ type: Boolean }) allowed!: boolean;
+export class ProbeResultDto implements ProbeResult {
+  @ApiProperty({ type: String, description: 'As given' }) from!: string;
+  @ApiPropertyOptional({ type: String, description: 'The pod `from` resolved to, when it was given as an IP' })
+  fromPod?: string;
+  @ApiProperty({ type: String, description: 'As given' }) to!: string;
+  @ApiPropertyOptional({ type: String, description: 'The pod `to` resolved to, when it was given as an IP' })
+  toPod?: string;
+  @ApiProperty({ type: Number, description: 'The port number (a named port resolved on the destination pod)' })
+  port!: number;
+  @ApiPropertyOptional({ type: String, description: 'The port name, when the probe named one' }) portName?: string;
+  @ApiProperty({ type: String, enum: POLICY_PROTOCOLS }) protocol!: PolicyProtocol;
+  @ApiProperty({ type: Boolean, description: 'Both directions allow the flow' }) allowed!: boolean;
+  @ApiPropertyOptional({ type: String, enum: ['allow', 'deny'], description: 'As given in the probe' })
+  expected?: ProbeExpectation;
   @ApiProperty({ type: ProbeDirectionDto }) egress!: ProbeDirectionDto;
   @ApiProperty({ type: ProbeDirectionDto }) ingress!: ProbeDirectionDto;
 }
@@ -238,3 +246,13 @@ export class ProbeResultDto {
 export class PolicyTestResponseDto {
   @ApiProperty({ type: [ProbeResultDto] }) items!: ProbeResultDto[];
 }
+
+/** `true` when A and B have the same field names, optional ones included (`implements` misses absent optional ones). */
+type SameFields<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false;
+type Holds<T extends true> = T;
+/** Compiles only while the documented probe results have exactly the engine's fields (src/policy/policy-test.ts). */
+export type ProbeDtosMatchEngine = [
+  Holds<SameFields<ProbeResultDto, ProbeResult>>,
+  Holds<SameFields<ProbeDirectionDto, ProbeDirectionResult>>,
+  Holds<SameFields<ProbeRuleDto, ProbeRule>>,
+];

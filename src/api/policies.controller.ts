@@ -1,7 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
-  ApiBody,
   ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -9,22 +8,29 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { policyTestFromBody, type ProbeResult } from '../policy/policy-test.js';
+import { parseProbeObject, runProbes, type ParsedProbe, type ProbeResult } from '../policy/policy-test.js';
 import type { DropEventReader, DropItem, RollupStatsReader } from '../storage/readers.js';
 import type { PolicyInventoryProvider } from './api-dependencies.js';
-import { ApiErrors, QueryParams } from './api-docs.decorators.js';
+import { ApiErrors, JsonBody, QueryParams } from './api-docs.decorators.js';
 import { NoPolicyInventoryError, NotFoundError } from './api-errors.js';
-import { ErrorDto, PolicyDetailDto, PolicyListDto, PolicyTestRequestDto, PolicyTestResponseDto } from './api.dto.js';
+import { ErrorDto, PolicyDetailDto, PolicyListDto, PolicyTestResponseDto } from './api.dto.js';
 import { checkPathName, parsePolicyDetail, parsePolicyList } from './api-requests.js';
 import { RequireScope } from './auth.guard.js';
 import { DROP_VERDICTS, type DropFilters } from './drop-filters.js';
 import { NO_INVENTORY_NOTE, findPolicies, listPolicyViews, policyView, type PolicyView } from './policies-view.js';
 import { encodeOffsetCursor, type RawQuery, type TimeRange } from './query-params.js';
-import { QUERY_SCHEMAS } from './query-schemas.js';
+import { BODY_SCHEMAS, QUERY_SCHEMAS } from './query-schemas.js';
+import { checkBody, type JsonObject } from './request-body.js';
 import { DROP_EVENT_READER, POLICY_INVENTORY, ROLLUP_STATS_READER } from './tokens.js';
 
 function windowFilters(range: TimeRange): DropFilters {
   return { ...range, verdict: [...DROP_VERDICTS] };
+}
+
+/** The probes of a POST /api/v1/policy-test body (BODY_SCHEMAS.policyTest), each parsed as the CLI parses one. */
+export function parsePolicyTestBody(body: unknown): ParsedProbe[] {
+  const probes = checkBody(body, BODY_SCHEMAS.policyTest).probes as JsonObject[];
+  return probes.map((p, i) => parseProbeObject(p, `probes[${i}].`));
 }
 
 export interface PolicyList {
@@ -115,12 +121,13 @@ export class PoliciesController {
   @ApiOperation({
     summary: 'Evaluate probes (from, to, port, protocol) against the policy inventory, as `dropscope policy-test` does',
   })
-  @ApiBody({ type: PolicyTestRequestDto })
+  @JsonBody(BODY_SCHEMAS.policyTest)
   @ApiOkResponse({ type: PolicyTestResponseDto })
   @ApiConflictResponse({ type: ErrorDto, description: 'No policy inventory is configured (code NO_POLICY_INVENTORY)' })
   policyTest(@Body() body: unknown): { items: ProbeResult[] } {
+    const probes = parsePolicyTestBody(body ?? {});
     const inventory = this.inventory.current();
     if (!inventory) throw new NoPolicyInventoryError('policy-test');
-    return policyTestFromBody(inventory, body ?? {});
+    return { items: runProbes(inventory, probes, (i) => `probes[${i}].`) };
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The query parameters of each endpoint, declared once (plain TypeScript): the request parsers
- * accept exactly these names (api-requests.ts) and the OpenAPI document is generated from them
- * (api-docs.decorators.ts, `QueryParams`), so the two cannot drift.
+ * The query parameters and JSON bodies of each endpoint, declared once (plain TypeScript): the
+ * request parsers accept exactly these names (api-requests.ts, request-body.ts) and the OpenAPI
+ * document is generated from them (api-docs.decorators.ts, `QueryParams`, `JsonBody`), so the two
+ * cannot drift.
  */
+import { POLICY_PROTOCOLS } from '../policy/policy-model.js';
 import { SUMMARY_BY, STEPS } from '../storage/readers.js';
 import { SUGGEST_FORMATS, SUGGEST_MODES } from '../suggest/suggestion-model.js';
 import { ALL_VERDICTS, ATTRIBUTION_LEVELS, DIRECTION_VALUES, DROP_VERDICTS } from './drop-filters.js';
@@ -127,3 +129,85 @@ export const QUERY_SCHEMAS = {
 export function paramNames(schema: QuerySchema): string[] {
   return schema.map((p) => p.name);
 }
+
+/** An OpenAPI 3 schema fragment, used in the document as written. */
+export type OpenApiSchema = Readonly<Record<string, unknown>>;
+
+/**
+ * A field of a JSON body. The checker enforces the names, `required` and, for a list of objects,
+ * `minItems`/`maxItems` of `schema` and the objects' own `fields`; the values themselves are
+ * parsed by the domain (the same parsers the CLI uses).
+ */
+export interface BodyFieldSpec {
+  name: string;
+  description: string;
+  required?: boolean;
+  /** The value's schema; for a list of objects `{type: 'array', minItems, maxItems}` without `items`. */
+  schema: OpenApiSchema;
+  /** A list of objects: the fields of each. */
+  fields?: BodySchema;
+}
+
+export type BodySchema = readonly BodyFieldSpec[];
+
+/** Probes per POST /api/v1/policy-test request. */
+export const MAX_PROBES = 10_000;
+
+const ENDPOINT_REF = 'NAMESPACE/POD or an IP address (an IP of a pod in the inventory is that pod)';
+
+export const BODY_SCHEMAS = {
+  policyTest: [
+    {
+      name: 'probes',
+      required: true,
+      description: 'The flows to evaluate, answered in this order',
+      schema: { type: 'array', minItems: 1, maxItems: MAX_PROBES },
+      fields: [
+        {
+          name: 'from',
+          required: true,
+          description: ENDPOINT_REF,
+          schema: { type: 'string', example: 'default/xwing' },
+        },
+        {
+          name: 'to',
+          required: true,
+          description: ENDPOINT_REF,
+          schema: { type: 'string', example: 'default/deathstar-7848d6c4d5-th9v2' },
+        },
+        {
+          name: 'port',
+          required: true,
+          description: "1-65535, or a port name resolved on the destination pod's container ports",
+          schema: { oneOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string' }], example: 80 },
+        },
+        {
+          name: 'protocol',
+          description: 'Default TCP (any case)',
+          schema: { type: 'string', enum: POLICY_PROTOCOLS, default: 'TCP' },
+        },
+        {
+          name: 'expected',
+          description: 'The verdict you expect; echoed in the result, to compare with `allowed`',
+          schema: { type: 'string', enum: ['allow', 'deny'] },
+        },
+      ],
+    },
+  ],
+  whatIf: [
+    {
+      name: 'add',
+      description: 'Policies to add or replace (same kind, namespace and name): YAML text, or a list of objects',
+      schema: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object', additionalProperties: true } }] },
+    },
+    {
+      name: 'remove',
+      description: '`namespace/name` (`name` when cluster-wide)',
+      schema: { type: 'array', items: { type: 'string' } },
+    },
+    { name: 'staged', description: "Propose the inventory's Calico staged policies", schema: { type: 'boolean' } },
+    { name: 'from', description: `Window start: ${TIME_FORM}. Default: to - 7d`, schema: { type: 'string' } },
+    { name: 'to', description: 'Window end. Default: now', schema: { type: 'string' } },
+    { name: 'namespace', description: 'Only edges with either end in this namespace', schema: { type: 'string' } },
+  ],
+} satisfies Record<string, BodySchema>;

@@ -67,7 +67,7 @@ export class SuggestionsController {
   @ApiOkResponse({
     description:
       '{mode, format, items: [{namespace, yaml, policies, covers, verification: {claimed, admitted, unverified, ' +
-      'overPermission: {podPairs, examples}, notes, history: {newlyAllowed, newlyDenied}}}], coverage, combined, notes}',
+      'overPermission: {podPairs, examples, approximate?}, notes, history: {newlyAllowed, newlyDenied}}}], coverage, combined, notes}',
   })
   @ApiConflictResponse({ type: ErrorDto, description: 'No policy inventory is configured (code NO_POLICY_INVENTORY)' })
   async list(@Query() q: RawQuery): Promise<SuggestionsView> {

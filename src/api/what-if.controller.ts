@@ -1,19 +1,18 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { InventoryObject, PolicyInventory } from '../policy/index.js';
 import type { EdgeReader } from '../storage/readers.js';
 import { proposalObjects, whatIf, type Proposal, type WhatIfResult } from '../whatif/index.js';
 import type { PolicyInventoryProvider } from './api-dependencies.js';
-import { ApiErrors } from './api-docs.decorators.js';
+import { ApiErrors, JsonBody } from './api-docs.decorators.js';
 import { ApiInputError } from './api-errors.js';
 import { ErrorDto } from './api.dto.js';
 import { RequireScope } from './auth.guard.js';
 import { asBadInput, historyEdges, isoWindow, requireInventory } from './history-edges.js';
 import { parsePolicyRef, parseRange, parseText, type TimeRange } from './query-params.js';
-import { HISTORY_WINDOW_MS } from './query-schemas.js';
+import { BODY_SCHEMAS, HISTORY_WINDOW_MS } from './query-schemas.js';
+import { checkBody } from './request-body.js';
 import { EDGE_READER, POLICY_INVENTORY } from './tokens.js';
-
-const FIELDS = ['add', 'remove', 'staged', 'from', 'to', 'namespace'];
 
 export interface WhatIfRequest {
   /** YAML text or objects, parsed once the inventory is known to exist. */
@@ -32,11 +31,7 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 }
 
 export function parseWhatIfBody(body: unknown, now: number): WhatIfRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new ApiInputError('body', 'must be a JSON object {"add", "remove", "staged", "from", "to", "namespace"}');
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b))
-    if (!FIELDS.includes(k)) throw new ApiInputError(k, `unknown field; accepted: ${FIELDS.join(', ')}`);
+  const b = checkBody(body, BODY_SCHEMAS.whatIf);
   if (b.add !== undefined && typeof b.add !== 'string' && !Array.isArray(b.add))
     throw new ApiInputError('add', 'must be YAML text or a list of Kubernetes objects');
   const remove = b.remove ?? [];
@@ -91,26 +86,7 @@ export class WhatIfController {
     summary:
       'Replay the stored edges of the window against a proposed change of the policy inventory, as `dropscope what-if --from` does',
   })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      properties: {
-        add: {
-          oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object', additionalProperties: true } }],
-          description: 'Policies to add or replace (same kind, namespace and name): YAML text, or a list of objects',
-        },
-        remove: {
-          type: 'array',
-          items: { type: 'string' },
-          description: '`namespace/name` (`name` when cluster-wide)',
-        },
-        staged: { type: 'boolean', description: "Propose the inventory's Calico staged policies" },
-        from: { type: 'string', description: 'Window start (RFC 3339, now, -7d). Default: to - 7d' },
-        to: { type: 'string', description: 'Window end. Default: now' },
-        namespace: { type: 'string', description: 'Only edges with either end in this namespace' },
-      },
-    },
-  })
+  @JsonBody(BODY_SCHEMAS.whatIf)
   @ApiOkResponse({
     description:
       '{window, summary: {edges, newlyDenied, newlyAllowed, unchanged, uncertain}, proposal: {added, replaced, removed}, ' +

@@ -26,6 +26,9 @@ export interface AlertingDeps {
   clock: Clock;
   inventory?: () => PolicyInventory | undefined;
   env?: Record<string, string | undefined>;
+  /** The URL this process's HTTP server is reachable at locally (its bound port, not PORT, which may be 0):
+   *  the link base when ALERT_LINK_BASE_URL is unset. */
+  localApiUrl: string;
 }
 
 export interface AlertingHandle {
@@ -77,7 +80,7 @@ export function startAlerting(deps: AlertingDeps, opts: { timer?: boolean } = {}
   const store = new AlertStateRepository(deps.dataSource);
   const outbox = new NotificationOutboxRepository(deps.dataSource);
   const evaluator = new AlertEvaluator(store, cfg, clock, {
-    apiBaseUrl: config.alerts.linkBaseUrl ?? `http://localhost:${config.port}`,
+    apiBaseUrl: config.alerts.linkBaseUrl ?? deps.localApiUrl,
     notificationTtlMs: config.alerts.notificationTtlMs,
     inventory: deps.inventory,
   });

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
 import { ensureTokens } from '../api/auth.js';
 import { setupApiDocs } from '../api/swagger.js';
 import type { Collector } from '../collector/collector.js';
@@ -12,6 +13,7 @@ import { ConfigError, type AppConfig } from '../config/config.js';
 import { createMetricsRegistry } from '../metrics/metrics.registry.js';
 import { migrationsApplied } from '../storage/data-source.js';
 import { startAlerting } from './alerting.js';
+import { localUrl } from './local-url.js';
 import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
@@ -63,19 +65,6 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
         ),
       );
 
-    // The alerts role: evaluation and the notification outbox (src/alerts).
-    if (config.roles.has('alerts')) {
-      const alerting = startAlerting({
-        dataSource: db.dataSource,
-        config,
-        log,
-        registry,
-        clock: systemClock,
-        inventory: policies ? () => policies.current() : undefined,
-      });
-      pipeline.defer(() => alerting.stop());
-    }
-
     const collectors: Collector[] = config.roles.has('collector')
       ? createCollectors(config, bus, repositories.checkpoints, registry, log)
       : [];
@@ -108,7 +97,21 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
     if (config.roles.has('api')) setupApiDocs(app);
     await app.listen(config.port, config.host);
     pipeline.defer(() => app.close());
-    const address = app.getHttpServer().address() as { port: number };
+    const address = app.getHttpServer().address() as AddressInfo;
+    // The alerts role: evaluation and the notification outbox (src/alerts). It starts once HTTP is
+    // bound, so that its default link base names the bound port (PORT may be 0).
+    if (config.roles.has('alerts')) {
+      const alerting = startAlerting({
+        dataSource: db.dataSource,
+        config,
+        log,
+        registry,
+        clock: systemClock,
+        localApiUrl: localUrl(address),
+        inventory: policies ? () => policies.current() : undefined,
+      });
+      pipeline.defer(() => alerting.stop());
+    }
 
     // Collectors start last: everything they feed is ready.
     for (const c of collectors) {

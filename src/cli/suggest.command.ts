@@ -105,7 +105,7 @@ export function formatSummary(r: SuggestionResult, history?: HistoryChecks): str
     out.push(
       `# ${it.namespace}: admits ${v.admitted}/${v.claimed} claimed edges` +
         (v.unverified ? ` (${v.unverified} not verifiable)` : '') +
-        `; over-permission: ${v.overPermission.podPairs} pod pair(s)` +
+        `; over-permission: ${v.overPermission.approximate ? 'at least ' : ''}${v.overPermission.podPairs} pod pair(s)` +
         (v.overPermission.examples.length ? `, e.g. ${v.overPermission.examples.join('; ')}` : ''),
     );
     const h = history?.get(it.namespace);

@@ -149,8 +149,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoChecklist> {
       ALERT_GROUP_WAIT: '5s',
       ALERT_EVALUATION_INTERVAL: '2s',
       LOG_LEVEL: 'info',
-      // Links in the Slack messages point at this service (with --port 0 the bound port is not known yet).
-      ...(o.port !== 0 ? { ALERT_LINK_BASE_URL: `http://127.0.0.1:${o.port}` } : {}),
     };
     const logFile = join(dataDir, 'demo.log');
     const logStream = createWriteStream(logFile, { flags: 'a' });

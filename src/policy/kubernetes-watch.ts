@@ -2,8 +2,9 @@
  * Keeps an `InventoryStore` current from the Kubernetes API (DESIGN.md "Attribution": "later a
  * watch on the Kubernetes API"), with no client library: `node:http`/`node:https` only.
  *
- * Per resource (Namespaces, Pods, NetworkPolicies; Cilium and Calico policies when their CRDs
- * or API exist): LIST with `limit`/`continue` paging, then WATCH from the list's
+ * Per resource (Namespaces, Pods, NetworkPolicies; when their CRDs or API exist, Cilium and
+ * Calico policies, Calico tiers, staged policies and network sets, and the network-policy-api
+ * ClusterNetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy): LIST with `limit`/`continue` paging, then WATCH from the list's
  * resourceVersion (newline-delimited JSON events, bookmarks on). A `410 Gone` (HTTP status or an
  * ERROR event) re-lists and replaces that resource's objects; network errors reconnect with capped
  * exponential backoff and jitter. Objects go through `InventoryStore.upsertRaw`, the validation
@@ -11,6 +12,7 @@
  * The bearer token is re-read periodically (projected service-account tokens rotate) and is
  * never logged.
  */
+import { setMaxListeners } from 'node:events';
 import { Counter, Registry } from 'prom-client';
 import { abortableSleep, backoffDelay } from '../common/backoff.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -49,6 +51,14 @@ export interface KubernetesResource {
   /** Extra query parameters for LIST and WATCH (e.g. a field selector). */
   query?: Record<string, string>;
 }
+
+/** An optional collection (a CRD or aggregated API) across all namespaces: `/apis/<apiVersion>/<plural>`. */
+function optional(name: string, apiVersion: string, kind: string, plural: string): KubernetesResource {
+  return { name, path: `/apis/${apiVersion}/${plural}`, apiVersion, kind, optional: true };
+}
+
+const CALICO = 'projectcalico.org/v3';
+const NETWORK_POLICY_API = 'policy.networking.k8s.io';
 
 export const KUBERNETES_RESOURCES: readonly KubernetesResource[] = [
   { name: 'namespaces', path: '/api/v1/namespaces', apiVersion: 'v1', kind: 'Namespace', optional: false },
@@ -97,6 +107,32 @@ export const KUBERNETES_RESOURCES: readonly KubernetesResource[] = [
     kind: 'GlobalNetworkPolicy',
     optional: true,
   },
+  // Calico tiers, staged policies and network sets (through the Calico API server, as the policies).
+  optional('calico-tiers', CALICO, 'Tier', 'tiers'),
+  optional('calico-stagednetworkpolicies', CALICO, 'StagedNetworkPolicy', 'stagednetworkpolicies'),
+  optional('calico-stagedglobalnetworkpolicies', CALICO, 'StagedGlobalNetworkPolicy', 'stagedglobalnetworkpolicies'),
+  optional(
+    'calico-stagedkubernetesnetworkpolicies',
+    CALICO,
+    'StagedKubernetesNetworkPolicy',
+    'stagedkubernetesnetworkpolicies',
+  ),
+  optional('calico-networksets', CALICO, 'NetworkSet', 'networksets'),
+  optional('calico-globalnetworksets', CALICO, 'GlobalNetworkSet', 'globalnetworksets'),
+  // Kubernetes network-policy-api: ClusterNetworkPolicy (v1alpha2) and the older v1alpha1 pair.
+  optional(
+    'clusternetworkpolicies',
+    `${NETWORK_POLICY_API}/v1alpha2`,
+    'ClusterNetworkPolicy',
+    'clusternetworkpolicies',
+  ),
+  optional('adminnetworkpolicies', `${NETWORK_POLICY_API}/v1alpha1`, 'AdminNetworkPolicy', 'adminnetworkpolicies'),
+  optional(
+    'baselineadminnetworkpolicies',
+    `${NETWORK_POLICY_API}/v1alpha1`,
+    'BaselineAdminNetworkPolicy',
+    'baselineadminnetworkpolicies',
+  ),
 ];
 
 export interface KubernetesWatchOptions {
@@ -207,6 +243,9 @@ export class KubernetesWatch {
       listed: false,
       absentLogged: false,
     }));
+    // Each resource's loop listens on the one signal (a request or a sleep at a time, two at most
+    // in passing): more than Node's default of 10 is expected, not a leak.
+    setMaxListeners(10 + 2 * this.states.length, this.abort.signal);
     this.ready = new Promise((r) => (this.resolveReady = r));
     if (this.states.length === 0) this.resolveReady();
   }
@@ -295,6 +334,11 @@ export class KubernetesWatch {
           needList = true;
           if (attempt > 0) await abortableSleep(this.backoff(attempt), signal);
           attempt++;
+          continue;
+        }
+        if (resource.optional && e instanceof KubernetesApiError && e.status === 404) {
+          // The CRD went away while watched: the list finds it absent, forgets its objects and says so once.
+          needList = true;
           continue;
         }
         if (e instanceof KubernetesApiError && e.status === 401) this.client.invalidateToken();

@@ -262,9 +262,16 @@ export class NetworkPolicyEvaluator {
     return sig;
   }
 
-  private identity(ep: PolicyEndpoint, asDst: boolean): number {
-    const memo = this.identityMemo.get(ep);
-    if (memo && memo.generation === this.interner.generation) return asDst ? memo.dst : memo.src;
+  /**
+   * Endpoints with the same key get the same decisions, as source and as destination (the
+   * identity the decision cache is keyed by): callers can evaluate one endpoint per key.
+   */
+  equivalenceKey(ep: PolicyEndpoint): string {
+    return this.identityTexts(ep).withPorts;
+  }
+
+  /** `base` decides an endpoint as source; `withPorts` adds its named ports, for a destination. */
+  private identityTexts(ep: PolicyEndpoint): { base: string; withPorts: string } {
     const ns = ep.namespace ?? '';
     let nsId = '';
     if (ep.kind === 'pod') {
@@ -276,6 +283,13 @@ export class NetworkPolicyEvaluator {
       this.usesNamedPorts && ep.kind === 'pod'
         ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
         : base;
+    return { base, withPorts };
+  }
+
+  private identity(ep: PolicyEndpoint, asDst: boolean): number {
+    const memo = this.identityMemo.get(ep);
+    if (memo && memo.generation === this.interner.generation) return asDst ? memo.dst : memo.src;
+    const { base, withPorts } = this.identityTexts(ep);
     let ids: { generation: number; src: number; dst: number };
     do {
       const generation = this.interner.generation;

@@ -4,7 +4,7 @@ import { parseManifestText } from './manifest.loader.js';
 import { buildInventory, type PolicyInventory } from './policy-inventory.js';
 import {
   parseProbe,
-  policyTestFromBody,
+  parseProbeObject,
   PolicyTestInputError,
   renderMatrix,
   runPolicyTestCli,
@@ -72,19 +72,20 @@ describe('policy-test engine', () => {
     );
   });
 
-  it('serves the HTTP body shape with field-named validation errors', () => {
-    expect(policyTestFromBody(small(), { probes: [{ from: 'x/b', to: 'x/a', port: 80 }] }).items[0].allowed).toBe(true);
-    expect(() => policyTestFromBody(small(), {})).toThrow(/^probes: must be a non-empty list/);
-    expect(() =>
-      policyTestFromBody(small(), {
-        probes: [
-          { from: 'x/b', to: 'x/a', port: 80 },
-          { from: 'x/b', to: 'x/a', port: 'http' },
-        ],
-      }),
-    ).toThrow(/^probes\[1\]\.port: /);
-    expect(() => policyTestFromBody(small(), { probes: [{ from: 'x/b', to: 'x/q', port: 80 }] })).toThrow(
-      /^probes\[0\]\.to: pod x\/q/,
+  it('parses probe objects and names the probe in errors', () => {
+    const at = (i: number) => `probes[${i}].`;
+    const probes = [
+      parseProbeObject({ from: 'x/b', to: 'x/a', port: 80, expected: 'deny' }, 'probes[0].'),
+      parseProbeObject({ from: 'x/b', to: 'x/q', port: 80 }, 'probes[1].'),
+    ];
+    expect(probes[0]).toMatchObject({ from: 'x/b', to: 'x/a', port: 80, protocol: 'TCP', expected: 'deny' });
+    expect(runProbes(small(), probes.slice(0, 1), at)[0]).toMatchObject({ allowed: true, expected: 'deny' });
+    expect(() => runProbes(small(), probes, at)).toThrow(/^probes\[1\]\.to: pod x\/q/);
+    expect(() => parseProbeObject({ from: 'x/b', to: 'x/a', port: 'http_x' }, 'probes[1].')).toThrow(
+      /^probes\[1\]\.port: /,
+    );
+    expect(() => parseProbeObject({ from: 'x/b', to: 'x/a', port: 80, expected: 'yes' }, 'line 3: ')).toThrow(
+      'line 3: expected: must be allow or deny (got "yes")',
     );
   });
 
@@ -340,7 +341,7 @@ describe('policy-test on the example cluster', () => {
     );
   });
 
-  it('accepts named ports in POST /api/v1/policy-test bodies', () => {
+  it('accepts named ports in probe objects (POST /api/v1/policy-test bodies, probes files)', () => {
     const inv = buildInventory(
       parseManifestText(
         `
@@ -357,12 +358,14 @@ items:
         'c.yaml',
       ).objects,
     );
-    expect(policyTestFromBody(inv, { probes: [{ from: 'x/a', to: 'x/b', port: 'web' }] }).items[0]).toMatchObject({
+    const probe = (port: string) => [parseProbeObject({ from: 'x/a', to: 'x/b', port }, 'probes[0].')];
+    const at = (i: number) => `probes[${i}].`;
+    expect(runProbes(inv, probe('web'), at)[0]).toMatchObject({
       port: 8000,
       portName: 'web',
       allowed: true,
     });
-    expect(() => policyTestFromBody(inv, { probes: [{ from: 'x/a', to: 'x/b', port: 'api' }] })).toThrow(
+    expect(() => runProbes(inv, probe('api'), at)).toThrow(
       'probes[0].port: pod x/b has no TCP container port named api (its named ports: web TCP/8000)',
     );
   });

@@ -224,13 +224,17 @@ function evaluatorOf(source: PolicyInventory | NetworkPolicyEvaluator): NetworkP
   return source instanceof NetworkPolicyEvaluator ? source : new NetworkPolicyEvaluator(source);
 }
 
-/** Evaluate probes in input order. Unknown pods throw PolicyTestInputError naming `probes[i]`. */
+/**
+ * Evaluate probes in input order. Unknown pods throw PolicyTestInputError naming the probe
+ * (`fieldPrefix(i)`; by default `probes[i].` when there are several).
+ */
 export function runProbes(
   source: PolicyInventory | NetworkPolicyEvaluator,
   probes: readonly ParsedProbe[],
+  fieldPrefix: (i: number) => string = (i) => (probes.length > 1 ? `probes[${i}].` : ''),
 ): ProbeResult[] {
   const ev = evaluatorOf(source);
-  return probes.map((p, i) => runOne(ev, p, probes.length > 1 ? `probes[${i}].` : ''));
+  return probes.map((p, i) => runOne(ev, p, fieldPrefix(i)));
 }
 
 function podRef(e: PolicyEndpoint): string | undefined {
@@ -323,27 +327,14 @@ export function renderMatrix(
   return lines.join('\n') + '\n';
 }
 
-/** Body of POST /api/v1/policy-test: `{probes: [{from,to,port,protocol}]}` → `{items: ProbeResult[]}`. */
-export function policyTestFromBody(
-  source: PolicyInventory | NetworkPolicyEvaluator,
-  body: unknown,
-  maxProbes = 10_000,
-): { items: ProbeResult[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new PolicyTestInputError('body', 'must be a JSON object {"probes": [...]}');
-  const probes = (body as Record<string, unknown>).probes;
-  if (!Array.isArray(probes) || probes.length === 0)
-    throw new PolicyTestInputError('probes', 'must be a non-empty list of {from, to, port, protocol}');
-  if (probes.length > maxProbes)
-    throw new PolicyTestInputError('probes', `at most ${maxProbes} probes per request (got ${probes.length})`);
-  const parsed = probes.map((p, i) => {
-    if (typeof p !== 'object' || p === null || Array.isArray(p))
-      throw new PolicyTestInputError(`probes[${i}]`, 'must be an object {from, to, port, protocol}');
-    const r = p as Record<string, unknown>;
-    return parseProbe(r.from, r.to, r.port, r.protocol, `probes[${i}].`);
-  });
-  const ev = evaluatorOf(source);
-  return { items: parsed.map((p, i) => runOne(ev, p, `probes[${i}].`)) };
+/**
+ * One probe given as an object `{from, to, port, protocol, expected}` (a probes-file line, an item
+ * of the POST /api/v1/policy-test body); `fieldPrefix` names it in errors.
+ */
+export function parseProbeObject(r: Readonly<Record<string, unknown>>, fieldPrefix: string): ParsedProbe {
+  const probe = parseProbe(r.from, r.to, r.port, r.protocol, fieldPrefix);
+  const expected = parseExpectation(r.expected, `${fieldPrefix}expected`);
+  return expected !== undefined ? { ...probe, expected } : probe;
 }
 
 /** One probe line of a probes file: the probe, or why the line is bad. */
@@ -368,10 +359,7 @@ export function parseProbesJsonLines(text: string): ProbeLine[] {
       }
       if (typeof v !== 'object' || v === null || Array.isArray(v))
         throw new PolicyTestInputError(`line ${line}`, 'must be an object {from, to, port, protocol}');
-      const r = v as Record<string, unknown>;
-      const probe = parseProbe(r.from, r.to, r.port, r.protocol, `line ${line}: `);
-      const expected = parseExpectation(r.expected, `line ${line}: expected`);
-      out.push({ line, probe: expected !== undefined ? { ...probe, expected } : probe });
+      out.push({ line, probe: parseProbeObject(v as Record<string, unknown>, `line ${line}: `) });
     } catch (e) {
       if (!(e instanceof PolicyTestInputError)) throw e;
       out.push({ line, error: e });

@@ -12,6 +12,7 @@ import {
   type PolicyInventory,
 } from '../policy/index.js';
 import { compactCidrs } from './external-peers.js';
+import { overPermission, type OverPermission } from './over-permission.js';
 import { edgeKey, type EdgeEndpoint, type ObservedEdge } from './observed-edge.js';
 import { renderPolicy, toMultiDocYaml, type RenderedPolicy } from './policy-dialects.js';
 import {
@@ -44,8 +45,8 @@ export interface Verification {
   admitted: number;
   /** Edges whose rules the evaluator cannot check (Cilium toFQDNs) or no dialect rule can express. */
   unverified: number;
-  /** Pod pairs newly admitted that no observed flow asked for. */
-  overPermission: { podPairs: number; examples: string[] };
+  /** Pod pairs newly admitted that no observed flow asked for (src/suggest/over-permission.ts). */
+  overPermission: OverPermission;
   notes: string[];
 }
 
@@ -141,8 +142,9 @@ function evaluateEdge(ev: NetworkPolicyEvaluator, e: ObservedEdge): SideResult {
     ingressAllowed: true,
     egressAllowed: true,
   };
+  const dsts = replicas(ev, e.dst);
   for (const src of replicas(ev, e.src))
-    for (const dst of replicas(ev, e.dst)) {
+    for (const dst of dsts) {
       const d = ev.evaluate({ src, dst, port: e.dstPort, protocol: e.protocol });
       if (!d.ingress.allowed) r.ingressDenied = true;
       if (!d.egress.allowed) r.egressDenied = true;
@@ -445,54 +447,21 @@ function verifyItem(
   }
   for (const e of unverified) edgeOk.delete(e);
   // Pod pairs the suggestion newly admits on its own side, minus the observed ones.
-  const claimed = new Set<string>();
-  const pairKey = (s: PolicyEndpoint, d: PolicyEndpoint, p: PortSpec) =>
-    `${s.namespace}/${s.name}>${d.namespace}/${d.name}|${portText(p)}`;
+  const claimed = new Map<string, Set<string>>();
   for (const pl of placements) {
     if (!mine.has(pl.policy)) continue;
+    const port = portText({ protocol: pl.edge.protocol, port: pl.edge.dstPort });
+    const dsts = replicas(after, pl.edge.dst);
     for (const s of replicas(after, pl.edge.src))
-      for (const d of replicas(after, pl.edge.dst))
-        claimed.add(pairKey(s, d, { protocol: pl.edge.protocol, port: pl.edge.dstPort }));
+      for (const d of dsts) {
+        if (s.name === undefined || d.name === undefined) continue; // not an inventory pod
+        const k = `${s.namespace}/${s.name}>${d.namespace}/${d.name}`;
+        let asked = claimed.get(k);
+        if (!asked) claimed.set(k, (asked = new Set()));
+        asked.add(port);
+      }
   }
-  const ports = new Map<string, PortSpec>();
-  for (const p of policies)
-    for (const r of [...p.ingress, ...p.egress]) for (const x of r.ports) ports.set(portText(x), x);
-  const pods = inv.pods.filter((p) => !p.hostNetwork);
-  const pairs = new Set<string>();
-  const examples: string[] = [];
-  for (const p of policies) {
-    const subjects = pods.filter((x) => x.namespace === p.namespace && labelsMatch(p.selector, x.labels));
-    for (const dir of ['ingress', 'egress'] as const) {
-      if (p[dir].length === 0) continue;
-      for (const self of subjects)
-        for (const other of pods) {
-          if (other === self) continue;
-          const [sp, dp] = dir === 'ingress' ? [other, self] : [self, other];
-          for (const port of ports.values()) {
-            const probe = {
-              src: before.endpointForPod(sp),
-              dst: before.endpointForPod(dp),
-              port: port.port,
-              protocol: port.protocol,
-            };
-            const k = pairKey(probe.src, probe.dst, port);
-            if (claimed.has(k) || before.evaluate(probe)[dir].allowed) continue;
-            const a = after.evaluate({
-              src: after.endpointForPod(sp),
-              dst: after.endpointForPod(dp),
-              port: port.port,
-              protocol: port.protocol,
-            });
-            if (!a[dir].allowed) continue;
-            const pair = `${sp.namespace}/${sp.name} -> ${dp.namespace}/${dp.name}`;
-            if (!pairs.has(pair)) {
-              pairs.add(pair);
-              if (examples.length < maxExamples) examples.push(`${pair} ${portText(port)}`);
-            }
-          }
-        }
-    }
-  }
+  const over = overPermission(inv, before, after, policies, claimed, { maxExamples });
   for (const p of policies)
     for (const r of [...p.ingress, ...p.egress])
       if (r.peer.kind === 'world')
@@ -505,7 +474,7 @@ function verifyItem(
     claimed: edgeOk.size + unverified.size,
     admitted: [...edgeOk.values()].filter(Boolean).length,
     unverified: unverified.size,
-    overPermission: { podPairs: pairs.size, examples },
+    overPermission: over,
     notes,
   };
 }

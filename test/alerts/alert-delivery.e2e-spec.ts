@@ -78,7 +78,14 @@ describe('alert delivery through the outbox to a real HTTP Slack stand-in', () =
     ds = createDataSource(db.url, 4);
     await ds.initialize();
     alerting = startAlerting(
-      { dataSource: ds, config: config(), log: silentLogger, registry: new Registry(), clock },
+      {
+        dataSource: ds,
+        config: config(),
+        log: silentLogger,
+        registry: new Registry(),
+        clock,
+        localApiUrl: 'http://localhost:8080',
+      },
       { timer: false },
     );
   };

@@ -83,7 +83,7 @@ describe('serve: denied Calico records reach Slack as one Block Kit message per 
       child.kill('SIGTERM');
       await done;
     });
-    await waitForOutput(child, /"msg":"dropscope started"/, 60_000);
+    const started = await waitForOutput(child, /"msg":"dropscope started"/, 60_000);
 
     appendFileSync(log, deniedLine('shop', 'web', 'shop', 'db', 'deny-db'));
     appendFileSync(log, deniedLine('shop', 'api', 'shop', 'db', 'deny-db'));
@@ -110,5 +110,10 @@ describe('serve: denied Calico records reach Slack as one Block Kit message per 
     expect(byNs.get('shop')).toContain('*Policy:* `shop/deny-db` (reported)');
     expect(byNs.get('bank')).toContain('bank/teller-7d9f8-* → bank/ledger-*:5432/TCP');
     expect(byNs.get('bank')).toContain('*Policy:* `bank/deny-ledger` (reported)');
+    // ALERT_LINK_BASE_URL is unset and PORT=0: links name the port the server bound, on localhost (HOST 0.0.0.0).
+    const port = (JSON.parse(started) as { port: number }).port;
+    expect(port).toBeGreaterThan(0);
+    expect(byNs.get('shop')).toMatch(new RegExp(`http://localhost:${port}/api/v1/alerts\\?fingerprint=[0-9a-f]+`));
+    expect(byNs.get('shop')).not.toContain('localhost:0/');
   });
 });

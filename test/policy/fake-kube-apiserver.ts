@@ -56,6 +56,33 @@ const COLLECTIONS: Record<string, { apiVersion: string; kind: string }> = {
     apiVersion: 'projectcalico.org/v3',
     kind: 'GlobalNetworkPolicy',
   },
+  '/apis/projectcalico.org/v3/tiers': { apiVersion: 'projectcalico.org/v3', kind: 'Tier' },
+  '/apis/projectcalico.org/v3/stagednetworkpolicies': {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'StagedNetworkPolicy',
+  },
+  '/apis/projectcalico.org/v3/stagedglobalnetworkpolicies': {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'StagedGlobalNetworkPolicy',
+  },
+  '/apis/projectcalico.org/v3/stagedkubernetesnetworkpolicies': {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'StagedKubernetesNetworkPolicy',
+  },
+  '/apis/projectcalico.org/v3/networksets': { apiVersion: 'projectcalico.org/v3', kind: 'NetworkSet' },
+  '/apis/projectcalico.org/v3/globalnetworksets': { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkSet' },
+  '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies': {
+    apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    kind: 'ClusterNetworkPolicy',
+  },
+  '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies': {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1',
+    kind: 'AdminNetworkPolicy',
+  },
+  '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies': {
+    apiVersion: 'policy.networking.k8s.io/v1alpha1',
+    kind: 'BaselineAdminNetworkPolicy',
+  },
 };
 
 export const PATHS = {
@@ -66,7 +93,21 @@ export const PATHS = {
   ccnp: '/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies',
   calicoNp: '/apis/projectcalico.org/v3/networkpolicies',
   calicoGnp: '/apis/projectcalico.org/v3/globalnetworkpolicies',
+  calicoTiers: '/apis/projectcalico.org/v3/tiers',
+  calicoStagedNp: '/apis/projectcalico.org/v3/stagednetworkpolicies',
+  calicoStagedGnp: '/apis/projectcalico.org/v3/stagedglobalnetworkpolicies',
+  calicoStagedK8sNp: '/apis/projectcalico.org/v3/stagedkubernetesnetworkpolicies',
+  calicoNetworkSets: '/apis/projectcalico.org/v3/networksets',
+  calicoGlobalNetworkSets: '/apis/projectcalico.org/v3/globalnetworksets',
+  clusterNp: '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies',
+  anp: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies',
+  banp: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies',
 } as const;
+
+/** The collections a cluster without Cilium, Calico or network-policy-api CRDs does not serve. */
+export const OPTIONAL_PATHS: readonly string[] = Object.values(PATHS).filter(
+  (p) => p !== PATHS.namespaces && p !== PATHS.pods && p !== PATHS.networkpolicies,
+);
 
 function idOf(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -168,6 +209,16 @@ export class FakeKubeApiServer {
       w.write(`${JSON.stringify({ type: 'ERROR', object: { ...status, message: 'too old resource version' } })}\n`);
       w.end();
     }
+    c.watches.clear();
+  }
+
+  /** The CRD is deleted: the collection answers 404 from now on and its open watches end. */
+  uninstall(path: string): void {
+    const c = this.col(path);
+    this.absent.add(path);
+    c.items.clear();
+    c.log = [];
+    for (const w of c.watches) w.end();
     c.watches.clear();
   }
 

@@ -14,7 +14,7 @@ import { CombinedInventorySource, KubernetesWatch } from '../../src/policy/kuber
 import { NetworkPolicyEvaluator, type PolicyDecision } from '../../src/policy/network-policy.evaluator.js';
 import type { PolicyInventory } from '../../src/policy/policy-inventory.js';
 import { makeTestCerts, type TestCerts } from '../support/test-certs.js';
-import { FakeKubeApiServer, PATHS, type KubeObject } from './fake-kube-apiserver.js';
+import { FakeKubeApiServer, OPTIONAL_PATHS, PATHS, type KubeObject } from './fake-kube-apiserver.js';
 
 interface LogLine {
   level: string;
@@ -95,7 +95,7 @@ describe('KubernetesWatch against a fake API server (HTTPS)', () => {
     server.apply(PATHS.pods, pod('x', 'c', '10.0.0.3'));
     server.apply(PATHS.pods, pod('y', 'a', '10.0.1.1'));
     server.apply(PATHS.pods, pod('y', 'b', '10.0.1.2'));
-    for (const p of [PATHS.cnp, PATHS.ccnp, PATHS.calicoNp, PATHS.calicoGnp]) server.absent.add(p);
+    for (const p of OPTIONAL_PATHS) server.absent.add(p);
     url = await server.listen();
     dir = mkdtempSync(join(tmpdir(), 'dropscope-kube-'));
     tokenFile = join(dir, 'token');
@@ -152,13 +152,29 @@ describe('KubernetesWatch against a fake API server (HTTPS)', () => {
     const [podWatch] = server.requestsFor(PATHS.pods, true);
     expect(podWatch.query).toMatchObject({ allowWatchBookmarks: 'true', timeoutSeconds: '30' });
     expect(Number(podWatch.query.resourceVersion)).toBeGreaterThan(100);
-    // Absent CRDs are listed once, never watched, and said once at info level.
-    for (const p of [PATHS.cnp, PATHS.ccnp, PATHS.calicoNp, PATHS.calicoGnp]) {
+    // Absent CRDs are listed once, never watched, and said once at info level: 2 Cilium and 2 Calico
+    // policy kinds, Calico tiers, 3 staged kinds, 2 network set kinds, and the 3 network-policy-api kinds.
+    for (const p of OPTIONAL_PATHS) {
       expect(server.requestsFor(p, true)).toEqual([]);
       expect(server.requestsFor(p, false)).toHaveLength(1);
     }
     const absent = logs.filter((l) => l.msg.includes('CRD absent'));
-    expect(absent).toHaveLength(4);
+    expect(absent).toHaveLength(13);
+    expect(absent.map((l) => l.fields.resource).sort()).toEqual([
+      'adminnetworkpolicies',
+      'baselineadminnetworkpolicies',
+      'calico-globalnetworkpolicies',
+      'calico-globalnetworksets',
+      'calico-networkpolicies',
+      'calico-networksets',
+      'calico-stagedglobalnetworkpolicies',
+      'calico-stagedkubernetesnetworkpolicies',
+      'calico-stagednetworkpolicies',
+      'calico-tiers',
+      'ciliumclusterwidenetworkpolicies',
+      'ciliumnetworkpolicies',
+      'clusternetworkpolicies',
+    ]);
     expect(absent.every((l) => l.level === 'info')).toBe(true);
     expect(logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
     expect(server.requests.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
@@ -182,6 +198,108 @@ describe('KubernetesWatch against a fake API server (HTTPS)', () => {
         .policies.map((p) => `${p.kind} ${p.name}`)
         .sort(),
     ).toEqual(['CiliumNetworkPolicy cnp', 'GlobalNetworkPolicy deny-all']);
+  });
+
+  /** Ingress to x/<pod> from namespace y denied by a network-policy-api policy (v1alpha2 or v1alpha1 form). */
+  const denyFromY = (name: string, podName: string, spec: Record<string, unknown> = {}): KubeObject => ({
+    metadata: { name },
+    spec: {
+      ...spec,
+      subject: {
+        pods: { namespaceSelector: { matchLabels: { ns: 'x' } }, podSelector: { matchLabels: { pod: podName } } },
+      },
+      ingress: [{ action: 'Deny', from: [{ namespaces: { matchLabels: { ns: 'y' } } }] }],
+    },
+  });
+
+  it('reads the network-policy-api kinds, Calico tiers, staged policies and network sets, and follows their events', async () => {
+    server.absent.clear();
+    server.apply(PATHS.clusterNp, denyFromY('deny-y-to-c', 'c', { tier: 'Admin', priority: 5 }));
+    server.apply(PATHS.anp, denyFromY('deny-y-to-b', 'b', { priority: 10 }));
+    server.apply(PATHS.banp, denyFromY('default', 'a'));
+    server.apply(PATHS.calicoTiers, { metadata: { name: 'security' }, spec: { order: 100, defaultAction: 'Pass' } });
+    server.apply(PATHS.calicoStagedGnp, {
+      metadata: { name: 'security.deny-b' },
+      spec: { tier: 'security', order: 1, selector: "pod == 'b'", types: ['Ingress'], ingress: [{ action: 'Deny' }] },
+    });
+    server.apply(PATHS.calicoStagedNp, {
+      metadata: { name: 'default.deny-a', namespace: 'x' },
+      spec: { selector: "pod == 'a'", types: ['Ingress'], ingress: [{ action: 'Deny' }] },
+    });
+    server.apply(PATHS.calicoStagedK8sNp, {
+      metadata: { name: 'deny-c', namespace: 'x' },
+      spec: { podSelector: { matchLabels: { pod: 'c' } }, policyTypes: ['Ingress'] },
+    });
+    server.apply(PATHS.calicoNetworkSets, {
+      metadata: { name: 'partners', namespace: 'x', labels: { role: 'partner' } },
+      spec: { nets: ['198.51.100.0/24'] },
+    });
+    server.apply(PATHS.calicoGlobalNetworkSets, {
+      metadata: { name: 'blocked', labels: { role: 'blocked' } },
+      spec: { nets: ['203.0.113.0/24'] },
+    });
+    const w = start();
+    expect(await w.waitUntilReady(5000)).toBe(true);
+    const inv = w.current();
+    expect(inv.policies.map((p) => `${p.kind} ${p.name}`).sort()).toEqual([
+      'AdminNetworkPolicy deny-y-to-b',
+      'BaselineAdminNetworkPolicy default',
+      'ClusterNetworkPolicy deny-y-to-c',
+    ]);
+    expect([...inv.tiers.values()].map((t) => [t.name, t.order, t.defaultAction])).toEqual([['security', 100, 'Pass']]);
+    expect(inv.staged.map((p) => `${p.kind} ${p.namespace ?? ''}/${p.name}`).sort()).toEqual([
+      'StagedGlobalNetworkPolicy /security.deny-b',
+      'StagedKubernetesNetworkPolicy x/deny-c',
+      'StagedNetworkPolicy x/default.deny-a',
+    ]);
+    expect(inv.networkSets.map((n) => `${n.kind} ${n.namespace ?? ''}/${n.name} ${n.nets.join(',')}`).sort()).toEqual([
+      'GlobalNetworkSet /blocked 203.0.113.0/24',
+      'NetworkSet x/partners 198.51.100.0/24',
+    ]);
+    // Each of the three kinds denies y -> one pod of x; nothing else is denied (staged policies are not enforced).
+    expect(['x/a', 'x/b', 'x/c'].map((to) => probe(inv, 'y/a', to).allowed)).toEqual([false, false, false]);
+    expect(['x/a', 'x/b', 'x/c'].map((to) => probe(inv, 'x/a', to).allowed)).toEqual([true, true, true]);
+
+    await until('watches', () => server.watchCount(PATHS.anp) === 1 && server.watchCount(PATHS.calicoTiers) === 1);
+    server.remove(PATHS.anp, undefined, 'deny-y-to-b');
+    await until('ANP DELETED admits y -> x/b', () => probe(w.current(), 'y/a', 'x/b').allowed);
+    server.remove(PATHS.calicoTiers, undefined, 'security');
+    await until('Tier DELETED', () => w.current().tiers.size === 0);
+    server.apply(PATHS.calicoGlobalNetworkSets, {
+      metadata: { name: 'blocked', labels: { role: 'blocked' } },
+      spec: { nets: ['203.0.113.0/24', '192.0.2.0/24'] },
+    });
+    await until('GlobalNetworkSet MODIFIED', () =>
+      w.current().networkSets.some((n) => n.name === 'blocked' && n.nets.length === 2),
+    );
+    expect(probe(w.current(), 'y/a', 'x/c').allowed).toBe(false);
+    expect(logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+
+  it('finds a CRD installed later on the recheck, and forgets one deleted while watched, quietly', async () => {
+    const w = start({ absentRecheckMs: 50 });
+    expect(await w.waitUntilReady(5000)).toBe(true);
+    const absentLogs = () =>
+      logs.filter((l) => l.msg.includes('CRD absent') && l.fields.resource === 'clusternetworkpolicies');
+    expect(absentLogs()).toHaveLength(1);
+
+    server.absent.delete(PATHS.clusterNp);
+    server.apply(PATHS.clusterNp, denyFromY('deny-y-to-c', 'c', { tier: 'Admin', priority: 5 }));
+    await until('installed CRD found', () => !probe(w.current(), 'y/a', 'x/c').allowed);
+    expect(logs.filter((l) => l.msg.includes('now served')).map((l) => l.fields.resource)).toEqual([
+      'clusternetworkpolicies',
+    ]);
+    await until('watched', () => server.watchCount(PATHS.clusterNp) === 1);
+
+    server.uninstall(PATHS.clusterNp);
+    await until('objects of the deleted CRD forgotten', () => probe(w.current(), 'y/a', 'x/c').allowed);
+    await until('said once more', () => absentLogs().length === 2);
+    // Rechecked, not retried in a loop: no warnings, and still absent after further rechecks.
+    const lists = server.requestsFor(PATHS.clusterNp, false).length;
+    await until('rechecked', () => server.requestsFor(PATHS.clusterNp, false).length >= lists + 2);
+    expect(absentLogs()).toHaveLength(2);
+    expect(logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    expect(w.current().policies).toEqual([]);
   });
 
   it('applies NetworkPolicy ADDED / MODIFIED / DELETED and pod label changes to the verdicts', async () => {
