@@ -46,6 +46,7 @@ export async function createBus(
     numPartitions: k.numPartitions,
     sessionTimeout: k.sessionTimeoutMs,
     heartbeatInterval: k.heartbeatIntervalMs,
+    maxWaitTimeInMs: k.maxWaitMs,
     logger: log.child({ component: 'kafka' }),
     registry,
     // In Kafka mode a collector's position is durable once the broker has its batch.
