@@ -1,0 +1,56 @@
+/**
+ * What a driver started (server processes, PostgreSQL, temporary folders), stopped in reverse
+ * order when it ends normally AND when it is told to stop: SIGINT, SIGTERM or SIGHUP run the same
+ * steps, then exit with 128 + the signal number. A second signal while stopping kills what is
+ * left at once (each step may give a synchronous `force`) and exits. Without this a killed driver
+ * left its `serve` children and PostgreSQL running. SIGKILL cannot be caught: children that watch
+ * their stdin (the Kafka mock cluster) still end, the others do not.
+ */
+import { constants } from 'node:os';
+
+interface Step {
+  name: string;
+  stop: () => Promise<void>;
+  force?: () => void;
+}
+
+export class Teardown {
+  private readonly steps: Step[] = [];
+  private running?: Promise<void>;
+  /** The signal that started the teardown, if one did. */
+  signal?: NodeJS.Signals;
+
+  /** Registers a step; steps run last registered first. */
+  add(name: string, stop: () => Promise<void>, force?: () => void): void {
+    this.steps.push({ name, stop, force });
+  }
+
+  /** Runs every step once (later calls return the same promise); a failing step does not stop the others. */
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of [...this.steps].reverse()) {
+        try {
+          await step.stop();
+        } catch (e) {
+          process.stderr.write(`teardown: ${step.name}: ${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      }
+    })();
+    return this.running;
+  }
+
+  /** Installs the signal handlers (once per process). */
+  exitOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']): void {
+    for (const sig of signals)
+      process.on(sig, () => {
+        const code = 128 + constants.signals[sig];
+        if (this.signal) {
+          for (const step of this.steps) step.force?.();
+          process.exit(code);
+        }
+        this.signal = sig;
+        process.stderr.write(`\n${sig}: stopping what this run started\n`);
+        void this.run().finally(() => process.exit(code));
+      });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `npm run load` told to stop (SIGTERM, SIGINT: a `kill`, a CI timeout) stops what it started:
+ * its `serve` processes, the Kafka mock cluster and its embedded PostgreSQL. It used to exit
+ * alone and leave them running.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collect, ROOT } from '../support/cli.js';
+
+const DRIVER = join(ROOT, 'dist', 'bench', 'load.js');
+
+/** Running: in /proc and not a zombie (an orphan's exit may not be reaped at once in a container). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function killMidStep(args: string[], signal: NodeJS.Signals, expected: string[]): Promise<void> {
+  if (!existsSync(DRIVER)) throw new Error(`${DRIVER} is missing: run \`npm run build\``);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'DATABASE_URL') env[k] = v;
+  // One long step: the signal lands while it runs.
+  const driver = spawn(process.execPath, [DRIVER, '--rates', '200', '--seconds', '120', ...args], {
+    env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = collect(driver);
+  try {
+    let out = '';
+    const pids = await new Promise<Map<string, number>>((resolve, reject) => {
+      let pidLine: string | undefined;
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        pidLine ??= /^load: pids (.*)$/m.exec(out)?.[1];
+        // The table header: the first step has begun.
+        if (pidLine && out.includes('| offered flows/s'))
+          resolve(new Map(pidLine.split(' ').map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])] as const)));
+      };
+      driver.stdout.on('data', onData);
+      driver.stderr.on('data', onData);
+      driver.once('exit', (code) => reject(new Error(`load driver exited (${code}) before its first step:\n${out}`)));
+    });
+    expect([...pids.keys()].sort()).toEqual([...expected].sort());
+    for (const pid of pids.values()) expect(running(pid)).toBe(true);
+
+    driver.kill(signal);
+    const result = await done;
+
+    expect([...pids].filter(([, pid]) => running(pid))).toEqual([]);
+    expect(result.code).toBe(signal === 'SIGINT' ? 130 : 143);
+  } finally {
+    // A failed expectation must not leave the run behind.
+    if (driver.exitCode === null && driver.signalCode === null) {
+      driver.kill('SIGTERM');
+      await done;
+    }
+  }
+}
+
+describe('the load driver stopped by a signal', () => {
+  it('SIGTERM in embedded mode stops serve and the embedded PostgreSQL', async () => {
+    await killMidStep([], 'SIGTERM', ['postgresql', 'serve']);
+  }, 120_000);
+
+  it('SIGINT in Kafka mode stops the collector, the aggregators, the mock cluster and PostgreSQL', async () => {
+    await killMidStep(['--mode', 'kafka', '--aggregators', '1'], 'SIGINT', [
+      'postgresql',
+      'kafka-mock',
+      'aggregator-1',
+      'collector',
+    ]);
+  }, 180_000);
+});
