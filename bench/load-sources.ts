@@ -21,6 +21,8 @@ export interface LoadSource {
   connected(collector: Proc): boolean;
   /** Writes `flows` flows stamped `nowMs`; when `probe` is given, the first is a deny from that pod. */
   write(flows: number, nowMs: number, probe?: string): void;
+  /** What the source itself holds back, when it can tell (for the Relay: flows not yet sent, stalls). */
+  describeBacklog(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -71,6 +73,10 @@ class CalicoFileSource implements LoadSource {
     for (let i = 0; i < flows; i++)
       chunk += `${calicoLine(this.seq++, probe && i === 0 ? 'deny' : 'allow', probe && i === 0 ? probe : 'load', t)}\n`;
     appendFileSync(this.path, chunk);
+  }
+
+  describeBacklog(): undefined {
+    return undefined;
   }
 
   async stop(): Promise<void> {}
@@ -140,6 +146,10 @@ class HubbleRelaySource implements LoadSource {
       out.push(hubbleFlow(this.seq++, time, probe && i === 0 ? probe : undefined));
     }
     this.relay.add(out);
+  }
+
+  describeBacklog(): string {
+    return `${this.relay.queued} flows queued in the Relay unsent, ${this.relay.stalls} flow-control stalls so far`;
   }
 
   stop(): Promise<void> {

@@ -264,6 +264,8 @@ async function main(teardown: Teardown): Promise<void> {
     const storedAtEnd = await stored();
     const cpu1 = cpuNow();
     const verdict = judgeStep(samples, rate, stepMs);
+    const atSource = source.describeBacklog();
+    if (atSource) process.stderr.write(`load: ${rate} flows/s, end of step: ${atSource}\n`);
     if (verdict.held && grows === undefined) sustained = rate;
     if (!verdict.held && grows === undefined) grows = rate;
     // Drain before the next step, so each starts from an empty pipeline; the late probes still count.
