@@ -45,7 +45,12 @@ export class Teardown {
       process.on(sig, () => {
         const code = 128 + constants.signals[sig];
         if (this.signal) {
-          for (const step of this.steps) step.force?.();
+          for (const step of this.steps)
+            try {
+              step.force?.();
+            } catch {
+              // already gone
+            }
           process.exit(code);
         }
         this.signal = sig;
