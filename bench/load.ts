@@ -16,7 +16,8 @@
  * PostgreSQL: DATABASE_URL when set (a fresh database is made on it), else a throwaway embedded server.
  *
  * Options: --rates 1000,2000,4000 (flows/s), --seconds 5 (per step, at least 4), --keep-going
- * (run every rate; by default the sweep ends after the first step that does not hold).
+ * (run every rate; by default the sweep ends after the first step that does not hold),
+ * --no-warmup (by default a first, uncounted step runs at the first rate).
  * Linux only (/proc). SIGINT/SIGTERM stop every process the run started (bench/teardown.ts).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -55,6 +56,7 @@ const STEP_SECONDS = Number(option('--seconds', '5'));
 const AGGREGATORS = Number(option('--aggregators', '2'));
 const PARTITIONS = 12;
 const KEEP_GOING = args.includes('--keep-going');
+const WARMUP = !args.includes('--no-warmup');
 const TICK_MS = 100;
 const LAG_SAMPLE_MS = 100;
 const DRAIN_TIMEOUT_MS = 180_000;
@@ -64,7 +66,7 @@ const DLQ_TOPIC = 'dropscope.flows.dlq';
 function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run load -- [--mode embedded|kafka] [--source ${LOAD_SOURCES.join('|')}] ` +
-      `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going]\n`,
+      `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going] [--no-warmup]\n`,
   );
   process.exit(2);
 }
@@ -208,7 +210,13 @@ async function main(teardown: Teardown): Promise<void> {
   let sustained = 0;
   let grows: number | undefined;
   const mismatches: string[] = [];
-  for (const rate of RATES) {
+  // A warm-up step at the first rate, not counted: a fresh process is slow while V8 compiles
+  // its hot paths (the Hubble collector's first seconds of gRPC decoding most of all).
+  const steps = [
+    ...(WARMUP ? [{ rate: RATES[0], warmup: true }] : []),
+    ...RATES.map((rate) => ({ rate, warmup: false })),
+  ];
+  for (const [stepIndex, { rate, warmup }] of steps.entries()) {
     const probes = new Map<string, number>(); // pod → time written
     const latencies: number[] = [];
     const samples: LagSample[] = [];
@@ -254,7 +262,7 @@ async function main(teardown: Teardown): Promise<void> {
         Math.round(((ticks + 1) * TICK_MS * rate) / 1000) - Math.round((ticks * TICK_MS * rate) / 1000),
       );
       const now = Date.now();
-      const pod = `probe-${rate}-${ticks}`;
+      const pod = `probe-${stepIndex}-${ticks}`; // unique over the run: the probes are found by name
       source.write(due, now, pod);
       probes.set(pod, now);
       written += due;
@@ -267,8 +275,8 @@ async function main(teardown: Teardown): Promise<void> {
     const verdict = judgeStep(samples, rate, stepMs);
     const atSource = source.describeBacklog();
     if (atSource) process.stderr.write(`load: ${rate} flows/s, end of step: ${atSource}\n`);
-    if (verdict.held && grows === undefined) sustained = rate;
-    if (!verdict.held && grows === undefined) grows = rate;
+    if (!warmup && verdict.held && grows === undefined) sustained = rate;
+    if (!warmup && !verdict.held && grows === undefined) grows = rate;
     // Drain before the next step, so each starts from an empty pipeline; the late probes still count.
     await until('the step drained', async () => (await stored()) >= written, procs, DRAIN_TIMEOUT_MS);
     await until('every probe stored', () => probes.size === 0, procs, 30_000);
@@ -282,10 +290,10 @@ async function main(teardown: Teardown): Promise<void> {
       .join(', ');
     console.log(
       `| ${Math.round(((written - writtenAtStart) * 1000) / stepMs)} | ${Math.round(((storedAtEnd - storedAtStart) * 1000) / stepMs)} ` +
-        `| ${verdict.endLagSeconds.toFixed(2)} | ${verdict.growth.toFixed(2)} | ${verdict.held ? 'yes' : 'no'} ` +
+        `| ${verdict.endLagSeconds.toFixed(2)} | ${verdict.growth.toFixed(2)} | ${warmup ? 'warm-up' : verdict.held ? 'yes' : 'no'} ` +
         `| ${Math.round(percentile(latencies, 50))} | ${Math.round(percentile(latencies, 99))} | ${rss} | ${cpu} |`,
     );
-    if (!verdict.held && !KEEP_GOING) break;
+    if (!warmup && !verdict.held && !KEEP_GOING) break;
   }
   console.log(
     `\nsustained: ${sustained} flows/s (highest step held before the first that did not); ` +
