@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collect, ROOT } from '../support/cli.js';
+import { until } from '../support/wait.js';
 
 const DRIVER = join(ROOT, 'dist', 'bench', 'load.js');
 
@@ -21,10 +22,32 @@ function running(pid: number): boolean {
   }
 }
 
-async function killMidStep(args: string[], signal: NodeJS.Signals, expected: string[]): Promise<void> {
-  if (!existsSync(DRIVER)) throw new Error(`${DRIVER} is missing: run \`npm run build\``);
+/** Live children of `parent` whose command line contains `name`. */
+function childrenNamed(parent: number, name: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && running(Number(entry)) && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(name))
+        out.push(Number(entry));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return out;
+}
+
+function driverEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'DATABASE_URL') env[k] = v;
+  return env;
+}
+
+async function killMidStep(args: string[], signal: NodeJS.Signals, expected: string[]): Promise<void> {
+  if (!existsSync(DRIVER)) throw new Error(`${DRIVER} is missing: run \`npm run build\``);
+  const env = driverEnv();
   // One long step: the signal lands while it runs.
   const driver = spawn(process.execPath, [DRIVER, '--rates', '200', '--seconds', '120', ...args], {
     env,
@@ -77,4 +100,33 @@ describe('the load driver stopped by a signal', () => {
       'collector',
     ]);
   }, 180_000);
+
+  it('SIGTERM during start-up, before PostgreSQL is ready, stops PostgreSQL too', async () => {
+    if (!existsSync(DRIVER)) throw new Error(`${DRIVER} is missing: run \`npm run build\``);
+    const driver = spawn(process.execPath, [DRIVER, '--rates', '200', '--seconds', '120'], {
+      env: driverEnv(),
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const done = collect(driver);
+    try {
+      // The postgres server process exists: the driver has not registered it yet (it is not ready).
+      await until(
+        'the driver to start postgres',
+        async () => childrenNamed(driver.pid!, 'bin/postgres').length > 0,
+        60_000,
+        10,
+      );
+      const postgres = childrenNamed(driver.pid!, 'bin/postgres');
+      driver.kill('SIGTERM');
+      const result = await done;
+      expect(postgres.filter(running)).toEqual([]);
+      expect(result.code).toBe(143);
+    } finally {
+      if (driver.exitCode === null && driver.signalCode === null) {
+        driver.kill('SIGTERM');
+        await done;
+      }
+    }
+  }, 120_000);
 });
