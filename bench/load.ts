@@ -80,7 +80,8 @@ const mib = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
 async function main(teardown: Teardown): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dropscope-load-'));
   chmodSync(dir, 0o755); // the embedded PostgreSQL (postgres user, when we are root) keeps its data inside
-  teardown.add('temporary folder', async () => rmSync(dir, { recursive: true, force: true }));
+  process.stderr.write(`load: folder ${dir}\n`);
+  teardown.addFinal('temporary folder', async () => rmSync(dir, { recursive: true, force: true }));
 
   // PostgreSQL, and the pids this run owns (printed for whoever wants to check they end with it).
   const owned: Array<[string, number]> = [];

@@ -60,6 +60,7 @@ async function endStrayChildren(graceMs = 10_000): Promise<void> {
 
 export class Teardown {
   private readonly steps: Step[] = [];
+  private readonly finals: Step[] = [];
   private running?: Promise<void>;
   /** The signal that started the teardown, if one did. */
   signal?: NodeJS.Signals;
@@ -69,16 +70,28 @@ export class Teardown {
     this.steps.push({ name, stop, force });
   }
 
-  /** Runs every step once (later calls return the same promise); a failing step does not stop the others. */
+  /** Registers a step that runs after every process has ended (removing the folders they wrote in). */
+  addFinal(name: string, stop: () => Promise<void>): void {
+    this.finals.push({ name, stop });
+  }
+
+  /**
+   * Runs every step once (later calls return the same promise), then ends stray children, then
+   * runs the final steps. A failing step does not stop the others.
+   */
   run(): Promise<void> {
     this.running ??= (async () => {
-      for (const step of [...this.steps].reverse()) {
-        try {
-          await step.stop();
-        } catch (e) {
-          process.stderr.write(`teardown: ${step.name}: ${e instanceof Error ? e.message : String(e)}\n`);
-        }
-      }
+      const runAll = async (steps: Step[]) => {
+        for (const step of steps)
+          try {
+            await step.stop();
+          } catch (e) {
+            process.stderr.write(`teardown: ${step.name}: ${e instanceof Error ? e.message : String(e)}\n`);
+          }
+      };
+      await runAll([...this.steps].reverse());
+      await endStrayChildren();
+      await runAll(this.finals);
     })();
     return this.running;
   }
@@ -99,9 +112,7 @@ export class Teardown {
         }
         this.signal = sig;
         process.stderr.write(`\n${sig}: stopping what this run started\n`);
-        void this.run()
-          .then(() => endStrayChildren())
-          .finally(() => process.exit(code));
+        void this.run().finally(() => process.exit(code));
       });
   }
 }

@@ -39,6 +39,13 @@ function childrenNamed(parent: number, name: string): number[] {
   return out;
 }
 
+/** The temporary folder the driver announced on stderr. */
+function folderOf(stderr: string): string {
+  const folder = /^load: folder (.+)$/m.exec(stderr)?.[1];
+  if (!folder) throw new Error(`the driver did not name its folder:\n${stderr}`);
+  return folder;
+}
+
 function driverEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'DATABASE_URL') env[k] = v;
@@ -77,6 +84,7 @@ async function killMidStep(args: string[], signal: NodeJS.Signals, expected: str
     const result = await done;
 
     expect([...pids].filter(([, pid]) => running(pid))).toEqual([]);
+    expect(existsSync(folderOf(result.stderr))).toBe(false);
     expect(result.code).toBe(signal === 'SIGINT' ? 130 : 143);
   } finally {
     // A failed expectation must not leave the run behind.
@@ -121,6 +129,7 @@ describe('the load driver stopped by a signal', () => {
       driver.kill('SIGTERM');
       const result = await done;
       expect(postgres.filter(running)).toEqual([]);
+      expect(existsSync(folderOf(result.stderr))).toBe(false);
       expect(result.code).toBe(143);
     } finally {
       if (driver.exitCode === null && driver.signalCode === null) {
