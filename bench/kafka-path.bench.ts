@@ -15,35 +15,35 @@
  *
  * Alone: `npx tsc -p tsconfig.build.json && node dist/bench/kafka-path.bench.js [--lines N]`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import {
-  appendFileSync,
-  chmodSync,
-  copyFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { silentLogger } from '../src/common/logger.js';
 import { CalicoLineMapper } from '../src/collector/calico/calico-flow-log.mapper.js';
 import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
 import { CalicoFlowLogGenerator } from '../src/synthetic/calico-flow-log.generator.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from './kafka-mock-cluster.js';
+import {
+  cpuOf,
+  migrate,
+  partitionsShared,
+  portOf,
+  postgresCpu,
+  postmasterPid,
+  scrapeLag,
+  started,
+  startServe,
+  stopAll,
+  storedFlows,
+  until,
+  type Proc,
+} from './serve-processes.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const PARTITIONS = 12;
 const TOPIC = 'dropscope.flows.v1';
 const DLQ_TOPIC = 'dropscope.flows.dlq';
-// /proc/<pid>/stat counts in clock ticks; 100 per second on every Linux we run on (USER_HZ).
-const TICKS_PER_SECOND = 100;
 
 export interface PathRun {
   seconds: number;
@@ -63,46 +63,6 @@ export interface KafkaPathBenchResult {
 
 /** Thrown when the mock cluster cannot start (no librdkafka, no koffi): the bench reports a skip. */
 export class KafkaUnavailableError extends Error {}
-
-/** utime + stime of one process in seconds; 0 once it is gone. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces), so index 11/12 are utime/stime.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
-/** The postmaster and all its children (backends, WAL writer, checkpointer...). */
-function postgresCpu(postmaster: number): number {
-  let total = cpuOf(postmaster);
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) total += cpuOf(Number(name));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return total;
-}
-
-async function postmasterPid(url: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const stat = readFileSync(`/proc/${rows[0].pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } finally {
-    await c.end();
-  }
-}
 
 /** A fresh database on the server of `adminUrl`; returns its URL and a drop function. */
 async function freshDatabase(adminUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -128,104 +88,6 @@ async function freshDatabase(adminUrl: string, name: string): Promise<{ url: str
       }
     },
   };
-}
-
-async function storedFlows(c: pg.Client): Promise<number> {
-  const { rows } = await c.query<{ n: string }>('SELECT coalesce(sum(count), 0)::bigint AS n FROM edge_rollups');
-  return Number(rows[0].n);
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  /** Parsed JSON log lines, in order. */
-  logs: Array<Record<string, unknown>>;
-  exited: boolean;
-  tail: string[];
-}
-
-/** Our environment minus every setting that would change what a `serve` does. */
-function cleanEnv(): Record<string, string> {
-  const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !/^(DATABASE_URL|KAFKA_|CALICO_|HUBBLE_|GOLDMANE_|DROPSCOPE_|POLICY_|KUBERNETES_)/.test(k))
-      clean[k] = v;
-  return clean;
-}
-
-/** The built CLI with only the settings we give (nothing inherited that would change the roles). */
-function startServe(name: string, env: Record<string, string>): Proc {
-  // DROPSCOPE_BENCH_CPU_PROF=<dir>: a V8 CPU profile of every process, written when it stops.
-  const prof = process.env.DROPSCOPE_BENCH_CPU_PROF;
-  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...flags, CLI, 'serve'], {
-    env: { ...cleanEnv(), LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const proc: Proc = { name, child, logs: [], exited: false, tail: [] };
-  const onLine = (line: string) => {
-    proc.tail = [...proc.tail.slice(-20), line];
-    try {
-      const o: unknown = JSON.parse(line);
-      if (typeof o === 'object' && o !== null) proc.logs.push(o as Record<string, unknown>);
-    } catch {
-      // not a log line
-    }
-  };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
-  child.on('exit', () => (proc.exited = true));
-  return proc;
-}
-
-/** Polls `check` every 100 ms until it holds; fails when a process died or the time is up. */
-async function until(what: string, check: () => boolean | Promise<boolean>, procs: Proc[], timeoutMs: number) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    const dead = procs.find((p) => p.exited);
-    if (dead) throw new Error(`${dead.name} exited while waiting for ${what}:\n${dead.tail.join('\n')}`);
-    if (Date.now() > end)
-      throw new Error(
-        `timed out waiting for ${what}:\n${procs.map((p) => `${p.name}: ${p.tail.join('\n')}`).join('\n')}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const started = (p: Proc) => p.logs.some((l) => l.msg === 'dropscope started');
-const portOf = (p: Proc) => Number(p.logs.find((l) => l.msg === 'dropscope started')?.port);
-
-/** This member's latest assignment, from its "kafka partitions assigned" log lines. */
-function assigned(p: Proc): number[] {
-  const last = p.logs.filter((l) => l.msg === 'kafka partitions assigned').at(-1);
-  const parts = last?.partitions ?? (last?.fields as Record<string, unknown> | undefined)?.partitions;
-  return Array.isArray(parts) ? parts.map(Number) : [];
-}
-
-async function stopAll(procs: Proc[]): Promise<void> {
-  await Promise.all(
-    procs.map(async (p) => {
-      if (p.exited) return;
-      const killer = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
-      p.child.kill('SIGTERM');
-      await once(p.child, 'exit').catch(() => undefined);
-      clearTimeout(killer);
-    }),
-  );
-}
-
-/** Sum of dropscope_kafka_consumer_lag over all partitions of one aggregator; undefined when absent. */
-async function scrapeLag(port: number): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    let sum: number | undefined;
-    for (const line of text.split('\n'))
-      if (line.startsWith('dropscope_kafka_consumer_lag{')) sum = (sum ?? 0) + Number(line.split(' ').at(-1));
-    return sum;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -330,21 +192,7 @@ export async function benchKafkaPath(adminUrl: string, lines: number): Promise<K
     const procs: Proc[] = [...aggs];
     let kafka: KafkaPathBenchResult['kafka'];
     try {
-      await until(
-        'both aggregators to share the partitions',
-        () => {
-          const [a, b] = aggs.map(assigned);
-          return (
-            aggs.every(started) &&
-            a.length > 0 &&
-            b.length > 0 &&
-            new Set([...a, ...b]).size === PARTITIONS &&
-            a.length + b.length === PARTITIONS
-          );
-        },
-        procs,
-        120_000,
-      );
+      await until('both aggregators to share the partitions', () => partitionsShared(aggs, PARTITIONS), procs, 120_000);
       const collector = startServe('collector', {
         ...kafkaEnv,
         DROPSCOPE_ROLES: 'collector',
@@ -423,13 +271,6 @@ export async function benchKafkaPath(adminUrl: string, lines: number): Promise<K
     await mock.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Runs the migrations once, so the processes that start together don't race to create the schema. */
-async function migrate(url: string): Promise<void> {
-  const p = spawn(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv(), DATABASE_URL: url }, stdio: 'ignore' });
-  const [code] = (await once(p, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`migrate exited with ${code}`);
 }
 
 /** Prints a result the way `npm run bench` shows it. */

@@ -1,178 +1,319 @@
 /**
- * `npm run load`: drives `dropscope serve` (embedded bus, Calico flow-log file collector) at
- * rising flow rates and reports, per step:
+ * `npm run load`: drives `dropscope serve` at rising flow rates and reports, per step:
  *  - the rate offered and the rate stored (flows committed to edge_rollups per second),
- *  - the backlog at the end of the step (written but not yet committed); a step holds when the
- *    backlog is under one second of its rate,
- *  - p99 latency from flow time to committed row: probe denies written every 100 ms with the
- *    current time, timed until their drop_events row is visible (polled every 50 ms),
- *  - the service's peak RSS (VmHWM, Linux).
- * PostgreSQL: DATABASE_URL when set, else a throwaway embedded server.
+ *  - the lag (flows written but not committed) at the end of the step and how fast it grew, and
+ *    whether the step held (bench/load-holds.ts has the exact rule),
+ *  - p50 and p99 latency from flow time to committed row: one probe deny per 100 ms tick, with a
+ *    pod name of its own and the current time, timed until its drop_events row is visible
+ *    (polled every 50 ms),
+ *  - each service process's peak RSS (VmHWM) and the CPU seconds every process used in the step.
  *
- * Options: --rates 1000,2000,4000 (flows/s), --seconds 10 (per step).
+ * --mode embedded (default): one `serve` with the collector and aggregator roles, embedded bus.
+ * --mode kafka: one `serve` with DROPSCOPE_ROLES=collector and --aggregators N (default 2) with
+ *   DROPSCOPE_ROLES=aggregator in one consumer group, on librdkafka's mock cluster.
+ * --source calico-file (default): the Calico flow-log file collector tails a file we append to.
+ * --source hubble-relay: the Hubble Relay collector streams from a fake Relay in this process.
+ * PostgreSQL: DATABASE_URL when set (a fresh database is made on it), else a throwaway embedded server.
+ *
+ * Options: --rates 1000,2000,4000 (flows/s), --seconds 5 (per step, at least 4), --keep-going
+ * (run every rate; by default the sweep ends after the first step that does not hold),
+ * --no-warmup (by default a first, uncounted step runs at the first rate).
+ * Linux only (/proc). SIGINT/SIGTERM stop every process the run started (bench/teardown.ts).
  */
-import { spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { freePort } from '../src/common/free-port.js';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { PostgresServer } from '../src/storage/postgres-server.js';
+import { silentLogger } from '../src/common/logger.js';
+import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
+import { startKafkaMockCluster } from './kafka-mock-cluster.js';
+import { judgeStep, percentile, type LagSample } from './load-holds.js';
+import { LOAD_SOURCES, startLoadSource, type LoadSourceName } from './load-sources.js';
+import {
+  cpuOf,
+  migrate,
+  partitionsShared,
+  peakRssMiB,
+  postgresCpu,
+  postmasterPid,
+  startServe,
+  stopAll,
+  storedFlows,
+  until,
+  type Proc,
+} from './serve-processes.js';
+import { Teardown } from './teardown.js';
 
 const args = process.argv.slice(2);
 function option(name: string, def: string): string {
   const i = args.indexOf(name);
   return i >= 0 && args[i + 1] ? args[i + 1] : def;
 }
-const RATES = option('--rates', '1000,2000,4000,8000').split(',').map(Number);
-const STEP_SECONDS = Number(option('--seconds', '10'));
+const MODE = option('--mode', 'embedded');
+const SOURCE = option('--source', 'calico-file');
+const RATES = option('--rates', '1000,2000,4000,8000,16000').split(',').map(Number);
+const STEP_SECONDS = Number(option('--seconds', '5'));
+const AGGREGATORS = Number(option('--aggregators', '2'));
+const PARTITIONS = 12;
+const KEEP_GOING = args.includes('--keep-going');
+const WARMUP = !args.includes('--no-warmup');
 const TICK_MS = 100;
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
+const LAG_SAMPLE_MS = 100;
+const DRAIN_TIMEOUT_MS = 180_000;
+const TOPIC = 'dropscope.flows.v1';
+const DLQ_TOPIC = 'dropscope.flows.dlq';
 
-/** One flows.log line standing for one flow; `seq` makes each distinct. */
-function line(seq: number, action: 'allow' | 'deny', pod: string, epochSeconds: number): string {
-  return JSON.stringify({
-    start_time: epochSeconds,
-    end_time: epochSeconds,
-    source_name: pod,
-    source_name_aggr: `load-${seq % 50}-*`,
-    source_namespace: 'load',
-    source_type: 'wep',
-    dest_name: '-',
-    dest_name_aggr: `svc-${seq % 20}-*`,
-    dest_namespace: 'load',
-    dest_port: 8080,
-    dest_type: 'wep',
-    proto: 'tcp',
-    action,
-    reporter: 'src',
-    policies: { all_policies: [`0|default|load/knp.default.p|${action}|-1`] },
-    num_flows: 1,
-    packets_in: 1,
-    packets_out: 1,
-    bytes_in: seq,
-    bytes_out: 1,
-  });
+function usage(problem: string): never {
+  process.stderr.write(
+    `${problem}\nusage: npm run load -- [--mode embedded|kafka] [--source ${LOAD_SOURCES.join('|')}] ` +
+      `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going] [--no-warmup]\n`,
+  );
+  process.exit(2);
 }
+if (MODE !== 'embedded' && MODE !== 'kafka') usage(`unknown --mode ${MODE}`);
+if (!(LOAD_SOURCES as readonly string[]).includes(SOURCE)) usage(`unknown --source ${SOURCE}`);
+if (RATES.some((r) => !(r > 0)) || !(STEP_SECONDS >= 4)) usage('--rates must be positive and --seconds at least 4');
 
-function p99(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.99) - 1)];
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
 
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function main(): Promise<void> {
+async function main(teardown: Teardown): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dropscope-load-'));
-  chmodSync(dir, 0o755);
-  let server: PostgresServer | undefined;
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    const port = await freePort();
-    server = await PostgresServer.create({
-      dataDir: join(dir, 'pg'),
-      port,
-      password: 'load',
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    });
-    await server.initialise();
-    await server.start();
-    url = `postgres://postgres:load@127.0.0.1:${port}/postgres`;
-  }
-  const db = new pg.Client({ connectionString: url });
-  const log = join(dir, 'flows.log');
-  writeFileSync(log, '');
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: url,
-      CALICO_FLOWLOG_PATH: log,
-      DROPSCOPE_ROLES: 'collector,aggregator',
-      DROPSCOPE_DATA_DIR: dir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  try {
-    await db.connect();
-    const stored = async (): Promise<number> => {
-      const r = await db.query(`SELECT coalesce(sum(count), 0)::bigint AS n FROM edge_rollups`).catch(() => undefined);
-      return r ? Number((r.rows as Array<{ n: string }>)[0].n) : 0;
-    };
-    // Started: the schema is there and a first line went through.
-    let seq = 0;
-    appendFileSync(log, `${line(seq++, 'allow', 'warmup', Math.floor(Date.now() / 1000))}\n`);
-    while ((await stored()) < 1) await new Promise((r) => setTimeout(r, 100));
-    let written = 1;
+  chmodSync(dir, 0o755); // the embedded PostgreSQL (postgres user, when we are root) keeps its data inside
+  process.stderr.write(`load: folder ${dir}\n`);
+  teardown.addFinal('temporary folder', async () => rmSync(dir, { recursive: true, force: true }));
 
-    console.log('| offered flows/s | stored flows/s | backlog at end | held | p99 flow → row (ms) | peak RSS (MiB) |');
-    console.log('| --------------: | -------------: | -------------: | ---- | ------------------: | -------------: |');
-    let sustained = 0;
-    for (const rate of RATES) {
-      const probes = new Map<string, number>(); // pod → time written
-      const latencies: number[] = [];
-      const storedAtStart = await stored();
-      const start = Date.now();
-      let ticks = 0;
-      let polling = false;
-      const poller = setInterval(() => {
-        if (polling || probes.size === 0) return;
-        polling = true;
-        void db
-          .query(`SELECT DISTINCT src_pod FROM drop_events WHERE src_pod = ANY($1::text[])`, [[...probes.keys()]])
-          .then((r) => {
-            const now = Date.now();
-            for (const { src_pod } of r.rows as Array<{ src_pod: string }>) {
-              const at = probes.get(src_pod);
-              if (at !== undefined) latencies.push(now - at);
-              probes.delete(src_pod);
-            }
-          })
-          .finally(() => (polling = false));
-      }, 50);
-      while (Date.now() - start < STEP_SECONDS * 1000) {
-        const due = Math.round(((ticks + 1) * TICK_MS * rate) / 1000) - Math.round((ticks * TICK_MS * rate) / 1000);
-        const now = Date.now();
-        const t = Math.floor(now / 1000);
-        const pod = `probe-${rate}-${ticks}`;
-        let chunk = `${line(seq++, 'deny', pod, t)}\n`;
-        for (let i = 1; i < due; i++) chunk += `${line(seq++, 'allow', 'load', t)}\n`;
-        appendFileSync(log, chunk);
-        probes.set(pod, now);
-        written += Math.max(1, due);
-        ticks++;
-        const next = start + ticks * TICK_MS;
-        await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-      }
-      const elapsed = (Date.now() - start) / 1000;
-      const now = await stored();
-      const backlog = written - now;
-      const held = backlog <= rate;
-      if (held) sustained = Math.max(sustained, rate);
-      // Drain before the next step so each step starts without backlog.
-      while ((await stored()) < written) await new Promise((r) => setTimeout(r, 100));
-      while (probes.size > 0 && Date.now() - start < (STEP_SECONDS + 60) * 1000)
-        await new Promise((r) => setTimeout(r, 50));
-      clearInterval(poller);
-      console.log(
-        `| ${rate} | ${Math.round((now - storedAtStart) / elapsed)} | ${backlog} | ${held ? 'yes' : 'no'} | ${Math.round(p99(latencies))} | ${peakRssMiB(child.pid!).toFixed(0)} |`,
-      );
-    }
-    console.log(`\nsustained: ${sustained} flows/s (highest step whose backlog stayed under one second of flows)`);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('close', r));
-    await db.end().catch(() => undefined);
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  // PostgreSQL, and the pids this run owns (printed for whoever wants to check they end with it).
+  const owned: Array<[string, number]> = [];
+  let url = process.env.DATABASE_URL;
+  let postmaster: number | undefined;
+  if (url) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const name = `dropscope_load_${process.pid}`;
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const adminUrl = url;
+    teardown.add('load database', async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => c.end());
+    });
+    const u = new URL(url);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    postmaster = await postmasterPid(url).catch(() => undefined); // only when the server is local
+  } else {
+    const server = await startEmbeddedPostgres(join(dir, 'pg'), silentLogger);
+    url = server.url;
+    postmaster = await postmasterPid(url);
+    const pm = postmaster;
+    teardown.add(
+      'embedded PostgreSQL',
+      () => server.stop(),
+      () => process.kill(pm, 'SIGQUIT'),
+    );
+    owned.push(['postgresql', pm]);
   }
+  await migrate(url);
+
+  const source = await startLoadSource(SOURCE as LoadSourceName, dir);
+  teardown.add('source', () => source.stop());
+
+  const procs: Proc[] = [];
+  const serve = (name: string, env: Record<string, string>): Proc => {
+    const p = startServe(name, { DATABASE_URL: url, LOG_LEVEL: 'info', DROPSCOPE_DATA_DIR: join(dir, name), ...env });
+    procs.push(p);
+    owned.push([name, p.child.pid!]);
+    teardown.add(
+      name,
+      () => stopAll([p], 10_000),
+      () => p.child.kill('SIGKILL'),
+    );
+    return p;
+  };
+  let collector: Proc;
+  let kafkaPid: number | undefined;
+  if (MODE === 'kafka') {
+    const mock = await startKafkaMockCluster({ brokers: 1 });
+    kafkaPid = mock.pid;
+    teardown.add('kafka mock cluster', () => mock.stop());
+    owned.push(['kafka-mock', mock.pid!]);
+    await mock.createTopic(TOPIC, PARTITIONS);
+    await mock.createTopic(DLQ_TOPIC, 1);
+    const kafkaEnv = {
+      KAFKA_BROKERS: mock.bootstrap,
+      KAFKA_CREATE_TOPICS: 'false',
+      // The recommended aggregator settings (docs/KAFKA.md); the defaults make each join slow.
+      KAFKA_SESSION_TIMEOUT_MS: '10000',
+      KAFKA_HEARTBEAT_INTERVAL_MS: '1000',
+      // On the mock an idle fetch waits out its whole wait even when data arrives (docs/KAFKA.md).
+      KAFKA_MAX_WAIT_MS: '200',
+    };
+    // The mock cluster can fail a member at SyncGroup when members join together (docs/KAFKA.md):
+    // then start them all again, in a group of their own.
+    let aggs: Proc[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const env = { ...kafkaEnv, DROPSCOPE_ROLES: 'aggregator', KAFKA_GROUP_ID: `dropscope-load-${attempt}` };
+      aggs = Array.from({ length: AGGREGATORS }, (_, i) => serve(`aggregator-${i + 1}`, env));
+      try {
+        await until('the aggregators to share the partitions', () => partitionsShared(aggs, PARTITIONS), aggs, 120_000);
+        break;
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        process.stderr.write(`load: an aggregator failed to join the group; starting them again\n`);
+        await stopAll(aggs, 5000);
+        for (const a of aggs) {
+          procs.splice(procs.indexOf(a), 1);
+          owned.splice(
+            owned.findIndex(([, pid]) => pid === a.child.pid),
+            1,
+          );
+        }
+      }
+    }
+    collector = serve('collector', { ...kafkaEnv, DROPSCOPE_ROLES: 'collector', ...source.env });
+  } else {
+    collector = serve('serve', { DROPSCOPE_ROLES: 'collector,aggregator', ...source.env });
+  }
+  await until('the collector to read from the source', () => source.connected(collector), procs, 60_000);
+  process.stderr.write(`load: pids ${owned.map(([n, p]) => `${n}=${p}`).join(' ')}\n`);
+
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  teardown.add('database client', () => db.end());
+  const stored = () => storedFlows(db);
+
+  // Warm-up: one flow through, so the first step does not pay for start-up.
+  source.write(1, Date.now());
+  let written = 1;
+  await until('the first flow stored', async () => (await stored()) >= 1, procs, 60_000);
+
+  const cpuPids: Record<string, number> = Object.fromEntries(procs.map((p) => [p.name, p.child.pid!]));
+  if (kafkaPid) cpuPids['kafka-mock'] = kafkaPid;
+  cpuPids.driver = process.pid;
+  const cpuNow = (): Record<string, number> => {
+    const c: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(cpuPids)) c[k] = cpuOf(pid);
+    if (postmaster) c.postgresql = postgresCpu(postmaster);
+    return c;
+  };
+
+  console.log(
+    `mode ${MODE}${MODE === 'kafka' ? ` (${AGGREGATORS} aggregators, ${PARTITIONS} partitions)` : ''}, ` +
+      `source ${SOURCE}, ${STEP_SECONDS} s per step\n`,
+  );
+  console.log(
+    '| offered flows/s | stored flows/s | lag at end (s) | lag growth (s/s) | held | p50 flow → row (ms) | p99 flow → row (ms) | peak RSS (MiB) | CPU s in step |',
+  );
+  console.log('| --: | --: | --: | --: | -- | --: | --: | --: | -- |');
+  let sustained = 0;
+  let grows: number | undefined;
+  const mismatches: string[] = [];
+  // A warm-up step at the first rate, not counted: a fresh process is slow while V8 compiles
+  // its hot paths (the Hubble collector's first seconds of gRPC decoding most of all).
+  const steps = [
+    ...(WARMUP ? [{ rate: RATES[0], warmup: true }] : []),
+    ...RATES.map((rate) => ({ rate, warmup: false })),
+  ];
+  for (const [stepIndex, { rate, warmup }] of steps.entries()) {
+    const probes = new Map<string, number>(); // pod → time written
+    const latencies: number[] = [];
+    const samples: LagSample[] = [];
+    const storedAtStart = await stored();
+    const writtenAtStart = written;
+    const cpu0 = cpuNow();
+    const start = Date.now();
+    let ticks = 0;
+    let busy = false;
+    // One poller: the lag every LAG_SAMPLE_MS, the probes in between (never two queries at once).
+    let lastLag = 0;
+    const poller = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const at = Date.now();
+      const work =
+        at - lastLag >= LAG_SAMPLE_MS && at - start < STEP_SECONDS * 1000
+          ? ((w) =>
+              stored().then((n) => {
+                lastLag = at;
+                samples.push({ atMs: at - start, lag: w - n });
+              }))(written)
+          : probes.size === 0
+            ? Promise.resolve()
+            : db
+                .query<{ src_pod: string }>(
+                  `SELECT DISTINCT src_pod FROM drop_events WHERE src_pod = ANY($1::text[])`,
+                  [[...probes.keys()]],
+                )
+                .then((r) => {
+                  const now = Date.now();
+                  for (const { src_pod } of r.rows) {
+                    const t = probes.get(src_pod);
+                    if (t !== undefined) latencies.push(now - t);
+                    probes.delete(src_pod);
+                  }
+                });
+      void work.catch(() => undefined).finally(() => (busy = false));
+    }, 25);
+    while (Date.now() - start < STEP_SECONDS * 1000) {
+      const due = Math.max(
+        1,
+        Math.round(((ticks + 1) * TICK_MS * rate) / 1000) - Math.round((ticks * TICK_MS * rate) / 1000),
+      );
+      const now = Date.now();
+      const pod = `probe-${stepIndex}-${ticks}`; // unique over the run: the probes are found by name
+      source.write(due, now, pod);
+      probes.set(pod, now);
+      written += due;
+      ticks++;
+      await sleep(Math.max(0, start + ticks * TICK_MS - Date.now()));
+    }
+    const stepMs = Date.now() - start;
+    const storedAtEnd = await stored();
+    const cpu1 = cpuNow();
+    const verdict = judgeStep(samples, rate, stepMs);
+    const atSource = source.describeBacklog();
+    if (atSource) process.stderr.write(`load: ${rate} flows/s, end of step: ${atSource}\n`);
+    if (!warmup && verdict.held && grows === undefined) sustained = rate;
+    if (!warmup && !verdict.held && grows === undefined) grows = rate;
+    // Drain before the next step, so each starts from an empty pipeline; the late probes still count.
+    await until('the step drained', async () => (await stored()) >= written, procs, DRAIN_TIMEOUT_MS);
+    await until('every probe stored', () => probes.size === 0, procs, 30_000);
+    clearInterval(poller);
+    // Drained means committed = written: more would be a flow stored twice.
+    const drained = await stored();
+    if (drained !== written) mismatches.push(`${rate} flows/s: ${drained - written}`);
+    const rss = procs.map((p) => `${procs.length > 1 ? `${p.name} ` : ''}${mib(peakRssMiB(p.child.pid!))}`).join(', ');
+    const cpu = Object.entries(cpu1)
+      .map(([k, v]) => `${k} ${(v - (cpu0[k] ?? 0)).toFixed(1)}`)
+      .join(', ');
+    console.log(
+      `| ${Math.round(((written - writtenAtStart) * 1000) / stepMs)} | ${Math.round(((storedAtEnd - storedAtStart) * 1000) / stepMs)} ` +
+        `| ${verdict.endLagSeconds.toFixed(2)} | ${verdict.growth.toFixed(2)} | ${warmup ? 'warm-up' : verdict.held ? 'yes' : 'no'} ` +
+        `| ${Math.round(percentile(latencies, 50))} | ${Math.round(percentile(latencies, 99))} | ${rss} | ${cpu} |`,
+    );
+    if (!warmup && !verdict.held && !KEEP_GOING) break;
+  }
+  console.log(
+    `\nsustained: ${sustained} flows/s (highest step held before the first that did not); ` +
+      (grows === undefined ? 'lag did not grow at any step' : `lag grows from ${grows} flows/s`) +
+      `.\nflows committed minus flows written after each step: ${mismatches.length === 0 ? '0 (none lost, none doubled)' : mismatches.join('; ')}` +
+      '.\nheld = lag trough of the last second ≤ 1 s of flows and rising ≤ 0.1 s per second (bench/load-holds.ts).',
+  );
+  if (mismatches.length > 0) process.exitCode = 1;
 }
 
-await main();
+const teardown = new Teardown();
+teardown.exitOnSignals();
+try {
+  await main(teardown);
+} catch (e) {
+  if (!teardown.signal) {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  }
+} finally {
+  await teardown.run();
+}

@@ -47,6 +47,7 @@ export async function createBus(
     sessionTimeout: k.sessionTimeoutMs,
     heartbeatInterval: k.heartbeatIntervalMs,
     dedupWindow: k.dedupWindow,
+    maxWaitTimeInMs: k.maxWaitMs,
     logger: log.child({ component: 'kafka' }),
     registry,
     // In Kafka mode a collector's position is durable once the broker has its batch.

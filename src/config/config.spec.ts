@@ -76,6 +76,13 @@ describe('start-up checks', () => {
     expect(loadConfig({ ...base, HOST: 'localhost' }).host).toBe('localhost');
   });
 
+  it('reads KAFKA_MAX_WAIT_MS (default 5 s, the longest a consumer fetch waits for data)', () => {
+    const kafka = { ...base, KAFKA_BROKERS: 'k:9092' };
+    expect(loadConfig(kafka).kafka?.maxWaitMs).toBe(5000);
+    expect(loadConfig({ ...kafka, KAFKA_MAX_WAIT_MS: '200' }).kafka?.maxWaitMs).toBe(200);
+    expect(error({ ...kafka, KAFKA_MAX_WAIT_MS: '0' })).toContain('KAFKA_MAX_WAIT_MS');
+  });
+
   it('refuses an unknown key in the config file and names the closest known one', () => {
     const file = join(dir, 'typo.yaml');
     writeFileSync(file, 'RETENTON_DAYS: 0\n');

@@ -65,6 +65,8 @@ export interface AppConfig {
     heartbeatIntervalMs: number;
     /** KAFKA_DEDUP_WINDOW: offsets per partition within which a repeated flow id is a producer duplicate. */
     dedupWindow: number;
+    /** KAFKA_MAX_WAIT_MS: longest a consumer fetch waits for data. */
+    maxWaitMs: number;
   };
   hubble?: { addr: string; tls: TlsFiles; filter: 'policy' | 'drops' | 'all' };
   calico?: { flowLogPath: string };
@@ -323,6 +325,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 1000, 3_600_000),
       heartbeatIntervalMs: int(env, 'KAFKA_HEARTBEAT_INTERVAL_MS', 3000, 100, 3_600_000),
       dedupWindow: int(env, 'KAFKA_DEDUP_WINDOW', 10_000, 0, 1_000_000),
+      maxWaitMs: int(env, 'KAFKA_MAX_WAIT_MS', 5000, 10, 60_000),
     };
     if (kafka.heartbeatIntervalMs >= kafka.sessionTimeoutMs)
       throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'must be smaller than KAFKA_SESSION_TIMEOUT_MS');

@@ -114,6 +114,13 @@ export class FakeHubbleRelay {
     return true;
   }
 
+  /** Messages waiting in the followers' queues, not yet written to their streams. */
+  get queued(): number {
+    let n = 0;
+    for (const f of this.followers) n += f.queue.length;
+    return n;
+  }
+
   get followerCount(): number {
     return this.followers.size;
   }

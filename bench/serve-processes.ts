@@ -1,0 +1,192 @@
+/**
+ * Child processes for the benchmarks and the load driver: the built CLI's `serve` with only the
+ * settings we give, its JSON log lines parsed, readiness and Kafka assignment read from them, and
+ * per-process CPU and memory from /proc (Linux only).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+// /proc/<pid>/stat counts in clock ticks; 100 per second on every Linux we run on (USER_HZ).
+const TICKS_PER_SECOND = 100;
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  /** Parsed JSON log lines, in order. */
+  logs: Array<Record<string, unknown>>;
+  exited: boolean;
+  tail: string[];
+}
+
+/** utime + stime of one process in seconds; 0 once it is gone. */
+export function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), so index 11/12 are utime/stime.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The postmaster and all its children (backends, WAL writer, checkpointer...). */
+export function postgresCpu(postmaster: number): number {
+  let total = cpuOf(postmaster);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) total += cpuOf(Number(name));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
+}
+
+/** Peak resident set (VmHWM) of a live process in MiB; NaN once it is gone. */
+export function peakRssMiB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The PID of the PostgreSQL server behind `url` (the parent of our backend). */
+export async function postmasterPid(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const stat = readFileSync(`/proc/${rows[0].pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function storedFlows(c: pg.Client): Promise<number> {
+  const { rows } = await c.query<{ n: string }>('SELECT coalesce(sum(count), 0)::bigint AS n FROM edge_rollups');
+  return Number(rows[0].n);
+}
+
+/** Our environment minus every setting that would change what a `serve` does. */
+export function cleanEnv(): Record<string, string> {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !/^(DATABASE_URL|KAFKA_|CALICO_|HUBBLE_|GOLDMANE_|DROPSCOPE_|POLICY_|KUBERNETES_)/.test(k))
+      clean[k] = v;
+  return clean;
+}
+
+/** The built CLI with only the settings we give (nothing inherited that would change the roles). */
+export function startServe(name: string, env: Record<string, string>): Proc {
+  // DROPSCOPE_BENCH_CPU_PROF=<dir>: a V8 CPU profile of every process, written when it stops.
+  const prof = process.env.DROPSCOPE_BENCH_CPU_PROF;
+  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...flags, CLI, 'serve'], {
+    env: { ...cleanEnv(), LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc: Proc = { name, child, logs: [], exited: false, tail: [] };
+  const onLine = (line: string) => {
+    proc.tail = [...proc.tail.slice(-20), line];
+    try {
+      const o: unknown = JSON.parse(line);
+      if (typeof o === 'object' && o !== null) proc.logs.push(o as Record<string, unknown>);
+    } catch {
+      // not a log line
+    }
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  child.on('exit', () => (proc.exited = true));
+  return proc;
+}
+
+/** Polls `check` every 100 ms until it holds; fails when a process died or the time is up. */
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  procs: Proc[],
+  timeoutMs: number,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    const dead = procs.find((p) => p.exited);
+    if (dead) throw new Error(`${dead.name} exited while waiting for ${what}:\n${dead.tail.join('\n')}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}:\n${procs.map((p) => `${p.name}: ${p.tail.join('\n')}`).join('\n')}`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const started = (p: Proc): boolean => p.logs.some((l) => l.msg === 'dropscope started');
+export const portOf = (p: Proc): number => Number(p.logs.find((l) => l.msg === 'dropscope started')?.port);
+export const logged = (p: Proc, msg: string): boolean => p.logs.some((l) => l.msg === msg);
+
+/** This member's latest assignment, from its "kafka partitions assigned" log lines. */
+export function assigned(p: Proc): number[] {
+  const last = p.logs.filter((l) => l.msg === 'kafka partitions assigned').at(-1);
+  const parts = last?.partitions ?? (last?.fields as Record<string, unknown> | undefined)?.partitions;
+  return Array.isArray(parts) ? parts.map(Number) : [];
+}
+
+/** True when the members together hold each of `partitions` partitions exactly once, each member some. */
+export function partitionsShared(members: Proc[], partitions: number): boolean {
+  const each = members.map(assigned);
+  const all = each.flat();
+  return (
+    members.every(started) &&
+    each.every((a) => a.length > 0) &&
+    all.length === partitions &&
+    new Set(all).size === all.length
+  );
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when every process has exited. */
+export async function stopAll(procs: Proc[], graceMs = 15_000): Promise<void> {
+  await Promise.all(
+    procs.map(async (p) => {
+      if (p.exited) return;
+      const gone = once(p.child, 'exit').catch(() => undefined);
+      const killer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+      p.child.kill('SIGTERM');
+      await gone;
+      clearTimeout(killer);
+    }),
+  );
+}
+
+/** Sum of dropscope_kafka_consumer_lag over all partitions of one aggregator; undefined when absent. */
+export async function scrapeLag(port: number): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let sum: number | undefined;
+    for (const line of text.split('\n'))
+      if (line.startsWith('dropscope_kafka_consumer_lag{')) sum = (sum ?? 0) + Number(line.split(' ').at(-1));
+    return sum;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the migrations once, so the processes that start together don't race to create the schema. */
+export async function migrate(url: string): Promise<void> {
+  const p = spawn(process.execPath, [CLI, 'migrate'], { env: { ...cleanEnv(), DATABASE_URL: url }, stdio: 'ignore' });
+  const [code] = (await once(p, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`migrate exited with ${code}`);
+}
