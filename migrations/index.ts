@@ -2,6 +2,7 @@ import { InitialSchema1763770000000 } from './1763770000000-InitialSchema.js';
 import { ApiIndexes1763900000000 } from './1763900000000-ApiIndexes.js';
 import { PolicyArrays1764000000000 } from './1764000000000-PolicyArrays.js';
 import { Alerts1764100000000 } from './1764100000000-Alerts.js';
+import { HourlyRollups1764300000000 } from './1764300000000-HourlyRollups.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   ApiIndexes1763900000000,
   PolicyArrays1764000000000,
   Alerts1764100000000,
+  HourlyRollups1764300000000,
 ];

@@ -16,7 +16,7 @@ import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
 import { openPipeline } from './composition.js';
-import { scheduleRetention } from './retention-schedule.js';
+import { scheduleHourlyRollups, scheduleRetention } from './retention-schedule.js';
 import { createCollectors } from './wiring.js';
 
 export interface RunningService {
@@ -27,6 +27,8 @@ export interface RunningService {
 }
 
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
+/** How often closed hours are looked for (an hour closes HOURLY_ROLLUP_LATENESS after its end). */
+const HOURLY_ROLLUPS_EVERY_MS = 60 * 1000;
 
 /**
  * Starts the roles the configuration asks for, in dependency order: the pipeline (database,
@@ -60,6 +62,15 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
           config.retention,
           log.child({ component: 'retention' }),
           RETENTION_EVERY_MS,
+        ),
+      );
+    if (aggregator)
+      pipeline.defer(
+        scheduleHourlyRollups(
+          repositories.hourlyRollups,
+          config.hourlyRollupLatenessMs,
+          log.child({ component: 'hourly-rollups' }),
+          HOURLY_ROLLUPS_EVERY_MS,
         ),
       );
 

@@ -23,6 +23,8 @@ export interface DeadLetterStore {
 /** Days each kind of data is kept; 0 keeps it forever. */
 export interface RetentionDays {
   rollupDays: number;
+  /** Hourly roll-ups; never kept shorter than the minutes (readers take whole closed hours from them). */
+  hourlyRollupDays: number;
   eventDays: number;
   deadLetterDays: number;
 }

@@ -15,6 +15,7 @@ export class PostgresRetentionStore implements RetentionStore {
   async deleteExpired(now: number, days: RetentionDays, signal?: AbortSignal): Promise<string[]> {
     const dropped = await this.partitions.dropExpired(now, {
       edge_rollups: days.rollupDays,
+      edge_rollups_hourly: hourlyDays(days),
       drop_events: days.eventDays,
     });
     if (days.deadLetterDays > 0 && !signal?.aborted)
@@ -24,4 +25,13 @@ export class PostgresRetentionStore implements RetentionStore {
       ]);
     return dropped;
   }
+}
+
+/**
+ * The hourly roll-ups' retention in effect: at least the minutes' (a reader takes a closed hour from
+ * the hourly table only, so its rows must outlive the minutes they replace); 0 keeps forever.
+ */
+export function hourlyDays(days: RetentionDays): number {
+  if (days.rollupDays === 0 || days.hourlyRollupDays === 0) return 0;
+  return Math.max(days.rollupDays, days.hourlyRollupDays);
 }
