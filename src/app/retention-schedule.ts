@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger.js';
-import type { HourlyRollupCloser } from '../storage/hourly-rollup.closer.js';
+import type { RollupCloser } from '../storage/rollup-closer.js';
 import type { RetentionDays, RetentionStore } from '../storage/ports.js';
 
 /**
@@ -48,16 +48,16 @@ export function scheduleRetention(
   return schedulePeriodic('retention', (signal) => store.deleteExpired(now(), days, signal), log, everyMs);
 }
 
-/** Closes the hourly roll-ups of every hour that ended more than `latenessMs` ago, now and every `everyMs`. */
-export function scheduleHourlyRollups(
-  closer: HourlyRollupCloser,
+/** Closes every hour that ended more than `latenessMs` ago (and the days they complete), now and every `everyMs`. */
+export function scheduleRollupClosing(
+  closer: RollupCloser,
   latenessMs: number,
   log: Logger,
   everyMs: number,
   now: () => number = Date.now,
 ): () => Promise<void> {
   return schedulePeriodic(
-    'closing hourly roll-ups',
+    'closing hourly and daily roll-ups',
     (signal) => closer.closeThrough(now() - latenessMs, signal),
     log,
     everyMs,

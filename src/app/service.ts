@@ -16,7 +16,7 @@ import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
 import { openPipeline } from './composition.js';
-import { scheduleHourlyRollups, scheduleRetention } from './retention-schedule.js';
+import { scheduleRetention, scheduleRollupClosing } from './retention-schedule.js';
 import { createCollectors } from './wiring.js';
 
 export interface RunningService {
@@ -28,7 +28,7 @@ export interface RunningService {
 
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
 /** How often closed hours are looked for (an hour closes HOURLY_ROLLUP_LATENESS after its end). */
-const HOURLY_ROLLUPS_EVERY_MS = 60 * 1000;
+const ROLLUP_CLOSING_EVERY_MS = 60 * 1000;
 
 /**
  * Starts the roles the configuration asks for, in dependency order: the pipeline (database,
@@ -66,11 +66,11 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       );
     if (aggregator)
       pipeline.defer(
-        scheduleHourlyRollups(
-          repositories.hourlyRollups,
+        scheduleRollupClosing(
+          repositories.rollupCloser,
           config.hourlyRollupLatenessMs,
-          log.child({ component: 'hourly-rollups' }),
-          HOURLY_ROLLUPS_EVERY_MS,
+          log.child({ component: 'rollup-closer' }),
+          ROLLUP_CLOSING_EVERY_MS,
         ),
       );
 

@@ -23,7 +23,7 @@ export interface DeadLetterStore {
 /** Days each kind of data is kept; 0 keeps it forever. */
 export interface RetentionDays {
   rollupDays: number;
-  /** Hourly roll-ups; never kept shorter than the minutes (readers take whole closed hours from them). */
+  /** Hourly and daily roll-ups; never kept shorter than the minutes (readers take closed units from them). */
   hourlyRollupDays: number;
   eventDays: number;
   deadLetterDays: number;

@@ -16,6 +16,7 @@ export class PostgresRetentionStore implements RetentionStore {
     const dropped = await this.partitions.dropExpired(now, {
       edge_rollups: days.rollupDays,
       edge_rollups_hourly: hourlyDays(days),
+      edge_rollups_daily: hourlyDays(days),
       drop_events: days.eventDays,
     });
     if (days.deadLetterDays > 0 && !signal?.aborted)
@@ -28,8 +29,8 @@ export class PostgresRetentionStore implements RetentionStore {
 }
 
 /**
- * The hourly roll-ups' retention in effect: at least the minutes' (a reader takes a closed hour from
- * the hourly table only, so its rows must outlive the minutes they replace); 0 keeps forever.
+ * The hourly and daily roll-ups' retention in effect: at least the minutes' (a reader takes a closed
+ * hour or day from its table only, so its rows must outlive the minutes they replace); 0 keeps forever.
  */
 export function hourlyDays(days: RetentionDays): number {
   if (days.rollupDays === 0 || days.hourlyRollupDays === 0) return 0;

@@ -1,12 +1,12 @@
 /**
- * Which roll-up resolution answers a window: whole closed hours from `edge_rollups_hourly`, the
- * ragged minutes at either end (and every hour not closed yet) from `edge_rollups`. The result is
- * a row source with the same columns either way, so every aggregate over it equals the same
- * aggregate over the minutes alone (hour rows are exact sums of their minutes; see
- * hourly-rollup.closer.ts).
+ * Which roll-up resolution answers a window: whole closed days from `edge_rollups_daily`, whole
+ * closed hours from `edge_rollups_hourly`, and the ragged minutes at either end (and every unit not
+ * closed yet) from `edge_rollups`. The result is a row source with the same columns whichever
+ * tables it reads, so every aggregate over it equals the same aggregate over the minutes alone
+ * (coarse rows are exact sums of their minutes; see rollup-closer.ts).
  */
-import { HOUR_MS, hourlyClosedThrough } from './hourly-rollup.closer.js';
 import type { DropFilters } from './readers.js';
+import { RESOLUTIONS, closedThrough, type Marks, type Resolution } from './rollup-closer.js';
 import { ROLLUPS, filterClause, timeRange, type SqlParams } from './sql-filters.js';
 import type { Queryable } from './sql-rows.js';
 
@@ -19,48 +19,55 @@ const COLUMNS = `bucket, cluster, src_kind, src_namespace, src_workload, dst_kin
 
 /** A time range [from, to) of one table, in ms. */
 export interface RollupSegment {
-  table: 'edge_rollups' | 'edge_rollups_hourly';
+  table: 'edge_rollups' | Resolution['table'];
   from: number;
   to: number;
 }
 
-/**
- * Splits the minute buckets a window covers, [floor(from to the minute), to), into whole hours
- * before `closedThrough` (hour table) and the rest (minute table). `hours` false: minutes only
- * (a time series whose step is not a whole number of hours).
- */
-export function rollupSegments(
-  f: Pick<DropFilters, 'from' | 'to'>,
-  closedThrough: number | null,
-  hours = true,
-): RollupSegment[] {
-  const from = Math.floor(f.from / MINUTE_MS) * MINUTE_MS;
-  // A bucket is in the window when it starts before `to`: the minute holding `to` counts whole.
-  const end = Math.ceil(f.to / MINUTE_MS) * MINUTE_MS;
-  const hourFrom = Math.ceil(from / HOUR_MS) * HOUR_MS;
-  const hourTo = Math.min(Math.floor(end / HOUR_MS) * HOUR_MS, closedThrough ?? -Infinity);
-  if (!hours || hourFrom >= hourTo) return [{ table: 'edge_rollups', from, to: f.to }];
-  const out: RollupSegment[] = [];
-  if (from < hourFrom) out.push({ table: 'edge_rollups', from, to: hourFrom });
-  out.push({ table: 'edge_rollups_hourly', from: hourFrom, to: hourTo });
-  if (hourTo < f.to) out.push({ table: 'edge_rollups', from: hourTo, to: f.to });
-  return out;
+/** Coarsest first: the split takes the largest units it can, then fills the ends with finer ones. */
+const COARSEST_FIRST = [...RESOLUTIONS].reverse();
+
+function split(from: number, to: number, marks: Marks, coarse: readonly Resolution[]): RollupSegment[] {
+  if (from >= to) return [];
+  const [r, ...finer] = coarse;
+  if (!r) return [{ table: 'edge_rollups', from, to }];
+  const start = Math.ceil(from / r.unitMs) * r.unitMs;
+  const end = Math.min(Math.floor(to / r.unitMs) * r.unitMs, marks.get(r.name) ?? -Infinity);
+  if (start >= end) return split(from, to, marks, finer);
+  return [
+    ...split(from, start, marks, finer),
+    { table: r.table, from: start, to: end },
+    ...split(end, to, marks, finer),
+  ];
 }
 
 /**
- * The window's roll-up rows, filtered, as a parenthesized subquery aliased `r` (columns: COLUMNS).
- * Reads the hour mark first: a mark read before the query runs is still right (closed hours only
- * ever gain late minutes in both tables at once, and the mark never moves back).
+ * Splits the minute buckets a window covers, [floor(from to the minute), to), into whole closed
+ * units of the coarser resolutions (only those whose unit divides `stepMs` when given: a time
+ * series bins rows by their bucket) and the rest (minutes).
+ */
+export function rollupSegments(f: Pick<DropFilters, 'from' | 'to'>, marks: Marks, stepMs?: number): RollupSegment[] {
+  const from = Math.floor(f.from / MINUTE_MS) * MINUTE_MS;
+  // A bucket is in the window when it starts before `to`: the minute holding `to` counts whole.
+  const to = Math.ceil(f.to / MINUTE_MS) * MINUTE_MS;
+  const usable = COARSEST_FIRST.filter((r) => stepMs === undefined || stepMs % r.unitMs === 0);
+  return split(from, to, marks, usable);
+}
+
+/**
+ * The window's roll-up rows, filtered, as a parenthesized subquery aliased `r` (COLUMNS and
+ * last_bucket). Reads the marks first: marks read before the query runs are still right (closed
+ * units only ever gain late minutes in every table at once, and a mark never moves back).
  */
 export async function rollupSource(
   db: Queryable,
   f: DropFilters,
   ps: SqlParams,
-  opts: { hours?: boolean } = {},
+  opts: { stepMs?: number } = {},
 ): Promise<string> {
-  const closed = opts.hours === false ? null : await hourlyClosedThrough(db);
+  const marks = await closedThrough(db);
   const filters = filterClause(f, ROLLUPS, ps);
-  const parts = rollupSegments(f, closed, opts.hours !== false).map((s) => {
+  const parts = rollupSegments(f, marks, opts.stepMs).map((s) => {
     const last = s.table === 'edge_rollups' ? 'bucket AS last_bucket' : 'last_bucket';
     return `SELECT ${COLUMNS}, ${last} FROM ${s.table} WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`;
   });

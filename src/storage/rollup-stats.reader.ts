@@ -14,7 +14,6 @@ import {
   type Timeseries,
   type TimeseriesPoint,
 } from './readers.js';
-import { HOUR_MS } from './hourly-rollup.closer.js';
 import { rollupSource } from './rollup-source.js';
 import { SqlParams } from './sql-filters.js';
 import { aggregateRows, iso, num, orNull, rows, type Queryable } from './sql-rows.js';
@@ -80,8 +79,8 @@ export class PostgresRollupStatsReader implements RollupStatsReader {
     const stepMs = STEPS[step];
     const first = Math.floor(f.from / stepMs) * stepMs;
     const ps = new SqlParams();
-    // Hour rows fit a step of whole hours only (the origin below is on an hour and a day boundary).
-    const source = await rollupSource(this.db, f, ps, { hours: stepMs % HOUR_MS === 0 });
+    // Hour and day rows fit steps of whole hours and days (the origin below is on both boundaries).
+    const source = await rollupSource(this.db, f, ps, { stepMs });
     const sql = `SELECT date_bin(${ps.add(`${stepMs / 1000} seconds`)}::interval, bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS t,
         verdict, sum(count)::bigint AS count
       FROM ${source}

@@ -7,7 +7,7 @@ import type { BatchRollup, DropEventRow } from '../aggregator/edge-rollup.js';
 import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.port.js';
 import { upsertCheckpoints } from './checkpoint.store.js';
 import { insertDeadLetters } from './dead-letter.store.js';
-import { addLateMinutes } from './hourly-rollup.closer.js';
+import { addLateMinutes } from './rollup-closer.js';
 import type { PartitionManager } from './partition.manager.js';
 import { ROLLUP_COLUMNS } from './rollup-columns.js';
 
@@ -205,7 +205,7 @@ export class PostgresRollupWriter implements RollupWriter {
       await m.query(`SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
       if (p.rollups) await m.query(UPSERT_ROLLUPS, [p.rollups]);
       if (p.events) await copyIn(m.queryRunner, COPY_EVENTS, p.events);
-      // Minutes in an already closed hour go to the hour rows too (see hourly-rollup.closer.ts).
+      // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts).
       if (p.rollups && p.firstBucket) await addLateMinutes(m, p.rollups, p.firstBucket);
       await insertDeadLetters(m, p.deadLetters);
       await upsertCheckpoints(m, p.checkpoints);

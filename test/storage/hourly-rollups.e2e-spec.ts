@@ -1,6 +1,6 @@
 /**
- * The hourly roll-ups over real PostgreSQL, fed through the real minute writer: the closer sums
- * closed hours once, late minutes into a closed hour reach the hour rows through the writer,
+ * The hourly and daily roll-ups over real PostgreSQL, fed through the real minute writer: the
+ * closer sums closed hours and days once, late minutes into a closed unit reach its rows through the writer,
  * a failure inside the closer's transaction leaves nothing half-counted, concurrent writers and
  * closers never count a minute twice or lose one, and the readers answer exactly what a
  * minute-only query answers (windows starting and ending mid-hour and mid-minute).
@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { createDataSource } from '../../src/storage/data-source.js';
 import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
-import { HourlyRollupCloser } from '../../src/storage/hourly-rollup.closer.js';
+import { RollupCloser } from '../../src/storage/rollup-closer.js';
 import { PartitionManager } from '../../src/storage/partition.manager.js';
 import type { DropFilters } from '../../src/storage/readers.js';
 import { PostgresRollupStatsReader } from '../../src/storage/rollup-stats.reader.js';
@@ -66,7 +66,7 @@ describe('hourly roll-ups', () => {
   let db: Awaited<ReturnType<typeof open>>;
   let ds: DataSource;
   let writer: PostgresRollupWriter;
-  let closer: HourlyRollupCloser;
+  let closer: RollupCloser;
   let stats: PostgresRollupStatsReader;
   let edges: PostgresEdgeReader;
 
@@ -79,11 +79,17 @@ describe('hourly roll-ups', () => {
     (await ds.query(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS hour, verdict, count::int AS count,
           to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
-        FROM edge_rollups_hourly ORDER BY 1, 2`,
+        FROM edge_rollups_hourly WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
     )) as Array<{ hour: string; verdict: string; count: number; last_bucket: string }>;
-  const mark = async () =>
+  const dayRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD') AS day, verdict, count::int AS count,
+          to_char(last_bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS last_bucket
+        FROM edge_rollups_daily ORDER BY 1, 2`,
+    )) as Array<{ day: string; verdict: string; count: number; last_bucket: string }>;
+  const mark = async (resolution = 'hour') =>
     (
-      (await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = 'hour'`)) as Array<{
+      (await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = $1`, [resolution])) as Array<{
         closed_through: Date | null;
       }>
     )[0].closed_through?.toISOString() ?? null;
@@ -93,7 +99,7 @@ describe('hourly roll-ups', () => {
     ds = db.ds;
     const partitions = new PartitionManager(ds, silentLogger);
     writer = new PostgresRollupWriter(ds, partitions);
-    closer = new HourlyRollupCloser(ds, partitions, silentLogger);
+    closer = new RollupCloser(ds, partitions, silentLogger);
     stats = new PostgresRollupStatsReader(ds);
     edges = new PostgresEdgeReader(ds);
     const v2 = { app: 'web', v: '2' };
@@ -106,7 +112,10 @@ describe('hourly roll-ups', () => {
     });
     // Edge D (denied, credited to db/deny-web): 10:05 x2, 10:59 x3, 11:30 x4 (labels v2), 12:10 x5 (v3).
     // Edge A (allowed): 10:00 x1, 11:00 x10, 12:59 x7.
+    // The day before: D at 23:50 x9, A at 08:00 x6.
     await write([
+      [flow(-610, 9), DENY],
+      [flow(-1560, 6, { verdict: 'allowed' }), undefined],
       [flow(5, 2), DENY],
       [flow(59, 3), DENY],
       [flow(90, 4, { src: web(v2) }), DENY],
@@ -120,10 +129,16 @@ describe('hourly roll-ups', () => {
     await db.drop();
   });
 
-  it('closes the hours that ended by the given time, once, and moves the mark past them', async () => {
+  it('closes the hours that ended by the given time and the days they complete, once, and moves the marks', async () => {
     expect(await mark()).toBeNull();
-    expect(await closer.closeThrough(at('12:40:00'))).toBe(2);
+    // Hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00; then day 02-28 from its hours.
+    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ hours: 4, days: 1 });
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect(await mark('day')).toBe('2025-03-01T00:00:00.000Z');
+    expect(await dayRows()).toEqual([
+      { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { day: '02-28', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
+    ]);
     expect(await hourRows()).toEqual([
       { hour: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
       { hour: '10:00', verdict: 'denied', count: 5, last_bucket: '10:59' },
@@ -141,7 +156,7 @@ describe('hourly roll-ups', () => {
       policies: ['db/deny-web'],
     });
     // Again: nothing left to close, nothing counted twice.
-    expect(await closer.closeThrough(at('12:59:59'))).toBe(0);
+    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ hours: 0, days: 0 });
     expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
   });
 
@@ -155,6 +170,12 @@ describe('hourly roll-ups', () => {
     await write([
       [flow(61, 8, { verdict: 'dropped', dstPort: 6379, dropReason: 'CT_MAP_INSERTION_FAILED' }), undefined],
     ]);
+    // D at 02-28 12:00 x50: into the closed day (and a new row of its closed hour 12:00).
+    await write([[flow(-1320, 50), DENY]]);
+    expect(await dayRows()).toEqual([
+      { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { day: '02-28', verdict: 'denied', count: 59, last_bucket: '02-28 23:50' },
+    ]);
     expect(await hourRows()).toEqual([
       { hour: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
       { hour: '10:00', verdict: 'denied', count: 105, last_bucket: '10:59' },
@@ -163,6 +184,23 @@ describe('hourly roll-ups', () => {
       { hour: '11:00', verdict: 'dropped', count: 8, last_bucket: '11:01' },
     ]);
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+  });
+
+  it('a window holding a whole closed day reads it from the daily rows, hours and minutes around it', async () => {
+    // Day 02-28 (D 59, A 6), hours 10 and 11 of 03-01, minutes 12:00-12:15 of 03-01.
+    const WD: DropFilters = { from: Date.parse('2025-02-27T23:10:00Z'), to: at('12:15:40'), verdict: ALL };
+    const s = await stats.summary(WD, 'edge', 10);
+    expect(s.items.map((i) => [i.verdict, i.count, i.firstSeen])).toEqual([
+      ['denied', 173, '2025-02-28T12:00:05.000Z'], // 59 + 105 + 4 + 5
+      ['allowed', 17, '2025-02-28T08:00:05.000Z'], // 6 + 1 + 10
+      ['dropped', 8, '2025-03-01T11:01:05.000Z'],
+    ]);
+    const daily = await stats.timeseries(WD, '1d');
+    expect(daily.items.map((p) => [p.time.slice(0, 10), p.count, p.verdicts.denied])).toEqual([
+      ['2025-02-27', 0, 0],
+      ['2025-02-28', 65, 59],
+      ['2025-03-01', 133, 114],
+    ]);
   });
 
   // Minute buckets 10:30 through 12:15: minutes [10:30, 11:00), hour 11, minutes [12:00, 12:15:40).
@@ -221,6 +259,9 @@ describe('hourly roll-ups', () => {
       { from: at('11:00:00'), to: at('11:00:30'), verdict: ALL },
       { ...W, namespace: 'db', policy: 'db/deny-web', verdict: ['denied'] },
       { ...W, workload: 'web', direction: ['egress'] },
+      { from: Date.parse('2025-02-27T23:10:00Z'), to: at('12:15:40'), verdict: ALL },
+      { from: Date.parse('2025-02-28T05:00:00Z'), to: at('10:00:00'), verdict: ALL },
+      { from: Date.parse('2025-02-28T00:00:00Z'), to: at('00:00:00'), verdict: ['denied'] },
     ];
     const answers = async () => {
       const out: unknown[] = [];
@@ -233,11 +274,12 @@ describe('hourly roll-ups', () => {
       return out;
     };
     const withHours = await answers();
-    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL WHERE resolution = 'hour'`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
     try {
       expect(await answers()).toEqual(withHours);
     } finally {
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = 'hour'`);
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T00:00:00Z' WHERE resolution = 'day'`);
     }
   });
 
@@ -252,7 +294,7 @@ describe('hourly roll-ups', () => {
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
     await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
-    expect(await closer.closeThrough(at('14:00:00'))).toBe(1);
+    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ hours: 1, days: 0 });
     expect(await mark()).toBe('2025-03-01T13:00:00.000Z');
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([
       { hour: '12:00', verdict: 'allowed', count: 27, last_bucket: '12:59' },
@@ -261,7 +303,7 @@ describe('hourly roll-ups', () => {
   });
 });
 
-describe('hourly roll-ups under concurrent writers and closers', () => {
+describe('hourly and daily roll-ups under concurrent writers and closers', () => {
   let db: Awaited<ReturnType<typeof open>>;
 
   beforeAll(async () => {
@@ -271,59 +313,70 @@ describe('hourly roll-ups under concurrent writers and closers', () => {
     await db.drop();
   });
 
-  it('counts every minute exactly once in the hour rows', async () => {
+  it('counts every minute exactly once in the hour and day rows', async () => {
     const { ds } = db;
     const partitions = new PartitionManager(ds, silentLogger);
+    // Six hours across midnight: 03-01 21:00 to 03-02 03:00 (minutes 660 to 1019 after T0).
     const HOURS = 6;
+    const START = 660;
     let seed = 7;
     const random = (n: number) => {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
       return seed % n;
     };
     let written = 0;
+    let writtenFirstDay = 0;
     // Three writers (say, three Kafka partitions' aggregators) on disjoint clusters; every batch
-    // spreads over all six hours, so once an hour is closed later batches are late into it.
+    // spreads over all six hours, so once an hour or a day is closed later batches are late into it.
     const writerLoop = async (cluster: string, batches: number) => {
       const w = new PostgresRollupWriter(ds, partitions);
       for (let i = 0; i < batches; i++) {
         const b = new BatchRollup();
         for (let j = 0; j < 30; j++) {
           const count = 1 + random(9);
+          const minute = START + random(HOURS * 60);
           written += count;
-          b.add(flow(random(HOURS * 60), count, { cluster, dstPort: 8000 + random(5) }), undefined);
+          if (minute < START + 180) writtenFirstDay += count;
+          b.add(flow(minute, count, { cluster, dstPort: 8000 + random(5) }), undefined);
         }
         await w.writeBatch(b, [], []);
       }
     };
     const closerLoop = async () => {
-      const c = new HourlyRollupCloser(ds, partitions, silentLogger);
-      for (let h = 1; h <= HOURS; h++) await c.closeThrough(T0 + h * 3_600_000);
+      const c = new RollupCloser(ds, partitions, silentLogger);
+      for (let h = 1; h <= HOURS; h++) await c.closeThrough(T0 + (START / 60 + h) * 3_600_000);
     };
-    // Some minutes in every hour first, so the closers have hours to close while writers go on.
+    // Some minutes in every hour first, so the closers have units to close while writers go on.
     await Promise.all([writerLoop('c0', 5), writerLoop('c1', 5), writerLoop('c2', 5)]);
     await Promise.all([writerLoop('c0', 30), writerLoop('c1', 30), closerLoop(), writerLoop('c2', 30), closerLoop()]);
-    await new HourlyRollupCloser(ds, partitions, silentLogger).closeThrough(T0 + HOURS * 3_600_000);
+    await new RollupCloser(ds, partitions, silentLogger).closeThrough(T0 + (START / 60 + HOURS) * 3_600_000);
 
-    const [{ closed }] = (await ds.query(`SELECT closed_through AS closed FROM rollup_resolutions`)) as Array<{
-      closed: Date;
-    }>;
-    expect(closed.toISOString()).toBe('2025-03-01T16:00:00.000Z');
-    const [{ hours, minutes }] = (await ds.query(
-      `SELECT (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups) AS minutes`,
-    )) as Array<{ hours: number; minutes: number }>;
-    expect(minutes).toBe(written);
-    expect(hours).toBe(written);
-    // Row by row: every hour row is the sum of its minutes, and no (hour, edge) is missing.
-    const differ = (await ds.query(`
-      (SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour, edge_key, sum(count) AS count,
-          sum(packets) AS packets, min(first_seen) AS first_seen, max(last_seen) AS last_seen, max(bucket) AS last_bucket
-        FROM edge_rollups GROUP BY 1, 2
-       EXCEPT SELECT bucket, edge_key, count, packets, first_seen, last_seen, last_bucket FROM edge_rollups_hourly)
-      UNION ALL
-      (SELECT bucket, edge_key, count, packets, first_seen, last_seen, last_bucket FROM edge_rollups_hourly
-       EXCEPT SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, sum(count),
-          sum(packets), min(first_seen), max(last_seen), max(bucket)
-        FROM edge_rollups GROUP BY 1, 2)`)) as unknown[];
-    expect(differ).toEqual([]);
+    const marks = (await ds.query(
+      `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS mark FROM rollup_resolutions ORDER BY 1`,
+    )) as Array<{ resolution: string; mark: string }>;
+    expect(marks).toEqual([
+      { resolution: 'day', mark: '03-02 00:00' },
+      { resolution: 'hour', mark: '03-02 03:00' },
+    ]);
+    const [sums] = (await ds.query(
+      `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours,
+        (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
+    )) as Array<{ minutes: number; hours: number; days: number }>;
+    expect(sums).toEqual({ minutes: written, hours: written, days: writtenFirstDay });
+    // Row by row: every coarse row is the sum of its minutes, and no (unit, edge) is missing.
+    for (const [table, unit, mark] of [
+      ['edge_rollups_hourly', '1 hour', '2025-03-02T03:00:00Z'],
+      ['edge_rollups_daily', '1 day', '2025-03-02T00:00:00Z'],
+    ]) {
+      const fromMinutes = `SELECT date_bin('${unit}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS unit, edge_key,
+          sum(count) AS count, sum(packets) AS packets, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+          max(bucket) AS last_bucket
+        FROM edge_rollups WHERE bucket < '${mark}' GROUP BY 1, 2`;
+      const stored = `SELECT bucket, edge_key, count, packets, first_seen, last_seen, last_bucket FROM ${table}`;
+      const differ = (await ds.query(
+        `(${fromMinutes} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${fromMinutes})`,
+      )) as unknown[];
+      expect(differ).toEqual([]);
+    }
   });
 });
