@@ -26,6 +26,7 @@ import { createDataSource } from '../src/storage/data-source.js';
 import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
 import { HOUR_MS, RollupCloser } from '../src/storage/rollup-closer.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
+import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
 
 export interface HourlyQueriesOptions {
   /** Active edges per minute (default 10,000). */
@@ -55,28 +56,13 @@ const MINUTE = 60_000;
 
 /** Minute rows for every edge and every minute in [$1, $2), or one row per edge per hour when $3. */
 function fillSql(edges: number): string {
-  return `
-INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
-  dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
-  attribution_level, policies, source, count, packets, bytes, first_seen, last_seen)
-SELECT b, 'e' || k, 'prod', 'pod', 'ns-' || sn, 'Deployment/app-' || sw,
-  jsonb_build_object('app', 'app-' || sw, 'team', 'ns-' || sn),
-  'pod', 'ns-' || dn, 'Deployment/app-' || dw, jsonb_build_object('app', 'app-' || dw, 'team', 'ns-' || dn),
-  (ARRAY[80, 443, 5432, 6379, 8080, 9090, 53, 3306])[1 + k % 8], CASE WHEN k % 8 = 6 THEN 'UDP' ELSE 'TCP' END,
-  v, CASE WHEN k % 2 = 0 THEN 'ingress' ELSE 'egress' END,
-  CASE WHEN v = 'denied' THEN 'POLICY_DENIED' WHEN v = 'dropped' THEN 'CT_MAP_INSERTION_FAILED' WHEN v = 'audit' THEN 'POLICY_DENIED' ELSE '' END,
-  CASE WHEN v = 'allowed' THEN '' WHEN k % 10 < 7 THEN 'inferred' WHEN k % 10 < 9 THEN 'reported' ELSE 'unknown' END,
-  CASE WHEN v = 'allowed' OR k % 10 = 9 THEN '{}'::text[] ELSE ARRAY['ns-' || dn || '/deny-' || (k % 5)] END,
-  'hubble', c * f, c * f * 10, c * f * 1200, b + interval '1 second', b + f * interval '1 minute' - interval '1 second'
-FROM (
-  SELECT b, f, k, k % 50 AS sn, (k / 50) % 20 AS sw, (k * 7 + k / 50) % 50 AS dn, (k / 3) % 20 AS dw,
-    CASE WHEN k % 100 < 85 THEN 'allowed' WHEN k % 100 < 97 THEN 'denied' WHEN k % 100 < 99 THEN 'dropped' ELSE 'audit' END AS v,
+  return syntheticRollupInsert(`
+  SELECT b, f, k, ${EDGE_ENDS}, ${EDGE_VERDICT} AS v,
     1 + ((k * 31 + extract(epoch FROM b)::bigint / 60 * 17) % 55) AS c
   FROM generate_series($1::timestamptz, $2::timestamptz - interval '1 minute',
       CASE WHEN $3::boolean THEN interval '1 hour' ELSE interval '1 minute' END) AS b,
     LATERAL (SELECT CASE WHEN $3::boolean THEN 60 ELSE 1 END AS f) AS s,
-    generate_series(0, ${edges - 1}) AS k
-) AS x`;
+    generate_series(0, ${edges - 1}) AS k`);
 }
 
 function percentile(sorted: number[], p: number): number {
