@@ -1,15 +1,15 @@
 /**
  * Queries at scale through the real HTTP API: 10,000 active edges every minute (a stable service
  * graph of 50 namespaces x 20 workloads; 85 % of edge rows allowed, 12 % denied, 2 % dropped,
- * 1 % audit) over 30 days, with the hourly roll-ups built by the real closer. Times the summary,
+ * 1 % audit) over 30 days, with the hourly and daily roll-ups built by the real closer. Times the summary,
  * time-series and /flows/edges requests over the last 24 h and 30 d (both windows start and end
  * mid-hour, so the ragged minutes at each end come from the minute table) and reports p50/p95.
  *
  * Minute rows are generated with generate_series SQL. The last 24 h (and the first hour of the
  * 30-day window) hold every edge every minute: ~15 M minute rows. The hours in between hold one
  * minute row per edge per hour carrying the hour's counts: the closer turns either into the same
- * hour rows (one per edge and hour, 7.2 M over 30 days), and a 30-day query reads only hour rows
- * there, but 430 M minute rows would not fit this benchmark's disk or time.
+ * hour rows (one per edge and hour, 7.2 M over 30 days), and a 30-day query reads only day and
+ * hour rows there, but 430 M minute rows would not fit this benchmark's disk or time.
  *
  * Alone (embedded PostgreSQL when DATABASE_URL is unset; the database must be empty or hold only
  * this benchmark's data; about 20 GB of disk and 15-30 minutes at full scale):
@@ -43,6 +43,7 @@ export interface HourlyQueriesResult {
   days: number;
   minuteRows: number;
   hourRows: number;
+  dayRows: number;
   fillSeconds: number;
   /** Closing the hours of the window with the real closer. */
   closeSeconds: number;
@@ -93,7 +94,7 @@ export async function benchHourlyQueries(
     const dayNumbers: number[] = [];
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
-    await ds.query(`TRUNCATE edge_rollups, edge_rollups_hourly`);
+    await ds.query(`TRUNCATE edge_rollups, edge_rollups_hourly, edge_rollups_daily`);
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
     const t0 = performance.now();
@@ -105,16 +106,19 @@ export async function benchHourlyQueries(
     for (const i of indexes) await ds.query(`DROP INDEX ${i.indexname}`);
     const fill = (from: number, to: number, sparse: boolean) =>
       ds.query(fillSql(edges), [new Date(from).toISOString(), new Date(to).toISOString(), sparse]);
-    await fill(longStart, longStart + HOUR_MS, false);
-    for (let h = longStart + HOUR_MS; h < dayStart; h += 7 * 86_400_000) {
-      await fill(h, Math.min(dayStart, h + 7 * 86_400_000), true);
-      say(`filled sparse hours to ${new Date(Math.min(dayStart, h + 7 * 86_400_000)).toISOString()}`);
+    try {
+      await fill(longStart, longStart + HOUR_MS, false);
+      for (let h = longStart + HOUR_MS; h < dayStart; h += 7 * 86_400_000) {
+        await fill(h, Math.min(dayStart, h + 7 * 86_400_000), true);
+        say(`filled sparse hours to ${new Date(Math.min(dayStart, h + 7 * 86_400_000)).toISOString()}`);
+      }
+      for (let h = dayStart; h < end; h += HOUR_MS) {
+        await fill(h, Math.min(end, h + HOUR_MS), false);
+        if ((h - dayStart) % (6 * HOUR_MS) === 0) say(`filled minutes to ${new Date(h + HOUR_MS).toISOString()}`);
+      }
+    } finally {
+      for (const i of indexes) await ds.query(i.indexdef);
     }
-    for (let h = dayStart; h < end; h += HOUR_MS) {
-      await fill(h, Math.min(end, h + HOUR_MS), false);
-      if ((h - dayStart) % (6 * HOUR_MS) === 0) say(`filled minutes to ${new Date(h + HOUR_MS).toISOString()}`);
-    }
-    for (const i of indexes) await ds.query(i.indexdef);
     await ds.query(`VACUUM ANALYZE edge_rollups`);
     const fillSeconds = round((performance.now() - t0) / 1000);
 
@@ -132,10 +136,11 @@ export async function benchHourlyQueries(
     const closeSeconds = round((performance.now() - t1) / 1000);
     fullHours.sort((a, b) => a - b);
     await ds.query(`VACUUM ANALYZE edge_rollups_hourly`);
-    const [{ minutes, hours }] = (await ds.query(
-      `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours`,
-    )) as Array<{ minutes: string; hours: string }>;
-    say(`closed: ${hours} hour rows from ${minutes} minute rows in ${closeSeconds} s`);
+    const [{ minutes, hours, days: dayRows }] = (await ds.query(
+      `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours,
+        (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,
+    )) as Array<{ minutes: string; hours: string; days: string }>;
+    say(`closed: ${hours} hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`);
 
     const config = loadConfig({
       DATABASE_URL: databaseUrl,
@@ -192,6 +197,7 @@ export async function benchHourlyQueries(
       days,
       minuteRows: Number(minutes),
       hourRows: Number(hours),
+      dayRows: Number(dayRows),
       fillSeconds,
       closeSeconds,
       closeFullHourSeconds: Math.round(percentile(fullHours, 50) * 100) / 100,

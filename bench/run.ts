@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       });
       process.stdout.write(
         `\nAPI requests at ${r.edges.toLocaleString('en')} active edges per minute (${r.minuteRows.toLocaleString('en')} minute rows, ` +
-          `${r.hourRows.toLocaleString('en')} hour rows; one full hour closes in ${r.closeFullHourSeconds} s), ms:\n`,
+          `${r.hourRows.toLocaleString('en')} hour rows, ${r.dayRows.toLocaleString('en')} day rows; one full hour closes in ${r.closeFullHourSeconds} s), ms:\n`,
       );
       for (const q of r.requests)
         process.stdout.write(
