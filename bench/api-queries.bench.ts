@@ -39,7 +39,13 @@ const EDGES = 5000;
 const ACTIVE_PER_MINUTE = 250;
 const EVENTS = 200_000;
 
-const FILL_ROLLUPS = `
+/**
+ * INSERT of synthetic roll-up rows, one per (b, k) row of `from` (which also yields sn, sw, dn, dw:
+ * namespace and workload numbers, v: verdict, c: flows per minute, f: minutes per row). Edge k
+ * keeps its port, protocol, direction, reason, attribution and policy in every bench.
+ */
+export function syntheticRollupInsert(from: string): string {
+  return `
 INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
   attribution_level, policies, source, count, packets, bytes, first_seen, last_seen)
@@ -51,15 +57,21 @@ SELECT b, 'e' || k, 'prod', 'pod', 'ns-' || sn, 'Deployment/app-' || sw,
   CASE WHEN v = 'denied' THEN 'POLICY_DENIED' WHEN v = 'dropped' THEN 'CT_MAP_INSERTION_FAILED' WHEN v = 'audit' THEN 'POLICY_DENIED' ELSE '' END,
   CASE WHEN v = 'allowed' THEN '' WHEN k % 10 < 7 THEN 'inferred' WHEN k % 10 < 9 THEN 'reported' ELSE 'unknown' END,
   CASE WHEN v = 'allowed' OR k % 10 = 9 THEN '{}'::text[] ELSE ARRAY['ns-' || dn || '/deny-' || (k % 5)] END,
-  'hubble', c, c * 10, c * 1200, b + interval '1 second', b + interval '59 seconds'
-FROM (
-  SELECT b, k, k % 50 AS sn, (k / 50) % 20 AS sw, (k * 7 + k / 50) % 50 AS dn, (k / 3) % 20 AS dw,
-    CASE WHEN k % 100 < 85 THEN 'allowed' WHEN k % 100 < 97 THEN 'denied' WHEN k % 100 < 99 THEN 'dropped' ELSE 'audit' END AS v,
-    1 + ((k * 31 + m * 17) % 55) AS c
+  'hubble', c * f, c * f * 10, c * f * 1200, b + interval '1 second', b + f * interval '1 minute' - interval '1 second'
+FROM (${from}) AS x`;
+}
+
+/** The verdict of edge k: 85 % allowed, 12 % denied, 2 % dropped, 1 % audit. */
+export const EDGE_VERDICT = `CASE WHEN k % 100 < 85 THEN 'allowed' WHEN k % 100 < 97 THEN 'denied' WHEN k % 100 < 99 THEN 'dropped' ELSE 'audit' END`;
+
+/** Namespace and workload numbers of edge k's ends (50 namespaces x 20 workloads). */
+export const EDGE_ENDS = `k % 50 AS sn, (k / 50) % 20 AS sw, (k * 7 + k / 50) % 50 AS dn, (k / 3) % 20 AS dw`;
+
+const FILL_ROLLUPS = syntheticRollupInsert(`
+  SELECT b, k, ${EDGE_ENDS}, ${EDGE_VERDICT} AS v, 1 + ((k * 31 + m * 17) % 55) AS c, 1 AS f
   FROM generate_series(0, ${MINUTES - 1}) AS m,
     LATERAL (SELECT $1::timestamptz + m * interval '1 minute' AS b) AS t,
-    LATERAL (SELECT (e * 7919 + m * 13) % ${EDGES} AS k FROM generate_series(0, ${ACTIVE_PER_MINUTE - 1}) AS e) AS ed
-) AS x`;
+    LATERAL (SELECT (e * 7919 + m * 13) % ${EDGES} AS k FROM generate_series(0, ${ACTIVE_PER_MINUTE - 1}) AS e) AS ed`);
 
 const FILL_EVENTS = `
 INSERT INTO drop_events (flow_id, time, source, cluster, node, verdict, drop_reason, direction, src_kind, src_namespace,

@@ -9,7 +9,9 @@
  *  3. the policy evaluator with 1,000 policies and 10,000 pods, a what-if over a day of edges on
  *     that cluster (goal under 5 s), and the RSS growth of attribution
  *     over 1,000,000 distinct external addresses (an address scan; goal under 100 MB),
- *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows,
+ *  4. the API summary/timeseries queries over 24 h of roll-ups worth 10 million flows, and the
+ *     summary, time-series and /flows/edges requests through HTTP at 10,000 active edges per minute
+ *     over 24 h and 30 days, with the hourly roll-ups built by the closer (bench/hourly-queries.bench.ts),
  *  5. `dropscope import` as a child process (wall clock with start-up, peak RSS) on 200,000 lines
  *     of a sparse and of a dense service graph, each as a ratio to a bare JSON.parse of its file
  *     (bench/import-shapes.bench.ts),
@@ -17,7 +19,8 @@
  *     in-process `serve` on the same input (bench/kafka-path.bench.ts).
  *
  * Options: --flows N (default 1,000,000), --skip-api, --skip-policy, --skip-shapes, --skip-kafka,
- * --kafka-lines N (default 100,000), --keep (keep the file).
+ * --kafka-lines N (default 100,000), --keep (keep the file), --skip-hourly (the 30-day query stage:
+ * about 20 GB of disk and 15-30 minutes), --hourly-edges N (default 10,000), --hourly-days N (default 30).
  */
 import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -37,6 +40,7 @@ import { readLines } from '../src/ingest/line-reader.js';
 import { openDatabase } from '../src/storage/database.js';
 import { benchApiQueries } from './api-queries.bench.js';
 import { benchAttributionMemory } from './attribution-memory.bench.js';
+import { benchHourlyQueries } from './hourly-queries.bench.js';
 import { benchImportShapes, formatShapeResult } from './import-shapes.bench.js';
 import { benchPolicyEvaluator } from './policy-evaluator.bench.js';
 import { benchWhatIf } from './what-if.bench.js';
@@ -186,6 +190,30 @@ async function main(): Promise<void> {
     } finally {
       await apiDb.close();
       rmSync(apiDir, { recursive: true, force: true });
+    }
+  }
+
+  if (!flag('--skip-hourly')) {
+    const dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-hourly-'));
+    chmodSync(dir, 0o755);
+    const db = await openDatabase({ url: process.env.DATABASE_URL, dataDir: dir }, silentLogger);
+    try {
+      const url = process.env.DATABASE_URL ?? (await embeddedUrl(db.dataSource));
+      const r = await benchHourlyQueries(url, {
+        edges: value('--hourly-edges', 10_000),
+        days: value('--hourly-days', 30),
+      });
+      process.stdout.write(
+        `\nAPI requests at ${r.edges.toLocaleString('en')} active edges per minute (${r.minuteRows.toLocaleString('en')} minute rows, ` +
+          `${r.hourRows.toLocaleString('en')} hour rows, ${r.dayRows.toLocaleString('en')} day rows; one full hour closes in ${r.closeFullHourSeconds} s), ms:\n`,
+      );
+      for (const q of r.requests)
+        process.stdout.write(
+          `  ${q.name.padEnd(36)} p50 ${q.p50.toFixed(1).padStart(8)}  p95 ${q.p95.toFixed(1).padStart(8)}\n`,
+        );
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 

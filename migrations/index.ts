@@ -3,6 +3,7 @@ import { ApiIndexes1763900000000 } from './1763900000000-ApiIndexes.js';
 import { PolicyArrays1764000000000 } from './1764000000000-PolicyArrays.js';
 import { Alerts1764100000000 } from './1764100000000-Alerts.js';
 import { CheckpointGenerations1764250000000 } from './1764250000000-CheckpointGenerations.js';
+import { HourlyRollups1764300000000 } from './1764300000000-HourlyRollups.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   PolicyArrays1764000000000,
   Alerts1764100000000,
   CheckpointGenerations1764250000000,
+  HourlyRollups1764300000000,
 ];

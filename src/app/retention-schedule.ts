@@ -1,26 +1,32 @@
 import type { Logger } from '../common/logger.js';
+import type { RollupCloser } from '../storage/rollup-closer.js';
 import type { RetentionDays, RetentionStore } from '../storage/ports.js';
 
 /**
- * Runs a retention pass now and then every `everyMs`. The returned stop() waits for a pass in
- * progress: a pass cut off by shutdown is not a failure, and the pool must outlive it.
+ * Runs `task` now and then every `everyMs`, one pass at a time. The returned stop() aborts the
+ * signal and waits for a pass in progress: a pass cut off by shutdown is not a failure, and the
+ * pool must outlive it. Failures are logged and retried at the next tick.
  */
-export function scheduleRetention(
-  store: RetentionStore,
-  days: RetentionDays,
+export function schedulePeriodic(
+  what: string,
+  task: (signal: AbortSignal) => Promise<unknown>,
   log: Logger,
   everyMs: number,
-  now: () => number = Date.now,
 ): () => Promise<void> {
   const stopping = new AbortController();
   let pass: Promise<void> = Promise.resolve();
-  const run = () =>
-    (pass = store.deleteExpired(now(), days, stopping.signal).then(
+  let running = false;
+  const run = () => {
+    if (running) return; // a long pass (say, closing a backlog of hours) is not started twice
+    running = true;
+    pass = task(stopping.signal).then(
       () => undefined,
       (e: unknown) => {
-        if (!stopping.signal.aborted) log.error('retention failed; will retry', { error: String(e) });
+        if (!stopping.signal.aborted) log.error(`${what} failed; will retry`, { error: String(e) });
       },
-    ));
+    );
+    void pass.finally(() => (running = false));
+  };
   run();
   const timer = setInterval(run, everyMs);
   timer.unref();
@@ -29,4 +35,31 @@ export function scheduleRetention(
     clearInterval(timer);
     await pass;
   };
+}
+
+/** A retention pass now and then every `everyMs`. */
+export function scheduleRetention(
+  store: RetentionStore,
+  days: RetentionDays,
+  log: Logger,
+  everyMs: number,
+  now: () => number = Date.now,
+): () => Promise<void> {
+  return schedulePeriodic('retention', (signal) => store.deleteExpired(now(), days, signal), log, everyMs);
+}
+
+/** Closes every hour that ended more than `latenessMs` ago (and the days they complete), now and every `everyMs`. */
+export function scheduleRollupClosing(
+  closer: RollupCloser,
+  latenessMs: number,
+  log: Logger,
+  everyMs: number,
+  now: () => number = Date.now,
+): () => Promise<void> {
+  return schedulePeriodic(
+    'closing hourly and daily roll-ups',
+    (signal) => closer.closeThrough(now() - latenessMs, signal),
+    log,
+    everyMs,
+  );
 }

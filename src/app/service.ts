@@ -18,7 +18,7 @@ import { systemClock } from '../common/clock.js';
 import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
 import { openPipeline } from './composition.js';
-import { scheduleRetention } from './retention-schedule.js';
+import { scheduleRetention, scheduleRollupClosing } from './retention-schedule.js';
 import { createCollectors } from './wiring.js';
 
 export interface RunningService {
@@ -29,6 +29,8 @@ export interface RunningService {
 }
 
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
+/** How often closed hours are looked for (an hour closes HOURLY_ROLLUP_LATENESS after its end). */
+const ROLLUP_CLOSING_EVERY_MS = 60 * 1000;
 
 /**
  * Starts the roles the configuration asks for, in dependency order: the pipeline (database,
@@ -62,6 +64,15 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
           config.retention,
           log.child({ component: 'retention' }),
           RETENTION_EVERY_MS,
+        ),
+      );
+    if (aggregator)
+      pipeline.defer(
+        scheduleRollupClosing(
+          repositories.rollupCloser,
+          config.hourlyRollupLatenessMs,
+          log.child({ component: 'rollup-closer' }),
+          ROLLUP_CLOSING_EVERY_MS,
         ),
       );
 

@@ -67,12 +67,13 @@ describe('start-up checks', () => {
       GOLDMANE_TLS_CERT_FILE: pem,
       GOLDMANE_TLS_KEY_FILE: pem,
       RETENTION_DAYS: '0',
+      HOURLY_ROLLUP_RETENTION_DAYS: '0',
       DROP_EVENT_RETENTION_DAYS: '0',
       DEAD_LETTER_RETENTION_DAYS: '0',
     });
     expect(c.host).toBe('::1');
     expect(c.goldmane?.tls).toEqual({ caFile: pem, certFile: pem, keyFile: pem, serverName: undefined });
-    expect(c.retention).toEqual({ rollupDays: 0, eventDays: 0, deadLetterDays: 0 });
+    expect(c.retention).toEqual({ rollupDays: 0, hourlyRollupDays: 0, eventDays: 0, deadLetterDays: 0 });
     expect(loadConfig({ ...base, HOST: 'localhost' }).host).toBe('localhost');
   });
 

@@ -77,7 +77,9 @@ export interface AppConfig {
   /** POLICY_KUBERNETES=true: watch the Kubernetes API for the policy inventory. */
   policyKubernetes?: { apiUrl: string; tokenFile?: string; caFile?: string; readyTimeoutMs: number };
   auth: { disabled: boolean; readTokens: string[]; adminTokens: string[]; metricsOpen: boolean };
-  retention: { rollupDays: number; eventDays: number; deadLetterDays: number };
+  retention: { rollupDays: number; hourlyRollupDays: number; eventDays: number; deadLetterDays: number };
+  /** How long after an hour ends its minute roll-ups are summed into the hourly roll-ups. */
+  hourlyRollupLatenessMs: number;
   aggregator: { maxBatch: number };
   alerts: {
     slackWebhookUrl?: string;
@@ -404,9 +406,11 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     },
     retention: {
       rollupDays: int(env, 'RETENTION_DAYS', 30, 0, 3650),
+      hourlyRollupDays: int(env, 'HOURLY_ROLLUP_RETENTION_DAYS', 90, 0, 3650),
       eventDays: int(env, 'DROP_EVENT_RETENTION_DAYS', 7, 0, 3650),
       deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 0, 3650),
     },
+    hourlyRollupLatenessMs: duration(env, 'HOURLY_ROLLUP_LATENESS', '15m'),
     aggregator: { maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000) },
     alerts: {
       slackWebhookUrl: slack,

@@ -12,7 +12,8 @@ import {
   type ObservedEndpoint,
   type ReaderPage,
 } from './readers.js';
-import { ROLLUPS, SqlParams, whereClause } from './sql-filters.js';
+import { rollupSource } from './rollup-source.js';
+import { SqlParams } from './sql-filters.js';
 import { aggregateRows, iso, num, orNull, parseJson, type Queryable, type Row } from './sql-rows.js';
 
 const GROUP =
@@ -21,15 +22,16 @@ const GROUP_ORDER = '1, 2, 3, 4, 5, 6, 7, 8, 9, 10';
 
 /**
  * Hash-aggregates the window without labels (no DISTINCT or ordered aggregates, which force a
- * sort of every row), then fetches each listed edge's latest labels from its last bucket.
+ * sort of every row), then fetches each listed edge's latest labels from its last minute bucket
+ * (`source`: rollupSource's rows, hour rows carrying their last minute).
  */
-function edgeSql(where: string, page: string): string {
+function edgeSql(source: string, page: string): string {
   return `WITH g AS (
         SELECT ${GROUP}, bool_or(direction = 'ingress') AS ingress, bool_or(direction = 'egress') AS egress,
           bool_or(direction = 'unknown') AS unknown_direction,
           sum(count)::bigint AS count, sum(packets)::bigint AS packets, sum(bytes)::bigint AS bytes,
-          min(first_seen) AS first_seen, max(last_seen) AS last_seen, max(bucket) AS last_bucket
-        FROM edge_rollups WHERE ${where}
+          min(first_seen) AS first_seen, max(last_seen) AS last_seen, max(last_bucket) AS last_bucket
+        FROM ${source}
         GROUP BY ${GROUP_ORDER}
         ORDER BY count DESC, ${GROUP_ORDER}${page})
       SELECT g.*, l.src_labels::text AS src_labels, l.dst_labels::text AS dst_labels FROM g
@@ -79,10 +81,10 @@ export class PostgresEdgeReader implements EdgeReader {
 
   async edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>> {
     const ps = new SqlParams();
-    const where = whereClause(f, ROLLUPS, ps);
+    const source = await rollupSource(this.db, f, ps);
     const found = await aggregateRows(
       this.db,
-      edgeSql(where, ` LIMIT ${ps.add(limit + 1)} OFFSET ${ps.add(offset)}`),
+      edgeSql(source, ` LIMIT ${ps.add(limit + 1)} OFFSET ${ps.add(offset)}`),
       ps,
     );
     const more = found.length > limit;
@@ -107,7 +109,7 @@ export class PostgresEdgeReader implements EdgeReader {
     const f: DropFilters = { from: w.from, to: w.to, verdict: [...VERDICTS] };
     if (w.namespace !== undefined) f.namespace = w.namespace;
     if (w.cluster !== undefined) f.cluster = w.cluster;
-    const found = await aggregateRows(this.db, edgeSql(whereClause(f, ROLLUPS, ps), ''), ps);
+    const found = await aggregateRows(this.db, edgeSql(await rollupSource(this.db, f, ps), ''), ps);
     return found.map((r): ObservedEdge => ({
       cluster: String(r.cluster),
       src: observedEndpoint(r, 'src'),

@@ -28,6 +28,8 @@ export interface DeadLetterStore {
 /** Days each kind of data is kept; 0 keeps it forever. */
 export interface RetentionDays {
   rollupDays: number;
+  /** Hourly and daily roll-ups; never kept shorter than the minutes (readers take closed units from them). */
+  hourlyRollupDays: number;
   eventDays: number;
   deadLetterDays: number;
 }

@@ -3,6 +3,7 @@ import type { RollupWriter } from '../aggregator/rollup-writer.port.js';
 import type { Logger } from '../common/logger.js';
 import { PostgresCheckpointStore } from './checkpoint.store.js';
 import { PostgresDeadLetterStore } from './dead-letter.store.js';
+import { RollupCloser } from './rollup-closer.js';
 import { PartitionManager } from './partition.manager.js';
 import type { CheckpointStore, DeadLetterStore, RetentionStore } from './ports.js';
 import { PostgresRetentionStore } from './retention.store.js';
@@ -14,6 +15,8 @@ export interface WriteRepositories {
   checkpoints: CheckpointStore;
   deadLetters: DeadLetterStore;
   retention: RetentionStore;
+  /** Sums closed hours and days into the hourly and daily roll-ups (serve's schedule, after import). */
+  rollupCloser: RollupCloser;
 }
 
 /** The PostgreSQL implementations over one DataSource, sharing one partition manager. */
@@ -24,5 +27,6 @@ export function postgresWriteRepositories(ds: DataSource, log: Logger): WriteRep
     checkpoints: new PostgresCheckpointStore(ds),
     deadLetters: new PostgresDeadLetterStore(ds),
     retention: new PostgresRetentionStore(ds, partitions),
+    rollupCloser: new RollupCloser(ds, partitions, log.child({ component: 'rollup-closer' })),
   };
 }

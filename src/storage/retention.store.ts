@@ -15,6 +15,8 @@ export class PostgresRetentionStore implements RetentionStore {
   async deleteExpired(now: number, days: RetentionDays, signal?: AbortSignal): Promise<string[]> {
     const dropped = await this.partitions.dropExpired(now, {
       edge_rollups: days.rollupDays,
+      edge_rollups_hourly: hourlyDays(days),
+      edge_rollups_daily: hourlyDays(days),
       drop_events: days.eventDays,
     });
     if (days.deadLetterDays > 0 && !signal?.aborted)
@@ -24,4 +26,13 @@ export class PostgresRetentionStore implements RetentionStore {
       ]);
     return dropped;
   }
+}
+
+/**
+ * The hourly and daily roll-ups' retention in effect: at least the minutes' (a reader takes a closed
+ * hour or day from its table only, so its rows must outlive the minutes they replace); 0 keeps forever.
+ */
+export function hourlyDays(days: RetentionDays): number {
+  if (days.rollupDays === 0 || days.hourlyRollupDays === 0) return 0;
+  return Math.max(days.rollupDays, days.hourlyRollupDays);
 }

@@ -14,7 +14,8 @@ import {
   type Timeseries,
   type TimeseriesPoint,
 } from './readers.js';
-import { ROLLUPS, SqlParams, whereClause } from './sql-filters.js';
+import { rollupSource } from './rollup-source.js';
+import { SqlParams } from './sql-filters.js';
 import { aggregateRows, iso, num, orNull, rows, type Queryable } from './sql-rows.js';
 
 /** Grouping of each summary: SQL expressions (fixed text, never user input) and item field names. */
@@ -48,14 +49,13 @@ export class PostgresRollupStatsReader implements RollupStatsReader {
 
   async summary(f: DropFilters, by: SummaryBy, limit: number): Promise<{ by: SummaryBy; items: SummaryItem[] }> {
     const ps = new SqlParams();
-    const where = whereClause(f, ROLLUPS, ps);
+    const source = await rollupSource(this.db, f, ps);
     const groups = SUMMARY_GROUPS[by];
     const select = groups.map(([field, expr]) => `${expr} AS "${field}"`).join(', ');
     const groupBy = groups.map((_, i) => String(i + 1)).join(', ');
-    const from =
-      by === 'policy' ? 'edge_rollups LEFT JOIN LATERAL unnest(policies) AS p(policy) ON true' : 'edge_rollups';
+    const from = by === 'policy' ? `${source} LEFT JOIN LATERAL unnest(r.policies) AS p(policy) ON true` : source;
     const sql = `SELECT ${select}, sum(count)::bigint AS count, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-      FROM ${from} WHERE ${where}
+      FROM ${from}
       GROUP BY ${groupBy}
       ORDER BY count DESC, ${groupBy} LIMIT ${ps.add(limit)}`;
     const found = await aggregateRows(this.db, sql, ps);
@@ -79,10 +79,11 @@ export class PostgresRollupStatsReader implements RollupStatsReader {
     const stepMs = STEPS[step];
     const first = Math.floor(f.from / stepMs) * stepMs;
     const ps = new SqlParams();
-    const where = whereClause(f, ROLLUPS, ps);
+    // Hour and day rows fit steps of whole hours and days (the origin below is on both boundaries).
+    const source = await rollupSource(this.db, f, ps, { stepMs });
     const sql = `SELECT date_bin(${ps.add(`${stepMs / 1000} seconds`)}::interval, bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS t,
         verdict, sum(count)::bigint AS count
-      FROM edge_rollups WHERE ${where}
+      FROM ${source}
       GROUP BY 1, 2 ORDER BY 1`;
     const found = await aggregateRows(this.db, sql, ps);
     const points = new Map<number, TimeseriesPoint>();
@@ -108,10 +109,10 @@ export class PostgresRollupStatsReader implements RollupStatsReader {
 
   async policyDropStats(f: DropFilters, policy?: string): Promise<Map<string, PolicyDropStats>> {
     const ps = new SqlParams();
-    let where = whereClause(policy !== undefined ? { ...f, policy } : f, ROLLUPS, ps);
-    if (policy !== undefined) where += ` AND p.policy = ${ps.add(policy)}`;
+    const source = await rollupSource(this.db, policy !== undefined ? { ...f, policy } : f, ps);
+    const where = policy !== undefined ? ` WHERE p.policy = ${ps.add(policy)}` : '';
     const sql = `SELECT p.policy, verdict, sum(count)::bigint AS count, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-      FROM edge_rollups CROSS JOIN LATERAL unnest(policies) AS p(policy) WHERE ${where}
+      FROM ${source} CROSS JOIN LATERAL unnest(r.policies) AS p(policy)${where}
       GROUP BY 1, 2`;
     const out = new Map<string, PolicyDropStats>();
     for (const r of await rows(this.db, sql, ps)) {

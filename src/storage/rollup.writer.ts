@@ -7,12 +7,9 @@ import type { BatchRollup, DropEventRow } from '../aggregator/edge-rollup.js';
 import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.port.js';
 import { upsertCheckpoints } from './checkpoint.store.js';
 import { insertDeadLetters } from './dead-letter.store.js';
+import { addLateMinutes } from './rollup-closer.js';
 import type { PartitionManager } from './partition.manager.js';
-
-const ROLLUP_COLUMNS = `bucket timestamptz, edge_key text, cluster text, src_kind text, src_namespace text,
-  src_workload text, src_labels jsonb, dst_kind text, dst_namespace text, dst_workload text, dst_labels jsonb,
-  dst_port int, protocol text, verdict text, direction text, drop_reason text, attribution_level text, policies text[],
-  source text, count bigint, packets bigint, bytes bigint, first_seen double precision, last_seen double precision`;
+import { ROLLUP_COLUMNS } from './rollup-columns.js';
 
 const UPSERT_ROLLUPS = `
 INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
@@ -101,6 +98,8 @@ export function eventsToCopyText(events: DropEventRow[]): string {
 export interface PreparedBatch {
   days: Set<number>;
   rollups?: string;
+  /** The earliest roll-up bucket of the batch (ISO; they sort as times). */
+  firstBucket?: string;
   deadLetters: DeadLetter[];
   checkpoints: StreamCheckpoint[];
   /** Drop events in COPY text format. */
@@ -163,7 +162,9 @@ export class PostgresRollupWriter implements RollupWriter {
   private serialize(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): PreparedBatch {
     const r = [...batch.rollups.values()];
     const labelled: string[] = [];
+    let firstBucket: string | undefined;
     for (const row of r) {
+      if (firstBucket === undefined || row.bucket < firstBucket) firstBucket = row.bucket;
       const k = `${row.bucket}|${row.edge_key}`;
       if (this.labelled.has(k)) {
         row.src_labels = null;
@@ -174,6 +175,7 @@ export class PostgresRollupWriter implements RollupWriter {
       days: batch.days,
       // One JSON document per table: JSON.stringify is native and PostgreSQL parses JSON in C.
       rollups: r.length > 0 ? JSON.stringify(r) : undefined,
+      firstBucket,
       events: batch.events.length > 0 ? eventsToCopyText(batch.events) : undefined,
       deadLetters,
       checkpoints,
@@ -203,6 +205,8 @@ export class PostgresRollupWriter implements RollupWriter {
       await m.query(`SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
       if (p.rollups) await m.query(UPSERT_ROLLUPS, [p.rollups]);
       if (p.events) await copyIn(m.queryRunner, COPY_EVENTS, p.events);
+      // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts).
+      if (p.rollups && p.firstBucket) await addLateMinutes(m, p.rollups, p.firstBucket);
       await insertDeadLetters(m, p.deadLetters);
       await upsertCheckpoints(m, p.checkpoints);
     });

@@ -38,15 +38,21 @@ function workloadCondition(column: string, value: string, ps: SqlParams): string
  * on roll-ups is a caller error (the API rejects it before it gets here).
  */
 export function whereClause(f: DropFilters, table: TableColumns, ps: SqlParams): string {
+  const time =
+    table === ROLLUPS
+      ? timeRange('bucket', Math.floor(f.from / 60_000) * 60_000, f.to, ps)
+      : timeRange('time', f.from, f.to, ps);
+  return `${time} AND ${filterClause(f, table, ps)}`;
+}
+
+/** `column` in [from, to) (ms). */
+export function timeRange(column: string, from: number, to: number, ps: SqlParams): string {
+  return `${column} >= ${ps.add(new Date(from).toISOString())}::timestamptz AND ${column} < ${ps.add(new Date(to).toISOString())}::timestamptz`;
+}
+
+/** The conditions of every filter but the time range (shared by the minute and hour tables). */
+export function filterClause(f: DropFilters, table: TableColumns, ps: SqlParams): string {
   const c: string[] = [];
-  if (table === ROLLUPS) {
-    const fromMinute = Math.floor(f.from / 60_000) * 60_000;
-    c.push(`bucket >= ${ps.add(new Date(fromMinute).toISOString())}::timestamptz`);
-    c.push(`bucket < ${ps.add(new Date(f.to).toISOString())}::timestamptz`);
-  } else {
-    c.push(`time >= ${ps.add(new Date(f.from).toISOString())}::timestamptz`);
-    c.push(`time < ${ps.add(new Date(f.to).toISOString())}::timestamptz`);
-  }
   if (f.cluster !== undefined) c.push(`cluster = ${ps.add(f.cluster)}`);
   if (f.namespace !== undefined) {
     const n = ps.add(f.namespace);

@@ -34,7 +34,20 @@ describe('migrations against real PostgreSQL', () => {
     const partitioned = (await ds.query(
       `SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid ORDER BY 1`,
     )) as Array<{ relname: string }>;
-    expect(partitioned.map((r) => r.relname)).toEqual(['drop_events', 'edge_rollups']);
+    expect(partitioned.map((r) => r.relname)).toEqual([
+      'drop_events',
+      'edge_rollups',
+      'edge_rollups_daily',
+      'edge_rollups_hourly',
+    ]);
+    expect(await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions ORDER BY 1`)).toEqual([
+      { resolution: 'day', closed_through: null },
+      { resolution: 'hour', closed_through: null },
+    ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // HourlyRollups
+    expect(await tables()).not.toContain('edge_rollups_hourly');
+    expect(await tables()).not.toContain('edge_rollups_daily');
+    expect(await tables()).not.toContain('rollup_resolutions');
 
     expect(await tables()).toEqual(
       expect.arrayContaining(['alert_rules', 'alerts', 'alert_groups', 'silences', 'notification_outbox']),
@@ -66,6 +79,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // HourlyRollups
     await ds.undoLastMigration({ transaction: 'each' }); // CheckpointGenerations
     await ds.undoLastMigration({ transaction: 'each' }); // Alerts
     await ds.undoLastMigration({ transaction: 'each' });

@@ -1,0 +1,235 @@
+/**
+ * The coarser roll-up resolutions (hourly, daily), built exactly once from the finer ones:
+ * minutes → `edge_rollups_hourly` → `edge_rollups_daily`.
+ *
+ * Per resolution, `rollup_resolutions.closed_through` splits time in two: every minute before it
+ * is also summed in that resolution's table, no minute after it is. Two writers keep that true:
+ *  - the closer (RollupCloser) locks the marks' table EXCLUSIVE, sums the next unit's finer rows
+ *    into rows of the resolution and moves its mark past that unit, in ONE transaction;
+ *  - the minute writer (addLateMinutes, in the batch transaction) reads the marks FOR SHARE and adds
+ *    the batch's minutes that fall before a mark (late data: an import of old flows, a lagging
+ *    collector) to that resolution's rows as well.
+ * The two locks conflict, so a batch either commits before the closer reads the finer rows (and is
+ * in its sum) or reads the moved mark (and adds itself): no minute is counted twice or lost. A
+ * table lock rather than FOR UPDATE on the row because table locks queue fairly: writers whose
+ * transactions overlap without a gap (several aggregators) can starve a row-lock waiter, since
+ * FOR SHARE lockers do not queue behind it. Readers' plain SELECT of the marks never waits.
+ * The hot path pays one FOR SHARE of two rows per batch; the extra upserts run only for late minutes.
+ *
+ * A day closes once every hour of it is closed (the daily mark never passes the hourly one), so a
+ * minute before the daily mark is before the hourly mark too, and both sums stay exact.
+ */
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Logger } from '../common/logger.js';
+import type { PartitionManager } from './partition.manager.js';
+import { ROLLUP_COLUMNS } from './rollup-columns.js';
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** A coarser resolution: its table, its unit, and the finer table it is summed from. */
+export interface Resolution {
+  name: 'hour' | 'day';
+  table: 'edge_rollups_hourly' | 'edge_rollups_daily';
+  unitMs: number;
+  /** For date_bin (from the epoch-aligned origin below: UTC hours and days). */
+  interval: '1 hour' | '1 day';
+  source: 'edge_rollups' | 'edge_rollups_hourly';
+  /** The source's column holding the latest minute a row covers. */
+  sourceLast: 'bucket' | 'last_bucket';
+}
+
+export const HOURLY: Resolution = {
+  name: 'hour',
+  table: 'edge_rollups_hourly',
+  unitMs: HOUR_MS,
+  interval: '1 hour',
+  source: 'edge_rollups',
+  sourceLast: 'bucket',
+};
+export const DAILY: Resolution = {
+  name: 'day',
+  table: 'edge_rollups_daily',
+  unitMs: DAY_MS,
+  interval: '1 day',
+  source: 'edge_rollups_hourly',
+  sourceLast: 'last_bucket',
+};
+/** Finest first: each is summed from the one before it (or from the minutes). */
+export const RESOLUTIONS: readonly Resolution[] = [HOURLY, DAILY];
+
+/** Columns a coarse row takes from its finer rows (labels, sums and last_bucket are computed). */
+const KEY_COLUMNS = [
+  'cluster',
+  'src_kind',
+  'src_namespace',
+  'src_workload',
+  'dst_kind',
+  'dst_namespace',
+  'dst_workload',
+  'dst_port',
+  'protocol',
+  'verdict',
+  'direction',
+  'drop_reason',
+  'attribution_level',
+  'policies',
+  'source',
+] as const;
+
+const INSERT_COLUMNS = `bucket, edge_key, ${KEY_COLUMNS.join(', ')}, src_labels, dst_labels,
+  count, packets, bytes, first_seen, last_seen, last_bucket`;
+
+/** Every column but `source` follows from the edge key; min() picks one value without grouping by them. */
+const KEY_AGGREGATES = KEY_COLUMNS.map((c) => `min(${c})`).join(', ');
+
+/** A row's labels are its latest finer row's (the newest labels seen in the unit). */
+function labelAggregates(last: string): string {
+  return `(array_agg(src_labels ORDER BY ${last} DESC) FILTER (WHERE src_labels IS NOT NULL))[1],
+  (array_agg(dst_labels ORDER BY ${last} DESC) FILTER (WHERE dst_labels IS NOT NULL))[1]`;
+}
+
+/** The closer: one unit of finer rows summed into rows of the resolution ($1: the unit's start). */
+function closeSql(r: Resolution): string {
+  return `
+INSERT INTO ${r.table} (${INSERT_COLUMNS})
+SELECT $1::timestamptz, edge_key, ${KEY_AGGREGATES}, ${labelAggregates(r.sourceLast)},
+  sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
+FROM ${r.source}
+WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '${r.interval}'
+GROUP BY edge_key`;
+}
+
+/** The writer's late minutes ($1: the batch document, $2: the mark) added to their units. */
+function addLateSql(r: Resolution): string {
+  return `
+INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
+SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${KEY_AGGREGATES},
+  ${labelAggregates('bucket')}, sum(count), sum(packets), sum(bytes),
+  to_timestamp(min(first_seen) / 1000.0), to_timestamp(max(last_seen) / 1000.0), max(bucket)
+FROM json_to_recordset($1::json) AS r(${ROLLUP_COLUMNS})
+WHERE bucket < $2::timestamptz
+GROUP BY 1, 2
+ON CONFLICT (bucket, edge_key) DO UPDATE SET
+  count = h.count + EXCLUDED.count,
+  packets = h.packets + EXCLUDED.packets,
+  bytes = h.bytes + EXCLUDED.bytes,
+  first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
+  last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen),
+  src_labels = CASE WHEN EXCLUDED.last_bucket >= h.last_bucket THEN COALESCE(EXCLUDED.src_labels, h.src_labels)
+    ELSE COALESCE(h.src_labels, EXCLUDED.src_labels) END,
+  dst_labels = CASE WHEN EXCLUDED.last_bucket >= h.last_bucket THEN COALESCE(EXCLUDED.dst_labels, h.dst_labels)
+    ELSE COALESCE(h.dst_labels, EXCLUDED.dst_labels) END,
+  last_bucket = GREATEST(h.last_bucket, EXCLUDED.last_bucket)`;
+}
+
+const CLOSE_SQL = new Map(RESOLUTIONS.map((r) => [r.name, closeSql(r)]));
+const ADD_LATE_SQL = new Map(RESOLUTIONS.map((r) => [r.name, addLateSql(r)]));
+
+const MARKS = `SELECT resolution, closed_through FROM rollup_resolutions ORDER BY resolution`;
+
+interface Querier {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
+/** Each resolution's closed_through (ms), null when none closed yet. */
+export type Marks = Map<Resolution['name'], number | null>;
+
+function asMs(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v.getTime() : Date.parse(String(v));
+}
+
+function toMarks(found: unknown): Marks {
+  const out: Marks = new Map();
+  for (const r of found as Array<{ resolution: Resolution['name']; closed_through: unknown }>)
+    out.set(r.resolution, asMs(r.closed_through));
+  return out;
+}
+
+/** The marks as last committed. A stale value is safe for readers: marks never move back. */
+export async function closedThrough(db: Querier): Promise<Marks> {
+  return toMarks(await db.query(MARKS));
+}
+
+/**
+ * The minute writer's hook, called inside its batch transaction with the batch's roll-up document
+ * and its earliest bucket (ISO). Holds the marks FOR SHARE until the batch commits, so the closer
+ * cannot sum a unit while this batch's minutes in it are uncommitted. Called last before the
+ * checkpoints, so the lock is held only until the commit.
+ */
+export async function addLateMinutes(m: EntityManager, rollups: string, firstBucket: string): Promise<void> {
+  const marks = toMarks(await m.query(`${MARKS} FOR SHARE`));
+  const first = Date.parse(firstBucket);
+  for (const r of RESOLUTIONS) {
+    const mark = marks.get(r.name) ?? null;
+    if (mark !== null && first < mark)
+      await m.query(ADD_LATE_SQL.get(r.name)!, [rollups, new Date(mark).toISOString()]);
+  }
+}
+
+/** Closes hours, then days: each unit in its own transaction, so writers wait at most one unit's sum. */
+export class RollupCloser {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly partitions: PartitionManager,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Closes every hour that ends at or before `end` and holds minute rows, in time order, then every
+   * day whose hours are all closed; empty units are skipped. Returns the units closed. An aborted
+   * signal stops between units (each unit is whole or absent).
+   */
+  async closeThrough(end: number, signal?: AbortSignal): Promise<{ hours: number; days: number }> {
+    const hours = await this.close(HOURLY, Math.floor(end / HOUR_MS) * HOUR_MS, signal);
+    const hourMark = (await closedThrough(this.ds)).get('hour') ?? null;
+    const dayLimit = Math.min(Math.floor(end / DAY_MS), Math.floor((hourMark ?? -Infinity) / DAY_MS)) * DAY_MS;
+    const days = Number.isFinite(dayLimit) ? await this.close(DAILY, dayLimit, signal) : 0;
+    if (hours + days > 0) this.log.info('roll-ups closed', { hours, days });
+    return { hours, days };
+  }
+
+  private async close(r: Resolution, limit: number, signal?: AbortSignal): Promise<number> {
+    let closed = 0;
+    while (!signal?.aborted) {
+      // Outside the transaction: which unit is next, and its day's partition (creating one locks the table).
+      const next = await this.nextUnit(this.ds, r, limit);
+      if (next === null) break;
+      await this.partitions.ensure([Math.floor(next / DAY_MS)]);
+      const step = await this.ds.transaction(async (m) => {
+        await m.query(`LOCK TABLE rollup_resolutions IN EXCLUSIVE MODE`);
+        const unit = await this.nextUnit(m, r, limit);
+        if (unit === null) return 'done';
+        if (unit !== next) return 'retry'; // a writer added an earlier minute meanwhile
+        await m.query(CLOSE_SQL.get(r.name)!, [new Date(unit).toISOString()]);
+        await m.query(`UPDATE rollup_resolutions SET closed_through = $1::timestamptz WHERE resolution = $2`, [
+          new Date(unit + r.unitMs).toISOString(),
+          r.name,
+        ]);
+        return 'closed';
+      });
+      if (step === 'done') break;
+      if (step === 'closed') closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * The first unit holding finer rows between the mark and `limit`, or null. A mark moves only past
+   * units it closes: empty units after the last closed one stay open, so a later import of flows
+   * from that time is closed in bulk instead of going through the writers' late path.
+   */
+  private async nextUnit(db: Querier, r: Resolution, limit: number): Promise<number | null> {
+    const [{ mark, first }] = (await db.query(
+      `SELECT s.closed_through AS mark, (SELECT min(bucket) FROM ${r.source}
+          WHERE bucket >= COALESCE(s.closed_through, '-infinity') AND bucket < $1::timestamptz) AS first
+        FROM rollup_resolutions s WHERE s.resolution = $2`,
+      [new Date(limit).toISOString(), r.name],
+    )) as Array<{ mark: unknown; first: unknown }>;
+    const closed = asMs(mark);
+    if (closed !== null && closed >= limit) return null;
+    const t = asMs(first);
+    return t === null ? null : Math.floor(t / r.unitMs) * r.unitMs;
+  }
+}

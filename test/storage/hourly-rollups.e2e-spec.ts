@@ -1,0 +1,382 @@
+/**
+ * The hourly and daily roll-ups over real PostgreSQL, fed through the real minute writer: the
+ * closer sums closed hours and days once, late minutes into a closed unit reach its rows through the writer,
+ * a failure inside the closer's transaction leaves nothing half-counted, concurrent writers and
+ * closers never count a minute twice or lose one, and the readers answer exactly what a
+ * minute-only query answers (windows starting and ending mid-hour and mid-minute).
+ * Expected values are written by hand from the flows below.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import type { Attribution } from '../../src/aggregator/attribution.port.js';
+import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
+import { silentLogger } from '../../src/common/logger.js';
+import type { FlowRecord } from '../../src/flow/flow-record.js';
+import { createDataSource } from '../../src/storage/data-source.js';
+import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
+import { RollupCloser } from '../../src/storage/rollup-closer.js';
+import { PartitionManager } from '../../src/storage/partition.manager.js';
+import type { DropFilters } from '../../src/storage/readers.js';
+import { PostgresRollupStatsReader } from '../../src/storage/rollup-stats.reader.js';
+import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
+import { createTestDatabase } from '../support/test-database.js';
+
+const T0 = Date.parse('2025-03-01T10:00:00Z');
+const at = (hhmm: string) => Date.parse(`2025-03-01T${hhmm}Z`);
+const ALL = ['allowed', 'denied', 'dropped', 'audit'];
+const DENY: Attribution = {
+  level: 'reported',
+  policies: [{ kind: 'NetworkPolicy', namespace: 'db', name: 'deny-web' }],
+};
+
+/** A flow `minute` minutes after T0 (at second 5), from shop/web to db/pg:5432 unless told otherwise. */
+function flow(minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    id: `f${minute}-${count}-${over.verdict ?? ''}`,
+    source: 'hubble',
+    cluster: 'c1',
+    time: new Date(T0 + minute * 60_000 + 5_000).toISOString(),
+    verdict: 'denied',
+    direction: 'egress',
+    src: { kind: 'pod', namespace: 'shop', workload: { kind: 'Deployment', name: 'web' }, labels: { app: 'web' } },
+    dst: { kind: 'pod', namespace: 'db', workload: { kind: 'StatefulSet', name: 'pg' }, labels: { app: 'pg' } },
+    protocol: 'TCP',
+    dstPort: 5432,
+    count,
+    policies: [],
+    ...over,
+  };
+}
+
+async function open(): Promise<{ ds: DataSource; drop(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const ds = createDataSource(db.url, 6);
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  return {
+    ds,
+    drop: async () => {
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+describe('hourly roll-ups', () => {
+  let db: Awaited<ReturnType<typeof open>>;
+  let ds: DataSource;
+  let writer: PostgresRollupWriter;
+  let closer: RollupCloser;
+  let stats: PostgresRollupStatsReader;
+  let edges: PostgresEdgeReader;
+
+  const write = async (flows: Array<[FlowRecord, Attribution | undefined]>) => {
+    const b = new BatchRollup();
+    for (const [f, a] of flows) b.add(f, a);
+    await writer.writeBatch(b, [], []);
+  };
+  const hourRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS hour, verdict, count::int AS count,
+          to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
+        FROM edge_rollups_hourly WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
+    )) as Array<{ hour: string; verdict: string; count: number; last_bucket: string }>;
+  const dayRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD') AS day, verdict, count::int AS count,
+          to_char(last_bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS last_bucket
+        FROM edge_rollups_daily ORDER BY 1, 2`,
+    )) as Array<{ day: string; verdict: string; count: number; last_bucket: string }>;
+  const mark = async (resolution = 'hour') =>
+    (
+      (await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = $1`, [resolution])) as Array<{
+        closed_through: Date | null;
+      }>
+    )[0].closed_through?.toISOString() ?? null;
+
+  beforeAll(async () => {
+    db = await open();
+    ds = db.ds;
+    const partitions = new PartitionManager(ds, silentLogger);
+    writer = new PostgresRollupWriter(ds, partitions);
+    closer = new RollupCloser(ds, partitions, silentLogger);
+    stats = new PostgresRollupStatsReader(ds);
+    edges = new PostgresEdgeReader(ds);
+    const v2 = { app: 'web', v: '2' };
+    const v3 = { app: 'web', v: '3' };
+    const web = (labels: Record<string, string>) => ({
+      kind: 'pod' as const,
+      namespace: 'shop',
+      workload: { kind: 'Deployment', name: 'web' },
+      labels,
+    });
+    // Edge D (denied, credited to db/deny-web): 10:05 x2, 10:59 x3, 11:30 x4 (labels v2), 12:10 x5 (v3).
+    // Edge A (allowed): 10:00 x1, 11:00 x10, 12:59 x7.
+    // The day before: D at 23:50 x9, A at 08:00 x6.
+    await write([
+      [flow(-610, 9), DENY],
+      [flow(-1560, 6, { verdict: 'allowed' }), undefined],
+      [flow(5, 2), DENY],
+      [flow(59, 3), DENY],
+      [flow(90, 4, { src: web(v2) }), DENY],
+      [flow(130, 5, { src: web(v3) }), DENY],
+      [flow(0, 1, { verdict: 'allowed' }), undefined],
+      [flow(60, 10, { verdict: 'allowed' }), undefined],
+      [flow(179, 7, { verdict: 'allowed' }), undefined],
+    ]);
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('closes the hours that ended by the given time and the days they complete, once, and moves the marks', async () => {
+    expect(await mark()).toBeNull();
+    // Hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00; then day 02-28 from its hours.
+    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ hours: 4, days: 1 });
+    expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect(await mark('day')).toBe('2025-03-01T00:00:00.000Z');
+    expect(await dayRows()).toEqual([
+      { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { day: '02-28', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
+    ]);
+    expect(await hourRows()).toEqual([
+      { hour: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
+      { hour: '10:00', verdict: 'denied', count: 5, last_bucket: '10:59' },
+      { hour: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
+      { hour: '11:00', verdict: 'denied', count: 4, last_bucket: '11:30' },
+    ]);
+    const [d10] = (await ds.query(
+      `SELECT first_seen, last_seen, src_labels, policies FROM edge_rollups_hourly WHERE bucket = $1 AND verdict = 'denied'`,
+      ['2025-03-01T10:00:00Z'],
+    )) as Array<{ first_seen: Date; last_seen: Date; src_labels: unknown; policies: string[] }>;
+    expect(d10).toEqual({
+      first_seen: new Date('2025-03-01T10:05:05Z'),
+      last_seen: new Date('2025-03-01T10:59:05Z'),
+      src_labels: { app: 'web' },
+      policies: ['db/deny-web'],
+    });
+    // Again: nothing left to close, nothing counted twice.
+    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ hours: 0, days: 0 });
+    expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
+  });
+
+  it('adds late minutes of a closed hour to its hour rows through the writer, and only those', async () => {
+    // D at 10:30 x100 (closed hour 10) with A at 12:30 x20 (open hour 12) in one batch; then a new
+    // edge X (dropped, port 6379) at 11:01 x8 into closed hour 11.
+    await write([
+      [flow(30, 100), DENY],
+      [flow(150, 20, { verdict: 'allowed' }), undefined],
+    ]);
+    await write([
+      [flow(61, 8, { verdict: 'dropped', dstPort: 6379, dropReason: 'CT_MAP_INSERTION_FAILED' }), undefined],
+    ]);
+    // D at 02-28 12:00 x50: into the closed day (and a new row of its closed hour 12:00).
+    await write([[flow(-1320, 50), DENY]]);
+    expect(await dayRows()).toEqual([
+      { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { day: '02-28', verdict: 'denied', count: 59, last_bucket: '02-28 23:50' },
+    ]);
+    expect(await hourRows()).toEqual([
+      { hour: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
+      { hour: '10:00', verdict: 'denied', count: 105, last_bucket: '10:59' },
+      { hour: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
+      { hour: '11:00', verdict: 'denied', count: 4, last_bucket: '11:30' },
+      { hour: '11:00', verdict: 'dropped', count: 8, last_bucket: '11:01' },
+    ]);
+    expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+  });
+
+  it('a window holding a whole closed day reads it from the daily rows, hours and minutes around it', async () => {
+    // Day 02-28 (D 59, A 6), hours 10 and 11 of 03-01, minutes 12:00-12:15 of 03-01.
+    const WD: DropFilters = { from: Date.parse('2025-02-27T23:10:00Z'), to: at('12:15:40'), verdict: ALL };
+    const s = await stats.summary(WD, 'edge', 10);
+    expect(s.items.map((i) => [i.verdict, i.count, i.firstSeen])).toEqual([
+      ['denied', 173, '2025-02-28T12:00:05.000Z'], // 59 + 105 + 4 + 5
+      ['allowed', 17, '2025-02-28T08:00:05.000Z'], // 6 + 1 + 10
+      ['dropped', 8, '2025-03-01T11:01:05.000Z'],
+    ]);
+    const daily = await stats.timeseries(WD, '1d');
+    expect(daily.items.map((p) => [p.time.slice(0, 10), p.count, p.verdicts.denied])).toEqual([
+      ['2025-02-27', 0, 0],
+      ['2025-02-28', 65, 59],
+      ['2025-03-01', 133, 114],
+    ]);
+  });
+
+  // Minute buckets 10:30 through 12:15: minutes [10:30, 11:00), hour 11, minutes [12:00, 12:15:40).
+  const W: DropFilters = { from: at('10:30:20'), to: at('12:15:40'), verdict: ALL };
+
+  it('summary over a window starting and ending mid-hour: the ragged ends come from the minutes', async () => {
+    const s = await stats.summary(W, 'edge', 10);
+    expect(s.items.map((i) => [i.verdict, i.dstPort, i.count, i.firstSeen, i.lastSeen])).toEqual([
+      ['denied', 5432, 112, '2025-03-01T10:30:05.000Z', '2025-03-01T12:10:05.000Z'], // 100 + 3 + 4 + 5
+      ['allowed', 5432, 10, '2025-03-01T11:00:05.000Z', '2025-03-01T11:00:05.000Z'],
+      ['dropped', 6379, 8, '2025-03-01T11:01:05.000Z', '2025-03-01T11:01:05.000Z'],
+    ]);
+    const byPolicy = await stats.summary({ ...W, verdict: ['denied'] }, 'policy', 10);
+    expect(byPolicy.items.map((i) => [i.policy, i.count])).toEqual([['db/deny-web', 112]]);
+    expect((await stats.policyDropStats(W)).get('db/deny-web')).toMatchObject({
+      count: 112,
+      verdicts: { denied: 112 },
+    });
+  });
+
+  it('time series: hour steps use the hour rows, finer steps the minutes, same points either way', async () => {
+    const hourly = await stats.timeseries(W, '1h');
+    expect(hourly.items).toEqual([
+      { time: '2025-03-01T10:00:00.000Z', count: 103, verdicts: { allowed: 0, denied: 103, dropped: 0, audit: 0 } },
+      { time: '2025-03-01T11:00:00.000Z', count: 22, verdicts: { allowed: 10, denied: 4, dropped: 8, audit: 0 } },
+      { time: '2025-03-01T12:00:00.000Z', count: 5, verdicts: { allowed: 0, denied: 5, dropped: 0, audit: 0 } },
+    ]);
+    const fine = await stats.timeseries(W, '15m');
+    expect(fine.items.filter((p) => p.count > 0).map((p) => [p.time.slice(11, 16), p.count])).toEqual([
+      ['10:30', 100],
+      ['10:45', 3],
+      ['11:00', 18],
+      ['11:30', 4],
+      ['12:00', 5],
+    ]);
+  });
+
+  it('edge list: counts and the latest labels, from the last minute whether in an hour row or not', async () => {
+    const page = await edges.edges(W, 10, 0);
+    expect(page.items.map((e) => [e.verdict, e.count, e.src.labels])).toEqual([
+      ['denied', 112, { app: 'web', v: '3' }],
+      ['allowed', 10, { app: 'web' }],
+      ['dropped', 8, { app: 'web' }],
+    ]);
+    // D's last minute before 12:05 is 11:30, inside the closed hour 11.
+    const early = await edges.edges({ ...W, to: at('12:05:00') }, 10, 0);
+    expect(early.items[0]).toMatchObject({ verdict: 'denied', count: 107, src: { labels: { app: 'web', v: '2' } } });
+  });
+
+  it('answers exactly what the minutes alone answer, for every reader and several windows', async () => {
+    const windows: DropFilters[] = [
+      W,
+      { ...W, to: at('12:05:00') },
+      { from: T0, to: at('13:00:00'), verdict: ALL },
+      { from: at('10:59:59'), to: at('12:00:00'), verdict: ['denied', 'dropped'] },
+      { from: at('11:00:00'), to: at('11:00:30'), verdict: ALL },
+      { ...W, namespace: 'db', policy: 'db/deny-web', verdict: ['denied'] },
+      { ...W, workload: 'web', direction: ['egress'] },
+      { from: Date.parse('2025-02-27T23:10:00Z'), to: at('12:15:40'), verdict: ALL },
+      { from: Date.parse('2025-02-28T05:00:00Z'), to: at('10:00:00'), verdict: ALL },
+      { from: Date.parse('2025-02-28T00:00:00Z'), to: at('00:00:00'), verdict: ['denied'] },
+    ];
+    const answers = async () => {
+      const out: unknown[] = [];
+      for (const w of windows) {
+        for (const by of ['edge', 'policy', 'namespace', 'reason', 'workload'] as const)
+          out.push(await stats.summary(w, by, 50));
+        out.push(await stats.timeseries(w, '1h'), await stats.timeseries(w, '1d'), await stats.timeseries(w, '5m'));
+        out.push(await edges.edges(w, 50, 0), await edges.observedEdges(w), [...(await stats.policyDropStats(w))]);
+      }
+      return out;
+    };
+    const withHours = await answers();
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
+    try {
+      expect(await answers()).toEqual(withHours);
+    } finally {
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = 'hour'`);
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T00:00:00Z' WHERE resolution = 'day'`);
+    }
+  });
+
+  it('a failure inside the closer leaves the hour unclosed and uncounted; the next pass counts it once', async () => {
+    // Hour 12: D x5, A x7 + x20. The mark update fails after the hour rows were inserted.
+    await ds.query(`CREATE FUNCTION fail_mark() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`);
+    await ds.query(
+      `CREATE TRIGGER fail_mark BEFORE UPDATE ON rollup_resolutions FOR EACH ROW EXECUTE FUNCTION fail_mark()`,
+    );
+    await expect(closer.closeThrough(at('14:00:00'))).rejects.toThrow(/injected failure/);
+    expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
+    await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
+    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ hours: 1, days: 0 });
+    expect(await mark()).toBe('2025-03-01T13:00:00.000Z');
+    expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([
+      { hour: '12:00', verdict: 'allowed', count: 27, last_bucket: '12:59' },
+      { hour: '12:00', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
+  });
+});
+
+describe('hourly and daily roll-ups under concurrent writers and closers', () => {
+  let db: Awaited<ReturnType<typeof open>>;
+
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('counts every minute exactly once in the hour and day rows', async () => {
+    const { ds } = db;
+    const partitions = new PartitionManager(ds, silentLogger);
+    // Six hours across midnight: 03-01 21:00 to 03-02 03:00 (minutes 660 to 1019 after T0).
+    const HOURS = 6;
+    const START = 660;
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    let written = 0;
+    let writtenFirstDay = 0;
+    // Three writers (say, three Kafka partitions' aggregators) on disjoint clusters; every batch
+    // spreads over all six hours, so once an hour or a day is closed later batches are late into it.
+    const writerLoop = async (cluster: string, batches: number) => {
+      const w = new PostgresRollupWriter(ds, partitions);
+      for (let i = 0; i < batches; i++) {
+        const b = new BatchRollup();
+        for (let j = 0; j < 30; j++) {
+          const count = 1 + random(9);
+          const minute = START + random(HOURS * 60);
+          written += count;
+          if (minute < START + 180) writtenFirstDay += count;
+          b.add(flow(minute, count, { cluster, dstPort: 8000 + random(5) }), undefined);
+        }
+        await w.writeBatch(b, [], []);
+      }
+    };
+    const closerLoop = async () => {
+      const c = new RollupCloser(ds, partitions, silentLogger);
+      for (let h = 1; h <= HOURS; h++) await c.closeThrough(T0 + (START / 60 + h) * 3_600_000);
+    };
+    // Some minutes in every hour first, so the closers have units to close while writers go on.
+    await Promise.all([writerLoop('c0', 5), writerLoop('c1', 5), writerLoop('c2', 5)]);
+    await Promise.all([writerLoop('c0', 30), writerLoop('c1', 30), closerLoop(), writerLoop('c2', 30), closerLoop()]);
+    await new RollupCloser(ds, partitions, silentLogger).closeThrough(T0 + (START / 60 + HOURS) * 3_600_000);
+
+    const marks = (await ds.query(
+      `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS mark FROM rollup_resolutions ORDER BY 1`,
+    )) as Array<{ resolution: string; mark: string }>;
+    expect(marks).toEqual([
+      { resolution: 'day', mark: '03-02 00:00' },
+      { resolution: 'hour', mark: '03-02 03:00' },
+    ]);
+    const [sums] = (await ds.query(
+      `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours,
+        (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
+    )) as Array<{ minutes: number; hours: number; days: number }>;
+    expect(sums).toEqual({ minutes: written, hours: written, days: writtenFirstDay });
+    // Row by row: every coarse row is the sum of its minutes, and no (unit, edge) is missing.
+    for (const [table, unit, mark] of [
+      ['edge_rollups_hourly', '1 hour', '2025-03-02T03:00:00Z'],
+      ['edge_rollups_daily', '1 day', '2025-03-02T00:00:00Z'],
+    ]) {
+      const fromMinutes = `SELECT date_bin('${unit}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS unit, edge_key,
+          sum(count) AS count, sum(packets) AS packets, min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+          max(bucket) AS last_bucket
+        FROM edge_rollups WHERE bucket < '${mark}' GROUP BY 1, 2`;
+      const stored = `SELECT bucket, edge_key, count, packets, first_seen, last_seen, last_bucket FROM ${table}`;
+      const differ = (await ds.query(
+        `(${fromMinutes} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${fromMinutes})`,
+      )) as unknown[];
+      expect(differ).toEqual([]);
+    }
+  });
+});
