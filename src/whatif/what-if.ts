@@ -72,18 +72,17 @@ interface SideVerdict {
 
 const refText = (r: PolicyRef): string => `${r.kind === 'NetworkPolicy' ? '' : `${r.kind} `}${policyRefString(r)}`;
 
-function directionText(d: DirectionDecision, src: string, dst: string): string {
-  const side = d.direction === 'egress' ? `egress from ${src}` : `ingress to ${dst}`;
+/** The text of a direction's decision after its side (`egress from X`), which is all that varies per edge. */
+function directionTail(d: DirectionDecision): string {
   const tier = d.tier !== undefined ? `tier ${d.tier}` : 'no tier';
   if (d.allowed) {
-    if (d.basis === 'rule') return `${side} allowed by ${[...new Set(d.allowedBy.map(refText))].join(', ')} (${tier})`;
-    return `${side} not isolated`;
+    if (d.basis === 'rule') return ` allowed by ${[...new Set(d.allowedBy.map(refText))].join(', ')} (${tier})`;
+    return ' not isolated';
   }
-  if (d.basis === 'rule')
-    return `${side} denied explicitly by ${[...new Set(d.deniedBy.map(refText))].join(', ')} (${tier})`;
+  if (d.basis === 'rule') return ` denied explicitly by ${[...new Set(d.deniedBy.map(refText))].join(', ')} (${tier})`;
   if (d.basis === 'end-of-tier')
-    return `${side} denied at the end of ${tier}: no rule of ${[...new Set(d.deniedBy.map(refText))].join(', ')} matches`;
-  return `${side} denied by default isolation: isolated by ${[...new Set(d.isolatedBy.map(refText))].join(', ')}, no rule admits`;
+    return ` denied at the end of ${tier}: no rule of ${[...new Set(d.deniedBy.map(refText))].join(', ')} matches`;
+  return ` denied by default isolation: isolated by ${[...new Set(d.isolatedBy.map(refText))].join(', ')}, no rule admits`;
 }
 
 function verdictOf(d: PolicyDecision): WhatIfVerdict {
@@ -112,24 +111,52 @@ function changedScope(current: PolicyInventory, next: PolicyInventory): { all: b
   return { all, namespaces };
 }
 
-function sideVerdict(d: PolicyDecision, src: string, dst: string): SideVerdict {
+/** What a decision says, apart from the endpoint texts: computed once per pair of direction decisions. */
+interface VerdictTemplate {
+  verdict: WhatIfVerdict;
+  deniedBy: string[];
+  allowedBy: string[];
+  /** The directions that explain the verdict, with their text after the side. */
+  parts: Array<{ direction: DirectionDecision['direction']; tail: string }>;
+  uncertain: string[];
+}
+
+/** Direction decisions are shared by the evaluator, so templates are memoized by the pair. */
+const templates = new WeakMap<DirectionDecision, WeakMap<DirectionDecision, VerdictTemplate>>();
+
+function verdictTemplate(d: PolicyDecision): VerdictTemplate {
+  let byIngress = templates.get(d.egress);
+  if (!byIngress) templates.set(d.egress, (byIngress = new WeakMap()));
+  let t = byIngress.get(d.ingress);
+  if (t) return t;
   const dirs = [d.egress, d.ingress];
-  const uncertain = dirs.flatMap((x) => x.uncertain);
+  const uncertain = [...new Set(dirs.flatMap((x) => x.uncertain))];
   const denied = dirs.filter((x) => !x.allowed);
   const deniedBy = new Set<string>();
   for (const x of denied)
     for (const r of x.deniedBy.length > 0 ? x.deniedBy : x.isolatedBy) deniedBy.add(policyRefString(r));
   const allowedBy = new Set<string>();
   for (const x of dirs) if (x.allowed) for (const r of x.allowedBy) allowedBy.add(policyRefString(r));
-  const text = (denied.length > 0 ? denied : dirs.filter((x) => x.applies)).map((x) => directionText(x, src, dst));
-  let reason = text.length > 0 ? text.join('; ') : 'neither end is a pod that policies select';
-  if (uncertain.length > 0) reason = `cannot decide: ${[...new Set(uncertain)].join('; ')} (${reason})`;
-  return {
+  t = {
     verdict: uncertain.length > 0 ? 'uncertain' : d.allowed ? 'allowed' : 'denied',
     deniedBy: [...deniedBy],
     allowedBy: [...allowedBy],
-    reason,
+    parts: (denied.length > 0 ? denied : dirs.filter((x) => x.applies)).map((x) => ({
+      direction: x.direction,
+      tail: directionTail(x),
+    })),
+    uncertain,
   };
+  byIngress.set(d.ingress, t);
+  return t;
+}
+
+function sideVerdict(d: PolicyDecision, src: string, dst: string): SideVerdict {
+  const t = verdictTemplate(d);
+  const text = t.parts.map((p) => (p.direction === 'egress' ? `egress from ${src}` : `ingress to ${dst}`) + p.tail);
+  let reason = text.length > 0 ? text.join('; ') : 'neither end is a pod that policies select';
+  if (t.uncertain.length > 0) reason = `cannot decide: ${t.uncertain.join('; ')} (${reason})`;
+  return { verdict: t.verdict, deniedBy: t.deniedBy.slice(), allowedBy: t.allowedBy.slice(), reason };
 }
 
 /** An edge endpoint as the evaluator sees it, or why it cannot be evaluated. */
@@ -272,13 +299,14 @@ export function whatIf(
     const dst = resolver.resolve(edge.dst, dstKey);
     const probe = { src: src.ep, dst: dst.ep, port: edge.dstPort, protocol: edge.protocol };
     const unknown = [src.unknown, dst.unknown].filter((x): x is string => x !== undefined);
-    const bd = before.evaluate(probe);
+    // Every merged edge is a distinct pair of identities: a decision cache would never hit.
+    const bd = before.evaluateUncached(probe);
     const affected =
       scope.all ||
       (edge.src.namespace !== undefined && scope.namespaces.has(edge.src.namespace)) ||
       (edge.dst.namespace !== undefined && scope.namespaces.has(edge.dst.namespace));
     const b = { verdict: verdictOf(bd) };
-    const a = sideVerdict(affected ? after.evaluate(probe) : bd, src.text, dst.text);
+    const a = sideVerdict(affected ? after.evaluateUncached(probe) : bd, src.text, dst.text);
     if (unknown.length > 0) {
       b.verdict = 'uncertain';
       a.verdict = 'uncertain';
