@@ -106,12 +106,15 @@ export class InventoryFlowAttributor implements FlowAttributor {
     this.memo = new LruCache(options.attributionCacheSize ?? 50_000);
   }
 
-  /** The evaluator for the current snapshot. */
+  /** The evaluator for the current snapshot (updated, not rebuilt, when only pods changed). */
   currentEvaluator(): NetworkPolicyEvaluator {
     if (this.source instanceof NetworkPolicyEvaluator) return this.source;
     const inv = this.source instanceof PolicyInventory ? this.source : this.source.current();
-    if (!this.evaluator || this.evaluator.inventory !== inv) {
-      this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+    if (!this.evaluator) this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+    else if (this.evaluator.inventory !== inv) {
+      // Only pods changed: the compiled policies and decision caches are kept (withInventory).
+      // Attributions also depend on which namespaces the snapshot covers: start them over.
+      this.evaluator = this.evaluator.withInventory(inv);
       this.memo.clear();
     }
     return this.evaluator;

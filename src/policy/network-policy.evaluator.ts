@@ -152,15 +152,18 @@ const PORT_SLOTS = 65537;
 const PROTO_SLOTS = 32;
 const MAX_KEYED_ID = Math.floor(Number.MAX_SAFE_INTEGER / (PORT_SLOTS * PROTO_SLOTS));
 
+/** What is memoized per endpoint object: its context, and its ids in one interner generation. */
 interface IdentityIds {
+  ctx: Ctx;
+  /** The interner generation of the ids below (-1: none yet). */
   generation: number;
   /** Without named ports: as a source, and for selection. */
   src: number;
   /** With named ports when rules use them: as a destination. */
   dst: number;
   /** The endpoint's plans once looked up (null: nothing selects it), saving the lookup by id. */
-  ingress?: DirectionPlan | null;
-  egress?: DirectionPlan | null;
+  ingress: DirectionPlan | null | undefined;
+  egress: DirectionPlan | null | undefined;
 }
 
 function fixedDirection(direction: PolicyDirection, applies: boolean, notes: readonly string[]): DirectionDecision {
@@ -206,10 +209,9 @@ class CompiledState {
   usesNamedPorts = false;
   readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
   readonly interner: IdentityInterner;
-  /** Identities per endpoint object, valid only in the interner generation they were made in. */
+  /** Context and identities per endpoint object (an endpoint object does not change). */
   readonly identityMemo = new WeakMap<PolicyEndpoint, IdentityIds>();
   readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
-  readonly ctxMemo = new WeakMap<PolicyEndpoint, Ctx>();
   /** Canonical label strings per label object (flows and pods share label objects). */
   readonly labelKeys = new WeakMap<Labels, string>();
   /** Plans by the selection identity (the source id) of the enforcing endpoint; ids: cleared on restart. */
@@ -437,12 +439,11 @@ export class NetworkPolicyEvaluator {
     return k;
   }
 
-  private ipSignature(ipText: string | undefined): string {
+  private ipSignature(ipText: string | undefined, ip: ParsedIp | undefined): string {
     const s = this.s;
     if (ipText === undefined || s.ipMatchers.length === 0) return '';
     let sig = s.ipSigCache.get(ipText);
     if (sig === undefined) {
-      const ip = parseIp(ipText);
       sig = '';
       if (ip) for (let i = 0; i < s.ipMatchers.length; i++) if (s.ipMatchers[i](ip)) sig += `${i},`;
       s.ipSigCache.set(ipText, sig);
@@ -450,52 +451,51 @@ export class NetworkPolicyEvaluator {
     return sig;
   }
 
+  /** The memo of an endpoint, with ids of the current interner generation. */
   private identity(ep: PolicyEndpoint): IdentityIds {
     const s = this.s;
-    const memo = s.identityMemo.get(ep);
-    if (memo && memo.generation === s.interner.generation) return memo;
-    const ns = ep.namespace ?? '';
-    let nsId = '';
-    if (ep.kind === 'pod') {
-      const nsl = this.nsLabelsOf(ep);
-      nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : this.labelsKey(nsl);
-    }
-    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${this.labelsKey(ep.labels)}|${nsId}|${this.ipSignature(ep.ip)}`;
-    const withPorts =
-      s.usesNamedPorts && ep.kind === 'pod'
-        ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
-        : base;
-    let ids: IdentityIds;
-    do {
-      const generation = s.interner.generation;
-      const src = s.interner.intern(base);
-      ids = { generation, src, dst: withPorts === base ? src : s.interner.intern(withPorts) };
-    } while (ids.generation !== s.interner.generation);
-    s.identityMemo.set(ep, ids);
-    return ids;
-  }
-
-  private ctx(ep: PolicyEndpoint): Ctx {
-    // An endpoint object does not change: its context (parsed address, namespace labels, label
-    // views) is built once.
-    let c = this.s.ctxMemo.get(ep);
-    if (!c) {
-      c = {
+    let memo = s.identityMemo.get(ep);
+    if (memo === undefined) {
+      const ctx: Ctx = {
         ep,
         nsLabels: this.nsLabelsOf(ep),
         ip: ep.ip !== undefined ? parseIp(ep.ip) : undefined,
         isPod: ep.kind === 'pod' && !ep.hostNetwork,
       };
-      this.s.ctxMemo.set(ep, c);
+      memo = { ctx, generation: -1, src: 0, dst: 0, ingress: undefined, egress: undefined };
+      s.identityMemo.set(ep, memo);
     }
-    return c;
+    if (memo.generation === s.interner.generation) return memo;
+    const ns = ep.namespace ?? '';
+    let nsId = '';
+    if (ep.kind === 'pod') {
+      const nsl = memo.ctx.nsLabels;
+      nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : this.labelsKey(nsl);
+    }
+    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${this.labelsKey(ep.labels)}|${nsId}|${this.ipSignature(ep.ip, memo.ctx.ip)}`;
+    const withPorts =
+      s.usesNamedPorts && ep.kind === 'pod'
+        ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
+        : base;
+    do {
+      memo.generation = s.interner.generation;
+      memo.src = s.interner.intern(base);
+      memo.dst = withPorts === base ? memo.src : s.interner.intern(withPorts);
+    } while (memo.generation !== s.interner.generation);
+    memo.ingress = undefined;
+    memo.egress = undefined;
+    return memo;
+  }
+
+  private ctx(ep: PolicyEndpoint): Ctx {
+    return this.identity(ep).ctx;
   }
 
   // ---- internals: decision ----
 
   private decide(probe: PolicyProbe, proto: string, src: IdentityIds, dst: IdentityIds): PolicyDecision {
-    const srcCtx = this.ctx(probe.src);
-    const dstCtx = this.ctx(probe.dst);
+    const srcCtx = src.ctx;
+    const dstCtx = dst.ctx;
     const egress = this.direction('egress', srcCtx, src, dstCtx, dstCtx, probe.port, proto);
     const ingress = this.direction('ingress', dstCtx, dst, srcCtx, dstCtx, probe.port, proto);
     return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
@@ -553,10 +553,18 @@ export class NetworkPolicyEvaluator {
     port: number | undefined,
     proto: string,
   ): DirectionDecision {
-    if (!self.isPod) return self.ep.kind === 'pod' ? FIXED.hostNetwork[direction] : FIXED.notPod[direction];
-    let plan = selfIds[direction];
-    if (plan === undefined) selfIds[direction] = plan = this.plan(direction, self, selfIds.src) ?? null;
-    if (!plan) return FIXED.notIsolated[direction];
+    const egress = direction === 'egress';
+    if (!self.isPod) {
+      const fixed = self.ep.kind === 'pod' ? FIXED.hostNetwork : FIXED.notPod;
+      return egress ? fixed.egress : fixed.ingress;
+    }
+    let plan = egress ? selfIds.egress : selfIds.ingress;
+    if (plan === undefined) {
+      plan = this.plan(direction, self, selfIds.src) ?? null;
+      if (egress) selfIds.egress = plan;
+      else selfIds.ingress = plan;
+    }
+    if (!plan) return egress ? FIXED.notIsolated.egress : FIXED.notIsolated.ingress;
     const rules = plan.rules;
     const n = rules.length;
     if (n > MAX_KEYED_RULES) {
