@@ -155,7 +155,8 @@ async function main(): Promise<void> {
       `\npolicy evaluator (${p.policies.toLocaleString('en')} policies, ${p.pods.toLocaleString('en')} pods): ` +
         `${p.coldDecisionsPerSecond.toLocaleString('en')} decisions/s cold (goal ≥ 500,000; ` +
         `${p.coldDecisionsPerCpuSecond.toLocaleString('en')} per CPU s; ` +
-        `${p.coldWithCompileDecisionsPerSecond.toLocaleString('en')} with the ${p.compileMs} ms compile), ` +
+        `${p.coldWithCompileDecisionsPerSecond.toLocaleString('en')} with the ${p.compileMs} ms compile; ` +
+        `${p.coldLazyDecisionsPerSecond.toLocaleString('en')} without precomputed pods), ` +
         `${p.warmDecisionsPerSecond.toLocaleString('en')} warm, ` +
         `${p.afterPodChangeDecisionsPerSecond.toLocaleString('en')} after a pod change ` +
         `(compiled policies ${p.afterPodChangeKeptCompilation ? 'kept' : 'rebuilt'}), ` +

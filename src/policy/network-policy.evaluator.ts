@@ -37,7 +37,7 @@ import type {
 import { DEFAULT_TIER } from './compiled-policy.js';
 import { ADMIN_TIER, BASELINE_TIER } from './policy-model.js';
 import { IdentityInterner } from './identity-interner.js';
-import { canonicalLabels, type Labels } from './label-selector.js';
+import { canonicalLabels, labelValue, type Labels } from './label-selector.js';
 import { LruCache } from './lru-cache.js';
 import { PairCache } from './decision-cache.js';
 import { SelectionIndex } from './selection-index.js';
@@ -303,6 +303,7 @@ export class NetworkPolicyEvaluator {
     shared?: CompiledState,
   ) {
     this.s = shared ?? new CompiledState(inventory, options, compilers);
+    if (!shared && options.precomputePods) this.precomputePods();
   }
 
   /**
@@ -511,6 +512,14 @@ export class NetworkPolicyEvaluator {
       const d = p[direction];
       if (d && p.selects(self)) selecting.push({ p, d });
     }
+    const plan = this.planOf(direction, selecting);
+    byId.set(id, plan);
+    return plan;
+  }
+
+  /** The shared plan of a selecting list (in evaluation order); undefined when it is empty. */
+  private planOf(direction: PolicyDirection, selecting: Selected[]): DirectionPlan | undefined {
+    const s = this.s;
     let plan: DirectionPlan | undefined;
     if (selecting.length > 0) {
       const key = selecting.map((x) => s.selection.rankOf(x.p)).join(',');
@@ -540,8 +549,76 @@ export class NetworkPolicyEvaluator {
         s.plansBySelection[direction].set(key, plan);
       }
     }
-    byId.set(id, plan);
     return plan;
+  }
+
+  /**
+   * Every inventory pod's identity and plans, computed from the policies' side: each policy's
+   * selected pods come from a pod index (namespace → pods, then label key=value → pods for the
+   * policy's selection hint) and are confirmed with its selector, so no policy scans every pod
+   * unless it selects across namespaces without a required label. Part of compiling.
+   */
+  private precomputePods(): void {
+    const s = this.s;
+    const byNamespace = new Map<string, PodObject[]>();
+    const all: PodObject[] = [];
+    for (const pod of this.inventory.pods) {
+      if (pod.hostNetwork) continue;
+      all.push(pod);
+      let l = byNamespace.get(pod.namespace);
+      if (!l) byNamespace.set(pod.namespace, (l = []));
+      l.push(pod);
+    }
+    // label key=value → pods, per namespace ('' for all), built for the keys hints use.
+    const byLabel = new Map<string, Map<string, Map<string, PodObject[]>>>();
+    const podsWith = (ns: string | undefined, key: string, value: string): readonly PodObject[] => {
+      const scope = ns ?? '';
+      let byKey = byLabel.get(scope);
+      if (!byKey) byLabel.set(scope, (byKey = new Map()));
+      let byValue = byKey.get(key);
+      if (!byValue) {
+        byKey.set(key, (byValue = new Map()));
+        for (const pod of ns === undefined ? all : (byNamespace.get(ns) ?? [])) {
+          const v = labelValue(pod.labels, key);
+          if (v === undefined) continue;
+          let l = byValue.get(v);
+          if (!l) byValue.set(v, (l = []));
+          l.push(pod);
+        }
+      }
+      return byValue.get(value) ?? [];
+    };
+    const selected = new Map<PodObject, { ingress: Selected[]; egress: Selected[] }>();
+    for (const pod of all) selected.set(pod, { ingress: [], egress: [] });
+    for (const p of s.selection.ordered) {
+      if (!p.ingress && !p.egress) continue;
+      const ns = s.selection.namespaceOf(p);
+      const hint = p.selectionHint;
+      const candidates: Iterable<PodObject> = hint
+        ? new Set(hint.values.flatMap((v) => podsWith(ns, hint.key, v)))
+        : ns === undefined
+          ? all
+          : (byNamespace.get(ns) ?? []);
+      for (const pod of candidates) {
+        const ctx = this.identity(this.endpointForPod(pod)).ctx;
+        if (!p.selects(ctx)) continue;
+        const lists = selected.get(pod);
+        if (!lists) continue;
+        if (p.ingress) lists.ingress.push({ p, d: p.ingress });
+        if (p.egress) lists.egress.push({ p, d: p.egress });
+      }
+    }
+    for (const [pod, lists] of selected) {
+      const ids = this.identity(this.endpointForPod(pod));
+      if (ids.ingress === undefined) {
+        ids.ingress = this.planOf('ingress', lists.ingress) ?? null;
+        s.plans.ingress.set(ids.src, ids.ingress ?? undefined);
+      }
+      if (ids.egress === undefined) {
+        ids.egress = this.planOf('egress', lists.egress) ?? null;
+        s.plans.egress.set(ids.src, ids.egress ?? undefined);
+      }
+    }
   }
 
   private direction(

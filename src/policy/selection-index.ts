@@ -49,7 +49,10 @@ export class SelectionIndex {
   private readonly rank = new Map<CompiledPolicy, number>();
 
   /** `ordered`: every policy in evaluation order; `namespaceOf` gives a policy's namespace. */
-  constructor(ordered: readonly CompiledPolicy[], namespaceOf: (p: CompiledPolicy) => string | undefined) {
+  constructor(
+    readonly ordered: readonly CompiledPolicy[],
+    readonly namespaceOf: (p: CompiledPolicy) => string | undefined,
+  ) {
     const local = new Map<string, CompiledPolicy[]>();
     const global: CompiledPolicy[] = [];
     ordered.forEach((p, i) => {

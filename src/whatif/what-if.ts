@@ -111,52 +111,66 @@ function changedScope(current: PolicyInventory, next: PolicyInventory): { all: b
   return { all, namespaces };
 }
 
-/** What a decision says, apart from the endpoint texts: computed once per pair of direction decisions. */
-interface VerdictTemplate {
-  verdict: WhatIfVerdict;
-  deniedBy: string[];
-  allowedBy: string[];
-  /** The directions that explain the verdict, with their text after the side. */
-  parts: Array<{ direction: DirectionDecision['direction']; tail: string }>;
-  uncertain: string[];
+/** What a direction decision says, apart from the endpoint texts: computed once per decision. */
+interface DirectionSummary {
+  deniedBy: readonly string[];
+  allowedBy: readonly string[];
+  tail: string;
 }
 
-/** Direction decisions are shared by the evaluator, so templates are memoized by the pair. */
-const templates = new WeakMap<DirectionDecision, WeakMap<DirectionDecision, VerdictTemplate>>();
+/** Direction decisions are shared by the evaluator (one per plan and rule outcome): memoized. */
+const summaries = new WeakMap<DirectionDecision, DirectionSummary>();
 
-function verdictTemplate(d: PolicyDecision): VerdictTemplate {
-  let byIngress = templates.get(d.egress);
-  if (!byIngress) templates.set(d.egress, (byIngress = new WeakMap()));
-  let t = byIngress.get(d.ingress);
-  if (t) return t;
-  const dirs = [d.egress, d.ingress];
-  const uncertain = [...new Set(dirs.flatMap((x) => x.uncertain))];
-  const denied = dirs.filter((x) => !x.allowed);
-  const deniedBy = new Set<string>();
-  for (const x of denied)
-    for (const r of x.deniedBy.length > 0 ? x.deniedBy : x.isolatedBy) deniedBy.add(policyRefString(r));
-  const allowedBy = new Set<string>();
-  for (const x of dirs) if (x.allowed) for (const r of x.allowedBy) allowedBy.add(policyRefString(r));
-  t = {
-    verdict: uncertain.length > 0 ? 'uncertain' : d.allowed ? 'allowed' : 'denied',
-    deniedBy: [...deniedBy],
-    allowedBy: [...allowedBy],
-    parts: (denied.length > 0 ? denied : dirs.filter((x) => x.applies)).map((x) => ({
-      direction: x.direction,
+function summaryOf(x: DirectionDecision): DirectionSummary {
+  let s = summaries.get(x);
+  if (!s) {
+    const denied = x.allowed ? [] : x.deniedBy.length > 0 ? x.deniedBy : x.isolatedBy;
+    s = {
+      deniedBy: [...new Set(denied.map(policyRefString))],
+      allowedBy: x.allowed ? [...new Set(x.allowedBy.map(policyRefString))] : [],
       tail: directionTail(x),
-    })),
-    uncertain,
-  };
-  byIngress.set(d.ingress, t);
-  return t;
+    };
+    summaries.set(x, s);
+  }
+  return s;
+}
+
+/** The names of two lists, in order, each once. */
+function union(a: readonly string[], b: readonly string[]): string[] {
+  if (b.length === 0) return a.slice();
+  if (a.length === 0) return b.slice();
+  return [...new Set([...a, ...b])];
 }
 
 function sideVerdict(d: PolicyDecision, src: string, dst: string): SideVerdict {
-  const t = verdictTemplate(d);
-  const text = t.parts.map((p) => (p.direction === 'egress' ? `egress from ${src}` : `ingress to ${dst}`) + p.tail);
-  let reason = text.length > 0 ? text.join('; ') : 'neither end is a pod that policies select';
-  if (t.uncertain.length > 0) reason = `cannot decide: ${t.uncertain.join('; ')} (${reason})`;
-  return { verdict: t.verdict, deniedBy: t.deniedBy.slice(), allowedBy: t.allowedBy.slice(), reason };
+  const eg = summaryOf(d.egress);
+  const ing = summaryOf(d.ingress);
+  const egDenied = !d.egress.allowed;
+  const ingDenied = !d.ingress.allowed;
+  const deniedBy = union(egDenied ? eg.deniedBy : [], ingDenied ? ing.deniedBy : []);
+  const allowedBy = union(egDenied ? [] : eg.allowedBy, ingDenied ? [] : ing.allowedBy);
+  // The denied directions explain a denial; otherwise every direction that applies.
+  const egText = egDenied || (!ingDenied && d.egress.applies);
+  const ingText = ingDenied || (!egDenied && d.ingress.applies);
+  let reason =
+    egText && ingText
+      ? `egress from ${src}${eg.tail}; ingress to ${dst}${ing.tail}`
+      : egText
+        ? `egress from ${src}${eg.tail}`
+        : ingText
+          ? `ingress to ${dst}${ing.tail}`
+          : 'neither end is a pod that policies select';
+  const uncertain =
+    d.egress.uncertain.length + d.ingress.uncertain.length > 0
+      ? [...new Set([...d.egress.uncertain, ...d.ingress.uncertain])]
+      : [];
+  if (uncertain.length > 0) reason = `cannot decide: ${uncertain.join('; ')} (${reason})`;
+  return {
+    verdict: uncertain.length > 0 ? 'uncertain' : d.allowed ? 'allowed' : 'denied',
+    deniedBy,
+    allowedBy,
+    reason,
+  };
 }
 
 /** An edge endpoint as the evaluator sees it, or why it cannot be evaluated. */

@@ -86,8 +86,11 @@ function relabel(store: InventoryStore, inv: PolicyInventory, ref: string, label
 }
 
 describe('an evaluator across snapshots that change only pods', () => {
-  it('the baseline cluster, decided from the NetworkPolicy semantics', () => {
-    const ev = new NetworkPolicyEvaluator(cluster().snapshot());
+  it.each([
+    ['worked out on first use', {}],
+    ['precomputed from the pod index', { precomputePods: true }],
+  ])('the baseline cluster, decided from the NetworkPolicy semantics (pods %s)', (_, options) => {
+    const ev = new NetworkPolicyEvaluator(cluster().snapshot(), options);
     expect(allowed(ev, 'shop/client', 'shop/web')).toBe(true);
     expect(allowed(ev, 'shop/client', 'shop/web', 81)).toBe(false); // only port 80 is admitted
     expect(allowed(ev, 'ops/probe', 'shop/web')).toBe(true); // team=b and app=probe
@@ -234,7 +237,10 @@ describe('an evaluator across snapshots that change only pods', () => {
 });
 
 describe('selection index and shared decisions', () => {
-  it('finds policies by any value of an In requirement and never by a value the pod lacks', () => {
+  it.each([
+    ['worked out on first use', {}],
+    ['precomputed from the pod index', { precomputePods: true }],
+  ])('finds policies by any value of an In requirement, never by a value the pod lacks (pods %s)', (_, options) => {
     const store = new InventoryStore();
     for (const o of [
       ns('x', {}),
@@ -265,7 +271,7 @@ describe('selection index and shared decisions', () => {
       const r = store.upsertRaw(o);
       if (r.status !== 'ok') throw new Error(JSON.stringify(r));
     }
-    const ev = new NetworkPolicyEvaluator(store.snapshot());
+    const ev = new NetworkPolicyEvaluator(store.snapshot(), options);
     const iso = (ref: string): string[] => names(decide(ev, 'x/a', ref).ingress.isolatedBy);
     expect(iso('x/a')).toEqual(['x/ab']);
     expect(iso('x/b')).toEqual(['x/ab']);
