@@ -292,6 +292,43 @@ function category(i: WhatIfItem): 'changed' | 'uncertain' | 'unchanged' {
   return i.before !== i.after ? 'changed' : 'unchanged';
 }
 
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Changed edges first, then by count, ties by the text of `[src, dst, dstPort, protocol]` as JSON.
+ * That text is compared as its parts are: a JSON object is never a prefix of another, so the
+ * first difference falls in the first differing part, and `,` and `"` sort before digits and
+ * letters. So each endpoint's JSON is ranked once and items compare by numbers.
+ */
+function sortItems(items: readonly WhatIfItem[]): Array<{ i: WhatIfItem; c: 'changed' | 'uncertain' | 'unchanged' }> {
+  const json = new Map<string, number>();
+  const texts = items.map((i) => {
+    const src = JSON.stringify(i.src);
+    const dst = JSON.stringify(i.dst);
+    json.set(src, 0);
+    json.set(dst, 0);
+    return { src, dst };
+  });
+  [...json.keys()].sort(byText).forEach((t, n) => json.set(t, n));
+  const keyed = items.map((i, n) => ({
+    i,
+    c: category(i),
+    src: json.get(texts[n].src) ?? 0,
+    dst: json.get(texts[n].dst) ?? 0,
+    port: String(i.dstPort),
+  }));
+  keyed.sort(
+    (x, y) =>
+      RANK[x.c] - RANK[y.c] ||
+      y.i.count - x.i.count ||
+      x.src - y.src ||
+      x.dst - y.dst ||
+      byText(x.port, y.port) ||
+      byText(x.i.protocol, y.i.protocol),
+  );
+  return keyed;
+}
+
 /** Evaluate observed edges before and after a proposal. */
 export function whatIf(
   current: PolicyInventory,
@@ -343,8 +380,7 @@ export function whatIf(
       reason: a.reason,
     });
   }
-  const keyed = items.map((i) => ({ i, c: category(i), k: JSON.stringify([i.src, i.dst, i.dstPort, i.protocol]) }));
-  keyed.sort((x, y) => RANK[x.c] - RANK[y.c] || y.i.count - x.i.count || (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+  const keyed = sortItems(items);
   const summary = { edges: items.length, newlyDenied: 0, newlyAllowed: 0, unchanged: 0, uncertain: 0 };
   for (const { i, c } of keyed) {
     if (c === 'uncertain') summary.uncertain++;
