@@ -127,6 +127,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
   private endpoints = new WeakMap<object, Map<string, MappedEndpoint[]>>();
   /** External and host endpoints by address (bounded: addresses are unbounded). */
   private addresses = new LruCache<string, PolicyEndpoint>(10_000);
+  private hosts = new LruCache<string, PolicyEndpoint>(1_000);
   /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
   private readonly decisionIds = new WeakMap<PolicyDecision, number>();
   private nextDecisionId = 1;
@@ -151,6 +152,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
       this.memo.clear();
       this.endpoints = new WeakMap();
       this.addresses.clear();
+      this.hosts.clear();
     }
     return this.evaluator;
   }
@@ -181,16 +183,18 @@ export class InventoryFlowAttributor implements FlowAttributor {
   /** policyEndpointFromFlow, memoized where the mapping needed no guess and reads only the snapshot. */
   private endpoint(evaluator: NetworkPolicyEvaluator, e: FlowEndpoint, notes: string[]): PolicyEndpoint {
     if ((e.kind === 'world' || e.kind === 'network' || e.kind === 'host') && e.ip !== undefined) {
-      const k = `${e.kind === 'host' ? 'h' : 'x'}${e.ip}`;
-      let ep = this.addresses.get(k);
-      if (!ep) this.addresses.set(k, (ep = policyEndpointFromFlow(evaluator, e, notes)));
+      const cache = e.kind === 'host' ? this.hosts : this.addresses;
+      let ep = cache.get(e.ip);
+      if (!ep) cache.set(e.ip, (ep = policyEndpointFromFlow(evaluator, e, notes)));
       return ep;
     }
     const labels = e.labels;
-    // Without labels the mapping may read the observed endpoints, which change: not memoized.
-    if (labels === undefined || (e.kind !== 'pod' && e.kind !== 'service') || !hasKeys(labels))
+    if (labels === undefined || (e.kind !== 'pod' && e.kind !== 'service'))
       return policyEndpointFromFlow(evaluator, e, notes);
     let byName = this.endpoints.get(labels);
+    // Without labels the mapping may read the observed endpoints, which change: not memoized
+    // (a label object in the memo had labels when it was put there).
+    if (!byName && !hasKeys(labels)) return policyEndpointFromFlow(evaluator, e, notes);
     const name = e.pod ?? e.ip ?? '';
     const same = byName?.get(name);
     if (same) for (const m of same) if (sameMapping(m.from, e)) return m.ep;

@@ -236,6 +236,37 @@ describe('an evaluator across snapshots that change only pods', () => {
   });
 });
 
+describe("the flow attributor's endpoint memo", () => {
+  it('tells apart flow endpoints that share one label object but not namespace or pod', () => {
+    const att = new InventoryFlowAttributor(cluster().snapshot(), { observeEndpoints: false });
+    const labels = { app: 'client' };
+    const flow = (namespace: string, podName: string, ip: string): FlowRecord => ({
+      id: `${namespace}/${podName}`,
+      source: 'hubble',
+      cluster: 'c',
+      time: '2026-01-01T00:00:00Z',
+      verdict: 'denied',
+      direction: 'ingress',
+      src: { kind: 'pod', namespace, pod: podName, labels, ip },
+      dst: { kind: 'pod', namespace: 'shop', pod: 'web', labels: { app: 'web' }, ip: '10.0.0.1' },
+      protocol: 'TCP',
+      dstPort: 80,
+      count: 1,
+      policies: [],
+    });
+    // app=client of shop is admitted by web-ingress; app=client of ops is not (same-namespace rule).
+    expect(att.attribute(flow('shop', 'client', '10.0.0.2')).level).toBe('unknown');
+    const other = att.attribute(flow('ops', 'client-7', '10.0.1.7'));
+    expect(other.level).toBe('inferred');
+    expect(other.isolatedBy).toEqual(['shop/web-ingress']);
+    expect(att.attribute(flow('shop', 'client', '10.0.0.2')).level).toBe('unknown');
+    // A world source by address, twice: the same answer.
+    const world: FlowRecord = { ...flow('shop', 'client', '10.0.0.2'), src: { kind: 'world', ip: '203.0.113.9' } };
+    expect(att.attribute(world).level).toBe('inferred');
+    expect(att.attribute({ ...world, id: 'again' }).level).toBe('inferred');
+  });
+});
+
 describe('selection index and shared decisions', () => {
   it.each([
     ['worked out on first use', {}],
