@@ -435,6 +435,12 @@ export class NetworkPolicyEvaluator {
   }
 
   private labelsKey(labels: Labels): string {
+    // External and host endpoints bring a new empty object each: no memo entry for those.
+    for (const _ in labels) return this.memoLabelsKey(labels);
+    return '';
+  }
+
+  private memoLabelsKey(labels: Labels): string {
     let k = this.s.labelKeys.get(labels);
     if (k === undefined) this.s.labelKeys.set(labels, (k = canonicalLabels(labels)));
     return k;
