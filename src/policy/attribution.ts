@@ -126,8 +126,8 @@ export class InventoryFlowAttributor implements FlowAttributor {
    */
   private endpoints = new WeakMap<object, Map<string, MappedEndpoint[]>>();
   /** External and host endpoints by address (bounded: addresses are unbounded). */
-  private addresses = new LruCache<string, PolicyEndpoint>(10_000);
-  private hosts = new LruCache<string, PolicyEndpoint>(1_000);
+  private addresses = new LruCache<string, PolicyEndpoint>(2_000);
+  private hosts = new LruCache<string, PolicyEndpoint>(500);
   /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
   private readonly decisionIds = new WeakMap<PolicyDecision, number>();
   private nextDecisionId = 1;

@@ -212,8 +212,6 @@ class CompiledState {
   /** Context and identities per endpoint object (an endpoint object does not change). */
   readonly identityMemo = new WeakMap<PolicyEndpoint, IdentityIds>();
   readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
-  /** Canonical label strings per label object (flows and pods share label objects). */
-  readonly labelKeys = new WeakMap<Labels, string>();
   /** Plans by the selection identity (the source id) of the enforcing endpoint; ids: cleared on restart. */
   readonly plans = {
     ingress: new Map<number, DirectionPlan | undefined>(),
@@ -434,18 +432,6 @@ export class NetworkPolicyEvaluator {
       : { ...ep.namespaceLabels, [NAMESPACE_NAME_LABEL]: ns };
   }
 
-  private labelsKey(labels: Labels): string {
-    // External and host endpoints bring a new empty object each: no memo entry for those.
-    for (const _ in labels) return this.memoLabelsKey(labels);
-    return '';
-  }
-
-  private memoLabelsKey(labels: Labels): string {
-    let k = this.s.labelKeys.get(labels);
-    if (k === undefined) this.s.labelKeys.set(labels, (k = canonicalLabels(labels)));
-    return k;
-  }
-
   private ipSignature(ipText: string | undefined, ip: ParsedIp | undefined): string {
     const s = this.s;
     if (ipText === undefined || s.ipMatchers.length === 0) return '';
@@ -477,9 +463,9 @@ export class NetworkPolicyEvaluator {
     let nsId = '';
     if (ep.kind === 'pod') {
       const nsl = memo.ctx.nsLabels;
-      nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : this.labelsKey(nsl);
+      nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : canonicalLabels(nsl);
     }
-    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${this.labelsKey(ep.labels)}|${nsId}|${this.ipSignature(ep.ip, memo.ctx.ip)}`;
+    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ep.ip, memo.ctx.ip)}`;
     const withPorts =
       s.usesNamedPorts && ep.kind === 'pod'
         ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
