@@ -39,6 +39,7 @@ function workloads(inv: PolicyInventory): EdgeEndpoint[] {
 export function syntheticEdges(inv: PolicyInventory, count: number): ObservedEdge[] {
   const r = seededRandom(11);
   const ws = workloads(inv);
+  const index = new Map(ws.map((w, i) => [w, i]));
   const ports = [8080, 8081, 9090, 443, 53];
   const day = Date.parse('2025-01-01T00:00:00Z');
   const seen = new Set<string>();
@@ -51,7 +52,8 @@ export function syntheticEdges(inv: PolicyInventory, count: number): ObservedEdg
         : ws[Math.floor(r() * ws.length)];
     const dstPort = ports[Math.floor(r() * ports.length)];
     const protocol = dstPort === 53 && r() < 0.5 ? 'UDP' : 'TCP';
-    const key = `${src.namespace}/${JSON.stringify(src.labels)}>${dst.namespace ?? dst.ips[0]}/${JSON.stringify(dst.labels)}:${protocol}/${dstPort}`;
+    // Workloads are distinct by namespace and labels: their index names them.
+    const key = `${index.get(src)}>${index.get(dst) ?? dst.ips[0]}:${protocol}/${dstPort}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const first = day + Math.floor(r() * 80_000_000);

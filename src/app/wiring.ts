@@ -71,7 +71,13 @@ export async function createAttribution(
     const policies = new CombinedInventorySource({
       paths: config.policyManifests,
       logger: log.child({ component: 'policy-inventory' }),
-      kubernetes: { apiUrl: k8s.apiUrl, tokenFile: k8s.tokenFile, caFile: k8s.caFile, registry },
+      kubernetes: {
+        apiUrl: k8s.apiUrl,
+        tokenFile: k8s.tokenFile,
+        caFile: k8s.caFile,
+        registry,
+        snapshotIntervalMs: k8s.snapshotIntervalMs,
+      },
       readyTimeoutMs: k8s.readyTimeoutMs,
     });
     await policies.start();

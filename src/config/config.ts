@@ -75,7 +75,14 @@ export interface AppConfig {
   collectorDownGraceMs: number;
   policyManifests: string[];
   /** POLICY_KUBERNETES=true: watch the Kubernetes API for the policy inventory. */
-  policyKubernetes?: { apiUrl: string; tokenFile?: string; caFile?: string; readyTimeoutMs: number };
+  policyKubernetes?: {
+    apiUrl: string;
+    tokenFile?: string;
+    caFile?: string;
+    readyTimeoutMs: number;
+    /** At most one new inventory snapshot (and evaluator update) per this interval. */
+    snapshotIntervalMs: number;
+  };
   auth: { disabled: boolean; readTokens: string[]; adminTokens: string[]; metricsOpen: boolean };
   retention: { rollupDays: number; hourlyRollupDays: number; eventDays: number; deadLetterDays: number };
   /** How long after an hour ends its minute roll-ups are summed into the hourly roll-ups. */
@@ -236,6 +243,7 @@ function policyKubernetes(env: Env): AppConfig['policyKubernetes'] {
     tokenFile: file('KUBERNETES_TOKEN_FILE', `${SA_DIR}/token`),
     caFile: file('KUBERNETES_CA_FILE', `${SA_DIR}/ca.crt`),
     readyTimeoutMs: duration(env, 'POLICY_KUBERNETES_READY_TIMEOUT', '30s'),
+    snapshotIntervalMs: duration(env, 'POLICY_KUBERNETES_SNAPSHOT_INTERVAL', '1s'),
   };
 }
 

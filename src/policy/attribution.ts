@@ -9,7 +9,7 @@
  * `FlowAttributor.attribute` is called per drop by the aggregator: decisions come from the
  * evaluator's cache and attributions are memoized per decision in a bounded LRU.
  */
-import type { FlowRecord } from '../flow/flow-record.js';
+import type { FlowEndpoint, FlowRecord } from '../flow/flow-record.js';
 import {
   reportedAttribution,
   reportedPolicies,
@@ -77,6 +77,29 @@ export function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: Polic
   return s;
 }
 
+/** A memoized flow endpoint mapping: the fields it was made from (labels aside) and the result. */
+interface MappedEndpoint {
+  from: FlowEndpoint;
+  ep: PolicyEndpoint;
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
+}
+
+/** Whether two flow endpoints with the same labels object map to the same evaluator endpoint. */
+function sameMapping(a: FlowEndpoint, b: FlowEndpoint): boolean {
+  return (
+    a.kind === b.kind &&
+    a.namespace === b.namespace &&
+    a.pod === b.pod &&
+    a.ip === b.ip &&
+    a.service?.namespace === b.service?.namespace &&
+    a.service?.name === b.service?.name
+  );
+}
+
 export interface AttributorOptions extends EvaluatorOptions {
   /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
   observeEndpoints?: boolean;
@@ -94,7 +117,17 @@ export class InventoryFlowAttributor implements FlowAttributor {
    * Attributions by (decision, endpoints). The key holds external addresses (they appear in the
    * reason), so it is bounded: a scan from many addresses must not grow it without limit.
    */
-  private readonly memo: LruCache<string, Attribution>;
+  private readonly memo: LruCache<string | number, Attribution>;
+  /**
+   * Evaluator endpoints of labelled pod flow endpoints, by the flow's label object (sources share
+   * one per security identity or workload) and the fields the mapping reads; reused endpoint
+   * objects keep their identities, so a repeated flow costs no identity work. Only for the current
+   * snapshot (the mapping reads the inventory).
+   */
+  private endpoints = new WeakMap<object, Map<string, MappedEndpoint[]>>();
+  /** External and host endpoints by address (bounded: addresses are unbounded). */
+  private addresses = new LruCache<string, PolicyEndpoint>(2_000);
+  private hosts = new LruCache<string, PolicyEndpoint>(500);
   /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
   private readonly decisionIds = new WeakMap<PolicyDecision, number>();
   private nextDecisionId = 1;
@@ -106,13 +139,20 @@ export class InventoryFlowAttributor implements FlowAttributor {
     this.memo = new LruCache(options.attributionCacheSize ?? 50_000);
   }
 
-  /** The evaluator for the current snapshot. */
+  /** The evaluator for the current snapshot (updated, not rebuilt, when only pods changed). */
   currentEvaluator(): NetworkPolicyEvaluator {
     if (this.source instanceof NetworkPolicyEvaluator) return this.source;
     const inv = this.source instanceof PolicyInventory ? this.source : this.source.current();
-    if (!this.evaluator || this.evaluator.inventory !== inv) {
-      this.evaluator = new NetworkPolicyEvaluator(inv, this.options);
+    // Long-lived: every pod's identity and selecting policies are worked out while compiling.
+    if (!this.evaluator) this.evaluator = new NetworkPolicyEvaluator(inv, { precomputePods: true, ...this.options });
+    else if (this.evaluator.inventory !== inv) {
+      // Only pods changed: the compiled policies and decision caches are kept (withInventory).
+      // Attributions also depend on which namespaces the snapshot covers: start them over.
+      this.evaluator = this.evaluator.withInventory(inv);
       this.memo.clear();
+      this.endpoints = new WeakMap();
+      this.addresses.clear();
+      this.hosts.clear();
     }
     return this.evaluator;
   }
@@ -140,6 +180,38 @@ export class InventoryFlowAttributor implements FlowAttributor {
     return this.infer(flow, evaluator);
   }
 
+  /** policyEndpointFromFlow, memoized where the mapping needed no guess and reads only the snapshot. */
+  private endpoint(evaluator: NetworkPolicyEvaluator, e: FlowEndpoint, notes: string[]): PolicyEndpoint {
+    if ((e.kind === 'world' || e.kind === 'network' || e.kind === 'host') && e.ip !== undefined) {
+      const cache = e.kind === 'host' ? this.hosts : this.addresses;
+      let ep = cache.get(e.ip);
+      if (!ep) cache.set(e.ip, (ep = policyEndpointFromFlow(evaluator, e, notes)));
+      return ep;
+    }
+    const labels = e.labels;
+    if (labels === undefined || (e.kind !== 'pod' && e.kind !== 'service'))
+      return policyEndpointFromFlow(evaluator, e, notes);
+    let byName = this.endpoints.get(labels);
+    // Without labels the mapping may read the observed endpoints, which change: not memoized
+    // (a label object in the memo had labels when it was put there).
+    if (!byName && !hasKeys(labels)) return policyEndpointFromFlow(evaluator, e, notes);
+    const name = e.pod ?? e.ip ?? '';
+    const same = byName?.get(name);
+    if (same) for (const m of same) if (sameMapping(m.from, e)) return m.ep;
+    const before = notes.length;
+    const ep = policyEndpointFromFlow(evaluator, e, notes);
+    if (notes.length === before) {
+      if (!byName) this.endpoints.set(labels, (byName = new Map()));
+      // One label set is shared by the pods of a workload: bounded all the same.
+      if (byName.size >= 10_000) byName.clear();
+      const list = byName.get(name);
+      const m: MappedEndpoint = { from: { ...e }, ep };
+      if (list && list.length < 8) list.push(m);
+      else byName.set(name, [m]);
+    }
+    return ep;
+  }
+
   private infer(flow: FlowRecord, evaluator: NetworkPolicyEvaluator): Attribution {
     const inv = evaluator.inventory;
     if (inv.isEmpty)
@@ -149,15 +221,19 @@ export class InventoryFlowAttributor implements FlowAttributor {
         reason: 'no policy inventory is loaded (set POLICY_MANIFESTS or POLICY_KUBERNETES)',
       };
     const notes: string[] = [];
-    const src = policyEndpointFromFlow(evaluator, flow.src, notes);
-    const dst = policyEndpointFromFlow(evaluator, flow.dst, notes);
+    const src = this.endpoint(evaluator, flow.src, notes);
+    const dst = this.endpoint(evaluator, flow.dst, notes);
     const sides: PolicyDirection[] =
       flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const protocol = flow.protocol.toUpperCase();
     const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
     let decisionId = this.decisionIds.get(decision);
     if (decisionId === undefined) this.decisionIds.set(decision, (decisionId = this.nextDecisionId++));
-    const memoKey = `${decisionId}|${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
+    // Between pods the decision and the direction are the key (a number: no string per flow).
+    const memoKey =
+      src.kind === 'pod' && dst.kind === 'pod'
+        ? decisionId * 4 + (flow.direction === 'egress' ? 1 : flow.direction === 'ingress' ? 2 : 3)
+        : `${decisionId}|${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
     const hit = this.memo.get(memoKey);
     if (hit) return hit;
 

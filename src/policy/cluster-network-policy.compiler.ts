@@ -13,6 +13,7 @@ import {
   type CompiledRule,
   type EndpointContext,
   type PolicyCompiler,
+  selectionHintOf,
 } from './compiled-policy.js';
 import { compileLabelSelector, describeSelector, type LabelPredicate } from './label-selector.js';
 import {
@@ -106,7 +107,15 @@ export const clusterNetworkPolicyCompiler: PolicyCompiler = {
       return { isolates: false, rules, denyRules: [] };
     };
     return withDirections(
-      { ref, refString, tier: p.tier, order: p.priority, ordered: true, selects: subject },
+      {
+        ref,
+        refString,
+        tier: p.tier,
+        order: p.priority,
+        ordered: true,
+        selects: subject,
+        ...(p.subject.pods ? selectionHintOf(p.subject.pods.podSelector) : {}),
+      },
       compileDir,
     );
   },

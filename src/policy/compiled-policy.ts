@@ -13,7 +13,7 @@
  * nothing allowing is denied there.
  */
 import { parseCidr, type IpBlockMatcher, type ParsedIp } from './cidr.js';
-import type { Labels } from './label-selector.js';
+import { requiredLabel, type LabelSelector, type Labels } from './label-selector.js';
 import type { PolicyEndpoint } from './policy-decision.js';
 import type {
   CalicoNetworkSetObject,
@@ -82,6 +82,11 @@ export interface CompiledPolicy {
   /** First matching rule decides (Calico); otherwise allow rules are additive (NetworkPolicy). */
   ordered: boolean;
   selects(self: EndpointContext): boolean;
+  /**
+   * A label every endpoint `selects` accepts carries (`key` with one of `values`, in the pod's own
+   * labels), for the selection index (selection-index.ts). Absent when the selector has none.
+   */
+  selectionHint?: { key: string; values: readonly string[] };
   ingress?: CompiledDirection;
   egress?: CompiledDirection;
 }
@@ -123,4 +128,10 @@ export function toIpBlock(b: IpBlockSpec): IpBlockMatcher | undefined {
   if (!cidr) return undefined;
   const except = b.except.map(parseCidr).filter((c): c is NonNullable<typeof c> => c !== undefined);
   return { cidr, except, text: b.except.length > 0 ? `${b.cidr} except ${b.except.join(',')}` : b.cidr };
+}
+
+/** The selection-index hint of a selector over the pod's own labels (`CompiledPolicy.selectionHint`). */
+export function selectionHintOf(podSelector: LabelSelector): Pick<CompiledPolicy, 'selectionHint'> {
+  const h = requiredLabel(podSelector);
+  return h ? { selectionHint: h } : {};
 }

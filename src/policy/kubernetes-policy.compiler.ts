@@ -13,6 +13,7 @@ import {
   type CompiledRule,
   type EndpointContext,
   type PolicyCompiler,
+  selectionHintOf,
 } from './compiled-policy.js';
 import { compileLabelSelector, describeSelector, isEmptySelector, type LabelPredicate } from './label-selector.js';
 import { policyRefOf, policyRefString, type NpPeer, type PolicyDirection, type PolicyObject } from './policy-model.js';
@@ -89,6 +90,7 @@ export const kubernetesPolicyCompiler: PolicyCompiler = {
         order: 1000,
         ordered: false,
         selects: (self) => self.ep.namespace === ns && podSel(self.ep.labels),
+        ...selectionHintOf(p.podSelector),
       },
       compileDir,
     );

@@ -51,6 +51,15 @@ export function selectorRequirements(sel: LabelSelector): LabelSelectorRequireme
   return reqs;
 }
 
+/**
+ * A label that every label set the selector matches carries: the first `In` (or matchLabels)
+ * requirement, as key and allowed values; undefined when the selector has none.
+ */
+export function requiredLabel(sel: LabelSelector): { key: string; values: readonly string[] } | undefined {
+  const r = selectorRequirements(sel).find((x) => x.operator === 'In');
+  return r ? { key: r.key, values: r.values ?? [] } : undefined;
+}
+
 /** Compile a selector into a predicate; `keyMap` rewrites keys (Cilium `k8s:` prefixes). */
 export function compileLabelSelector(sel: LabelSelector, keyMap?: (key: string) => string): LabelPredicate {
   const reqs = selectorRequirements(sel).map((r) => ({ ...r, key: keyMap ? keyMap(r.key) : r.key }));

@@ -7,11 +7,22 @@
  * shape of compiled-policy.ts. Exact networking.k8s.io/v1 NetworkPolicy semantics (docs/POLICY.md);
  * Cilium and Calico policies to the extent attribution needs.
  *
- * Speed: compiled policies are indexed by namespace; selectors are predicates; decisions are
- * cached (bounded LRU) by (source identity, destination identity, port, protocol), where an
- * identity is namespace + canonical labels (+ the IP matchers the IP falls into, + the named
- * ports of a destination when any rule uses named ports), interned to a number by a bounded
- * interner whose restarts invalidate the decision cache. Decisions are frozen and shared.
+ * Speed (docs/PERFORMANCE.md), in layers, each keyed by what the answer depends on:
+ * - an identity is namespace + canonical labels (+ namespace labels when they differ from the
+ *   inventory's, + the IP matchers the IP falls into, + the named ports of a destination when any
+ *   rule uses named ports), interned to a number by a bounded interner whose restarts invalidate
+ *   every cache keyed by ids;
+ * - which policies select an endpoint, per direction, is computed once per identity from the
+ *   selection index (selection-index.ts: policies by namespace and by a label every selected pod
+ *   must carry) and shared as a plan by every identity with the same selecting policies;
+ * - a direction's decision is a function of its plan and of what each of the plan's rules says
+ *   about the probe (port: match / no match / unresolved; peer: match or not): that outcome
+ *   vector is computed per probe (no allocation), and the decision object per distinct vector
+ *   is built once and shared;
+ * - whole decisions are cached (bounded LRU) by (source identity, destination identity, port,
+ *   protocol), as numbers. Decisions are frozen and shared.
+ * A snapshot that changes only pods keeps all of it (`withInventory`): compiled policies and
+ * caches depend on identity contents, never on which pods exist.
  */
 import type { ParsedIp } from './cidr.js';
 import { parseIp } from './cidr.js';
@@ -26,8 +37,10 @@ import type {
 import { DEFAULT_TIER } from './compiled-policy.js';
 import { ADMIN_TIER, BASELINE_TIER } from './policy-model.js';
 import { IdentityInterner } from './identity-interner.js';
-import { canonicalLabels, type Labels } from './label-selector.js';
+import { canonicalLabels, labelValue, type Labels } from './label-selector.js';
 import { LruCache } from './lru-cache.js';
+import { PairCache } from './decision-cache.js';
+import { SelectionIndex } from './selection-index.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
 import { compilersByKind, POLICY_COMPILERS } from './policy-compilers.js';
 import type {
@@ -107,40 +120,131 @@ function uncertainReasons(
   return out.size > 0 ? Object.freeze([...out]) : NO_NOTES;
 }
 
-export class NetworkPolicyEvaluator {
-  private readonly byNamespace = new Map<string, CompiledPolicy[]>();
-  private readonly clusterWide: CompiledPolicy[] = [];
-  private readonly cache: LruCache<string, PolicyDecision>;
-  private readonly ipBlockMatchesPodIps: boolean;
+interface Selected {
+  p: CompiledPolicy;
+  d: CompiledDirection;
+}
+
+/**
+ * The policies that select an endpoint for one direction, in evaluation order, with what the
+ * decision needs precomputed. Shared by every identity with the same selecting policies.
+ */
+interface DirectionPlan {
+  direction: PolicyDirection;
+  selecting: Selected[];
+  /** Every rule the decision may consult (deny rules, then rules, per policy): one outcome each. */
+  rules: CompiledRule[];
+  ruleIndex: Map<CompiledRule, number>;
+  /** Rules whose peer is matched even when the port does not (closest rules need both). */
+  peerAlways: boolean[];
+  /** Decisions by outcome vector (base-6 digits, one per rule); plans of up to 20 rules only. */
+  outcomes: Map<number, DirectionDecision>;
+}
+
+/** Per rule: port 0 no match, 1 match, 2 unresolved; +3 when the peer matched (when computed). */
+const PORT_MATCH = 1;
+const PORT_UNRESOLVED = 2;
+const PEER_MATCH = 3;
+/** 6^20 < 2^53: an outcome vector of up to 20 rules is one exact number. */
+const MAX_KEYED_RULES = 20;
+/** Destination identity × (port or 65536 for none) × protocol: one number below 2^53. */
+const PORT_SLOTS = 65537;
+const PROTO_SLOTS = 32;
+const MAX_KEYED_ID = Math.floor(Number.MAX_SAFE_INTEGER / (PORT_SLOTS * PROTO_SLOTS));
+
+/** What is memoized per endpoint object: its context, and its ids in one interner generation. */
+interface IdentityIds {
+  ctx: Ctx;
+  /** The interner generation of the ids below (-1: none yet). */
+  generation: number;
+  /** Without named ports: as a source, and for selection. */
+  src: number;
+  /** With named ports when rules use them: as a destination. */
+  dst: number;
+  /** The endpoint's plans once looked up (null: nothing selects it), saving the lookup by id. */
+  ingress: DirectionPlan | null | undefined;
+  egress: DirectionPlan | null | undefined;
+}
+
+function fixedDirection(direction: PolicyDirection, applies: boolean, notes: readonly string[]): DirectionDecision {
+  return Object.freeze({
+    direction,
+    applies,
+    isolated: false,
+    allowed: true,
+    isolatedBy: NO_REFS,
+    allowedBy: NO_RULES,
+    deniedBy: NO_RULES,
+    closestRules: NO_CLOSEST,
+    notes,
+    basis: 'default',
+    uncertain: NO_NOTES,
+  });
+}
+
+const HOST_NETWORK_NOTES = Object.freeze(['hostNetwork pods are not selected by policies']);
+/** Decisions that depend on nothing but the direction. */
+const FIXED = {
+  notPod: { ingress: fixedDirection('ingress', false, NO_NOTES), egress: fixedDirection('egress', false, NO_NOTES) },
+  hostNetwork: {
+    ingress: fixedDirection('ingress', false, HOST_NETWORK_NOTES),
+    egress: fixedDirection('egress', false, HOST_NETWORK_NOTES),
+  },
+  notIsolated: { ingress: fixedDirection('ingress', true, NO_NOTES), egress: fixedDirection('egress', true, NO_NOTES) },
+} as const;
+
+/**
+ * What is compiled from a snapshot's policies, tiers, network sets and namespaces, and the caches
+ * keyed by identity contents: shared by the evaluators of snapshots that differ only in pods.
+ */
+class CompiledState {
+  readonly selection: SelectionIndex;
+  readonly cache: PairCache<PolicyDecision>;
+  readonly ipBlockMatchesPodIps: boolean;
   /** Every distinct IP matcher in the inventory, for IP signatures in identities. */
-  private readonly ipMatchers: Array<(ip: ParsedIp) => boolean> = [];
-  private readonly ipMatcherKeys = new Map<string, number>();
+  readonly ipMatchers: Array<(ip: ParsedIp) => boolean> = [];
+  readonly ipMatcherKeys = new Map<string, number>();
   /** IP signatures by address text; bounded because external addresses are unbounded. */
-  private readonly ipSigCache = new LruCache<string, string>(100_000);
-  private usesNamedPorts = false;
-  private readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
-  private readonly mergedCandidates = new Map<readonly CompiledPolicy[], readonly CompiledPolicy[]>();
-  private readonly interner: IdentityInterner;
-  /** Identities per endpoint object, valid only in the interner generation they were made in. */
-  private readonly identityMemo = new WeakMap<PolicyEndpoint, { generation: number; src: number; dst: number }>();
-  private readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
-  private readonly ctxMemo = new WeakMap<PolicyEndpoint, { ip: ParsedIp | undefined; nsLabels: Labels }>();
-  private readonly closestRules: boolean;
+  readonly ipSigCache = new LruCache<string, string>(100_000);
+  usesNamedPorts = false;
+  readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
+  readonly interner: IdentityInterner;
+  /** Context and identities per endpoint object (an endpoint object does not change). */
+  readonly identityMemo = new WeakMap<PolicyEndpoint, IdentityIds>();
+  readonly podEndpoints = new WeakMap<PodObject, PolicyEndpoint>();
+  /** Plans by the selection identity (the source id) of the enforcing endpoint; ids: cleared on restart. */
+  readonly plans = {
+    ingress: new Map<number, DirectionPlan | undefined>(),
+    egress: new Map<number, DirectionPlan | undefined>(),
+  };
+  /** Plans by their selecting policies, so identities selected alike share outcome caches. */
+  readonly plansBySelection = { ingress: new Map<string, DirectionPlan>(), egress: new Map<string, DirectionPlan>() };
+  readonly protocols = new Map<string, number>();
+  readonly normalizedProtocols = new Map<string, string>();
+  readonly closestRules: boolean;
 
   constructor(
     readonly inventory: PolicyInventory,
-    options: EvaluatorOptions = {},
-    compilers: readonly PolicyCompiler[] = POLICY_COMPILERS,
+    readonly options: EvaluatorOptions,
+    compilers: readonly PolicyCompiler[],
   ) {
-    this.cache = new LruCache(options.cacheSize ?? 200_000);
+    this.cache = new PairCache(options.cacheSize ?? 200_000);
     this.ipBlockMatchesPodIps = options.ipBlockMatchesPodIps ?? true;
     this.closestRules = options.closestRules ?? true;
-    // Ids are only cache keys: when the interner starts over, cached decisions go with them.
-    this.interner = new IdentityInterner(options.identityCacheSize ?? 1_000_000, () => this.cache.clear());
+    // Ids are only cache keys: when the interner starts over, what is keyed by ids goes with them.
+    this.interner = new IdentityInterner(options.identityCacheSize ?? 1_000_000, () => {
+      this.cache.clear();
+      this.plans.ingress.clear();
+      this.plans.egress.clear();
+    });
     const byKind = compilersByKind(compilers);
     const env: CompileEnv = {
       ipBlockMatchesPodIps: this.ipBlockMatchesPodIps,
-      registerIpMatcher: (key, fn) => this.registerIpMatcher(key, fn),
+      registerIpMatcher: (key, fn) => {
+        if (this.ipMatcherKeys.has(key)) return;
+        this.ipMatcherKeys.set(key, this.ipMatchers.length);
+        this.ipMatchers.push(fn);
+      },
       useNamedPorts: () => {
         this.usesNamedPorts = true;
       },
@@ -155,26 +259,75 @@ export class NetworkPolicyEvaluator {
         whenNoMatch: t.defaultAction === 'Pass' ? 'pass' : 'deny',
       });
     }
+    const compiled: CompiledPolicy[] = [];
+    const namespaceOf = new Map<CompiledPolicy, string | undefined>();
     for (const p of inventory.policies) {
       const compiler = byKind.get(p.kind);
       if (!compiler) throw new Error(`no policy compiler for ${p.kind}`);
       const c = compiler.compile(p, env);
-      if (p.namespace === undefined) this.clusterWide.push(c);
-      else {
-        let list = this.byNamespace.get(p.namespace);
-        if (!list) this.byNamespace.set(p.namespace, (list = []));
-        list.push(c);
-      }
+      compiled.push(c);
+      namespaceOf.set(c, p.namespace);
     }
-    for (const l of this.byNamespace.values()) l.sort(byOrderThenName);
-    this.clusterWide.sort(byOrderThenName);
+    // A stable sort of all policies gives the order of any namespace's merged candidates.
+    compiled.sort(byOrderThenName);
+    this.selection = new SelectionIndex(compiled, (c) => namespaceOf.get(c));
+  }
+
+  /** Whether `next` differs from the compiled snapshot in pods only (and so can share this state). */
+  compatibleWith(next: PolicyInventory): boolean {
+    const a = this.inventory;
+    if (a === next) return true;
+    const sameList = <T>(x: readonly T[], y: readonly T[]): boolean =>
+      x.length === y.length && x.every((o, i) => o === y[i]);
+    const sameMap = <T>(x: ReadonlyMap<string, T>, y: ReadonlyMap<string, T>): boolean =>
+      x.size === y.size && [...x].every(([k, v]) => y.get(k) === v);
+    return (
+      sameList(a.policies, next.policies) &&
+      sameList(a.networkSets, next.networkSets) &&
+      sameMap(a.tiers, next.tiers) &&
+      sameMap(a.namespaces, next.namespaces)
+    );
+  }
+}
+
+export class NetworkPolicyEvaluator {
+  private readonly s: CompiledState;
+
+  constructor(
+    readonly inventory: PolicyInventory,
+    options: EvaluatorOptions = {},
+    compilers: readonly PolicyCompiler[] = POLICY_COMPILERS,
+    /** Compiled state to share (`withInventory`); only when it is compatible with `inventory`. */
+    shared?: CompiledState,
+  ) {
+    this.s = shared ?? new CompiledState(inventory, options, compilers);
+    if (!shared && options.precomputePods) this.precomputePods();
+  }
+
+  /**
+   * The evaluator of another snapshot of the same cluster: this one for the same snapshot; one
+   * that keeps the compiled policies and every cache when only pods changed (decisions depend on
+   * identity contents, so a changed pod just has a new identity); else a new compilation.
+   */
+  withInventory(
+    next: PolicyInventory,
+    compilers: readonly PolicyCompiler[] = POLICY_COMPILERS,
+  ): NetworkPolicyEvaluator {
+    if (next === this.inventory) return this;
+    if (this.s.compatibleWith(next)) return new NetworkPolicyEvaluator(next, this.s.options, compilers, this.s);
+    return new NetworkPolicyEvaluator(next, this.s.options, compilers);
+  }
+
+  /** True when both evaluators use one compilation of the policies (and share its caches). */
+  sharesCompilation(other: NetworkPolicyEvaluator): boolean {
+    return this.s === other.s;
   }
 
   // ---- endpoints ----
 
   /** The endpoint of an inventory pod (memoized, so its identity is computed once). */
   endpointForPod(pod: PodObject): PolicyEndpoint {
-    let e = this.podEndpoints.get(pod);
+    let e = this.s.podEndpoints.get(pod);
     if (!e) {
       e = {
         kind: 'pod',
@@ -186,7 +339,7 @@ export class NetworkPolicyEvaluator {
         hostNetwork: pod.hostNetwork,
       };
       if (pod.ips[0] !== undefined) e.ip = pod.ips[0];
-      this.podEndpoints.set(pod, e);
+      this.s.podEndpoints.set(pod, e);
     }
     return e;
   }
@@ -202,44 +355,73 @@ export class NetworkPolicyEvaluator {
 
   /** Evaluate with the decision cache. The result is frozen and shared: do not mutate. */
   evaluate(probe: PolicyProbe): PolicyDecision {
-    const proto = normProto(probe.protocol);
-    let generation: number;
-    let key: string;
+    const s = this.s;
+    const proto = this.proto(probe.protocol);
+    let src: IdentityIds;
+    let dst: IdentityIds;
     do {
-      // Both ids must come from one interner generation (interning dst may start it over).
-      generation = this.interner.generation;
-      key = `${this.identity(probe.src, false)}>${this.identity(probe.dst, true)}|${probe.port ?? ''}/${proto}`;
-    } while (generation !== this.interner.generation);
-    const hit = this.cache.get(key);
+      // All ids must come from one interner generation (interning dst may start it over).
+      src = this.identity(probe.src);
+      dst = this.identity(probe.dst);
+    } while (src.generation !== s.interner.generation || dst.generation !== s.interner.generation);
+    const port = probe.port ?? PORT_SLOTS - 1;
+    const protoIndex = this.protoIndex(proto);
+    if (protoIndex < 0 || !Number.isInteger(port) || port < 0 || port >= PORT_SLOTS || dst.dst > MAX_KEYED_ID)
+      return this.decide(probe, proto, src, dst);
+    const key = (dst.dst * PORT_SLOTS + port) * PROTO_SLOTS + protoIndex;
+    const hit = s.cache.get(src.src, key);
     if (hit) return hit;
-    const d = this.evaluateUncached(probe);
-    this.cache.set(key, d);
+    const d = this.decide(probe, proto, src, dst);
+    s.cache.set(src.src, key, d);
     return d;
   }
 
   evaluateUncached(probe: PolicyProbe): PolicyDecision {
-    const proto = normProto(probe.protocol);
-    const src = this.ctx(probe.src);
-    const dst = this.ctx(probe.dst);
-    const egress = this.evaluateDirection('egress', src, dst, src, dst, probe.port, proto);
-    const ingress = this.evaluateDirection('ingress', dst, src, src, dst, probe.port, proto);
-    return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
+    let src: IdentityIds;
+    let dst: IdentityIds;
+    do {
+      src = this.identity(probe.src);
+      dst = this.identity(probe.dst);
+    } while (src.generation !== this.s.interner.generation || dst.generation !== this.s.interner.generation);
+    return this.decide(probe, this.proto(probe.protocol), src, dst);
   }
 
   /** Policies that select the endpoint for a direction (isolating it). */
   isolatingPolicies(ep: PolicyEndpoint, direction: PolicyDirection): PolicyRef[] {
     const self = this.ctx(ep);
     if (!self.isPod) return [];
-    return this.candidates(self)
+    return this.s.selection
+      .candidates(ep.namespace, ep.labels)
       .filter((p) => p[direction]?.isolates && p.selects(self))
       .map((p) => p.ref);
   }
 
   cacheStats(): { hits: number; misses: number; size: number } {
-    return { hits: this.cache.hits, misses: this.cache.misses, size: this.cache.size };
+    return { hits: this.s.cache.hits, misses: this.s.cache.misses, size: this.s.cache.size };
   }
 
   // ---- internals: identity ----
+
+  private proto(p: string | undefined): string {
+    if (p === undefined) return 'TCP';
+    let n = this.s.normalizedProtocols.get(p);
+    if (n === undefined) {
+      n = normProto(p);
+      if (this.s.normalizedProtocols.size < 256) this.s.normalizedProtocols.set(p, n);
+    }
+    return n;
+  }
+
+  /** A small number per protocol for cache keys; -1 once PROTO_SLOTS are taken (not cached). */
+  private protoIndex(proto: string): number {
+    let i = this.s.protocols.get(proto);
+    if (i === undefined) {
+      if (this.s.protocols.size >= PROTO_SLOTS) return -1;
+      i = this.s.protocols.size;
+      this.s.protocols.set(proto, i);
+    }
+    return i;
+  }
 
   private nsLabelsOf(ep: PolicyEndpoint): Labels {
     const ns = ep.namespace;
@@ -250,14 +432,14 @@ export class NetworkPolicyEvaluator {
       : { ...ep.namespaceLabels, [NAMESPACE_NAME_LABEL]: ns };
   }
 
-  private ipSignature(ipText: string | undefined): string {
-    if (ipText === undefined || this.ipMatchers.length === 0) return '';
-    let sig = this.ipSigCache.get(ipText);
+  private ipSignature(ipText: string | undefined, ip: ParsedIp | undefined): string {
+    const s = this.s;
+    if (ipText === undefined || s.ipMatchers.length === 0) return '';
+    let sig = s.ipSigCache.get(ipText);
     if (sig === undefined) {
-      const ip = parseIp(ipText);
       sig = '';
-      if (ip) for (let i = 0; i < this.ipMatchers.length; i++) if (this.ipMatchers[i](ip)) sig += `${i},`;
-      this.ipSigCache.set(ipText, sig);
+      if (ip) for (let i = 0; i < s.ipMatchers.length; i++) if (s.ipMatchers[i](ip)) sig += `${i},`;
+      s.ipSigCache.set(ipText, sig);
     }
     return sig;
   }
@@ -267,127 +449,262 @@ export class NetworkPolicyEvaluator {
    * identity the decision cache is keyed by): callers can evaluate one endpoint per key.
    */
   equivalenceKey(ep: PolicyEndpoint): string {
-    return this.identityTexts(ep).withPorts;
+    return this.identityTexts(this.identity(ep).ctx).withPorts;
+  }
+
+  /** The memo of an endpoint, with ids of the current interner generation. */
+  private identity(ep: PolicyEndpoint): IdentityIds {
+    const s = this.s;
+    let memo = s.identityMemo.get(ep);
+    if (memo === undefined) {
+      const ctx: Ctx = {
+        ep,
+        nsLabels: this.nsLabelsOf(ep),
+        ip: ep.ip !== undefined ? parseIp(ep.ip) : undefined,
+        isPod: ep.kind === 'pod' && !ep.hostNetwork,
+      };
+      memo = { ctx, generation: -1, src: 0, dst: 0, ingress: undefined, egress: undefined };
+      s.identityMemo.set(ep, memo);
+    }
+    if (memo.generation === s.interner.generation) return memo;
+    const { base, withPorts } = this.identityTexts(memo.ctx);
+    do {
+      memo.generation = s.interner.generation;
+      memo.src = s.interner.intern(base);
+      memo.dst = withPorts === base ? memo.src : s.interner.intern(withPorts);
+    } while (memo.generation !== s.interner.generation);
+    memo.ingress = undefined;
+    memo.egress = undefined;
+    return memo;
   }
 
   /** `base` decides an endpoint as source; `withPorts` adds its named ports, for a destination. */
-  private identityTexts(ep: PolicyEndpoint): { base: string; withPorts: string } {
+  private identityTexts(ctx: Ctx): { base: string; withPorts: string } {
+    const ep = ctx.ep;
     const ns = ep.namespace ?? '';
     let nsId = '';
     if (ep.kind === 'pod') {
-      const nsl = this.nsLabelsOf(ep);
+      const nsl = ctx.nsLabels;
       nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : canonicalLabels(nsl);
     }
-    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ep.ip)}`;
+    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ep.ip, ctx.ip)}`;
     const withPorts =
-      this.usesNamedPorts && ep.kind === 'pod'
+      this.s.usesNamedPorts && ep.kind === 'pod'
         ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
         : base;
     return { base, withPorts };
   }
 
-  private identity(ep: PolicyEndpoint, asDst: boolean): number {
-    const memo = this.identityMemo.get(ep);
-    if (memo && memo.generation === this.interner.generation) return asDst ? memo.dst : memo.src;
-    const { base, withPorts } = this.identityTexts(ep);
-    let ids: { generation: number; src: number; dst: number };
-    do {
-      const generation = this.interner.generation;
-      ids = { generation, src: this.interner.intern(base), dst: this.interner.intern(withPorts) };
-    } while (ids.generation !== this.interner.generation);
-    this.identityMemo.set(ep, ids);
-    return asDst ? ids.dst : ids.src;
-  }
-
   private ctx(ep: PolicyEndpoint): Ctx {
-    // The parsed address and namespace labels of an endpoint object do not change: parse once.
-    let base = this.ctxMemo.get(ep);
-    if (!base) {
-      const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
-      base = { ip, nsLabels: this.nsLabelsOf(ep) };
-      this.ctxMemo.set(ep, base);
-    }
-    return { ep, nsLabels: base.nsLabels, ip: base.ip, isPod: ep.kind === 'pod' && !ep.hostNetwork };
-  }
-
-  private registerIpMatcher(key: string, fn: (ip: ParsedIp) => boolean): void {
-    if (this.ipMatcherKeys.has(key)) return;
-    this.ipMatcherKeys.set(key, this.ipMatchers.length);
-    this.ipMatchers.push(fn);
-  }
-
-  /** The policies that may select an endpoint of the namespace, by order then name (memoized). */
-  private candidates(self: Ctx): readonly CompiledPolicy[] {
-    const local = self.ep.namespace !== undefined ? this.byNamespace.get(self.ep.namespace) : undefined;
-    if (!local) return this.clusterWide;
-    if (this.clusterWide.length === 0) return local;
-    let merged = this.mergedCandidates.get(local);
-    if (!merged) this.mergedCandidates.set(local, (merged = [...local, ...this.clusterWide].sort(byOrderThenName)));
-    return merged;
+    return this.identity(ep).ctx;
   }
 
   // ---- internals: decision ----
 
-  private evaluateDirection(
+  private decide(probe: PolicyProbe, proto: string, src: IdentityIds, dst: IdentityIds): PolicyDecision {
+    const srcCtx = src.ctx;
+    const dstCtx = dst.ctx;
+    const egress = this.direction('egress', srcCtx, src, dstCtx, dstCtx, probe.port, proto);
+    const ingress = this.direction('ingress', dstCtx, dst, srcCtx, dstCtx, probe.port, proto);
+    return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
+  }
+
+  /** The plan of the endpoint with selection identity `id` for a direction; undefined: nothing selects it. */
+  private plan(direction: PolicyDirection, self: Ctx, id: number): DirectionPlan | undefined {
+    const s = this.s;
+    const byId = s.plans[direction];
+    if (byId.has(id)) return byId.get(id);
+    const selecting: Selected[] = [];
+    for (const p of s.selection.candidates(self.ep.namespace, self.ep.labels)) {
+      const d = p[direction];
+      if (d && p.selects(self)) selecting.push({ p, d });
+    }
+    const plan = this.planOf(direction, selecting);
+    byId.set(id, plan);
+    return plan;
+  }
+
+  /** The shared plan of a selecting list (in evaluation order); undefined when it is empty. */
+  private planOf(direction: PolicyDirection, selecting: Selected[]): DirectionPlan | undefined {
+    const s = this.s;
+    let plan: DirectionPlan | undefined;
+    if (selecting.length > 0) {
+      const key = selecting.map((x) => s.selection.rankOf(x.p)).join(',');
+      plan = s.plansBySelection[direction].get(key);
+      if (!plan) {
+        const rules: CompiledRule[] = [];
+        const peerAlways: boolean[] = [];
+        for (const { d } of selecting) {
+          for (const r of d.denyRules) {
+            rules.push(r);
+            peerAlways.push(false);
+          }
+          for (const r of d.rules) {
+            rules.push(r);
+            // closest(): every allow rule's peer and port.
+            peerAlways.push(s.closestRules && r.ref.action === 'allow' && !r.logOnly);
+          }
+        }
+        plan = {
+          direction,
+          selecting,
+          rules,
+          ruleIndex: new Map(rules.map((r, i) => [r, i])),
+          peerAlways,
+          outcomes: new Map(),
+        };
+        s.plansBySelection[direction].set(key, plan);
+      }
+    }
+    return plan;
+  }
+
+  /**
+   * Every inventory pod's identity and plans, computed from the policies' side: each policy's
+   * selected pods come from a pod index (namespace → pods, then label key=value → pods for the
+   * policy's selection hint) and are confirmed with its selector, so no policy scans every pod
+   * unless it selects across namespaces without a required label. Part of compiling.
+   */
+  private precomputePods(): void {
+    const s = this.s;
+    const byNamespace = new Map<string, PodObject[]>();
+    const all: PodObject[] = [];
+    for (const pod of this.inventory.pods) {
+      if (pod.hostNetwork) continue;
+      all.push(pod);
+      let l = byNamespace.get(pod.namespace);
+      if (!l) byNamespace.set(pod.namespace, (l = []));
+      l.push(pod);
+    }
+    // label key=value → pods, per namespace ('' for all), built for the keys hints use.
+    const byLabel = new Map<string, Map<string, Map<string, PodObject[]>>>();
+    const podsWith = (ns: string | undefined, key: string, value: string): readonly PodObject[] => {
+      const scope = ns ?? '';
+      let byKey = byLabel.get(scope);
+      if (!byKey) byLabel.set(scope, (byKey = new Map()));
+      let byValue = byKey.get(key);
+      if (!byValue) {
+        byKey.set(key, (byValue = new Map()));
+        for (const pod of ns === undefined ? all : (byNamespace.get(ns) ?? [])) {
+          const v = labelValue(pod.labels, key);
+          if (v === undefined) continue;
+          let l = byValue.get(v);
+          if (!l) byValue.set(v, (l = []));
+          l.push(pod);
+        }
+      }
+      return byValue.get(value) ?? [];
+    };
+    const selected = new Map<PodObject, { ingress: Selected[]; egress: Selected[] }>();
+    for (const pod of all) selected.set(pod, { ingress: [], egress: [] });
+    for (const p of s.selection.ordered) {
+      if (!p.ingress && !p.egress) continue;
+      const ns = s.selection.namespaceOf(p);
+      const hint = p.selectionHint;
+      const candidates: Iterable<PodObject> = hint
+        ? new Set(hint.values.flatMap((v) => podsWith(ns, hint.key, v)))
+        : ns === undefined
+          ? all
+          : (byNamespace.get(ns) ?? []);
+      for (const pod of candidates) {
+        const ctx = this.identity(this.endpointForPod(pod)).ctx;
+        if (!p.selects(ctx)) continue;
+        const lists = selected.get(pod);
+        if (!lists) continue;
+        if (p.ingress) lists.ingress.push({ p, d: p.ingress });
+        if (p.egress) lists.egress.push({ p, d: p.egress });
+      }
+    }
+    for (const [pod, lists] of selected) {
+      const ids = this.identity(this.endpointForPod(pod));
+      if (ids.ingress === undefined) {
+        ids.ingress = this.planOf('ingress', lists.ingress) ?? null;
+        s.plans.ingress.set(ids.src, ids.ingress ?? undefined);
+      }
+      if (ids.egress === undefined) {
+        ids.egress = this.planOf('egress', lists.egress) ?? null;
+        s.plans.egress.set(ids.src, ids.egress ?? undefined);
+      }
+    }
+  }
+
+  private direction(
     direction: PolicyDirection,
     self: Ctx,
+    selfIds: IdentityIds,
     peer: Ctx,
-    src: Ctx,
     dst: Ctx,
     port: number | undefined,
     proto: string,
   ): DirectionDecision {
+    const egress = direction === 'egress';
     if (!self.isPod) {
-      const notes =
-        self.ep.kind === 'pod' && self.ep.hostNetwork ? ['hostNetwork pods are not selected by policies'] : NO_NOTES;
-      return Object.freeze({
-        direction,
-        applies: false,
-        isolated: false,
-        allowed: true,
-        isolatedBy: NO_REFS,
-        allowedBy: NO_RULES,
-        deniedBy: NO_RULES,
-        closestRules: NO_CLOSEST,
-        notes,
-        basis: 'default',
-        uncertain: NO_NOTES,
-      });
+      const fixed = self.ep.kind === 'pod' ? FIXED.hostNetwork : FIXED.notPod;
+      return egress ? fixed.egress : fixed.ingress;
     }
-    const selecting: Array<{ p: CompiledPolicy; d: CompiledDirection }> = [];
-    for (const p of this.candidates(self)) {
-      const d = p[direction];
-      if (d && p.selects(self)) selecting.push({ p, d });
+    let plan = egress ? selfIds.egress : selfIds.ingress;
+    if (plan === undefined) {
+      plan = this.plan(direction, self, selfIds.src) ?? null;
+      if (egress) selfIds.egress = plan;
+      else selfIds.ingress = plan;
     }
-    if (selecting.length === 0) {
-      return Object.freeze({
-        direction,
-        applies: true,
-        isolated: false,
-        allowed: true,
-        isolatedBy: NO_REFS,
-        allowedBy: NO_RULES,
-        deniedBy: NO_RULES,
-        closestRules: NO_CLOSEST,
-        notes: NO_NOTES,
-        basis: 'default',
-        uncertain: NO_NOTES,
-      });
+    if (!plan) return egress ? FIXED.notIsolated.egress : FIXED.notIsolated.ingress;
+    const rules = plan.rules;
+    const n = rules.length;
+    if (n > MAX_KEYED_RULES) {
+      const codes: number[] = [];
+      for (let i = 0; i < n; i++) codes.push(this.outcome(plan, i, peer, self, dst, port, proto));
+      return this.decideDirection(plan, codes);
     }
+    let key = 0;
+    for (let i = 0; i < n; i++) key = key * 6 + this.outcome(plan, i, peer, self, dst, port, proto);
+    let d = plan.outcomes.get(key);
+    if (!d) {
+      const codes: number[] = new Array<number>(n);
+      for (let i = n - 1, k = key; i >= 0; i--, k = Math.floor(k / 6)) codes[i] = k % 6;
+      d = this.decideDirection(plan, codes);
+      plan.outcomes.set(key, d);
+    }
+    return d;
+  }
+
+  /** What rule `i` of the plan says about the probe (see PORT_MATCH, PEER_MATCH). */
+  private outcome(
+    plan: DirectionPlan,
+    i: number,
+    peer: Ctx,
+    self: Ctx,
+    dst: Ctx,
+    port: number | undefined,
+    proto: string,
+  ): number {
+    const r = plan.rules[i];
+    const pm = r.matchPort(port, proto, dst);
+    const code = pm === 'match' ? PORT_MATCH : pm === 'unresolved' ? PORT_UNRESOLVED : 0;
+    if ((code === PORT_MATCH || plan.peerAlways[i]) && r.matchPeer(peer, self)) return code + PEER_MATCH;
+    return code;
+  }
+
+  /** The decision of a plan for an outcome vector: pure, so built once per vector. */
+  private decideDirection(plan: DirectionPlan, codes: readonly number[]): DirectionDecision {
+    const direction = plan.direction;
+    const selecting = plan.selecting;
     const notes = new Set<string>();
     const isolatedBy = selecting.filter((s) => s.d.isolates).map((s) => s.p.ref);
     const undecided: UncertainCandidate[] = [];
     const l4Only: CompiledRule[] = [];
+    const codeOf = (r: CompiledRule): number => codes[plan.ruleIndex.get(r) ?? -1] ?? 0;
     const ruleMatches = (r: CompiledRule): boolean => {
       for (const n of r.notes) notes.add(n);
-      const pm = r.matchPort(port, proto, dst);
-      if (pm === 'unresolved') {
+      const c = codeOf(r);
+      const pm = c % PEER_MATCH;
+      if (pm === PORT_UNRESOLVED) {
         const n = `${policyRefString(r.ref)} ${direction}[${r.ref.ruleIndex}]: named port not resolvable (destination pod ports unknown)`;
         notes.add(n);
         undecided.push({ action: r.ref.action, reason: n });
       }
-      if (r.uncertain !== undefined && pm !== 'nomatch') undecided.push({ action: r.ref.action, reason: r.uncertain });
-      const m = pm === 'match' && r.matchPeer(peer, self);
+      if (r.uncertain !== undefined && pm !== 0) undecided.push({ action: r.ref.action, reason: r.uncertain });
+      const m = pm === PORT_MATCH && c >= PEER_MATCH;
       if (m && r.l4Only !== undefined) l4Only.push(r);
       return m;
     };
@@ -433,8 +750,7 @@ export class NetworkPolicyEvaluator {
     verdict ??= 'allow';
 
     const allowed = verdict === 'allow';
-    const closestRules =
-      allowed || !this.closestRules ? NO_CLOSEST : this.closest(selecting, peer, self, dst, port, proto);
+    const closestRules = allowed || !this.s.closestRules ? NO_CLOSEST : this.closest(plan, codeOf);
     return Object.freeze({
       direction,
       applies: true,
@@ -452,11 +768,11 @@ export class NetworkPolicyEvaluator {
   }
 
   private tierInfo(name: string, notes: Set<string>): TierInfo {
-    let t = this.tierTable.get(name);
+    let t = this.s.tierTable.get(name);
     if (!t) {
       // Without its Tier resource a Calico tier's order is unknown: assume it runs before default.
       t = { name, order: DEFAULT_ORDER - 1, whenNoMatch: 'deny', assumed: true };
-      this.tierTable.set(name, t);
+      this.s.tierTable.set(name, t);
     }
     if (t.assumed) notes.add(`tier ${name} has no Tier resource: assumed to run before the default tier`);
     return t;
@@ -468,7 +784,7 @@ export class NetworkPolicyEvaluator {
    * isolates the endpoint for this direction, or a Calico rule passed.
    */
   private defaultTier(
-    inDefault: Array<{ p: CompiledPolicy; d: CompiledDirection }>,
+    inDefault: readonly Selected[],
     ruleMatches: (r: CompiledRule) => boolean,
     allowedBy: RuleRef[],
     deniedBy: RuleRef[],
@@ -505,7 +821,7 @@ export class NetworkPolicyEvaluator {
 
   /** First match over ordered policies: the deciding rule, 'pass', or undefined. */
   private firstMatch(
-    policies: Array<{ p: CompiledPolicy; d: CompiledDirection }>,
+    policies: readonly Selected[],
     matches: (r: CompiledRule) => boolean,
   ): CompiledRule | 'pass' | undefined {
     for (const { d } of policies) {
@@ -518,20 +834,15 @@ export class NetworkPolicyEvaluator {
     return undefined;
   }
 
-  private closest(
-    selecting: Array<{ p: CompiledPolicy; d: CompiledDirection }>,
-    peer: Ctx,
-    self: Ctx,
-    dst: Ctx,
-    port: number | undefined,
-    proto: string,
-  ): readonly ClosestRule[] {
+  /** Allow rules that matched the peer or the port but not both (from the outcome vector). */
+  private closest(plan: DirectionPlan, codeOf: (r: CompiledRule) => number): readonly ClosestRule[] {
     const out: ClosestRule[] = [];
-    for (const { d } of selecting) {
+    for (const { d } of plan.selecting) {
       for (const r of d.rules) {
         if (r.ref.action !== 'allow' || r.logOnly) continue;
-        const peerOk = r.matchPeer(peer, self);
-        const portOk = r.matchPort(port, proto, dst) === 'match';
+        const c = codeOf(r);
+        const peerOk = c >= PEER_MATCH;
+        const portOk = c % PEER_MATCH === PORT_MATCH;
         if (peerOk && !portOk)
           out.push({ rule: r.ref, missing: 'port', detail: `admits this peer on ${r.describePorts} only` });
         else if (portOk && !peerOk)

@@ -93,4 +93,10 @@ export interface EvaluatorOptions {
   identityCacheSize?: number;
   /** Compute `closestRules` of denied directions (default true; what-if does not need them). */
   closestRules?: boolean;
+  /**
+   * Compute every inventory pod's identity and selecting policies while compiling (default
+   * false): a long-lived evaluator (flow attribution) then answers its first decisions sooner;
+   * one that evaluates other endpoints (what-if's workloads) would only pay for it.
+   */
+  precomputePods?: boolean;
 }

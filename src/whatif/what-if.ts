@@ -72,18 +72,17 @@ interface SideVerdict {
 
 const refText = (r: PolicyRef): string => `${r.kind === 'NetworkPolicy' ? '' : `${r.kind} `}${policyRefString(r)}`;
 
-function directionText(d: DirectionDecision, src: string, dst: string): string {
-  const side = d.direction === 'egress' ? `egress from ${src}` : `ingress to ${dst}`;
+/** The text of a direction's decision after its side (`egress from X`), which is all that varies per edge. */
+function directionTail(d: DirectionDecision): string {
   const tier = d.tier !== undefined ? `tier ${d.tier}` : 'no tier';
   if (d.allowed) {
-    if (d.basis === 'rule') return `${side} allowed by ${[...new Set(d.allowedBy.map(refText))].join(', ')} (${tier})`;
-    return `${side} not isolated`;
+    if (d.basis === 'rule') return ` allowed by ${[...new Set(d.allowedBy.map(refText))].join(', ')} (${tier})`;
+    return ' not isolated';
   }
-  if (d.basis === 'rule')
-    return `${side} denied explicitly by ${[...new Set(d.deniedBy.map(refText))].join(', ')} (${tier})`;
+  if (d.basis === 'rule') return ` denied explicitly by ${[...new Set(d.deniedBy.map(refText))].join(', ')} (${tier})`;
   if (d.basis === 'end-of-tier')
-    return `${side} denied at the end of ${tier}: no rule of ${[...new Set(d.deniedBy.map(refText))].join(', ')} matches`;
-  return `${side} denied by default isolation: isolated by ${[...new Set(d.isolatedBy.map(refText))].join(', ')}, no rule admits`;
+    return ` denied at the end of ${tier}: no rule of ${[...new Set(d.deniedBy.map(refText))].join(', ')} matches`;
+  return ` denied by default isolation: isolated by ${[...new Set(d.isolatedBy.map(refText))].join(', ')}, no rule admits`;
 }
 
 function verdictOf(d: PolicyDecision): WhatIfVerdict {
@@ -112,22 +111,64 @@ function changedScope(current: PolicyInventory, next: PolicyInventory): { all: b
   return { all, namespaces };
 }
 
+/** What a direction decision says, apart from the endpoint texts: computed once per decision. */
+interface DirectionSummary {
+  deniedBy: readonly string[];
+  allowedBy: readonly string[];
+  tail: string;
+}
+
+/** Direction decisions are shared by the evaluator (one per plan and rule outcome): memoized. */
+const summaries = new WeakMap<DirectionDecision, DirectionSummary>();
+
+function summaryOf(x: DirectionDecision): DirectionSummary {
+  let s = summaries.get(x);
+  if (!s) {
+    const denied = x.allowed ? [] : x.deniedBy.length > 0 ? x.deniedBy : x.isolatedBy;
+    s = {
+      deniedBy: [...new Set(denied.map(policyRefString))],
+      allowedBy: x.allowed ? [...new Set(x.allowedBy.map(policyRefString))] : [],
+      tail: directionTail(x),
+    };
+    summaries.set(x, s);
+  }
+  return s;
+}
+
+/** The names of two lists, in order, each once. */
+function union(a: readonly string[], b: readonly string[]): string[] {
+  if (b.length === 0) return a.slice();
+  if (a.length === 0) return b.slice();
+  return [...new Set([...a, ...b])];
+}
+
 function sideVerdict(d: PolicyDecision, src: string, dst: string): SideVerdict {
-  const dirs = [d.egress, d.ingress];
-  const uncertain = dirs.flatMap((x) => x.uncertain);
-  const denied = dirs.filter((x) => !x.allowed);
-  const deniedBy = new Set<string>();
-  for (const x of denied)
-    for (const r of x.deniedBy.length > 0 ? x.deniedBy : x.isolatedBy) deniedBy.add(policyRefString(r));
-  const allowedBy = new Set<string>();
-  for (const x of dirs) if (x.allowed) for (const r of x.allowedBy) allowedBy.add(policyRefString(r));
-  const text = (denied.length > 0 ? denied : dirs.filter((x) => x.applies)).map((x) => directionText(x, src, dst));
-  let reason = text.length > 0 ? text.join('; ') : 'neither end is a pod that policies select';
-  if (uncertain.length > 0) reason = `cannot decide: ${[...new Set(uncertain)].join('; ')} (${reason})`;
+  const eg = summaryOf(d.egress);
+  const ing = summaryOf(d.ingress);
+  const egDenied = !d.egress.allowed;
+  const ingDenied = !d.ingress.allowed;
+  const deniedBy = union(egDenied ? eg.deniedBy : [], ingDenied ? ing.deniedBy : []);
+  const allowedBy = union(egDenied ? [] : eg.allowedBy, ingDenied ? [] : ing.allowedBy);
+  // The denied directions explain a denial; otherwise every direction that applies.
+  const egText = egDenied || (!ingDenied && d.egress.applies);
+  const ingText = ingDenied || (!egDenied && d.ingress.applies);
+  let reason =
+    egText && ingText
+      ? `egress from ${src}${eg.tail}; ingress to ${dst}${ing.tail}`
+      : egText
+        ? `egress from ${src}${eg.tail}`
+        : ingText
+          ? `ingress to ${dst}${ing.tail}`
+          : 'neither end is a pod that policies select';
+  const uncertain =
+    d.egress.uncertain.length + d.ingress.uncertain.length > 0
+      ? [...new Set([...d.egress.uncertain, ...d.ingress.uncertain])]
+      : [];
+  if (uncertain.length > 0) reason = `cannot decide: ${uncertain.join('; ')} (${reason})`;
   return {
     verdict: uncertain.length > 0 ? 'uncertain' : d.allowed ? 'allowed' : 'denied',
-    deniedBy: [...deniedBy],
-    allowedBy: [...allowedBy],
+    deniedBy,
+    allowedBy,
     reason,
   };
 }
@@ -251,6 +292,43 @@ function category(i: WhatIfItem): 'changed' | 'uncertain' | 'unchanged' {
   return i.before !== i.after ? 'changed' : 'unchanged';
 }
 
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Changed edges first, then by count, ties by the text of `[src, dst, dstPort, protocol]` as JSON.
+ * That text is compared as its parts are: a JSON object is never a prefix of another, so the
+ * first difference falls in the first differing part, and `,` and `"` sort before digits and
+ * letters. So each endpoint's JSON is ranked once and items compare by numbers.
+ */
+function sortItems(items: readonly WhatIfItem[]): Array<{ i: WhatIfItem; c: 'changed' | 'uncertain' | 'unchanged' }> {
+  const json = new Map<string, number>();
+  const texts = items.map((i) => {
+    const src = JSON.stringify(i.src);
+    const dst = JSON.stringify(i.dst);
+    json.set(src, 0);
+    json.set(dst, 0);
+    return { src, dst };
+  });
+  [...json.keys()].sort(byText).forEach((t, n) => json.set(t, n));
+  const keyed = items.map((i, n) => ({
+    i,
+    c: category(i),
+    src: json.get(texts[n].src) ?? 0,
+    dst: json.get(texts[n].dst) ?? 0,
+    port: String(i.dstPort),
+  }));
+  keyed.sort(
+    (x, y) =>
+      RANK[x.c] - RANK[y.c] ||
+      y.i.count - x.i.count ||
+      x.src - y.src ||
+      x.dst - y.dst ||
+      byText(x.port, y.port) ||
+      byText(x.i.protocol, y.i.protocol),
+  );
+  return keyed;
+}
+
 /** Evaluate observed edges before and after a proposal. */
 export function whatIf(
   current: PolicyInventory,
@@ -272,13 +350,14 @@ export function whatIf(
     const dst = resolver.resolve(edge.dst, dstKey);
     const probe = { src: src.ep, dst: dst.ep, port: edge.dstPort, protocol: edge.protocol };
     const unknown = [src.unknown, dst.unknown].filter((x): x is string => x !== undefined);
-    const bd = before.evaluate(probe);
+    // Every merged edge is a distinct pair of identities: a decision cache would never hit.
+    const bd = before.evaluateUncached(probe);
     const affected =
       scope.all ||
       (edge.src.namespace !== undefined && scope.namespaces.has(edge.src.namespace)) ||
       (edge.dst.namespace !== undefined && scope.namespaces.has(edge.dst.namespace));
     const b = { verdict: verdictOf(bd) };
-    const a = sideVerdict(affected ? after.evaluate(probe) : bd, src.text, dst.text);
+    const a = sideVerdict(affected ? after.evaluateUncached(probe) : bd, src.text, dst.text);
     if (unknown.length > 0) {
       b.verdict = 'uncertain';
       a.verdict = 'uncertain';
@@ -301,8 +380,7 @@ export function whatIf(
       reason: a.reason,
     });
   }
-  const keyed = items.map((i) => ({ i, c: category(i), k: JSON.stringify([i.src, i.dst, i.dstPort, i.protocol]) }));
-  keyed.sort((x, y) => RANK[x.c] - RANK[y.c] || y.i.count - x.i.count || (x.k < y.k ? -1 : x.k > y.k ? 1 : 0));
+  const keyed = sortItems(items);
   const summary = { edges: items.length, newlyDenied: 0, newlyAllowed: 0, unchanged: 0, uncertain: 0 };
   for (const { i, c } of keyed) {
     if (c === 'uncertain') summary.uncertain++;

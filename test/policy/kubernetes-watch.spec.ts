@@ -540,7 +540,13 @@ describe('config: POLICY_KUBERNETES and the KUBERNETES_* variables', () => {
         KUBERNETES_SERVICE_PORT: '6443',
         ...files,
       }).policyKubernetes,
-    ).toEqual({ apiUrl: 'https://10.96.0.1:6443', tokenFile: token, caFile: ca, readyTimeoutMs: 30_000 });
+    ).toEqual({
+      apiUrl: 'https://10.96.0.1:6443',
+      tokenFile: token,
+      caFile: ca,
+      readyTimeoutMs: 30_000,
+      snapshotIntervalMs: 1000,
+    });
     expect(
       loadConfig({ POLICY_KUBERNETES: 'true', KUBERNETES_SERVICE_HOST: 'fd00::1', ...files }).policyKubernetes?.apiUrl,
     ).toBe('https://[fd00::1]:443');
@@ -550,9 +556,10 @@ describe('config: POLICY_KUBERNETES and the KUBERNETES_* variables', () => {
         KUBERNETES_SERVICE_HOST: '10.96.0.1',
         KUBERNETES_API_URL: 'http://127.0.0.1:8001',
         POLICY_KUBERNETES_READY_TIMEOUT: '2m',
+        POLICY_KUBERNETES_SNAPSHOT_INTERVAL: '250ms',
         ...files,
       }).policyKubernetes,
-    ).toMatchObject({ apiUrl: 'http://127.0.0.1:8001', readyTimeoutMs: 120_000 });
+    ).toMatchObject({ apiUrl: 'http://127.0.0.1:8001', readyTimeoutMs: 120_000, snapshotIntervalMs: 250 });
   });
 
   it('names the variable in errors', () => {
@@ -582,5 +589,12 @@ describe('config: POLICY_KUBERNETES and the KUBERNETES_* variables', () => {
         POLICY_KUBERNETES_READY_TIMEOUT: 'soon',
       }).variable,
     ).toBe('POLICY_KUBERNETES_READY_TIMEOUT');
+    expect(
+      configError({
+        POLICY_KUBERNETES: 'true',
+        KUBERNETES_API_URL: 'https://k',
+        POLICY_KUBERNETES_SNAPSHOT_INTERVAL: 'often',
+      }).variable,
+    ).toBe('POLICY_KUBERNETES_SNAPSHOT_INTERVAL');
   });
 });

@@ -1,0 +1,339 @@
+/**
+ * The evaluator across inventory snapshots (`withInventory`): a snapshot that changes only pods
+ * keeps the compiled policies and caches, and its decisions follow the changed pods; a namespace
+ * or policy change compiles again. Also the selection index (policies found by namespace and by a
+ * required label) and the per-plan decision sharing, against hand-written expectations from the
+ * NetworkPolicy and network-policy-api semantics.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { FlowRecord } from '../../src/flow/flow-record.js';
+import { InventoryFlowAttributor } from '../../src/policy/attribution.js';
+import { NetworkPolicyEvaluator, type PolicyDecision } from '../../src/policy/network-policy.evaluator.js';
+import { InventoryStore, type PolicyInventory } from '../../src/policy/policy-inventory.js';
+import type { PolicyRef } from '../../src/policy/policy-model.js';
+
+const ns = (name: string, labels: Record<string, string>): unknown => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, labels },
+});
+const pod = (namespace: string, name: string, labels: Record<string, string>, ip: string): unknown => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace, labels },
+  spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80 }] }] },
+  status: { podIP: ip },
+});
+const np = (namespace: string, name: string, spec: unknown): unknown => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, namespace },
+  spec,
+});
+
+/** web admits app=client of its namespace and app=probe of team=b namespaces on TCP 80; `other` has no egress. */
+const WEB_INGRESS = np('shop', 'web-ingress', {
+  podSelector: { matchLabels: { app: 'web' } },
+  ingress: [
+    { from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 80 }] },
+    {
+      from: [{ namespaceSelector: { matchLabels: { team: 'b' } }, podSelector: { matchLabels: { app: 'probe' } } }],
+      ports: [{ port: 80 }],
+    },
+  ],
+});
+
+function cluster(): InventoryStore {
+  const store = new InventoryStore();
+  for (const o of [
+    ns('shop', { team: 'a' }),
+    ns('ops', { team: 'b' }),
+    pod('shop', 'web', { app: 'web' }, '10.0.0.1'),
+    pod('shop', 'client', { app: 'client' }, '10.0.0.2'),
+    pod('shop', 'other', { app: 'other' }, '10.0.0.3'),
+    pod('ops', 'probe', { app: 'probe' }, '10.0.1.1'),
+    WEB_INGRESS,
+    np('shop', 'other-no-egress', { podSelector: { matchLabels: { app: 'other' } }, policyTypes: ['Egress'] }),
+  ]) {
+    const r = store.upsertRaw(o);
+    if (r.status !== 'ok') throw new Error(JSON.stringify(r));
+  }
+  return store;
+}
+
+function endpoint(ev: NetworkPolicyEvaluator, ref: string) {
+  const [namespace, name] = ref.split('/');
+  const p = ev.inventory.pod(namespace, name);
+  if (!p) throw new Error(`no pod ${ref}`);
+  return ev.endpointForPod(p);
+}
+
+function decide(ev: NetworkPolicyEvaluator, from: string, to: string, port = 80): PolicyDecision {
+  const src = from.includes('/') ? endpoint(ev, from) : ev.endpointForIp(from);
+  const dst = to.includes('/') ? endpoint(ev, to) : ev.endpointForIp(to);
+  return ev.evaluate({ src, dst, port, protocol: 'TCP' });
+}
+
+const allowed = (ev: NetworkPolicyEvaluator, from: string, to: string, port = 80): boolean =>
+  decide(ev, from, to, port).allowed;
+const names = (refs: readonly PolicyRef[]): string[] => refs.map((r) => `${r.namespace ?? ''}/${r.name}`);
+
+function relabel(store: InventoryStore, inv: PolicyInventory, ref: string, labels: Record<string, string>): void {
+  const [namespace, name] = ref.split('/');
+  const p = inv.pod(namespace, name);
+  if (!p) throw new Error(ref);
+  store.upsert({ ...p, labels });
+}
+
+describe('an evaluator across snapshots that change only pods', () => {
+  it.each([
+    ['worked out on first use', {}],
+    ['precomputed from the pod index', { precomputePods: true }],
+  ])('the baseline cluster, decided from the NetworkPolicy semantics (pods %s)', (_, options) => {
+    const ev = new NetworkPolicyEvaluator(cluster().snapshot(), options);
+    expect(allowed(ev, 'shop/client', 'shop/web')).toBe(true);
+    expect(allowed(ev, 'shop/client', 'shop/web', 81)).toBe(false); // only port 80 is admitted
+    expect(allowed(ev, 'ops/probe', 'shop/web')).toBe(true); // team=b and app=probe
+    expect(allowed(ev, 'shop/other', 'shop/web')).toBe(false); // egress of other is isolated
+    expect(decide(ev, 'shop/other', 'shop/web').egress.allowed).toBe(false);
+    expect(decide(ev, 'shop/other', 'shop/web').ingress.allowed).toBe(false); // not admitted either
+    expect(allowed(ev, 'shop/web', 'shop/client')).toBe(true); // client is not isolated
+  });
+
+  it('a label change moves a pod into a selector: its decisions change, the others stay, the compilation is kept', () => {
+    const store = cluster();
+    const before = store.snapshot();
+    const ev = new NetworkPolicyEvaluator(before);
+    expect(allowed(ev, 'shop/other', 'shop/web')).toBe(false);
+    expect(allowed(ev, 'shop/client', 'shop/web')).toBe(true);
+    // other becomes a client: no longer selected by other-no-egress, now admitted by web-ingress.
+    relabel(store, before, 'shop/other', { app: 'client' });
+    const next = ev.withInventory(store.snapshot());
+    expect(next).not.toBe(ev);
+    expect(next.sharesCompilation(ev)).toBe(true);
+    const d = decide(next, 'shop/other', 'shop/web');
+    expect(d.allowed).toBe(true);
+    expect(d.egress.isolated).toBe(false);
+    expect(names(d.ingress.allowedBy)).toEqual(['shop/web-ingress']);
+    expect(allowed(next, 'shop/client', 'shop/web')).toBe(true);
+    expect(allowed(next, 'ops/probe', 'shop/web')).toBe(true);
+    expect(allowed(next, 'shop/client', 'shop/web', 81)).toBe(false);
+    // The old snapshot's evaluator still answers for its own snapshot.
+    expect(allowed(ev, 'shop/other', 'shop/web')).toBe(false);
+  });
+
+  it('a label change moves a pod out of a selector: it is no longer isolated', () => {
+    const store = cluster();
+    const before = store.snapshot();
+    const ev = new NetworkPolicyEvaluator(before);
+    expect(allowed(ev, 'shop/other', 'shop/web')).toBe(false);
+    expect(allowed(ev, 'ops/probe', 'shop/web', 443)).toBe(false);
+    relabel(store, before, 'shop/web', { app: 'web-v2' });
+    const next = ev.withInventory(store.snapshot());
+    expect(next.sharesCompilation(ev)).toBe(true);
+    const d = decide(next, 'ops/probe', 'shop/web', 443);
+    expect(d.allowed).toBe(true);
+    expect(d.ingress.isolated).toBe(false);
+    expect(d.ingress.isolatedBy).toEqual([]);
+    // other's egress is still isolated by other-no-egress.
+    expect(allowed(next, 'shop/other', 'shop/web')).toBe(false);
+    expect(names(decide(next, 'shop/other', 'shop/web').egress.isolatedBy)).toEqual(['shop/other-no-egress']);
+  });
+
+  it('a deleted pod: its address is an external endpoint, which web does not admit', () => {
+    const store = cluster();
+    const ev = new NetworkPolicyEvaluator(store.snapshot());
+    expect(allowed(ev, '10.0.0.2', 'shop/web')).toBe(true); // 10.0.0.2 is shop/client
+    expect(store.delete('Pod', 'shop', 'client')).toBe(true);
+    const next = ev.withInventory(store.snapshot());
+    expect(next.sharesCompilation(ev)).toBe(true);
+    expect(next.inventory.pod('shop', 'client')).toBeUndefined();
+    const d = decide(next, '10.0.0.2', 'shop/web');
+    expect(d.allowed).toBe(false);
+    expect(d.egress.applies).toBe(false);
+    expect(names(d.ingress.isolatedBy)).toEqual(['shop/web-ingress']);
+    expect(allowed(next, 'ops/probe', 'shop/web')).toBe(true);
+  });
+
+  it('a new pod is evaluated from its labels at once', () => {
+    const store = cluster();
+    const ev = new NetworkPolicyEvaluator(store.snapshot());
+    expect(allowed(ev, 'shop/client', 'shop/web')).toBe(true);
+    store.upsertRaw(pod('shop', 'web-2', { app: 'web' }, '10.0.0.9'));
+    const next = ev.withInventory(store.snapshot());
+    expect(next.sharesCompilation(ev)).toBe(true);
+    expect(allowed(next, 'shop/client', 'shop/web-2')).toBe(true);
+    expect(allowed(next, 'shop/other', 'shop/web-2')).toBe(false);
+    expect(allowed(next, 'shop/client', 'shop/web-2', 81)).toBe(false);
+  });
+
+  it('a namespace label change compiles again and moves the namespace out of a namespaceSelector', () => {
+    const store = cluster();
+    const ev = new NetworkPolicyEvaluator(store.snapshot());
+    expect(allowed(ev, 'ops/probe', 'shop/web')).toBe(true);
+    store.upsertRaw(ns('ops', { team: 'c' }));
+    const next = ev.withInventory(store.snapshot());
+    expect(next.sharesCompilation(ev)).toBe(false);
+    expect(allowed(next, 'ops/probe', 'shop/web')).toBe(false);
+    expect(allowed(next, 'shop/client', 'shop/web')).toBe(true);
+    // And back into it.
+    store.upsertRaw(ns('ops', { team: 'b' }));
+    expect(allowed(next.withInventory(store.snapshot()), 'ops/probe', 'shop/web')).toBe(true);
+  });
+
+  it('a policy change compiles again', () => {
+    const store = cluster();
+    const ev = new NetworkPolicyEvaluator(store.snapshot());
+    expect(allowed(ev, 'shop/client', 'shop/web')).toBe(true);
+    store.upsertRaw(
+      np('shop', 'web-ingress', {
+        podSelector: { matchLabels: { app: 'web' } },
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 8080 }] }],
+      }),
+    );
+    const next = ev.withInventory(store.snapshot());
+    expect(next.sharesCompilation(ev)).toBe(false);
+    expect(allowed(next, 'shop/client', 'shop/web')).toBe(false);
+    expect(allowed(next, 'shop/client', 'shop/web', 8080)).toBe(true);
+    expect(allowed(next, 'ops/probe', 'shop/web')).toBe(false);
+  });
+
+  it('the same snapshot gives the same evaluator', () => {
+    const store = cluster();
+    const ev = new NetworkPolicyEvaluator(store.snapshot());
+    expect(ev.withInventory(store.snapshot())).toBe(ev);
+  });
+
+  it('the flow attributor keeps the compilation across pod-only snapshots and follows the change', () => {
+    const store = cluster();
+    let inv = store.snapshot();
+    const att = new InventoryFlowAttributor({ current: () => inv }, { observeEndpoints: false });
+    const flow = (id: string): FlowRecord => ({
+      id,
+      source: 'hubble',
+      cluster: 'c',
+      time: '2026-01-01T00:00:00Z',
+      verdict: 'denied',
+      direction: 'ingress',
+      src: { kind: 'pod', namespace: 'shop', pod: 'other', ip: '10.0.0.3' },
+      dst: { kind: 'pod', namespace: 'shop', pod: 'web', ip: '10.0.0.1' },
+      protocol: 'TCP',
+      dstPort: 80,
+      count: 1,
+      policies: [],
+    });
+    const first = att.attribute(flow('1'));
+    expect(first.level).toBe('inferred');
+    expect(first.isolatedBy).toEqual(['shop/web-ingress']);
+    const ev1 = att.currentEvaluator();
+    relabel(store, inv, 'shop/other', { app: 'client' });
+    inv = store.snapshot();
+    const second = att.attribute(flow('2'));
+    expect(att.currentEvaluator().sharesCompilation(ev1)).toBe(true);
+    // Now admitted by the loaded policies: the drop is not explained by them.
+    expect(second.level).toBe('unknown');
+    expect(second.reason).toMatch(/the loaded policies admit TCP\/80/);
+  });
+});
+
+describe("the flow attributor's endpoint memo", () => {
+  it('tells apart flow endpoints that share one label object but not namespace or pod', () => {
+    const att = new InventoryFlowAttributor(cluster().snapshot(), { observeEndpoints: false });
+    const labels = { app: 'client' };
+    const flow = (namespace: string, podName: string, ip: string): FlowRecord => ({
+      id: `${namespace}/${podName}`,
+      source: 'hubble',
+      cluster: 'c',
+      time: '2026-01-01T00:00:00Z',
+      verdict: 'denied',
+      direction: 'ingress',
+      src: { kind: 'pod', namespace, pod: podName, labels, ip },
+      dst: { kind: 'pod', namespace: 'shop', pod: 'web', labels: { app: 'web' }, ip: '10.0.0.1' },
+      protocol: 'TCP',
+      dstPort: 80,
+      count: 1,
+      policies: [],
+    });
+    // app=client of shop is admitted by web-ingress; app=client of ops is not (same-namespace rule).
+    expect(att.attribute(flow('shop', 'client', '10.0.0.2')).level).toBe('unknown');
+    const other = att.attribute(flow('ops', 'client-7', '10.0.1.7'));
+    expect(other.level).toBe('inferred');
+    expect(other.isolatedBy).toEqual(['shop/web-ingress']);
+    expect(att.attribute(flow('shop', 'client', '10.0.0.2')).level).toBe('unknown');
+    // A world source by address, twice: the same answer.
+    const world: FlowRecord = { ...flow('shop', 'client', '10.0.0.2'), src: { kind: 'world', ip: '203.0.113.9' } };
+    expect(att.attribute(world).level).toBe('inferred');
+    expect(att.attribute({ ...world, id: 'again' }).level).toBe('inferred');
+  });
+});
+
+describe('selection index and shared decisions', () => {
+  it.each([
+    ['worked out on first use', {}],
+    ['precomputed from the pod index', { precomputePods: true }],
+  ])('finds policies by any value of an In requirement, never by a value the pod lacks (pods %s)', (_, options) => {
+    const store = new InventoryStore();
+    for (const o of [
+      ns('x', {}),
+      pod('x', 'a', { app: 'a', tier: 'web' }, '10.1.0.1'),
+      pod('x', 'b', { app: 'b', tier: 'web' }, '10.1.0.2'),
+      pod('x', 'c', { app: 'c' }, '10.1.0.3'),
+      pod('x', 'd', { tier: 'db' }, '10.1.0.4'),
+      np('x', 'ab', {
+        podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['a', 'b'] }] },
+        policyTypes: ['Ingress'],
+      }),
+      np('x', 'not-web', {
+        podSelector: { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] },
+        policyTypes: ['Ingress'],
+      }),
+      {
+        apiVersion: 'policy.networking.k8s.io/v1alpha2',
+        kind: 'ClusterNetworkPolicy',
+        metadata: { name: 'deny-c' },
+        spec: {
+          tier: 'Admin',
+          priority: 5,
+          subject: { pods: { namespaceSelector: {}, podSelector: { matchLabels: { app: 'c' } } } },
+          ingress: [{ action: 'Deny', from: [{ namespaces: {} }] }],
+        },
+      },
+    ]) {
+      const r = store.upsertRaw(o);
+      if (r.status !== 'ok') throw new Error(JSON.stringify(r));
+    }
+    const ev = new NetworkPolicyEvaluator(store.snapshot(), options);
+    const iso = (ref: string): string[] => names(decide(ev, 'x/a', ref).ingress.isolatedBy);
+    expect(iso('x/a')).toEqual(['x/ab']);
+    expect(iso('x/b')).toEqual(['x/ab']);
+    // NotIn web: c has no tier label, d has tier=db.
+    expect(iso('x/c')).toEqual(['x/not-web']);
+    expect(iso('x/d')).toEqual(['x/not-web']);
+    const c = decide(ev, 'x/a', 'x/c');
+    expect(c.ingress.basis).toBe('rule');
+    expect(c.ingress.tier).toBe('Admin');
+    expect(names(c.ingress.deniedBy)).toEqual(['/deny-c']);
+    expect(decide(ev, 'x/a', 'x/d').ingress.basis).toBe('isolation');
+  });
+
+  it('identities with the same selecting policies share decisions only where the rules say the same', () => {
+    const ev = new NetworkPolicyEvaluator(cluster().snapshot());
+    // web's ingress plan, probed by peers and ports that each rule answers differently.
+    const client80 = decide(ev, 'shop/client', 'shop/web');
+    const probe80 = decide(ev, 'ops/probe', 'shop/web');
+    const client81 = decide(ev, 'shop/client', 'shop/web', 81);
+    const other80 = decide(ev, 'shop/other', 'shop/web');
+    expect(client80.ingress.allowedBy.map((r) => r.ruleIndex)).toEqual([0]);
+    expect(probe80.ingress.allowedBy.map((r) => r.ruleIndex)).toEqual([1]);
+    expect(client81.ingress.allowed).toBe(false);
+    expect(client81.ingress.closestRules.map((c) => [c.rule.ruleIndex, c.missing])).toEqual([[0, 'port']]);
+    expect(other80.ingress.allowed).toBe(false);
+    expect(other80.ingress.closestRules.map((c) => [c.rule.ruleIndex, c.missing])).toEqual([
+      [0, 'peer'],
+      [1, 'peer'],
+    ]);
+    // The same outcome for another source identity is the same (shared, frozen) direction decision.
+    expect(decide(ev, 'shop/other', 'shop/web', 81).ingress).not.toBe(client81.ingress);
+    expect(decide(ev, '10.9.9.9', 'shop/web').ingress).toBe(other80.ingress);
+  });
+});
