@@ -576,8 +576,17 @@ export function mergeInventories(
   observed: ObservedEndpoints,
 ): PolicyInventory {
   const objects = new Map<string, InventoryObject>();
+  // Every kind a snapshot holds, or the merge silently drops it (tiers, sets and staged policies did).
   for (const p of parts)
-    for (const o of [...p.namespaces.values(), ...p.pods, ...p.policies]) objects.set(inventoryObjectKey(o), o);
+    for (const o of [
+      ...p.namespaces.values(),
+      ...p.pods,
+      ...p.policies,
+      ...p.tiers.values(),
+      ...p.networkSets,
+      ...p.staged,
+    ])
+      objects.set(inventoryObjectKey(o), o);
   return new PolicyInventory(
     [...objects.values()],
     generation,
