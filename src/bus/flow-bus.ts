@@ -22,6 +22,13 @@ export interface PublishBatch {
   checkpoints?: StreamCheckpoint[];
   /** Input the collector could not map, stored with the batch (same transaction in embedded mode). */
   deadLetters?: DeadLetter[];
+  /** Nothing follows soon (the end of an import file): store without waiting to carry more. */
+  flush?: boolean;
+  /**
+   * Called once the bus holds the batch (in process: queued, so the publisher may read on;
+   * the returned promise still settles only once the batch is stored).
+   */
+  accepted?: () => void;
 }
 
 export interface ConsumedBatch {
@@ -31,6 +38,8 @@ export interface ConsumedBatch {
   checkpoints: StreamCheckpoint[];
   /** Dead letters that travelled with the batch (in-process bus); stored with its data. */
   deadLetters?: DeadLetter[];
+  /** A publisher asked for this batch to be stored without waiting for more (PublishBatch.flush). */
+  flush?: boolean;
 }
 
 export interface DeadLetter {
@@ -50,6 +59,12 @@ export interface ConsumeOptions {
   loadCheckpoints: (streams: string[]) => Promise<Map<string, string>>;
   /** Largest batch handed to the handler. */
   maxBatch?: number;
+  /**
+   * For a handler that carries batches across its writes (in-process bus): the next batch is
+   * handed over once this resolves, without waiting for earlier handler calls to settle, and
+   * leaves the queue's count then (the handler bounds what it holds).
+   */
+  ready?: () => Promise<void>;
 }
 
 export interface FlowBus {

@@ -74,7 +74,11 @@ export interface AppConfig {
   policyKubernetes?: { apiUrl: string; tokenFile?: string; caFile?: string; readyTimeoutMs: number };
   auth: { disabled: boolean; readTokens: string[]; adminTokens: string[]; metricsOpen: boolean };
   retention: { rollupDays: number; eventDays: number; deadLetterDays: number };
-  aggregator: { maxBatch: number };
+  /**
+   * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
+   * drop events and dead letters `import` carries across batches before it writes them.
+   */
+  aggregator: { maxBatch: number; importFlushEntries: number };
   alerts: {
     slackWebhookUrl?: string;
     groupWaitMs: number;
@@ -401,7 +405,10 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       eventDays: int(env, 'DROP_EVENT_RETENTION_DAYS', 7, 0, 3650),
       deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 0, 3650),
     },
-    aggregator: { maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000) },
+    aggregator: {
+      maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000),
+      importFlushEntries: int(env, 'IMPORT_FLUSH_ENTRIES', 20_000, 1, 1_000_000),
+    },
     alerts: {
       slackWebhookUrl: slack,
       groupWaitMs: duration(env, 'ALERT_GROUP_WAIT', '30s'),
