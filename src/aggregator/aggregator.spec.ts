@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { InMemoryRollupWriter } from '../storage/in-memory.repositories.js';
 import { silentLogger } from '../common/logger.js';
 import type { FlowRecord } from '../flow/flow-record.js';
-import { Aggregator } from './aggregator.js';
+import { Aggregator, type CarryOptions } from './aggregator.js';
 import { AggregatorMetrics } from './aggregator.metrics.js';
 import { reportedOnlyAttributor, type FlowAttributor } from './attribution.port.js';
 
@@ -28,11 +28,41 @@ function flow(id: string, verdict: FlowRecord['verdict'], time = '2026-03-10T11:
   };
 }
 
-function setup(attributor: FlowAttributor = reportedOnlyAttributor) {
+function setup(attributor: FlowAttributor = reportedOnlyAttributor, carry?: CarryOptions) {
   const writer = new InMemoryRollupWriter();
   const registry = new Registry();
-  const aggregator = new Aggregator(writer, attributor, new AggregatorMetrics(registry), silentLogger, clock);
+  const aggregator = new Aggregator(writer, attributor, new AggregatorMetrics(registry), silentLogger, clock, carry);
   return { writer, registry, aggregator };
+}
+
+/** `a`'s write failed and `b` was prepared behind it: both fail, nothing is stored or counted. */
+async function expectNeitherStored(
+  a: Promise<unknown>,
+  b: Promise<unknown>,
+  writer: InMemoryRollupWriter,
+  registry: Registry,
+): Promise<void> {
+  await expect(a).rejects.toThrow('connection lost');
+  await expect(b).rejects.toThrow('an earlier batch failed to store; this one is retried with it');
+  expect(writer.storedFlows()).toBe(0);
+  expect(writer.checkpoints.positions.has('s')).toBe(false);
+  expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(0);
+}
+
+/** Carrying with no flush by time within a test: only the budget and flush hints write. */
+function carrying(maxEntries: number) {
+  return setup(reportedOnlyAttributor, { maxEntries, maxDelayMs: 3_600_000 });
+}
+
+/** Whether a promise has settled, after pending callbacks ran. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((r) => setImmediate(r));
+  return done;
 }
 
 async function counter(registry: Registry, name: string): Promise<number> {
@@ -64,6 +94,22 @@ describe('Aggregator over in-memory repositories', () => {
     expect(writer.events.map((e) => e.flow_id)).toEqual(['d1', 'd2']);
     expect(writer.checkpoints.positions.get('calico:node-1')).toBe('300');
   });
+
+  it.each([
+    ['one write per batch', undefined],
+    ['carried batches', { maxEntries: 1, maxDelayMs: 3_600_000 }],
+  ] as const)(
+    'keeps the writer generation of a Kafka checkpoint (%s), so a claimed stream is not fenced',
+    async (_, carry) => {
+      const { writer, aggregator } = setup(reportedOnlyAttributor, carry);
+      await writer.checkpoints.claim(['kafka:t:0']); // generation 1
+      await aggregator.handle({
+        records: [flow('d1', 'denied')],
+        checkpoints: [{ stream: 'kafka:t:0', position: '41', generation: 1 }],
+      });
+      expect(writer.checkpoints.positions.get('kafka:t:0')).toBe('41');
+    },
+  );
 
   it('stores what the attributor says about each drop, and asks nothing about allowed flows', async () => {
     const asked: string[] = [];
@@ -123,16 +169,91 @@ describe('Aggregator over in-memory repositories', () => {
     const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 's', position: '1' }] });
     const b = aggregator.handle({ records: [flow('b', 'allowed')], checkpoints: [{ stream: 's', position: '2' }] });
     first.open();
-    await expect(a).rejects.toThrow('connection lost');
-    await expect(b).rejects.toThrow('an earlier batch failed to store; this one is retried with it');
-    expect(writer.storedFlows()).toBe(0);
-    expect(writer.checkpoints.positions.has('s')).toBe(false);
-    expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(0);
+    await expectNeitherStored(a, b, writer, registry);
 
     // The source replays from its last stored position: the retried batch goes through.
     await aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 's', position: '1' }] });
     expect(writer.storedFlows()).toBe(2);
     expect(writer.checkpoints.positions.get('s')).toBe('1');
     expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(2);
+  });
+
+  describe('carrying roll-ups across batches', () => {
+    it('stores the batches it carried in one write, with the last checkpoint, when one asks for a flush', async () => {
+      const { writer, aggregator } = carrying(100);
+      const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 's', position: '1' }] });
+      const b = aggregator.handle({ records: [flow('b', 'allowed')], checkpoints: [{ stream: 's', position: '2' }] });
+      expect(await settled(a)).toBe(false);
+      expect(writer.commits).toEqual([]);
+      const c = aggregator.handle({
+        records: [flow('c', 'denied')],
+        checkpoints: [{ stream: 's', position: '3' }],
+        flush: true,
+      });
+      // Each batch learns its own counts once the one write that holds all three is stored.
+      expect(await a).toEqual({ received: 1, flows: 2, drops: 0, deadLetters: 0, byVerdict: { allowed: 2 } });
+      expect(await b).toEqual({ received: 1, flows: 2, drops: 0, deadLetters: 0, byVerdict: { allowed: 2 } });
+      expect(await c).toEqual({ received: 1, flows: 2, drops: 2, deadLetters: 0, byVerdict: { denied: 2 } });
+      expect(writer.commits).toEqual(['3']);
+      expect(writer.checkpoints.positions.get('s')).toBe('3');
+      // a and b: one allowed row of 4 flows, upserted once; c: one denied row and its event.
+      expect([...writer.rollups.values()].map((r) => [r.verdict, r.count])).toEqual([
+        ['allowed', 4],
+        ['denied', 2],
+      ]);
+      expect(writer.events.map((e) => e.flow_id)).toEqual(['c']);
+    });
+
+    it('writes once the rows, events and dead letters it holds reach the budget', async () => {
+      const { writer, aggregator } = carrying(3);
+      // One allowed row (1 entry), then a denied row and its event (3 entries): written.
+      const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 's', position: '1' }] });
+      expect(await settled(a)).toBe(false);
+      const b = aggregator.handle({ records: [flow('b', 'denied')], checkpoints: [{ stream: 's', position: '2' }] });
+      await Promise.all([a, b]);
+      expect(writer.commits).toEqual(['2']);
+      expect(writer.storedFlows()).toBe(4);
+    });
+
+    it('fails what it carries when an earlier write fails, and stores what the source replays', async () => {
+      const { writer, registry, aggregator } = carrying(100);
+      const first = latch();
+      writer.gate = first.promise;
+      writer.failNext = new Error('connection lost');
+      const a = aggregator.handle({
+        records: [flow('a', 'allowed')],
+        checkpoints: [{ stream: 's', position: '1' }],
+        flush: true,
+      });
+      // Folded while a's write is in flight: it may continue a's stream, so it must not be stored.
+      const b = aggregator.handle({ records: [flow('b', 'allowed')], checkpoints: [{ stream: 's', position: '2' }] });
+      first.open();
+      await expectNeitherStored(a, b, writer, registry);
+
+      const replay = aggregator.handle({
+        records: [flow('a', 'allowed'), flow('b', 'allowed')],
+        checkpoints: [{ stream: 's', position: '2' }],
+        flush: true,
+      });
+      await replay;
+      expect(writer.storedFlows()).toBe(4);
+      expect(writer.checkpoints.positions.get('s')).toBe('2');
+      expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(4);
+    });
+
+    it('lets the bus hand over more only while at most one flush waits behind the one being written', async () => {
+      const { writer, aggregator } = carrying(1);
+      const first = latch();
+      writer.gate = first.promise;
+      const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 's', position: '1' }] });
+      expect(await settled(aggregator.ready())).toBe(true);
+      const b = aggregator.handle({ records: [flow('b', 'allowed')], checkpoints: [{ stream: 's', position: '2' }] });
+      const ready = aggregator.ready();
+      expect(await settled(ready)).toBe(false);
+      first.open();
+      await ready;
+      await Promise.all([a, b]);
+      expect(writer.commits).toEqual(['1', '2']);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { ConsumedBatch, DeadLetter } from '../bus/flow-bus.js';
+import type { ConsumedBatch, DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
 import { truncateRaw } from '../bus/flow-bus.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
@@ -7,7 +7,7 @@ import { validateFlowRecord } from '../flow/flow-record.validator.js';
 import { dropReasonLabel, writeErrorCode, type AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
 import { BatchRollup } from './edge-rollup.js';
-import type { RollupWriter } from './rollup-writer.port.js';
+import type { PreparedWrite, RollupWriter } from './rollup-writer.port.js';
 
 /** How far ahead of this host's clock a flow's time may be (clock skew between nodes). */
 const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
@@ -31,14 +31,74 @@ function stringify(v: unknown): string {
 }
 
 /**
+ * Carrying roll-ups across batches (import): batches are folded into one open flush until it
+ * holds `maxEntries` roll-up rows, drop events and dead letters (a memory budget: about 0.5 KB a
+ * row, 1.5 KB an event) or its first batch has waited `maxDelayMs`; then it is stored in one
+ * transaction with the checkpoints of every batch it holds. A roll-up row seen in many batches
+ * is then upserted once, not once per batch.
+ */
+export interface CarryOptions {
+  maxEntries: number;
+  maxDelayMs: number;
+}
+
+interface Waiter {
+  result: BatchResult;
+  resolve: (r: BatchResult) => void;
+  reject: (e: Error) => void;
+}
+
+/** Batches folded since the last flush: stored together, with the checkpoints they reach. */
+class OpenFlush {
+  rollup = new BatchRollup();
+  /**
+   * Per stream, the checkpoint of the latest batch folded in (batches of a stream arrive in order),
+   * whole: a Kafka checkpoint carries its writer's generation, which fences zombie writers.
+   */
+  checkpoints = new Map<string, StreamCheckpoint>();
+  dead: DeadLetter[] = [];
+  deadCount = 0;
+  firstDeadReason = '';
+  readonly recordsBySource = new Map<string, number>();
+  readonly processed = new Map<string, number>();
+  readonly drops = new Map<string, number>();
+  readonly waiters: Waiter[] = [];
+  timer?: ReturnType<typeof setTimeout>;
+
+  /** `failuresSeen`: the aggregator's failure count when the first batch was folded in. */
+  constructor(readonly failuresSeen: number) {}
+
+  get entries(): number {
+    return this.rollup.rollups.size + this.rollup.events.length + this.dead.length;
+  }
+
+  /** Once serialized, only the counts are needed until the write settles: let the rows go. */
+  release(): void {
+    this.deadCount = this.dead.length;
+    this.firstDeadReason = this.dead[0]?.reason ?? '';
+    this.rollup = new BatchRollup();
+    this.checkpoints = new Map();
+    this.dead = [];
+  }
+}
+
+function add(m: Map<string, number>, k: string, n: number): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
+
+/**
  * Consumes bus batches: validates each record (bad ones become dead letters with the reason),
  * attributes drops, folds flows into per-minute roll-ups and drop events, and hands the result to
- * the roll-up writer, which stores it with the batch's checkpoints in one transaction.
+ * the roll-up writer, which stores it with the batches' checkpoints in one transaction. Without
+ * `carry` each batch is stored on its own; with it, batches are carried into larger flushes.
  */
 export class Aggregator {
   /** Settles, with the failure count, when the last write handed out so far has settled. */
   private tail: Promise<number> = Promise.resolve(0);
   private failures = 0;
+  private open?: OpenFlush;
+  /** Flushes handed to the writer and not yet settled (ready() bounds them). */
+  private readonly writing: Array<Promise<unknown>> = [];
 
   /** The attributor can be swapped at run time (policy inventory reloads). */
   constructor(
@@ -47,17 +107,54 @@ export class Aggregator {
     private readonly metrics: AggregatorMetrics,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly carry?: CarryOptions,
   ) {}
 
-  async handle(batch: ConsumedBatch): Promise<BatchResult> {
-    const rollup = new BatchRollup();
+  /**
+   * Folds the batch in and resolves once it is stored (the bus's acknowledgement). Without
+   * `carry`, or when the batch asks for it (`flush`) or the budget is reached, the flush is
+   * written now; otherwise at the latest after `maxDelayMs`.
+   */
+  handle(batch: ConsumedBatch): Promise<BatchResult> {
+    // Not async: a suspended async function would keep `batch` (its records) alive until stored.
+    const open = (this.open ??= new OpenFlush(this.failures));
+    let result: BatchResult;
+    try {
+      result = this.fold(batch, open);
+    } catch (e) {
+      // Half folded: nothing of this flush may be stored. Its batches fail and are retried.
+      this.discard(open, e as Error);
+      return Promise.reject(e as Error);
+    }
+    const stored = new Promise<BatchResult>((resolve, reject) => open.waiters.push({ result, resolve, reject }));
+    if (!this.carry || batch.flush || open.entries >= this.carry.maxEntries) this.seal();
+    else open.timer ??= setTimeout(() => this.seal(), this.carry.maxDelayMs);
+    return stored;
+  }
+
+  /**
+   * Resolves when another batch may be folded in before earlier ones are stored: at most one
+   * flush is written while the next one waits, so memory stays at about three flushes' worth.
+   */
+  async ready(): Promise<void> {
+    while (this.writing.length >= 2) await this.writing[0];
+  }
+
+  /** Writes what is carried now (shutdown); resolves when every flush so far has settled. */
+  async flush(): Promise<void> {
+    this.seal();
+    await this.tail;
+  }
+
+  private fold(batch: ConsumedBatch, open: OpenFlush): BatchResult {
+    const rollup = open.rollup;
+    const flowsBefore = rollup.flows;
+    const dropsBefore = rollup.drops;
     // Times far in the future are bad clocks or bad input; each new day would also cost a partition.
     const latest = this.clock.now() + MAX_FUTURE_MS;
     const dead: DeadLetter[] = batch.deadLetters ? [...batch.deadLetters] : [];
     const origin = batch.checkpoints.length > 0 ? batch.checkpoints[0].stream : 'bus';
-    const processed = new Map<string, number>();
-    const recordsBySource = new Map<string, number>();
-    const drops = new Map<string, number>();
+    const byVerdict: Record<string, number> = {};
     for (const raw of batch.records) {
       let flow;
       try {
@@ -74,23 +171,50 @@ export class Aggregator {
         });
         continue;
       }
-      recordsBySource.set(flow.source, (recordsBySource.get(flow.source) ?? 0) + 1);
+      add(open.recordsBySource, flow.source, 1);
       const drop = isDrop(flow.verdict);
       rollup.add(flow, drop ? this.attributor.attribute(flow) : undefined);
-      const pk = `${flow.source}\u0000${flow.verdict}`;
-      processed.set(pk, (processed.get(pk) ?? 0) + flow.count);
-      if (drop) {
-        const dk = `${flow.verdict}\u0000${flow.direction}\u0000${dropReasonLabel(flow.dropReason)}`;
-        drops.set(dk, (drops.get(dk) ?? 0) + flow.count);
-      }
+      add(open.processed, `${flow.source}\u0000${flow.verdict}`, flow.count);
+      byVerdict[flow.verdict] = (byVerdict[flow.verdict] ?? 0) + flow.count;
+      if (drop)
+        add(open.drops, `${flow.verdict}\u0000${flow.direction}\u0000${dropReasonLabel(flow.dropReason)}`, flow.count);
     }
-    for (const d of dead) d.raw = d.raw.replaceAll('\u0000', '\\u0000'); // PostgreSQL text cannot hold NUL
+    for (const d of dead) {
+      d.raw = d.raw.replaceAll('\u0000', '\\u0000'); // PostgreSQL text cannot hold NUL
+      open.dead.push(d);
+    }
+    for (const c of batch.checkpoints) open.checkpoints.set(c.stream, c);
+    return {
+      received: batch.records.length,
+      flows: rollup.flows - flowsBefore,
+      drops: rollup.drops - dropsBefore,
+      deadLetters: dead.length,
+      byVerdict,
+    };
+  }
 
-    // Writes are chained in call order, so a batch never commits (and moves its checkpoints)
-    // ahead of an earlier one; a batch prepared while an earlier write was in flight fails if
+  /** Hands the open flush to the writer, after every earlier one. */
+  private seal(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = undefined;
+    clearTimeout(open.timer);
+    // Writes are chained in call order, so a flush never commits (and moves its checkpoints)
+    // ahead of an earlier one; a flush folded while an earlier write was in flight fails if
     // that write fails, because its data may sit after the failed data in the same stream.
-    const prepared = this.writer.prepare(rollup, batch.checkpoints, dead);
-    const failuresSeen = this.failures;
+    const failuresSeen = open.failuresSeen;
+    let prepared: PreparedWrite;
+    try {
+      prepared = this.writer.prepare(
+        open.rollup,
+        [...open.checkpoints.values()],
+        open.dead,
+      );
+    } catch (e) {
+      this.discard(open, e as Error);
+      return;
+    }
+    open.release();
     const write = this.tail.then(async (failuresNow) => {
       if (failuresNow !== failuresSeen)
         throw new Error('an earlier batch failed to store; this one is retried with it');
@@ -108,34 +232,42 @@ export class Aggregator {
       () => this.failures,
       () => (this.failures = failuresSeen + 1),
     );
-    await write;
+    const settled = write.then(
+      () => this.stored(open),
+      (e: unknown) => {
+        for (const w of open.waiters) w.reject(e as Error);
+        // What is carried now was folded while this write was in flight: it may continue a
+        // failed stream, so it fails now rather than at its own write.
+        if (this.open && this.open.failuresSeen !== this.failures)
+          this.discard(this.open, new Error('an earlier batch failed to store; this one is retried with it'));
+      },
+    );
+    this.writing.push(settled);
+    void settled.finally(() => this.writing.splice(this.writing.indexOf(settled), 1));
+  }
 
-    // Counted only once stored, so metrics agree with the database after a failed write.
-    for (const [source, n] of recordsBySource) this.metrics.received.inc({ source }, n);
-    if (dead.length > 0) this.metrics.received.inc({ source: 'invalid' }, dead.length);
-    for (const [k, n] of processed) {
+  private discard(open: OpenFlush, e: Error): void {
+    if (this.open === open) this.open = undefined;
+    clearTimeout(open.timer);
+    for (const w of open.waiters) w.reject(e);
+  }
+
+  /** Counted only once stored, so metrics agree with the database after a failed write. */
+  private stored(open: OpenFlush): void {
+    for (const [source, n] of open.recordsBySource) this.metrics.received.inc({ source }, n);
+    if (open.deadCount > 0) this.metrics.received.inc({ source: 'invalid' }, open.deadCount);
+    for (const [k, n] of open.processed) {
       const [source, verdict] = k.split('\u0000');
       this.metrics.processed.inc({ source, verdict }, n);
     }
-    for (const [k, n] of drops) {
+    for (const [k, n] of open.drops) {
       const [verdict, direction, reason] = k.split('\u0000');
       this.metrics.drops.inc({ verdict, direction, reason }, n);
     }
-    if (dead.length > 0) {
-      this.metrics.deadLetters.inc({ stage: 'aggregator' }, dead.length);
-      this.log.warn('dead letters stored', { count: dead.length, first: dead[0].reason });
+    if (open.deadCount > 0) {
+      this.metrics.deadLetters.inc({ stage: 'aggregator' }, open.deadCount);
+      this.log.warn('dead letters stored', { count: open.deadCount, first: open.firstDeadReason });
     }
-    const byVerdict: Record<string, number> = {};
-    for (const [k, n] of processed) {
-      const verdict = k.slice(k.indexOf('\u0000') + 1);
-      byVerdict[verdict] = (byVerdict[verdict] ?? 0) + n;
-    }
-    return {
-      received: batch.records.length,
-      flows: rollup.flows,
-      drops: rollup.drops,
-      deadLetters: dead.length,
-      byVerdict,
-    };
+    for (const w of open.waiters) w.resolve(w.result);
   }
 }

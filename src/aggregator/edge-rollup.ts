@@ -5,10 +5,7 @@ import { isDrop } from '../flow/flow-record.js';
 import type { Attribution } from './attribution.port.js';
 import { policyRef } from './attribution.port.js';
 
-/**
- * One roll-up row. Keys are the column names: a batch is sent to PostgreSQL as one JSON document
- * (json_to_recordset), which is far cheaper than escaping every value into array parameters.
- */
+/** One roll-up row. Keys are the column names (the writer COPies them in this table's order). */
 export interface RollupRow {
   bucket: string;
   edge_key: string;

@@ -1,8 +1,8 @@
 import type { Registry } from 'prom-client';
-import { Aggregator, type BatchResult } from '../aggregator/aggregator.js';
+import { Aggregator, type BatchResult, type CarryOptions } from '../aggregator/aggregator.js';
 import { AggregatorMetrics } from '../aggregator/aggregator.metrics.js';
 import type { FlowAttributor } from '../aggregator/attribution.port.js';
-import type { ConsumedBatch, FlowBus } from '../bus/flow-bus.js';
+import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig, Role } from '../config/config.js';
@@ -15,6 +15,8 @@ import { createAttribution, createBus } from './wiring.js';
 export interface LocalBusSizes {
   queueRecords: number;
   maxBatch: number;
+  /** The aggregator carries roll-ups across batches (fewer, larger writes); absent: one write a batch. */
+  carry?: CarryOptions;
 }
 
 export interface PipelineOptions {
@@ -41,8 +43,10 @@ export interface Pipeline {
   /** The policy inventory; absent when none is configured. */
   policies?: PolicyInventorySource;
   aggregator?: Aggregator;
+  /** Called with each batch's records as the aggregator takes them (before they are stored). */
+  onRecords(listener: (records: readonly unknown[]) => void): void;
   /** Called after each batch the aggregator stored. */
-  onBatch(listener: (batch: ConsumedBatch, result: BatchResult) => void): void;
+  onBatch(listener: (result: BatchResult) => void): void;
   /** Adds a shutdown step, run before those registered earlier. */
   defer(step: () => Promise<void>): void;
   /** Idempotent: a signal and a fatal consumer error may both ask for shutdown. */
@@ -85,26 +89,36 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
     const { attributor, policies } = await createAttribution(config, log, opts.registry);
     if (policies) steps.push(async () => policies.stop());
 
-    const listeners: Array<(batch: ConsumedBatch, result: BatchResult) => void> = [];
+    const recordListeners: Array<(records: readonly unknown[]) => void> = [];
+    const listeners: Array<(result: BatchResult) => void> = [];
     let aggregator: Aggregator | undefined;
     if (opts.roles.has('aggregator')) {
+      const carry = opts.localBus?.carry;
       const agg = new Aggregator(
         repositories.rollups,
         attributor,
         new AggregatorMetrics(opts.registry),
         log.child({ component: 'aggregator' }),
+        undefined,
+        carry,
       );
       aggregator = agg;
+      // Carried batches are stored before the bus closes (steps run in reverse order).
+      if (carry) steps.push(() => agg.flush());
       await bus.consume(
-        async (b) => {
-          const result = await agg.handle(b);
-          for (const l of listeners) l(b, result);
+        // Not async, so nothing keeps `b` alive while a carried batch waits to be stored.
+        (b) => {
+          for (const l of recordListeners) l(b.records);
+          return agg.handle(b).then((result) => {
+            for (const l of listeners) l(result);
+          });
         },
         {
           groupId: opts.localBus ? 'import' : (config.kafka?.groupId ?? 'dropscope-aggregator'),
           loadCheckpoints: (s) => repositories.checkpoints.loadMany(s),
           claimCheckpoints: (s) => repositories.checkpoints.claim(s),
           maxBatch: opts.localBus?.maxBatch ?? config.aggregator.maxBatch,
+          ready: carry ? () => agg.ready() : undefined,
         },
       );
     }
@@ -115,6 +129,7 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
       attributor,
       policies,
       aggregator,
+      onRecords: (l) => void recordListeners.push(l),
       onBatch: (l) => void listeners.push(l),
       defer: (step) => void steps.push(step),
       close,
@@ -126,12 +141,21 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
 }
 
 /**
- * The in-process bus `import` runs on: big batches, because each roll-up key is upserted once
- * per batch, so fewer, larger transactions cut PostgreSQL's work; memory stays bounded by the queue.
+ * The in-process bus `import` runs on. The aggregator carries roll-ups across batches until
+ * `entries` rows, events and dead letters (IMPORT_FLUSH_ENTRIES, default 20,000: about 20 MB) or
+ * 5 s, so a roll-up key is upserted once per flush rather than once per batch
+ * (docs/PERFORMANCE.md); the queue in front of it is small, so the reader waits (back-pressure)
+ * instead of piling up records.
  */
-export const IMPORT_BUS: LocalBusSizes = { queueRecords: 40_000, maxBatch: 20_000 };
+export function importBus(entries: number): LocalBusSizes {
+  return { queueRecords: 8_192, maxBatch: 4_096, carry: { maxEntries: entries, maxDelayMs: 5_000 } };
+}
 
-/** The pipeline of `import`, the benchmarks and the coming `demo`: the aggregator on IMPORT_BUS. */
+/** The pipeline of `import`, the benchmarks and the coming `demo`: the aggregator on importBus. */
 export function openImportPipeline(config: AppConfig, log: Logger, registry: Registry): Promise<Pipeline> {
-  return openPipeline(config, log, { roles: new Set(['aggregator']), registry, localBus: IMPORT_BUS });
+  return openPipeline(config, log, {
+    roles: new Set(['aggregator']),
+    registry,
+    localBus: importBus(config.aggregator.importFlushEntries),
+  });
 }

@@ -48,6 +48,13 @@ export interface PublishBatch {
   checkpoints?: StreamCheckpoint[];
   /** Input the collector could not map, stored with the batch (same transaction in embedded mode). */
   deadLetters?: DeadLetter[];
+  /** Nothing follows soon (the end of an import file): store without waiting to carry more. */
+  flush?: boolean;
+  /**
+   * Called once the bus holds the batch (in process: queued, so the publisher may read on;
+   * the returned promise still settles only once the batch is stored).
+   */
+  accepted?: () => void;
 }
 
 export interface ConsumedBatch {
@@ -57,6 +64,8 @@ export interface ConsumedBatch {
   checkpoints: StreamCheckpoint[];
   /** Dead letters that travelled with the batch (in-process bus); stored with its data. */
   deadLetters?: DeadLetter[];
+  /** A publisher asked for this batch to be stored without waiting for more (PublishBatch.flush). */
+  flush?: boolean;
 }
 
 export interface DeadLetter {
@@ -82,6 +91,12 @@ export interface ConsumeOptions {
   claimCheckpoints?: (streams: string[]) => Promise<Map<string, ClaimedStream>>;
   /** Largest batch handed to the handler. */
   maxBatch?: number;
+  /**
+   * For a handler that carries batches across its writes (in-process bus): the next batch is
+   * handed over once this resolves, without waiting for earlier handler calls to settle, and
+   * leaves the queue's count then (the handler bounds what it holds).
+   */
+  ready?: () => Promise<void>;
 }
 
 export interface FlowBus {

@@ -86,4 +86,47 @@ describe('InProcessFlowBus', () => {
     await bus.close();
     await expect(bus.publish({ records: [5] })).rejects.toThrow('bus is closed');
   });
+
+  it('with `ready`, hands over batches before earlier ones are stored and frees queue room at hand-over', async () => {
+    const bus = new InProcessFlowBus(2);
+    const seen: unknown[][] = [];
+    let store!: () => void;
+    const stored = new Promise<void>((r) => (store = r));
+    let ready = true;
+    let readyNow!: () => void;
+    await bus.consume(
+      async (b) => {
+        seen.push(b.records);
+        await stored; // a carrying consumer stores later
+      },
+      {
+        ...noCheckpoints,
+        maxBatch: 2,
+        ready: () => (ready ? Promise.resolve() : new Promise<void>((r) => (readyNow = r))),
+      },
+    );
+    const accepted: number[] = [];
+    const p1 = bus.publish({ records: [1, 2], accepted: () => accepted.push(1) });
+    const p2 = bus.publish({ records: [3, 4], accepted: () => accepted.push(2) });
+    await new Promise((r) => setImmediate(r));
+    // Both handed over although neither is stored: the queue (2 records) had room again.
+    expect(seen).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(accepted).toEqual([1, 2]);
+    // Handed over, and then the consumer is not ready: the next batch stays queued.
+    ready = false;
+    const p3 = bus.publish({ records: [5], flush: true });
+    await new Promise((r) => setImmediate(r));
+    const p4 = bus.publish({ records: [6] });
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toHaveLength(3);
+    ready = true;
+    readyNow();
+    store();
+    await Promise.all([p1, p2, p3, p4]);
+    expect(seen).toEqual([[1, 2], [3, 4], [5], [6]]);
+    await bus.close();
+  });
 });

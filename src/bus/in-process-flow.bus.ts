@@ -20,6 +20,7 @@ export class InProcessFlowBus implements FlowBus {
   private queuedRecords = 0;
   private handler?: BatchHandler;
   private maxBatch = 5000;
+  private ready?: () => Promise<void>;
   private running = false;
   private closed = false;
   private wake?: () => void;
@@ -45,9 +46,18 @@ export class InProcessFlowBus implements FlowBus {
       if (this.closed) throw new Error('bus is closed');
     }
     this.queuedRecords += batch.records.length;
-    await new Promise<void>((done, fail) => {
+    return this.enqueue(batch);
+  }
+
+  /**
+   * Not async: an async function keeps its arguments alive while suspended, and a carrying
+   * consumer stores a batch long after taking its records.
+   */
+  private enqueue(batch: PublishBatch): Promise<void> {
+    return new Promise<void>((done, fail) => {
       this.queue.push({ batch, done, fail });
       this.wake?.();
+      batch.accepted?.();
     });
   }
 
@@ -60,18 +70,20 @@ export class InProcessFlowBus implements FlowBus {
     if (this.handler) throw new Error('the in-process bus has one consumer');
     this.handler = handler;
     this.maxBatch = options.maxBatch ?? this.maxBatch;
+    this.ready = options.ready;
     this.running = true;
     this.loop = this.run();
   }
 
   private async run(): Promise<void> {
-    // Two batches in the handler at once: the aggregator prepares one while PostgreSQL stores the
-    // other (it keeps their writes in order).
-    const inflight: Array<Promise<void>> = [];
+    // Without `ready`: two batches in the handler at once (the aggregator prepares one while
+    // PostgreSQL stores the other; it keeps their writes in order). With it: as many as the
+    // handler is ready for, each leaving the queue's count when handed over.
+    const inflight = new Set<Promise<void>>();
     while (this.running) {
       if (this.queue.length === 0) {
-        if (inflight.length > 0) {
-          await inflight.shift();
+        if (inflight.size > 0 && !this.ready) {
+          await inflight.values().next().value;
           continue;
         }
         await new Promise<void>((r) => (this.wake = r));
@@ -89,24 +101,31 @@ export class InProcessFlowBus implements FlowBus {
       const records: unknown[] = [];
       const checkpoints = new Map<string, string>();
       const deadLetters: DeadLetter[] = [];
+      let flush = false;
       for (const p of taken) {
         for (const r of p.batch.records) records.push(r);
         if (p.batch.deadLetters) deadLetters.push(...p.batch.deadLetters);
         for (const c of p.batch.checkpoints ?? []) checkpoints.set(c.stream, c.position);
+        if (p.batch.flush) flush = true;
       }
+      // Only the callbacks outlive the hand-over: a carrying handler must not find its records
+      // kept alive here until they are stored.
+      const acks = taken.map(({ done, fail }) => ({ done, fail }));
+      taken.length = 0;
       const settled = this.handler!({
         records,
         checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
         deadLetters,
+        ...(flush ? { flush } : {}),
       })
         .then(
           () => {
-            for (const p of taken) p.done();
+            for (const p of acks) p.done();
           },
           (e: unknown) => {
             this.log.error('aggregator failed a batch; publishers see the error and retry', { error: String(e) });
             const err = e instanceof Error ? e : new Error(String(e));
-            for (const p of taken) p.fail(err);
+            for (const p of acks) p.fail(err);
             // Batches queued behind a failed one may continue its streams: storing them would move
             // their checkpoints past the lost data. They fail too; publishers resume from what is stored.
             for (const p of this.queue.splice(0)) {
@@ -116,13 +135,22 @@ export class InProcessFlowBus implements FlowBus {
           },
         )
         .finally(() => {
-          this.queuedRecords -= n;
-          for (const w of this.spaceWaiters.splice(0)) w();
+          inflight.delete(settled);
+          if (!this.ready) this.release(n);
         });
-      inflight.push(settled);
-      if (inflight.length >= 2) await inflight.shift();
+      inflight.add(settled);
+      if (this.ready) {
+        this.release(n);
+        await this.ready();
+      } else if (inflight.size >= 2) await inflight.values().next().value;
     }
     await Promise.all(inflight);
+  }
+
+  /** `n` records left the queue: wake publishers waiting for room. */
+  private release(n: number): void {
+    this.queuedRecords -= n;
+    for (const w of this.spaceWaiters.splice(0)) w();
   }
 
   async close(): Promise<void> {

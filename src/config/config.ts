@@ -87,7 +87,11 @@ export interface AppConfig {
   retention: { rollupDays: number; hourlyRollupDays: number; eventDays: number; deadLetterDays: number };
   /** How long after an hour ends its minute roll-ups are summed into the hourly roll-ups. */
   hourlyRollupLatenessMs: number;
-  aggregator: { maxBatch: number };
+  /**
+   * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
+   * drop events and dead letters `import` carries across batches before it writes them.
+   */
+  aggregator: { maxBatch: number; importFlushEntries: number };
   alerts: {
     slackWebhookUrl?: string;
     groupWaitMs: number;
@@ -419,7 +423,10 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 0, 3650),
     },
     hourlyRollupLatenessMs: duration(env, 'HOURLY_ROLLUP_LATENESS', '15m'),
-    aggregator: { maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000) },
+    aggregator: {
+      maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000),
+      importFlushEntries: int(env, 'IMPORT_FLUSH_ENTRIES', 20_000, 1, 1_000_000),
+    },
     alerts: {
       slackWebhookUrl: slack,
       groupWaitMs: duration(env, 'ALERT_GROUP_WAIT', '30s'),

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { FlowBus } from '../bus/flow-bus.js';
+import type { FlowBus, PublishBatch } from '../bus/flow-bus.js';
 import type { CheckpointReader, LineMapper } from '../collector/collector.js';
 import { encodeCheckpoint, OpenedFile, resumeOffset } from './import-checkpoint.js';
 import { readLines } from './line-reader.js';
@@ -34,8 +34,6 @@ export interface ImportFileResult {
  * uninterrupted run would have (Hubble's drop de-dup keeps state across lines; docs/INGEST.md).
  */
 export const SEGMENT_LINES = 4096;
-/** Batches in flight: mapping the next one overlaps with PostgreSQL writing the previous one. */
-const IN_FLIGHT = 2;
 /** Below this many bytes to read, starting worker threads costs more than it saves. */
 const PARALLEL_MIN_BYTES = 4 << 20;
 
@@ -78,25 +76,36 @@ export async function importFile(
   const result: ImportFileResult = { file, records: 0, deadLetters: 0, resumedAt, lines: tally };
   if (resumedAt >= size) return result;
 
-  const inflight: Promise<void>[] = [];
+  // Publishes not yet stored. The reader goes on once the bus holds a segment (its queue is the
+  // back-pressure); the aggregator may carry segments across writes, so they are stored later.
+  const inflight = new Set<Promise<void>>();
   let failure: Error | undefined;
+  const send = async (batch: Omit<PublishBatch, 'accepted'>) => {
+    let accepted!: () => void;
+    const held = new Promise<void>((r) => (accepted = r));
+    const p: Promise<void> = bus
+      .publish({ ...batch, accepted })
+      .catch((e: Error) => {
+        failure ??= e;
+      })
+      .finally(() => {
+        accepted(); // a bus that never calls it has at least settled
+        inflight.delete(p);
+      });
+    inflight.add(p);
+    await held;
+    if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
+  };
   const publish = async (r: SegmentResult) => {
     addLineTally(tally, r.tally);
     result.records += r.records.length;
     result.deadLetters += r.dead.length;
     result.firstError ??= r.firstError;
-    const p = bus
-      .publish({
-        records: r.records,
-        deadLetters: r.dead.length > 0 ? r.dead : undefined,
-        checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: r.endOffset }) }],
-      })
-      .catch((e: Error) => {
-        failure ??= e;
-      });
-    inflight.push(p);
-    if (inflight.length >= IN_FLIGHT) await inflight.shift();
-    if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
+    await send({
+      records: r.records,
+      deadLetters: r.dead.length > 0 ? r.dead : undefined,
+      checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: r.endOffset }) }],
+    });
     onProgress?.({
       file,
       bytesRead: r.endOffset,
@@ -136,6 +145,8 @@ export async function importFile(
     }
     if (texts.length > 0) mapAhead({ texts, ends });
     while (ahead.length > 0) await publish(await ahead.shift()!);
+    // The end of the file: store what is carried now rather than after the aggregator's delay.
+    await send({ records: [], flush: true });
   } finally {
     await Promise.all(inflight);
     await pool?.close();

@@ -44,13 +44,13 @@ export async function runImport(opts: {
   const { pipeline } = opts;
   const totals = { flows: 0, denied: 0, dropped: 0, audit: 0, deadLetters: 0 };
   const tally = new RetentionTally(opts.retention ?? { rollupDays: 0, eventDays: 0 }, now());
-  pipeline.onBatch((b, r) => {
+  pipeline.onRecords((records) => tally.add(records));
+  pipeline.onBatch((r) => {
     totals.flows += r.flows;
     totals.deadLetters += r.deadLetters;
     totals.denied += r.byVerdict.denied ?? 0;
     totals.dropped += r.byVerdict.dropped ?? 0;
     totals.audit += r.byVerdict.audit ?? 0;
-    tally.add(b.records);
   });
   const newMapper = () => createLineMapper(opts.source, opts.cluster);
   const files: ImportFileResult[] = [];

@@ -22,7 +22,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../common/logger.js';
 import type { PartitionManager } from './partition.manager.js';
-import { ROLLUP_COLUMNS } from './rollup-columns.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -100,15 +99,18 @@ WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '${r.int
 GROUP BY edge_key`;
 }
 
-/** The writer's late minutes ($1: the batch document, $2: the mark) added to their units. */
+/**
+ * The writer's late minutes ($1: the mark) added to their units, read from the batch's rows in the
+ * writer's staging table (rollup_stage, filled by COPY earlier in the same transaction).
+ */
 function addLateSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
 SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${KEY_AGGREGATES},
   ${labelAggregates('bucket')}, sum(count), sum(packets), sum(bytes),
   to_timestamp(min(first_seen) / 1000.0), to_timestamp(max(last_seen) / 1000.0), max(bucket)
-FROM json_to_recordset($1::json) AS r(${ROLLUP_COLUMNS})
-WHERE bucket < $2::timestamptz
+FROM rollup_stage
+WHERE bucket < $1::timestamptz
 GROUP BY 1, 2
 ON CONFLICT (bucket, edge_key) DO UPDATE SET
   count = h.count + EXCLUDED.count,
@@ -153,18 +155,17 @@ export async function closedThrough(db: Querier): Promise<Marks> {
 }
 
 /**
- * The minute writer's hook, called inside its batch transaction with the batch's roll-up document
- * and its earliest bucket (ISO). Holds the marks FOR SHARE until the batch commits, so the closer
+ * The minute writer's hook, called inside its batch transaction once the batch's roll-ups are in
+ * rollup_stage, with their earliest bucket (ISO). Holds the marks FOR SHARE until the batch commits, so the closer
  * cannot sum a unit while this batch's minutes in it are uncommitted. Called last before the
  * checkpoints, so the lock is held only until the commit.
  */
-export async function addLateMinutes(m: EntityManager, rollups: string, firstBucket: string): Promise<void> {
+export async function addLateMinutes(m: EntityManager, firstBucket: string): Promise<void> {
   const marks = toMarks(await m.query(`${MARKS} FOR SHARE`));
   const first = Date.parse(firstBucket);
   for (const r of RESOLUTIONS) {
     const mark = marks.get(r.name) ?? null;
-    if (mark !== null && first < mark)
-      await m.query(ADD_LATE_SQL.get(r.name)!, [rollups, new Date(mark).toISOString()]);
+    if (mark !== null && first < mark) await m.query(ADD_LATE_SQL.get(r.name)!, [new Date(mark).toISOString()]);
   }
 }
 

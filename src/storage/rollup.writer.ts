@@ -3,13 +3,49 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
-import type { BatchRollup, DropEventRow } from '../aggregator/edge-rollup.js';
+import type { BatchRollup, DropEventRow, RollupRow } from '../aggregator/edge-rollup.js';
 import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.port.js';
 import { upsertCheckpoints } from './checkpoint.store.js';
 import { insertDeadLetters } from './dead-letter.store.js';
 import { addLateMinutes } from './rollup-closer.js';
 import type { PartitionManager } from './partition.manager.js';
-import { ROLLUP_COLUMNS } from './rollup-columns.js';
+
+/** The roll-up columns in COPY order, with the types of the staging table. */
+const ROLLUP_COLUMNS = [
+  ['bucket', 'timestamptz'],
+  ['edge_key', 'text'],
+  ['cluster', 'text'],
+  ['src_kind', 'text'],
+  ['src_namespace', 'text'],
+  ['src_workload', 'text'],
+  ['src_labels', 'jsonb'],
+  ['dst_kind', 'text'],
+  ['dst_namespace', 'text'],
+  ['dst_workload', 'text'],
+  ['dst_labels', 'jsonb'],
+  ['dst_port', 'int'],
+  ['protocol', 'text'],
+  ['verdict', 'text'],
+  ['direction', 'text'],
+  ['drop_reason', 'text'],
+  ['attribution_level', 'text'],
+  ['policies', 'text[]'],
+  ['source', 'text'],
+  ['count', 'bigint'],
+  ['packets', 'bigint'],
+  ['bytes', 'bigint'],
+  ['first_seen', 'double precision'],
+  ['last_seen', 'double precision'],
+] as const satisfies ReadonlyArray<readonly [keyof RollupRow, string]>;
+
+/**
+ * Roll-ups are COPied into a session temp table, then upserted with one INSERT ... SELECT. COPY's
+ * text format costs PostgreSQL a fraction of what json_to_recordset did (a JSON document parsed
+ * into records), and Node builds the text about as fast as JSON.stringify. The table is emptied
+ * at each commit; IF NOT EXISTS makes each transaction self-contained on whatever connection.
+ */
+const CREATE_ROLLUP_STAGE = `CREATE TEMP TABLE IF NOT EXISTS rollup_stage (${ROLLUP_COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')}) ON COMMIT DELETE ROWS`;
+const COPY_ROLLUPS = `COPY rollup_stage FROM STDIN`;
 
 const UPSERT_ROLLUPS = `
 INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
@@ -19,7 +55,7 @@ SELECT bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_lab
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
   attribution_level, policies, source, count, packets, bytes,
   to_timestamp(first_seen / 1000.0), to_timestamp(last_seen / 1000.0)
-FROM json_to_recordset($1::json) AS r(${ROLLUP_COLUMNS})
+FROM rollup_stage
 ON CONFLICT (bucket, edge_key) DO UPDATE SET
   count = edge_rollups.count + EXCLUDED.count,
   packets = edge_rollups.packets + EXCLUDED.packets,
@@ -68,15 +104,21 @@ function arrayLiteral(xs: readonly string[]): string {
   return `{${xs.map((x) => `"${x.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
 }
 
-/** A value in COPY text format: \N for null, backslash escapes for \\, newline, CR and tab. */
-function copyField(v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return copyField(arrayLiteral(v));
-  const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v);
-  // JSON text has no raw newline, CR or tab: only its backslashes need doubling.
-  if (typeof v === 'object') return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');
+/** A string in COPY text format: backslash escapes for \\, newline, CR and tab. */
+function copyText(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+}
+
+/** A value in COPY text format: \N for null, backslash escapes for \\, newline, CR and tab. */
+function copyField(v: unknown): string {
+  if (typeof v === 'string') return copyText(v);
+  if (v === null || v === undefined) return '\\N';
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return copyField(arrayLiteral(v));
+  if (typeof v === 'number') return String(v);
+  // JSON text has no raw newline, CR or tab: only its backslashes need doubling.
+  const s = JSON.stringify(v);
+  return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');
 }
 
 /** The batch's events as COPY text. */
@@ -94,9 +136,43 @@ export function eventsToCopyText(events: DropEventRow[]): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Label sets as COPY fields, by object: the mapper shares one labels object per security
+ * identity, so each set is serialized once, not once per row.
+ */
+const labelFields = new WeakMap<object, string>();
+
+function labelsField(labels: Record<string, string> | null): string {
+  if (labels === null) return '\\N';
+  let f = labelFields.get(labels);
+  if (f === undefined) {
+    f = copyField(labels);
+    labelFields.set(labels, f);
+  }
+  return f;
+}
+
+/** Roll-up rows as COPY text, in ROLLUP_COLUMNS order. */
+export function rollupsToCopyText(rows: Iterable<RollupRow>): string {
+  // One string grown in place: about a quarter cheaper than an array of lines joined.
+  let text = '';
+  for (const r of rows) {
+    text +=
+      `${r.bucket}\t${copyText(r.edge_key)}\t${copyText(r.cluster)}\t${copyText(r.src_kind)}\t` +
+      `${copyText(r.src_namespace)}\t${copyText(r.src_workload)}\t${labelsField(r.src_labels)}\t` +
+      `${copyText(r.dst_kind)}\t${copyText(r.dst_namespace)}\t${copyText(r.dst_workload)}\t` +
+      `${labelsField(r.dst_labels)}\t${r.dst_port}\t${copyText(r.protocol)}\t${copyText(r.verdict)}\t` +
+      `${copyText(r.direction)}\t${copyText(r.drop_reason)}\t${copyText(r.attribution_level)}\t` +
+      `${r.policies.length === 0 ? '{}' : copyField(r.policies)}\t${copyText(r.source)}\t${r.count}\t` +
+      `${r.packets}\t${r.bytes}\t${r.first_seen}\t${r.last_seen}\n`;
+  }
+  return text;
+}
+
 /** A batch serialized for one transaction. */
 export interface PreparedBatch {
   days: Set<number>;
+  /** Roll-up rows in COPY text format. */
   rollups?: string;
   /** The earliest roll-up bucket of the batch (ISO; they sort as times). */
   firstBucket?: string;
@@ -160,10 +236,9 @@ export class PostgresRollupWriter implements RollupWriter {
   }
 
   private serialize(batch: BatchRollup, checkpoints: StreamCheckpoint[], deadLetters: DeadLetter[]): PreparedBatch {
-    const r = [...batch.rollups.values()];
     const labelled: string[] = [];
     let firstBucket: string | undefined;
-    for (const row of r) {
+    for (const row of batch.rollups.values()) {
       if (firstBucket === undefined || row.bucket < firstBucket) firstBucket = row.bucket;
       const k = `${row.bucket}|${row.edge_key}`;
       if (this.labelled.has(k)) {
@@ -173,8 +248,7 @@ export class PostgresRollupWriter implements RollupWriter {
     }
     return {
       days: batch.days,
-      // One JSON document per table: JSON.stringify is native and PostgreSQL parses JSON in C.
-      rollups: r.length > 0 ? JSON.stringify(r) : undefined,
+      rollups: batch.rollups.size > 0 ? rollupsToCopyText(batch.rollups.values()) : undefined,
       firstBucket,
       events: batch.events.length > 0 ? eventsToCopyText(batch.events) : undefined,
       deadLetters,
@@ -199,14 +273,19 @@ export class PostgresRollupWriter implements RollupWriter {
   private async write(p: PreparedBatch): Promise<void> {
     await this.partitions.ensure(p.days);
     await this.ds.transaction(async (m) => {
-      // A batch document is several MB: let json_to_recordset keep it in memory, not spill to disk.
+      // Room for the upsert's sorts and hashes of a big flush without spilling to disk.
       // No wait for the WAL flush at commit: an OS crash can then lose the last commits, but
       // only whole transactions, checkpoints included, so sources replay them (still exactly once).
       await m.query(`SET LOCAL work_mem = '64MB'; SET LOCAL synchronous_commit = off`);
-      if (p.rollups) await m.query(UPSERT_ROLLUPS, [p.rollups]);
+      if (p.rollups) {
+        await m.query(CREATE_ROLLUP_STAGE);
+        await copyIn(m.queryRunner, COPY_ROLLUPS, p.rollups);
+        await m.query(UPSERT_ROLLUPS);
+      }
       if (p.events) await copyIn(m.queryRunner, COPY_EVENTS, p.events);
-      // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts).
-      if (p.rollups && p.firstBucket) await addLateMinutes(m, p.rollups, p.firstBucket);
+      // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts); they
+      // are read from rollup_stage, which holds the batch's rows until the commit.
+      if (p.rollups && p.firstBucket) await addLateMinutes(m, p.firstBucket);
       await insertDeadLetters(m, p.deadLetters);
       await upsertCheckpoints(m, p.checkpoints);
     });
