@@ -205,11 +205,7 @@ export class Aggregator {
     const failuresSeen = open.failuresSeen;
     let prepared: PreparedWrite;
     try {
-      prepared = this.writer.prepare(
-        open.rollup,
-        [...open.checkpoints.values()],
-        open.dead,
-      );
+      prepared = this.writer.prepare(open.rollup, [...open.checkpoints.values()], open.dead);
     } catch (e) {
       this.discard(open, e as Error);
       return;
