@@ -9,9 +9,6 @@
  * DATABASE_URL is unset; the database must be empty or hold only this benchmark's data):
  *   npx tsc -p tsconfig.build.json && node dist/bench/api-queries.bench.js
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DROP_VERDICTS } from '../src/api/drop-filters.js';
 import { silentLogger } from '../src/common/logger.js';
@@ -20,8 +17,8 @@ import { PostgresDropEventReader } from '../src/storage/drop-event.reader.js';
 import { PostgresEdgeReader } from '../src/storage/edge.reader.js';
 import { SUMMARY_BY, type DropFilters } from '../src/storage/readers.js';
 import { PostgresRollupStatsReader } from '../src/storage/rollup-stats.reader.js';
-import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
+import { runWithBenchDatabase } from './bench-database.js';
 
 export interface ApiQueriesBenchResult {
   rollupRows: number;
@@ -165,28 +162,11 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void (async () => {
-    let url = process.env.DATABASE_URL;
-    let dir: string | undefined;
-    let stop: (() => Promise<void>) | undefined;
-    if (!url) {
-      dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-api-'));
-      const pg = await startEmbeddedPostgres(dir, silentLogger);
-      url = pg.url;
-      stop = () => pg.stop();
-    }
-    try {
-      const r = await benchApiQueries(url);
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      const slow = Object.entries(r.medianMs).filter(([k, v]) => /^(summary|timeseries)/.test(k) && v >= 200);
-      if (slow.length > 0)
-        process.stderr.write(`api queries: over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
-    } catch (e) {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    } finally {
-      await stop?.();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
-  })();
+  runWithBenchDatabase('dropscope-bench-api-', async (url) => {
+    const r = await benchApiQueries(url);
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    const slow = Object.entries(r.medianMs).filter(([k, v]) => /^(summary|timeseries)/.test(k) && v >= 200);
+    if (slow.length > 0)
+      process.stderr.write(`api queries: over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
+  });
 }

@@ -23,10 +23,10 @@ import { startService } from '../src/app/service.js';
 import { silentLogger } from '../src/common/logger.js';
 import { loadConfig } from '../src/config/config.js';
 import { createDataSource } from '../src/storage/data-source.js';
-import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
 import { HOUR_MS, RollupCloser } from '../src/storage/rollup-closer.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
 import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
+import { runWithBenchDatabase } from './bench-database.js';
 
 export interface HourlyQueriesOptions {
   /** Active edges per minute (default 10,000). */
@@ -214,31 +214,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const i = process.argv.indexOf(name);
     return i >= 0 ? Number(process.argv[i + 1]) : undefined;
   };
-  void (async () => {
-    let url = process.env.DATABASE_URL;
-    let dir: string | undefined;
-    let stop: (() => Promise<void>) | undefined;
-    if (!url) {
-      dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-hourly-pg-'));
-      const pg = await startEmbeddedPostgres(dir, silentLogger);
-      url = pg.url;
-      stop = () => pg.stop();
-    }
-    try {
-      const r = await benchHourlyQueries(url, {
-        edges: arg('--edges'),
-        days: arg('--days'),
-        onProgress: (l) => process.stderr.write(`${l}\n`),
-      });
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      const slow = r.requests.filter((q) => !q.name.includes('default step 5m') && q.p50 >= 200);
-      if (slow.length > 0) process.stderr.write(`over the 200 ms goal (p50): ${slow.map((q) => q.name).join(', ')}\n`);
-    } catch (e) {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    } finally {
-      await stop?.();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
-  })();
+  runWithBenchDatabase('dropscope-bench-hourly-pg-', async (url) => {
+    const r = await benchHourlyQueries(url, {
+      edges: arg('--edges'),
+      days: arg('--days'),
+      onProgress: (l) => process.stderr.write(`${l}\n`),
+    });
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    const slow = r.requests.filter((q) => !q.name.includes('default step 5m') && q.p50 >= 200);
+    if (slow.length > 0) process.stderr.write(`over the 200 ms goal (p50): ${slow.map((q) => q.name).join(', ')}\n`);
+  });
 }
