@@ -1,11 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { KafkaFlowBus } from '../../src/bus/kafka-flow.bus.js';
-import { silentLogger } from '../../src/common/logger.js';
-import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
-import { createTestDatabase } from '../support/test-database.js';
+import { describe, expect, it } from '@jest/globals';
 import { until } from '../support/wait.js';
-import { unique } from '../kafka/kafka-test-utils.js';
-import { recentFlows, sample, startMember, storedFlows, storedOffsets, type Member } from './kafka-members.js';
+import { kafkaFaultFixture, sample, storedFlows, storedOffsets, type Member } from './kafka-members.js';
 
 /**
  * Producer-side duplicates: the same FlowRecord published twice (a retried send whose first ack
@@ -13,43 +8,15 @@ import { recentFlows, sample, startMember, storedFlows, storedOffsets, type Memb
  * The bus drops a message whose flow id sits in the previous KAFKA_DEDUP_WINDOW offsets of its
  * partition. Flows are flow-<i>, every third one (i % 3 === 0) denied.
  */
-let kafka: KafkaMockCluster;
-const cleanup: Array<() => Promise<void>> = [];
+const fixture = kafkaFaultFixture();
 
-beforeAll(async () => {
-  kafka = await startKafkaMockCluster();
-});
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
-});
-afterAll(async () => {
-  await kafka?.stop();
-});
-
+/** A topic with a producer, and members that have joined the group when they are returned. */
 async function setUp(partitions: number, dedupWindow?: number) {
-  const topic = unique('flows');
-  const dlqTopic = `${topic}.dlq`;
-  await kafka.createTopic(topic, partitions);
-  await kafka.createTopic(dlqTopic, 1);
-  const db = await createTestDatabase();
-  cleanup.push(() => db.drop());
-  const producer = new KafkaFlowBus({ brokers: [kafka.bootstrap], topic, dlqTopic, logger: silentLogger });
-  cleanup.push(() => producer.close());
-  const groupId = unique('group');
-  const now = Date.now();
+  const f = await fixture(partitions, dedupWindow === undefined ? {} : { dedupWindow });
   return {
-    url: db.url,
-    publish: (from: number, n: number) => producer.publish({ records: recentFlows(from, n, now) }),
+    ...f,
     member: async (name: string): Promise<Member> => {
-      const m = await startMember(name, {
-        bootstrap: kafka.bootstrap,
-        topic,
-        dlqTopic,
-        groupId,
-        databaseUrl: db.url,
-        bus: dedupWindow === undefined ? {} : { dedupWindow },
-      });
-      cleanup.push(() => m.close());
+      const m = await f.member(name);
       await m.joined;
       return m;
     },

@@ -1,12 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Consumer } from 'kafkajs';
-import { KafkaFlowBus } from '../../src/bus/kafka-flow.bus.js';
-import { silentLogger } from '../../src/common/logger.js';
-import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
-import { createTestDatabase, queryRows } from '../support/test-database.js';
+import { queryRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
-import { unique } from '../kafka/kafka-test-utils.js';
-import { recentFlows, sample, startMember, storedFlows, storedOffsets, type Member } from './kafka-members.js';
+import { kafkaFaultFixture, sample, storedFlows, storedOffsets, type Member } from './kafka-members.js';
 
 /**
  * Consumer-group faults, with two aggregator members (real bus, aggregator, roll-up writer and
@@ -16,43 +12,13 @@ import { recentFlows, sample, startMember, storedFlows, storedOffsets, type Memb
 const N = 300;
 const DENIED = 100;
 
-let kafka: KafkaMockCluster;
-const cleanup: Array<() => Promise<void>> = [];
+const fixture = kafkaFaultFixture();
 
-beforeAll(async () => {
-  kafka = await startKafkaMockCluster();
-});
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
-});
-afterAll(async () => {
-  await kafka?.stop();
-});
-
+/** A topic holding the N flows, and members of one group. */
 async function setUp(partitions: number) {
-  const topic = unique('flows');
-  const dlqTopic = `${topic}.dlq`;
-  await kafka.createTopic(topic, partitions);
-  await kafka.createTopic(dlqTopic, 1);
-  const db = await createTestDatabase();
-  cleanup.push(() => db.drop());
-  const producer = new KafkaFlowBus({ brokers: [kafka.bootstrap], topic, dlqTopic, logger: silentLogger });
-  await producer.publish({ records: recentFlows(0, N) });
-  await producer.close();
-  const groupId = unique('group');
-  const member = async (name: string, holdFirstWrite = false): Promise<Member> => {
-    const m = await startMember(name, {
-      bootstrap: kafka.bootstrap,
-      topic,
-      dlqTopic,
-      groupId,
-      databaseUrl: db.url,
-      holdFirstWrite,
-    });
-    cleanup.push(() => m.close());
-    return m;
-  };
-  return { url: db.url, member };
+  const { url, publish, member } = await fixture(partitions);
+  await publish(0, N);
+  return { url, member };
 }
 
 /** Resolves once this member's consumer got its group coordinator: its JoinGroup goes out next. */

@@ -4,6 +4,7 @@
  * (claims and fencing included), wired as the service wires them. A member's writes can be held
  * in flight (a stalled database write, as seen by that member only).
  */
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +20,9 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { openDatabase, type Database } from '../../src/storage/database.js';
 import { postgresWriteRepositories } from '../../src/storage/repositories.js';
-import { queryRows } from '../support/test-database.js';
-import { FAST_GROUP, flow } from '../kafka/kafka-test-utils.js';
+import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
+import { createTestDatabase, queryRows } from '../support/test-database.js';
+import { FAST_GROUP, flow, unique } from '../kafka/kafka-test-utils.js';
 
 /** A batch write held before its transaction starts, until released. */
 export interface HeldWrite {
@@ -159,4 +161,54 @@ export async function storedFlows(url: string): Promise<{ flows: number; events:
     `SELECT count(*) AS n, count(DISTINCT flow_id) AS ids FROM drop_events`,
   );
   return { flows: Number(r.flows), events: Number(e.n), eventIds: Number(e.ids) };
+}
+
+/**
+ * The scaffold of a Kafka fault spec, with its jest hooks: one mock cluster for the file and, per
+ * test, a topic of `partitions` (and its DLQ), a database, a producer and members of one group,
+ * all closed after the test. `bus` options go to every member's bus.
+ */
+export function kafkaFaultFixture() {
+  let kafka: KafkaMockCluster;
+  const cleanup: Array<() => Promise<void>> = [];
+  beforeAll(async () => {
+    kafka = await startKafkaMockCluster();
+  });
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  afterAll(async () => {
+    await kafka?.stop();
+  });
+
+  return async function setUp(partitions: number, bus: Partial<KafkaFlowBusOptions> = {}) {
+    const topic = unique('flows');
+    const dlqTopic = `${topic}.dlq`;
+    await kafka.createTopic(topic, partitions);
+    await kafka.createTopic(dlqTopic, 1);
+    const db = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const producer = new KafkaFlowBus({ brokers: [kafka.bootstrap], topic, dlqTopic, logger: silentLogger });
+    cleanup.push(() => producer.close());
+    const groupId = unique('group');
+    const now = Date.now();
+    return {
+      url: db.url,
+      /** Publishes flow-<from>..flow-<from+n-1>. */
+      publish: (from: number, n: number) => producer.publish({ records: recentFlows(from, n, now) }),
+      member: async (name: string, holdFirstWrite = false): Promise<Member> => {
+        const m = await startMember(name, {
+          bootstrap: kafka.bootstrap,
+          topic,
+          dlqTopic,
+          groupId,
+          databaseUrl: db.url,
+          holdFirstWrite,
+          bus,
+        });
+        cleanup.push(() => m.close());
+        return m;
+      },
+    };
+  };
 }
