@@ -3,13 +3,19 @@
  * time, the first of them a probe deny from a pod of its own (the driver times it to its
  * drop_events row); every flow counts 1 in edge_rollups.
  *  - calico-file: lines appended to the flows.log the Calico file collector tails;
- *  - hubble-relay: flows pushed to the followers of a fake Hubble Relay (gRPC, in this process),
- *    which the Hubble Relay collector streams from (HUBBLE_FILTER=all, so allowed flows count too).
+ *  - hubble-relay: flows pushed to the followers of a fake Hubble Relay (gRPC) in a child process
+ *    of its own (bench/load-relay-process.ts), which the Hubble Relay collector streams from
+ *    (HUBBLE_FILTER=all, so allowed flows count too).
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { FakeHubbleRelay } from '../src/demo/fake-hubble-relay.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FromRelay, ToRelay } from './load-relay-process.js';
 import { logged, started, type Proc } from './serve-processes.js';
+
+const RELAY_PROCESS = join(dirname(fileURLToPath(import.meta.url)), 'load-relay-process.js');
 
 export const LOAD_SOURCES = ['calico-file', 'hubble-relay'] as const;
 export type LoadSourceName = (typeof LOAD_SOURCES)[number];
@@ -17,12 +23,14 @@ export type LoadSourceName = (typeof LOAD_SOURCES)[number];
 export interface LoadSource {
   /** Settings that point a collector at this source. */
   readonly env: Record<string, string>;
+  /** A process of the source's own (the fake Relay), for the run's pid list and CPU figures. */
+  readonly process?: { name: string; pid: number; kill(): void };
   /** True once the collector reads from the source (flows written from then on reach it). */
-  connected(collector: Proc): boolean;
+  connected(collector: Proc): boolean | Promise<boolean>;
   /** Writes `flows` flows stamped `nowMs`; when `probe` is given, the first is a deny from that pod. */
   write(flows: number, nowMs: number, probe?: string): void;
   /** What the source itself holds back, when it can tell (for the Relay: flows not yet sent, stalls). */
-  describeBacklog(): string | undefined;
+  describeBacklog(): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -75,85 +83,85 @@ class CalicoFileSource implements LoadSource {
     appendFileSync(this.path, chunk);
   }
 
-  describeBacklog(): undefined {
+  async describeBacklog(): Promise<undefined> {
     return undefined;
   }
 
   async stop(): Promise<void> {}
 }
 
-/** One Hubble flow (protojson GetFlowsResponse): a forwarded trace, or a policy-verdict deny. */
-function hubbleFlow(seq: number, time: string, probe?: string): Record<string, unknown> {
-  const src = probe ?? `load-${seq % 50}`;
-  const dst = `svc-${seq % 20}`;
-  const endpoint = (pod: string, workload: string, id: number) => ({
-    ID: id,
-    identity: 10000 + id,
-    cluster_name: 'load',
-    namespace: 'load',
-    labels: [`k8s:app=${workload}`, 'k8s:io.kubernetes.pod.namespace=load'],
-    pod_name: pod,
-    workloads: [{ name: workload, kind: 'Deployment' }],
-  });
-  const flow: Record<string, unknown> = {
-    time,
-    IP: { source: `10.1.0.${seq % 50}`, destination: `10.2.0.${seq % 20}`, ipVersion: 'IPv4' },
-    l4: { TCP: { source_port: 30000 + (seq % 30000), destination_port: 8080, flags: { SYN: true } } },
-    source: endpoint(src, probe ? 'probe' : `load-${seq % 50}`, 100 + (seq % 50)),
-    destination: endpoint(dst, dst, 200 + (seq % 20)),
-    Type: 'L3_L4',
-    node_name: 'load/node-0',
-    traffic_direction: 'INGRESS',
-    is_reply: false,
-  };
-  if (probe)
-    Object.assign(flow, {
-      verdict: 'DROPPED',
-      drop_reason: 133,
-      drop_reason_desc: 'POLICY_DENIED',
-      event_type: { type: 5 },
-    });
-  else Object.assign(flow, { verdict: 'FORWARDED', event_type: { type: 4 }, trace_observation_point: 'TO_ENDPOINT' });
-  return { flow, node_name: 'load/node-0', time };
-}
-
 class HubbleRelaySource implements LoadSource {
   readonly env: Record<string, string>;
-  private seq = 0;
+  readonly process: { name: string; pid: number; kill(): void };
+  private nextId = 0;
+  private readonly pending = new Map<number, (m: Extract<FromRelay, { kind: 'status' }>) => void>();
 
   private constructor(
-    private readonly relay: FakeHubbleRelay,
+    private readonly child: ChildProcess,
     port: number,
   ) {
     this.env = { HUBBLE_ADDR: `127.0.0.1:${port}`, HUBBLE_FILTER: 'all' };
+    this.process = { name: 'relay', pid: child.pid!, kill: () => child.kill('SIGKILL') };
+    child.on('message', (m: FromRelay) => {
+      if (m.kind !== 'status') return;
+      this.pending.get(m.id)?.(m);
+      this.pending.delete(m.id);
+    });
   }
 
+  /** Forks the Relay process and resolves once it listens (a CPU profile too, like `serve`'s). */
   static async start(): Promise<HubbleRelaySource> {
-    // A small replay history: the collector follows from "now", and memory stays flat.
-    const relay = new FakeHubbleRelay({ maxHistory: 1000 });
-    return new HubbleRelaySource(relay, await relay.start());
+    const prof = process.env.DROPSCOPE_BENCH_CPU_PROF;
+    const child = fork(RELAY_PROCESS, [], {
+      execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, '--cpu-prof-name=relay.cpuprofile'] : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.on('message', (m: FromRelay) => {
+        if (m.kind === 'ready') resolve(m.port);
+      });
+      child.once('exit', (code, signal) =>
+        reject(new Error(`the fake Relay exited (${code ?? signal}) before it listened`)),
+      );
+      child.once('error', reject);
+    });
+    return new HubbleRelaySource(child, port);
   }
 
-  connected(collector: Proc): boolean {
-    return logged(collector, 'Hubble nodes connected') && this.relay.followerCount > 0;
+  private send(m: ToRelay): void {
+    if (this.child.connected) this.child.send(m);
+  }
+
+  private status(): Promise<Extract<FromRelay, { kind: 'status' }>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (!this.child.connected) return reject(new Error('the fake Relay has exited'));
+      this.pending.set(id, resolve);
+      this.send({ kind: 'status', id });
+    });
+  }
+
+  async connected(collector: Proc): Promise<boolean> {
+    return logged(collector, 'Hubble nodes connected') && (await this.status()).followers > 0;
   }
 
   write(flows: number, nowMs: number, probe?: string): void {
-    const out: Array<Record<string, unknown>> = [];
-    for (let i = 0; i < flows; i++) {
-      // Distinct nanoseconds keep the flows apart and in order within the tick.
-      const time = `${new Date(nowMs).toISOString().slice(0, -1)}${String(i).padStart(6, '0')}Z`;
-      out.push(hubbleFlow(this.seq++, time, probe && i === 0 ? probe : undefined));
-    }
-    this.relay.add(out);
+    this.send({ kind: 'write', flows, nowMs, ...(probe ? { probe } : {}) });
   }
 
-  describeBacklog(): string {
-    return `${this.relay.queued} flows queued in the Relay unsent, ${this.relay.stalls} flow-control stalls so far`;
+  async describeBacklog(): Promise<string> {
+    const s = await this.status();
+    return `${s.queued} flows queued in the Relay unsent, ${s.stalls} write stalls so far`;
   }
 
-  stop(): Promise<void> {
-    return this.relay.stop();
+  /** Asks the Relay to stop; SIGKILL when it has not exited after 10 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const gone = once(this.child, 'exit');
+    this.send({ kind: 'stop' });
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(killer);
   }
 }
 

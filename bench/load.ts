@@ -12,7 +12,8 @@
  * --mode kafka: one `serve` with DROPSCOPE_ROLES=collector and --aggregators N (default 2) with
  *   DROPSCOPE_ROLES=aggregator in one consumer group, on librdkafka's mock cluster.
  * --source calico-file (default): the Calico flow-log file collector tails a file we append to.
- * --source hubble-relay: the Hubble Relay collector streams from a fake Relay in this process.
+ * --source hubble-relay: the Hubble Relay collector streams from a fake Relay in a child process
+ *   of its own (bench/load-relay-process.ts; `relay` in the pid list and the CPU figures).
  * PostgreSQL: DATABASE_URL when set (a fresh database is made on it), else a throwaway embedded server.
  *
  * Options: --rates 1000,2000,4000 (flows/s), --seconds 5 (per step, at least 4), --keep-going
@@ -119,7 +120,9 @@ async function main(teardown: Teardown): Promise<void> {
   await migrate(url);
 
   const source = await startLoadSource(SOURCE as LoadSourceName, dir);
-  teardown.add('source', () => source.stop());
+  const sourceProcess = source.process;
+  teardown.add('source', () => source.stop(), sourceProcess ? () => sourceProcess.kill() : undefined);
+  if (sourceProcess) owned.push([sourceProcess.name, sourceProcess.pid]);
 
   const procs: Proc[] = [];
   const serve = (name: string, env: Record<string, string>): Proc => {
@@ -192,6 +195,7 @@ async function main(teardown: Teardown): Promise<void> {
 
   const cpuPids: Record<string, number> = Object.fromEntries(procs.map((p) => [p.name, p.child.pid!]));
   if (kafkaPid) cpuPids['kafka-mock'] = kafkaPid;
+  if (sourceProcess) cpuPids[sourceProcess.name] = sourceProcess.pid;
   cpuPids.driver = process.pid;
   const cpuNow = (): Record<string, number> => {
     const c: Record<string, number> = {};
@@ -274,7 +278,7 @@ async function main(teardown: Teardown): Promise<void> {
     const storedAtEnd = await stored();
     const cpu1 = cpuNow();
     const verdict = judgeStep(samples, rate, stepMs);
-    const atSource = source.describeBacklog();
+    const atSource = await source.describeBacklog();
     if (atSource) process.stderr.write(`load: ${rate} flows/s, end of step: ${atSource}\n`);
     if (!warmup && verdict.held && grows === undefined) sustained = rate;
     if (!warmup && !verdict.held && grows === undefined) grows = rate;

@@ -1,11 +1,11 @@
 /**
- * `npm run load` told to stop (SIGTERM, SIGINT: a `kill`, a CI timeout) stops what it started:
- * its `serve` processes, the Kafka mock cluster and its embedded PostgreSQL. It used to exit
- * alone and leave them running.
+ * `npm run load` told to stop (SIGTERM, SIGINT, SIGHUP: a `kill`, a CI timeout, a closed
+ * terminal) stops what it started: its `serve` processes, the Kafka mock cluster, the fake Hubble
+ * Relay process and its embedded PostgreSQL. It used to exit alone and leave them running.
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { collect, ROOT } from '../support/cli.js';
 import { until } from '../support/wait.js';
@@ -52,6 +52,8 @@ function driverEnv(): Record<string, string> {
   return env;
 }
 
+const EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
 async function killMidStep(args: string[], signal: NodeJS.Signals, expected: string[]): Promise<void> {
   if (!existsSync(DRIVER)) throw new Error(`${DRIVER} is missing: run \`npm run build\``);
   const env = driverEnv();
@@ -83,9 +85,19 @@ async function killMidStep(args: string[], signal: NodeJS.Signals, expected: str
     driver.kill(signal);
     const result = await done;
 
+    if (signal === 'SIGKILL') {
+      // Nothing runs in the driver: the Relay ends on its own when its IPC channel closes
+      // (the mock cluster likewise on its stdin); serve and PostgreSQL are ended here.
+      await until('the relay to end', async () => !running(pids.get('relay')!), 30_000);
+      for (const [name, pid] of pids)
+        if (name !== 'relay' && running(pid)) process.kill(pid, name === 'postgresql' ? 'SIGINT' : 'SIGKILL');
+      await until('the rest to end', async () => [...pids.values()].every((pid) => !running(pid)), 30_000);
+      rmSync(folderOf(result.stderr), { recursive: true, force: true });
+      return;
+    }
     expect([...pids].filter(([, pid]) => running(pid))).toEqual([]);
     expect(existsSync(folderOf(result.stderr))).toBe(false);
-    expect(result.code).toBe(signal === 'SIGINT' ? 130 : 143);
+    expect(result.code).toBe(EXIT_CODES[signal]);
   } finally {
     // A failed expectation must not leave the run behind.
     if (driver.exitCode === null && driver.signalCode === null) {
@@ -108,6 +120,14 @@ describe('the load driver stopped by a signal', () => {
       'collector',
     ]);
   }, 180_000);
+
+  it('SIGHUP with the Hubble Relay source stops serve, the fake Relay process and PostgreSQL', async () => {
+    await killMidStep(['--source', 'hubble-relay'], 'SIGHUP', ['postgresql', 'relay', 'serve']);
+  }, 120_000);
+
+  it('SIGKILL of the driver still ends the fake Relay process (its IPC channel closes)', async () => {
+    await killMidStep(['--source', 'hubble-relay'], 'SIGKILL', ['postgresql', 'relay', 'serve']);
+  }, 120_000);
 
   it('SIGTERM during start-up, before PostgreSQL is ready, stops PostgreSQL too', async () => {
     if (!existsSync(DRIVER)) throw new Error(`${DRIVER} is missing: run \`npm run build\``);
