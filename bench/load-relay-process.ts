@@ -9,7 +9,8 @@
  * It ends on a `stop` message, on SIGINT, SIGTERM or SIGHUP, and when the IPC channel to the
  * driver closes: a driver killed with SIGKILL leaves no Relay behind.
  */
-import { FakeHubbleRelay } from '../src/demo/fake-hubble-relay.js';
+import { FakeHubbleRelay, type EncodedFlow } from '../src/demo/fake-hubble-relay.js';
+import { HubbleFlowEncoder } from './load-hubble-flows.js';
 
 /** Driver → Relay. */
 export type ToRelay =
@@ -19,55 +20,38 @@ export type ToRelay =
 export type FromRelay =
   { kind: 'ready'; port: number } | { kind: 'status'; id: number; followers: number; queued: number; stalls: number };
 
-/** One Hubble flow (protojson GetFlowsResponse): a forwarded trace, or a policy-verdict deny. */
-function hubbleFlow(seq: number, time: string, probe?: string): Record<string, unknown> {
-  const src = probe ?? `load-${seq % 50}`;
-  const dst = `svc-${seq % 20}`;
-  const endpoint = (pod: string, workload: string, id: number) => ({
-    ID: id,
-    identity: 10000 + id,
-    cluster_name: 'load',
-    namespace: 'load',
-    labels: [`k8s:app=${workload}`, 'k8s:io.kubernetes.pod.namespace=load'],
-    pod_name: pod,
-    workloads: [{ name: workload, kind: 'Deployment' }],
-  });
-  const flow: Record<string, unknown> = {
-    time,
-    // Cilium 1.12 and later give every flow a uuid; without one the collector hashes the flow for an id.
-    uuid: `00000000-0000-4000-8000-${seq.toString(16).padStart(12, '0')}`,
-    IP: { source: `10.1.0.${seq % 50}`, destination: `10.2.0.${seq % 20}`, ipVersion: 'IPv4' },
-    l4: { TCP: { source_port: 30000 + (seq % 30000), destination_port: 8080, flags: { SYN: true } } },
-    source: endpoint(src, probe ? 'probe' : `load-${seq % 50}`, 100 + (seq % 50)),
-    destination: endpoint(dst, dst, 200 + (seq % 20)),
-    Type: 'L3_L4',
-    node_name: 'load/node-0',
-    traffic_direction: 'INGRESS',
-    is_reply: false,
-  };
-  if (probe)
-    Object.assign(flow, {
-      verdict: 'DROPPED',
-      drop_reason: 133,
-      drop_reason_desc: 'POLICY_DENIED',
-      event_type: { type: 5 },
-    });
-  else Object.assign(flow, { verdict: 'FORWARDED', event_type: { type: 4 }, trace_observation_point: 'TO_ENDPOINT' });
-  return { flow, node_name: 'load/node-0', time };
-}
-
-/** `flows` flows stamped `nowMs`, numbered from `seq`; the first is a deny from `probe` when given. */
-function hubbleFlows(seq: number, flows: number, nowMs: number, probe?: string): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
-  const ms = new Date(nowMs).toISOString().slice(0, -1);
+/**
+ * `flows` flows stamped `nowMs`, numbered from `seq`; the first is a deny from `probe` when
+ * given. Distinct nanoseconds keep the flows apart and in order within the tick.
+ */
+function hubbleFlows(
+  encoder: HubbleFlowEncoder,
+  seq: number,
+  flows: number,
+  nowMs: number,
+  probe?: string,
+): EncodedFlow[] {
+  const out: EncodedFlow[] = [];
+  const seconds = Math.floor(nowMs / 1000);
   for (let i = 0; i < flows; i++) {
-    // Distinct nanoseconds keep the flows apart and in order within the tick.
-    out.push(hubbleFlow(seq + i, `${ms}${String(i).padStart(6, '0')}Z`, probe && i === 0 ? probe : undefined));
+    const nanos = (nowMs % 1000) * 1e6 + i;
+    out.push(
+      probe && i === 0
+        ? {
+            bytes: encoder.encodeWhole(seq + i, seconds, nanos, probe),
+            seconds,
+            nanos,
+            verdict: 'DROPPED',
+            eventType: 5,
+          }
+        : { bytes: encoder.encode(seq + i, seconds, nanos), seconds, nanos, verdict: 'FORWARDED', eventType: 4 },
+    );
   }
   return out;
 }
 
 async function main(): Promise<void> {
+  const encoder = new HubbleFlowEncoder();
   const send = (m: FromRelay): void => {
     process.send?.(m);
   };
@@ -87,7 +71,7 @@ async function main(): Promise<void> {
   let seq = 0;
   process.on('message', (m: ToRelay) => {
     if (m.kind === 'write') {
-      relay.add(hubbleFlows(seq, m.flows, m.nowMs, m.probe));
+      relay.addEncoded(hubbleFlows(encoder, seq, m.flows, m.nowMs, m.probe));
       seq += m.flows;
     } else if (m.kind === 'status')
       send({ kind: 'status', id: m.id, followers: relay.followerCount, queued: relay.queued, stalls: relay.stalls });

@@ -1,0 +1,43 @@
+/**
+ * The load generator's cheap Hubble encoding (a template per flow shape, time and uuid appended
+ * by hand) decodes to the same GetFlowsResponse as the whole flow encoded by protobufjs.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { MethodDefinition } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
+import { HubbleFlowEncoder, rfc3339 } from '../../bench/load-hubble-flows.js';
+import { loadObserverPackage } from '../../src/collector/hubble/hubble-proto.js';
+
+type Json = Record<string, unknown>;
+const service = loadObserverPackage()['observer.Observer'] as ServiceDefinition;
+const decode = (service.GetFlows as MethodDefinition<unknown, Json>).responseDeserialize;
+
+describe('HubbleFlowEncoder', () => {
+  const encoder = new HubbleFlowEncoder();
+
+  it.each([0, 1, 99, 100, 255, 12_345, 2 ** 40 + 7])('flow %d decodes the same both ways', (seq) => {
+    // 2026-11-29T12:00:00.123000045Z
+    const seconds = 1_795_953_600;
+    const nanos = 123_000_045;
+    const fast = decode(encoder.encode(seq, seconds, nanos));
+    const whole = decode(encoder.encodeWhole(seq, seconds, nanos));
+    expect(fast).toEqual(whole);
+  });
+
+  it('stamps the time and the uuid of each flow', () => {
+    const m = decode(encoder.encode(255, 1_795_953_600, 123_000_045));
+    const flow = m.flow as Json;
+    expect(flow.time).toEqual({ seconds: '1795953600', nanos: 123_000_045 });
+    expect(m.time).toEqual({ seconds: '1795953600', nanos: 123_000_045 });
+    expect(flow.uuid).toBe('00000000-0000-4000-8000-0000000000ff');
+    expect(m.node_name).toBe('load/node-0');
+    expect(flow.verdict).toBe('FORWARDED');
+    expect((flow.source as Json).pod_name).toBe('load-5');
+    expect((flow.destination as Json).pod_name).toBe('svc-15');
+  });
+
+  it('writes RFC 3339 with nanoseconds', () => {
+    expect(rfc3339(1_795_953_600, 123_000_045)).toBe('2026-11-29T12:00:00.123000045Z');
+    expect(rfc3339(1_795_953_600, 0)).toBe('2026-11-29T12:00:00.000000000Z');
+  });
+});
