@@ -6,7 +6,9 @@
  *  - p50 and p99 latency from flow time to committed row: one probe deny per 100 ms tick, with a
  *    pod name of its own and the current time, timed until its drop_events row is visible
  *    (polled every 50 ms),
- *  - each service process's peak RSS (VmHWM) and the CPU seconds every process used in the step.
+ *  - each service process's peak RSS (VmHWM) and the CPU seconds every process used in the step,
+ *  - the seconds each process's main thread waited for a CPU while runnable (run-queue wait, from
+ *    /proc/<pid>/schedstat; PostgreSQL not counted): how short of CPU the machine left it.
  *
  * --mode embedded (default): one `serve` with the collector and aggregator roles, embedded bus.
  * --mode kafka: one `serve` with DROPSCOPE_ROLES=collector and --aggregators N (default 2) with
@@ -37,6 +39,7 @@ import {
   peakRssMiB,
   postgresCpu,
   postmasterPid,
+  runQueueWaitOf,
   startServe,
   stopAll,
   storedFlows,
@@ -203,15 +206,17 @@ async function main(teardown: Teardown): Promise<void> {
     if (postmaster) c.postgresql = postgresCpu(postmaster);
     return c;
   };
+  const waitNow = (): Record<string, number> =>
+    Object.fromEntries(Object.entries(cpuPids).map(([k, pid]) => [k, runQueueWaitOf(pid)]));
 
   console.log(
     `mode ${MODE}${MODE === 'kafka' ? ` (${AGGREGATORS} aggregators, ${PARTITIONS} partitions)` : ''}, ` +
       `source ${SOURCE}, ${STEP_SECONDS} s per step\n`,
   );
   console.log(
-    '| offered flows/s | stored flows/s | lag at end (s) | lag growth (s/s) | held | p50 flow → row (ms) | p99 flow → row (ms) | peak RSS (MiB) | CPU s in step |',
+    '| offered flows/s | stored flows/s | lag at end (s) | lag growth (s/s) | held | p50 flow → row (ms) | p99 flow → row (ms) | peak RSS (MiB) | CPU s in step | run-queue wait s in step |',
   );
-  console.log('| --: | --: | --: | --: | -- | --: | --: | --: | -- |');
+  console.log('| --: | --: | --: | --: | -- | --: | --: | --: | -- | -- |');
   let sustained = 0;
   let grows: number | undefined;
   const mismatches: string[] = [];
@@ -228,6 +233,7 @@ async function main(teardown: Teardown): Promise<void> {
     const storedAtStart = await stored();
     const writtenAtStart = written;
     const cpu0 = cpuNow();
+    const wait0 = waitNow();
     const start = Date.now();
     let ticks = 0;
     let busy = false;
@@ -277,6 +283,7 @@ async function main(teardown: Teardown): Promise<void> {
     const stepMs = Date.now() - start;
     const storedAtEnd = await stored();
     const cpu1 = cpuNow();
+    const wait1 = waitNow();
     const verdict = judgeStep(samples, rate, stepMs);
     const atSource = await source.describeBacklog();
     if (atSource) process.stderr.write(`load: ${rate} flows/s, end of step: ${atSource}\n`);
@@ -290,13 +297,16 @@ async function main(teardown: Teardown): Promise<void> {
     const drained = await stored();
     if (drained !== written) mismatches.push(`${rate} flows/s: ${drained - written}`);
     const rss = procs.map((p) => `${procs.length > 1 ? `${p.name} ` : ''}${mib(peakRssMiB(p.child.pid!))}`).join(', ');
-    const cpu = Object.entries(cpu1)
-      .map(([k, v]) => `${k} ${(v - (cpu0[k] ?? 0)).toFixed(1)}`)
-      .join(', ');
+    const delta = (a: Record<string, number>, b: Record<string, number>) =>
+      Object.entries(b)
+        .map(([k, v]) => `${k} ${(v - (a[k] ?? 0)).toFixed(1)}`)
+        .join(', ');
+    const cpu = delta(cpu0, cpu1);
+    const waited = delta(wait0, wait1);
     console.log(
       `| ${Math.round(((written - writtenAtStart) * 1000) / stepMs)} | ${Math.round(((storedAtEnd - storedAtStart) * 1000) / stepMs)} ` +
         `| ${verdict.endLagSeconds.toFixed(2)} | ${verdict.growth.toFixed(2)} | ${warmup ? 'warm-up' : verdict.held ? 'yes' : 'no'} ` +
-        `| ${Math.round(percentile(latencies, 50))} | ${Math.round(percentile(latencies, 99))} | ${rss} | ${cpu} |`,
+        `| ${Math.round(percentile(latencies, 50))} | ${Math.round(percentile(latencies, 99))} | ${rss} | ${cpu} | ${waited} |`,
     );
     if (!warmup && !verdict.held && !KEEP_GOING) break;
   }

@@ -36,6 +36,19 @@ export function cpuOf(pid: number): number {
   }
 }
 
+/**
+ * Seconds the main thread of `pid` spent runnable but waiting for a CPU (the second field of
+ * /proc/<pid>/schedstat, in ns); 0 once it is gone or without schedstats. On a loaded machine
+ * a process that waited about as long as it ran was short of CPU, not of work.
+ */
+export function runQueueWaitOf(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9 || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The postmaster and all its children (backends, WAL writer, checkpointer...). */
 export function postgresCpu(postmaster: number): number {
   let total = cpuOf(postmaster);
