@@ -94,7 +94,11 @@ class HubbleRelaySource implements LoadSource {
   readonly env: Record<string, string>;
   readonly process: { name: string; pid: number; kill(): void };
   private nextId = 0;
-  private readonly pending = new Map<number, (m: Extract<FromRelay, { kind: 'status' }>) => void>();
+  /** Status requests waiting for their answer; refused when the Relay exits first. */
+  private readonly pending = new Map<
+    number,
+    { resolve: (m: Extract<FromRelay, { kind: 'status' }>) => void; reject: (e: Error) => void }
+  >();
 
   private constructor(
     private readonly child: ChildProcess,
@@ -104,8 +108,12 @@ class HubbleRelaySource implements LoadSource {
     this.process = { name: 'relay', pid: child.pid!, kill: () => child.kill('SIGKILL') };
     child.on('message', (m: FromRelay) => {
       if (m.kind !== 'status') return;
-      this.pending.get(m.id)?.(m);
+      this.pending.get(m.id)?.resolve(m);
       this.pending.delete(m.id);
+    });
+    child.on('exit', (code, signal) => {
+      for (const p of this.pending.values()) p.reject(new Error(`the fake Relay exited (${code ?? signal})`));
+      this.pending.clear();
     });
   }
 
@@ -136,7 +144,7 @@ class HubbleRelaySource implements LoadSource {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (!this.child.connected) return reject(new Error('the fake Relay has exited'));
-      this.pending.set(id, resolve);
+      this.pending.set(id, { resolve, reject });
       this.send({ kind: 'status', id });
     });
   }
