@@ -39,7 +39,7 @@ import { ADMIN_TIER, BASELINE_TIER } from './policy-model.js';
 import { IdentityInterner } from './identity-interner.js';
 import { canonicalLabels, labelValue, type Labels } from './label-selector.js';
 import { LruCache } from './lru-cache.js';
-import { PairCache } from './decision-cache.js';
+import { DecisionCache, MAX_KEY } from './decision-cache.js';
 import { SelectionIndex } from './selection-index.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
 import { compilersByKind, POLICY_COMPILERS } from './policy-compilers.js';
@@ -147,10 +147,9 @@ const PORT_UNRESOLVED = 2;
 const PEER_MATCH = 3;
 /** 6^20 < 2^53: an outcome vector of up to 20 rules is one exact number. */
 const MAX_KEYED_RULES = 20;
-/** Destination identity × (port or 65536 for none) × protocol: one number below 2^53. */
+/** The cache key's third number: (port or 65536 for none) × PROTO_SLOTS + protocol. */
 const PORT_SLOTS = 65537;
 const PROTO_SLOTS = 32;
-const MAX_KEYED_ID = Math.floor(Number.MAX_SAFE_INTEGER / (PORT_SLOTS * PROTO_SLOTS));
 
 /** What is memoized per endpoint object: its context, and its ids in one interner generation. */
 interface IdentityIds {
@@ -199,7 +198,7 @@ const FIXED = {
  */
 class CompiledState {
   readonly selection: SelectionIndex;
-  readonly cache: PairCache<PolicyDecision>;
+  readonly cache: DecisionCache<PolicyDecision>;
   readonly ipBlockMatchesPodIps: boolean;
   /** Every distinct IP matcher in the inventory, for IP signatures in identities. */
   readonly ipMatchers: Array<(ip: ParsedIp) => boolean> = [];
@@ -228,7 +227,7 @@ class CompiledState {
     readonly options: EvaluatorOptions,
     compilers: readonly PolicyCompiler[],
   ) {
-    this.cache = new PairCache(options.cacheSize ?? 200_000);
+    this.cache = new DecisionCache(options.cacheSize ?? 200_000);
     this.ipBlockMatchesPodIps = options.ipBlockMatchesPodIps ?? true;
     this.closestRules = options.closestRules ?? true;
     // Ids are only cache keys: when the interner starts over, what is keyed by ids goes with them.
@@ -366,13 +365,20 @@ export class NetworkPolicyEvaluator {
     } while (src.generation !== s.interner.generation || dst.generation !== s.interner.generation);
     const port = probe.port ?? PORT_SLOTS - 1;
     const protoIndex = this.protoIndex(proto);
-    if (protoIndex < 0 || !Number.isInteger(port) || port < 0 || port >= PORT_SLOTS || dst.dst > MAX_KEYED_ID)
+    if (
+      protoIndex < 0 ||
+      !Number.isInteger(port) ||
+      port < 0 ||
+      port >= PORT_SLOTS ||
+      src.src > MAX_KEY ||
+      dst.dst > MAX_KEY
+    )
       return this.decide(probe, proto, src, dst);
-    const key = (dst.dst * PORT_SLOTS + port) * PROTO_SLOTS + protoIndex;
-    const hit = s.cache.get(src.src, key);
+    const portProto = port * PROTO_SLOTS + protoIndex;
+    const hit = s.cache.get(src.src, dst.dst, portProto);
     if (hit) return hit;
     const d = this.decide(probe, proto, src, dst);
-    s.cache.set(src.src, key, d);
+    s.cache.set(src.src, dst.dst, portProto, d);
     return d;
   }
 
