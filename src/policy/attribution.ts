@@ -24,14 +24,17 @@ import {
   NetworkPolicyEvaluator,
   type DirectionDecision,
   type EvaluatorOptions,
-  type PolicyDecision,
   type PolicyEndpoint,
 } from './network-policy.evaluator.js';
+import { DecisionCache, MAX_KEY } from './decision-cache.js';
 import { LruCache } from './lru-cache.js';
 import { PolicyInventory } from './policy-inventory.js';
 import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
 
 export * from './attribution.contract.js';
+
+/** Distinct flow protocols that get memoized attributions (TCP, UDP, SCTP, ICMP, ...). */
+const MAX_PROTOCOLS = 16;
 
 function describeEndpoint(e: PolicyEndpoint): string {
   if (e.kind === 'external') return e.ip ?? 'an external address';
@@ -103,7 +106,10 @@ function sameMapping(a: FlowEndpoint, b: FlowEndpoint): boolean {
 export interface AttributorOptions extends EvaluatorOptions {
   /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
   observeEndpoints?: boolean;
-  /** Memoized attributions kept (LRU); default 50,000 (room for the distinct drops of a busy minute). */
+  /**
+   * Memoized attributions kept (LRU); default 100,000 (room for the distinct drops of a busy
+   * minute): half between pods, half with an external or host side.
+   */
   attributionCacheSize?: number;
 }
 
@@ -114,10 +120,18 @@ export interface AttributorOptions extends EvaluatorOptions {
 export class InventoryFlowAttributor implements FlowAttributor {
   private evaluator: NetworkPolicyEvaluator | undefined;
   /**
-   * Attributions by (decision, endpoints). The key holds external addresses (they appear in the
-   * reason), so it is bounded: a scan from many addresses must not grow it without limit.
+   * Attributions by what they are made of: the endpoints' identity numbers (which with port and
+   * protocol determine the decision), port, protocol and direction; between pods three numbers,
+   * else a string with the external or host addresses too (they appear in the reason). Both are
+   * bounded (half of attributionCacheSize each): a scan from many addresses must not grow them
+   * without limit. Identity numbers are reused after the evaluator's interner starts over, so the
+   * memo starts over with it.
    */
-  private readonly memo: LruCache<string | number, Attribution>;
+  private readonly memo: DecisionCache<Attribution>;
+  private readonly addressMemo: LruCache<string, Attribution>;
+  private memoGeneration = 0;
+  /** Small numbers for the protocols of flows (memo keys); at most MAX_PROTOCOLS. */
+  private readonly protocols = new Map<string, number>();
   /**
    * Evaluator endpoints of labelled pod flow endpoints, by the flow's label object (sources share
    * one per security identity or workload) and the fields the mapping reads; reused endpoint
@@ -128,15 +142,14 @@ export class InventoryFlowAttributor implements FlowAttributor {
   /** External and host endpoints by address (bounded: addresses are unbounded). */
   private addresses = new LruCache<string, PolicyEndpoint>(2_000);
   private hosts = new LruCache<string, PolicyEndpoint>(500);
-  /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
-  private readonly decisionIds = new WeakMap<PolicyDecision, number>();
-  private nextDecisionId = 1;
 
   constructor(
     private readonly source: PolicyInventory | NetworkPolicyEvaluator | { current(): PolicyInventory },
     private readonly options: AttributorOptions = {},
   ) {
-    this.memo = new LruCache(options.attributionCacheSize ?? 50_000);
+    const max = options.attributionCacheSize ?? 100_000;
+    this.memo = new DecisionCache(Math.max(1, max - Math.floor(max / 2)));
+    this.addressMemo = new LruCache(Math.max(1, Math.floor(max / 2)));
   }
 
   /** The evaluator for the current snapshot (updated, not rebuilt, when only pods changed). */
@@ -150,6 +163,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
       // Attributions also depend on which namespaces the snapshot covers: start them over.
       this.evaluator = this.evaluator.withInventory(inv);
       this.memo.clear();
+      this.addressMemo.clear();
       this.endpoints = new WeakMap();
       this.addresses.clear();
       this.hosts.clear();
@@ -158,7 +172,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
   }
 
   attributionCacheStats(): { size: number; max: number } {
-    return { size: this.memo.size, max: this.memo.max };
+    return { size: this.memo.size + this.addressMemo.size, max: this.memo.max + this.addressMemo.max };
   }
 
   attribute(flow: FlowRecord): Attribution {
@@ -227,16 +241,31 @@ export class InventoryFlowAttributor implements FlowAttributor {
       flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const protocol = flow.protocol.toUpperCase();
     const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
-    let decisionId = this.decisionIds.get(decision);
-    if (decisionId === undefined) this.decisionIds.set(decision, (decisionId = this.nextDecisionId++));
-    // Between pods the decision and the direction are the key (a number: no string per flow).
-    const memoKey =
-      src.kind === 'pod' && dst.kind === 'pod'
-        ? decisionId * 4 + (flow.direction === 'egress' ? 1 : flow.direction === 'ingress' ? 2 : 3)
-        : `${decisionId}|${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
-    const hit = this.memo.get(memoKey);
-    if (hit) return hit;
-
+    // The memo key: identity numbers of one interner generation, port, protocol, direction.
+    let a: number;
+    let b: number;
+    let generation: number;
+    do {
+      generation = evaluator.identityGeneration;
+      a = evaluator.identityNumber(src, 'source');
+      b = evaluator.identityNumber(dst, 'destination');
+    } while (generation !== evaluator.identityGeneration);
+    if (generation !== this.memoGeneration) {
+      this.memo.clear();
+      this.addressMemo.clear();
+      this.memoGeneration = generation;
+    }
+    const c = a > MAX_KEY || b > MAX_KEY ? -1 : this.memoKeyPart(flow, protocol);
+    const betweenPods = src.kind === 'pod' && dst.kind === 'pod';
+    const addressKey =
+      c < 0 || betweenPods
+        ? ''
+        : `${a}|${b}|${c}|${src.kind === 'pod' ? '' : (src.ip ?? '')}|${dst.kind === 'pod' ? '' : (dst.ip ?? '')}`;
+    // A mapping that needed a guess adds notes to the reason: such flows are not memoized.
+    if (c >= 0 && notes.length === 0) {
+      const hit = betweenPods ? this.memo.get(a, b, c) : this.addressMemo.get(addressKey);
+      if (hit) return hit;
+    }
     const portText = flowPortText(protocol, flow.dstPort);
     const uncovered: string[] = [];
     const denied: DirectionDecision[] = [];
@@ -308,8 +337,25 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const limits = [...notes, ...[...decision.egress.notes, ...decision.ingress.notes]];
     if (limits.length > 0 && result.reason) result.reason += ` [${[...new Set(limits)].join('; ')}]`;
     Object.freeze(result);
-    if (notes.length === 0) this.memo.set(memoKey, result);
+    // Not when the numbers changed meanwhile (the interner started over while deciding).
+    if (notes.length === 0 && c >= 0 && generation === evaluator.identityGeneration) {
+      if (betweenPods) this.memo.set(a, b, c, result);
+      else this.addressMemo.set(addressKey, result);
+    }
     return result;
+  }
+
+  /** Port, protocol and direction in one number for memo keys; -1 when they do not fit one. */
+  private memoKeyPart(flow: FlowRecord, protocol: string): number {
+    const port = flow.dstPort ?? 65536;
+    if (!Number.isInteger(port) || port < 0 || port > 65536) return -1;
+    let p = this.protocols.get(protocol);
+    if (p === undefined) {
+      if (this.protocols.size >= MAX_PROTOCOLS) return -1;
+      this.protocols.set(protocol, (p = this.protocols.size));
+    }
+    const dir = flow.direction === 'egress' ? 1 : flow.direction === 'ingress' ? 2 : 3;
+    return (port * MAX_PROTOCOLS + p) * 4 + dir;
   }
 }
 

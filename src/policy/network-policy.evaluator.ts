@@ -151,22 +151,72 @@ const MAX_KEYED_RULES = 20;
 const PORT_SLOTS = 65537;
 const PROTO_SLOTS = 32;
 
-/** What is memoized per endpoint object: its context, and its ids in one interner generation. */
-interface IdentityIds {
-  ctx: Ctx;
+/**
+ * What is memoized per endpoint object: its context (the object itself: one object fewer to
+ * reach per decision), and its ids in one interner generation.
+ */
+class IdentityIds implements EndpointContext {
+  views: Map<string, Labels> | undefined = undefined;
   /** The interner generation of the ids below (-1: none yet). */
-  generation: number;
+  generation = -1;
   /** Without named ports: as a source, and for selection. */
-  src: number;
+  src = 0;
   /** With named ports when rules use them: as a destination. */
-  dst: number;
+  dst = 0;
   /** The endpoint's plans once looked up (null: nothing selects it), saving the lookup by id. */
-  ingress: DirectionPlan | null | undefined;
-  egress: DirectionPlan | null | undefined;
+  ingress: DirectionPlan | null | undefined = undefined;
+  egress: DirectionPlan | null | undefined = undefined;
+
+  constructor(
+    /** The compiled state the ids belong to (its number: the memo must not keep it alive). */
+    readonly stateId: number,
+    readonly ep: PolicyEndpoint,
+    readonly nsLabels: Labels,
+    readonly ip: ParsedIp | undefined,
+    readonly isPod: boolean,
+  ) {}
+}
+
+/**
+ * Endpoints made for evaluation (endpointForPod, endpointForIp, flow-endpoints.ts) carry their memo in this
+ * non-enumerable slot: reading it is one property load on an object the decision reads anyway,
+ * where the WeakMap (kept for endpoints made by callers) costs a hash lookup in a large table.
+ * Not enumerable, so spreads and equality checks of endpoints do not see it.
+ */
+const MEMO: unique symbol = Symbol('policy endpoint identity');
+interface MemoSlot {
+  [MEMO]?: IdentityIds;
+}
+
+/** Gives an endpoint made for evaluation the slot (flow-endpoints.ts, endpointForPod). */
+export function withMemoSlot<E extends PolicyEndpoint>(e: E): E {
+  Object.defineProperty(e, MEMO, { value: undefined, writable: true, enumerable: false, configurable: false });
+  return e;
+}
+
+/**
+ * Direction decisions kept per outcome vector carry a number (non-enumerable, so invisible to
+ * callers), unique within a compiled state: a whole decision is then one shared object per pair of
+ * direction decisions, instead of a new object per probe (allocation, and garbage the cache keeps).
+ */
+const DIRECTION_NUMBER: unique symbol = Symbol('direction decision number');
+interface Numbered {
+  [DIRECTION_NUMBER]?: number;
+}
+/** Direction numbers stay below this (so that a pair of them is a small integer). */
+const DIRECTION_NUMBERS = 1 << 15;
+/** Numbers 0..5 are the fixed decisions', shared by every compiled state. */
+let nextFixedNumber = 0;
+/** Shared whole decisions kept per compiled state before they are started over. */
+const MAX_SHARED_DECISIONS = 1_000_000;
+
+function numbered<T extends object>(d: T, n: number | undefined): T {
+  if (n !== undefined) Object.defineProperty(d, DIRECTION_NUMBER, { value: n, enumerable: false });
+  return Object.freeze(d);
 }
 
 function fixedDirection(direction: PolicyDirection, applies: boolean, notes: readonly string[]): DirectionDecision {
-  return Object.freeze({
+  const d: DirectionDecision = {
     direction,
     applies,
     isolated: false,
@@ -178,7 +228,8 @@ function fixedDirection(direction: PolicyDirection, applies: boolean, notes: rea
     notes,
     basis: 'default',
     uncertain: NO_NOTES,
-  });
+  };
+  return numbered(d, nextFixedNumber++);
 }
 
 const HOST_NETWORK_NOTES = Object.freeze(['hostNetwork pods are not selected by policies']);
@@ -191,12 +242,16 @@ const FIXED = {
   },
   notIsolated: { ingress: fixedDirection('ingress', true, NO_NOTES), egress: fixedDirection('egress', true, NO_NOTES) },
 } as const;
+const FIRST_STATE_NUMBER = nextFixedNumber;
 
 /**
  * What is compiled from a snapshot's policies, tiers, network sets and namespaces, and the caches
  * keyed by identity contents: shared by the evaluators of snapshots that differ only in pods.
  */
+let nextStateId = 1;
+
 class CompiledState {
+  readonly id = nextStateId++;
   readonly selection: SelectionIndex;
   readonly cache: DecisionCache<PolicyDecision>;
   readonly ipBlockMatchesPodIps: boolean;
@@ -220,6 +275,10 @@ class CompiledState {
   readonly plansBySelection = { ingress: new Map<string, DirectionPlan>(), egress: new Map<string, DirectionPlan>() };
   readonly protocols = new Map<string, number>();
   readonly normalizedProtocols = new Map<string, string>();
+  /** The next number of a direction decision (DIRECTION_NUMBER). */
+  nextDirectionNumber = FIRST_STATE_NUMBER;
+  /** Whole decisions by their pair of direction numbers (egress × DIRECTION_NUMBERS + ingress). */
+  readonly decisions = new Map<number, PolicyDecision>();
   readonly closestRules: boolean;
 
   constructor(
@@ -338,6 +397,7 @@ export class NetworkPolicyEvaluator {
         hostNetwork: pod.hostNetwork,
       };
       if (pod.ips[0] !== undefined) e.ip = pod.ips[0];
+      withMemoSlot(e);
       this.s.podEndpoints.set(pod, e);
     }
     return e;
@@ -346,8 +406,8 @@ export class NetworkPolicyEvaluator {
   /** An IP: the inventory pod that owns it, else an external endpoint. */
   endpointForIp(ip: string): PolicyEndpoint {
     const pod = this.inventory.podByIp(ip);
-    if (pod) return { ...this.endpointForPod(pod), ip };
-    return { kind: 'external', labels: {}, ip };
+    if (pod) return withMemoSlot({ ...this.endpointForPod(pod), ip });
+    return withMemoSlot({ kind: 'external', labels: {}, ip });
   }
 
   // ---- evaluation ----
@@ -400,6 +460,22 @@ export class NetworkPolicyEvaluator {
       .candidates(ep.namespace, ep.labels)
       .filter((p) => p[direction]?.isolates && p.selects(self))
       .map((p) => p.ref);
+  }
+
+  /**
+   * The number an endpoint's decisions are cached by, as source or as destination: two probes
+   * whose endpoints have the same numbers, port and protocol get the same decision, as long as
+   * `identityGeneration` has not changed (numbers are reused after the identity interner starts
+   * over) and on evaluators that share a compilation (`sharesCompilation`).
+   */
+  identityNumber(ep: PolicyEndpoint, role: 'source' | 'destination'): number {
+    const ids = this.identity(ep);
+    return role === 'source' ? ids.src : ids.dst;
+  }
+
+  /** Changes each time identity numbers start over (see identityNumber). */
+  get identityGeneration(): number {
+    return this.s.interner.generation;
   }
 
   cacheStats(): { hits: number; misses: number; size: number } {
@@ -455,25 +531,25 @@ export class NetworkPolicyEvaluator {
    * identity the decision cache is keyed by): callers can evaluate one endpoint per key.
    */
   equivalenceKey(ep: PolicyEndpoint): string {
-    return this.identityTexts(this.identity(ep).ctx).withPorts;
+    return this.identityTexts(this.identity(ep)).withPorts;
   }
 
   /** The memo of an endpoint, with ids of the current interner generation. */
   private identity(ep: PolicyEndpoint): IdentityIds {
     const s = this.s;
-    let memo = s.identityMemo.get(ep);
-    if (memo === undefined) {
-      const ctx: Ctx = {
-        ep,
-        nsLabels: this.nsLabelsOf(ep),
-        ip: ep.ip !== undefined ? parseIp(ep.ip) : undefined,
-        isPod: ep.kind === 'pod' && !ep.hostNetwork,
-      };
-      memo = { ctx, generation: -1, src: 0, dst: 0, ingress: undefined, egress: undefined };
-      s.identityMemo.set(ep, memo);
+    let memo = (ep as MemoSlot)[MEMO];
+    if (memo === undefined || memo.stateId !== s.id) {
+      memo = s.identityMemo.get(ep);
+      if (memo === undefined) {
+        const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
+        memo = new IdentityIds(s.id, ep, this.nsLabelsOf(ep), ip, ep.kind === 'pod' && !ep.hostNetwork);
+        // The slot keeps the memo of the first compiled state that meets the endpoint.
+        if (MEMO in ep && (ep as MemoSlot)[MEMO] === undefined) (ep as MemoSlot)[MEMO] = memo;
+        else s.identityMemo.set(ep, memo);
+      }
     }
     if (memo.generation === s.interner.generation) return memo;
-    const { base, withPorts } = this.identityTexts(memo.ctx);
+    const { base, withPorts } = this.identityTexts(memo);
     do {
       memo.generation = s.interner.generation;
       memo.src = s.interner.intern(base);
@@ -502,17 +578,27 @@ export class NetworkPolicyEvaluator {
   }
 
   private ctx(ep: PolicyEndpoint): Ctx {
-    return this.identity(ep).ctx;
+    return this.identity(ep);
   }
 
   // ---- internals: decision ----
 
   private decide(probe: PolicyProbe, proto: string, src: IdentityIds, dst: IdentityIds): PolicyDecision {
-    const srcCtx = src.ctx;
-    const dstCtx = dst.ctx;
-    const egress = this.direction('egress', srcCtx, src, dstCtx, dstCtx, probe.port, proto);
-    const ingress = this.direction('ingress', dstCtx, dst, srcCtx, dstCtx, probe.port, proto);
-    return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
+    const egress = this.direction('egress', src, src, dst, dst, probe.port, proto);
+    const ingress = this.direction('ingress', dst, dst, src, dst, probe.port, proto);
+    const e = (egress as Numbered)[DIRECTION_NUMBER];
+    const i = (ingress as Numbered)[DIRECTION_NUMBER];
+    if (e === undefined || i === undefined)
+      return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
+    const decisions = this.s.decisions;
+    const key = e * DIRECTION_NUMBERS + i;
+    let d = decisions.get(key);
+    if (d === undefined) {
+      if (decisions.size >= MAX_SHARED_DECISIONS) decisions.clear();
+      d = Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
+      decisions.set(key, d);
+    }
+    return d;
   }
 
   /** The plan of the endpoint with selection identity `id` for a direction; undefined: nothing selects it. */
@@ -613,7 +699,7 @@ export class NetworkPolicyEvaluator {
           ? all
           : (byNamespace.get(ns) ?? []);
       for (const pod of candidates) {
-        const ctx = this.identity(this.endpointForPod(pod)).ctx;
+        const ctx = this.identity(this.endpointForPod(pod));
         if (!p.selects(ctx)) continue;
         const lists = selected.get(pod);
         if (!lists) continue;
@@ -668,7 +754,12 @@ export class NetworkPolicyEvaluator {
     if (!d) {
       const codes: number[] = new Array<number>(n);
       for (let i = n - 1, k = key; i >= 0; i--, k = Math.floor(k / 6)) codes[i] = k % 6;
-      d = this.decideDirection(plan, codes);
+      const s = this.s;
+      d = this.decideDirection(
+        plan,
+        codes,
+        s.nextDirectionNumber < DIRECTION_NUMBERS ? s.nextDirectionNumber++ : undefined,
+      );
       plan.outcomes.set(key, d);
     }
     return d;
@@ -692,7 +783,7 @@ export class NetworkPolicyEvaluator {
   }
 
   /** The decision of a plan for an outcome vector: pure, so built once per vector. */
-  private decideDirection(plan: DirectionPlan, codes: readonly number[]): DirectionDecision {
+  private decideDirection(plan: DirectionPlan, codes: readonly number[], n?: number): DirectionDecision {
     const direction = plan.direction;
     const selecting = plan.selecting;
     const notes = new Set<string>();
@@ -757,7 +848,7 @@ export class NetworkPolicyEvaluator {
 
     const allowed = verdict === 'allow';
     const closestRules = allowed || !this.s.closestRules ? NO_CLOSEST : this.closest(plan, codeOf);
-    return Object.freeze({
+    const d: DirectionDecision = {
       direction,
       applies: true,
       isolated: isolatedBy.length > 0,
@@ -770,7 +861,8 @@ export class NetworkPolicyEvaluator {
       basis,
       ...(decidingTier !== undefined ? { tier: decidingTier } : {}),
       uncertain: uncertainReasons(undecided, allowedBy.length > l4Only.length ? [] : l4Only, verdict),
-    });
+    };
+    return numbered(d, n);
   }
 
   private tierInfo(name: string, notes: Set<string>): TierInfo {
