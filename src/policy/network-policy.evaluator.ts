@@ -194,29 +194,8 @@ export function withMemoSlot<E extends PolicyEndpoint>(e: E): E {
   return e;
 }
 
-/**
- * Direction decisions kept per outcome vector carry a number (non-enumerable, so invisible to
- * callers), unique within a compiled state: a whole decision is then one shared object per pair of
- * direction decisions, instead of a new object per probe (allocation, and garbage the cache keeps).
- */
-const DIRECTION_NUMBER: unique symbol = Symbol('direction decision number');
-interface Numbered {
-  [DIRECTION_NUMBER]?: number;
-}
-/** Direction numbers stay below this (so that a pair of them is a small integer). */
-const DIRECTION_NUMBERS = 1 << 15;
-/** Numbers 0..5 are the fixed decisions', shared by every compiled state. */
-let nextFixedNumber = 0;
-/** Shared whole decisions kept per compiled state before they are started over. */
-const MAX_SHARED_DECISIONS = 1_000_000;
-
-function numbered<T extends object>(d: T, n: number | undefined): T {
-  if (n !== undefined) Object.defineProperty(d, DIRECTION_NUMBER, { value: n, enumerable: false });
-  return Object.freeze(d);
-}
-
 function fixedDirection(direction: PolicyDirection, applies: boolean, notes: readonly string[]): DirectionDecision {
-  const d: DirectionDecision = {
+  return Object.freeze({
     direction,
     applies,
     isolated: false,
@@ -228,8 +207,7 @@ function fixedDirection(direction: PolicyDirection, applies: boolean, notes: rea
     notes,
     basis: 'default',
     uncertain: NO_NOTES,
-  };
-  return numbered(d, nextFixedNumber++);
+  });
 }
 
 const HOST_NETWORK_NOTES = Object.freeze(['hostNetwork pods are not selected by policies']);
@@ -242,7 +220,6 @@ const FIXED = {
   },
   notIsolated: { ingress: fixedDirection('ingress', true, NO_NOTES), egress: fixedDirection('egress', true, NO_NOTES) },
 } as const;
-const FIRST_STATE_NUMBER = nextFixedNumber;
 
 /**
  * What is compiled from a snapshot's policies, tiers, network sets and namespaces, and the caches
@@ -275,10 +252,6 @@ class CompiledState {
   readonly plansBySelection = { ingress: new Map<string, DirectionPlan>(), egress: new Map<string, DirectionPlan>() };
   readonly protocols = new Map<string, number>();
   readonly normalizedProtocols = new Map<string, string>();
-  /** The next number of a direction decision (DIRECTION_NUMBER). */
-  nextDirectionNumber = FIRST_STATE_NUMBER;
-  /** Whole decisions by their pair of direction numbers (egress × DIRECTION_NUMBERS + ingress). */
-  readonly decisions = new Map<number, PolicyDecision>();
   readonly closestRules: boolean;
 
   constructor(
@@ -586,19 +559,7 @@ export class NetworkPolicyEvaluator {
   private decide(probe: PolicyProbe, proto: string, src: IdentityIds, dst: IdentityIds): PolicyDecision {
     const egress = this.direction('egress', src, src, dst, dst, probe.port, proto);
     const ingress = this.direction('ingress', dst, dst, src, dst, probe.port, proto);
-    const e = (egress as Numbered)[DIRECTION_NUMBER];
-    const i = (ingress as Numbered)[DIRECTION_NUMBER];
-    if (e === undefined || i === undefined)
-      return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
-    const decisions = this.s.decisions;
-    const key = e * DIRECTION_NUMBERS + i;
-    let d = decisions.get(key);
-    if (d === undefined) {
-      if (decisions.size >= MAX_SHARED_DECISIONS) decisions.clear();
-      d = Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
-      decisions.set(key, d);
-    }
-    return d;
+    return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
   }
 
   /** The plan of the endpoint with selection identity `id` for a direction; undefined: nothing selects it. */
@@ -754,12 +715,7 @@ export class NetworkPolicyEvaluator {
     if (!d) {
       const codes: number[] = new Array<number>(n);
       for (let i = n - 1, k = key; i >= 0; i--, k = Math.floor(k / 6)) codes[i] = k % 6;
-      const s = this.s;
-      d = this.decideDirection(
-        plan,
-        codes,
-        s.nextDirectionNumber < DIRECTION_NUMBERS ? s.nextDirectionNumber++ : undefined,
-      );
+      d = this.decideDirection(plan, codes);
       plan.outcomes.set(key, d);
     }
     return d;
@@ -783,7 +739,7 @@ export class NetworkPolicyEvaluator {
   }
 
   /** The decision of a plan for an outcome vector: pure, so built once per vector. */
-  private decideDirection(plan: DirectionPlan, codes: readonly number[], n?: number): DirectionDecision {
+  private decideDirection(plan: DirectionPlan, codes: readonly number[]): DirectionDecision {
     const direction = plan.direction;
     const selecting = plan.selecting;
     const notes = new Set<string>();
@@ -848,7 +804,7 @@ export class NetworkPolicyEvaluator {
 
     const allowed = verdict === 'allow';
     const closestRules = allowed || !this.s.closestRules ? NO_CLOSEST : this.closest(plan, codeOf);
-    const d: DirectionDecision = {
+    return Object.freeze({
       direction,
       applies: true,
       isolated: isolatedBy.length > 0,
@@ -861,8 +817,7 @@ export class NetworkPolicyEvaluator {
       basis,
       ...(decidingTier !== undefined ? { tier: decidingTier } : {}),
       uncertain: uncertainReasons(undecided, allowedBy.length > l4Only.length ? [] : l4Only, verdict),
-    };
-    return numbered(d, n);
+    });
   }
 
   private tierInfo(name: string, notes: Set<string>): TierInfo {
