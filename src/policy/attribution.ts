@@ -80,6 +80,21 @@ export function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: Polic
   return s;
 }
 
+/**
+ * The attributor's mappings of flow endpoints that carry a label object, kept in the label
+ * object itself (non-enumerable, so invisible to spreads, JSON and equality checks): one property
+ * load per flow endpoint where a WeakMap of every label object seen costs a lookup in a large
+ * table. Labels are shared by the flows of a workload (one object per security identity), so the
+ * slot is found again by later flows. The first attributor to meet a label object owns its slot;
+ * others (and frozen label objects) use their WeakMap. A slot of an earlier snapshot is ignored
+ * and replaced when the label object is met again (until then it keeps that snapshot's endpoint
+ * mappings alive: as many as the label objects the flow source still holds).
+ */
+const LABEL_MAPPINGS: unique symbol = Symbol('attributor endpoint mappings');
+interface LabelSlot {
+  [LABEL_MAPPINGS]?: { owner: object; epoch: number; byName: Map<string, MappedEndpoint[]> };
+}
+
 /** A memoized flow endpoint mapping: the fields it was made from (labels aside) and the result. */
 interface MappedEndpoint {
   from: FlowEndpoint;
@@ -139,6 +154,9 @@ export class InventoryFlowAttributor implements FlowAttributor {
    * snapshot (the mapping reads the inventory).
    */
   private endpoints = new WeakMap<object, Map<string, MappedEndpoint[]>>();
+  /** Marks the slots (LABEL_MAPPINGS) this attributor owns, and the snapshot their mappings are for. */
+  private readonly token: object = {};
+  private epoch = 0;
   /** External and host endpoints by address (bounded: addresses are unbounded). */
   private addresses = new LruCache<string, PolicyEndpoint>(2_000);
   private hosts = new LruCache<string, PolicyEndpoint>(500);
@@ -165,6 +183,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
       this.memo.clear();
       this.addressMemo.clear();
       this.endpoints = new WeakMap();
+      this.epoch++;
       this.addresses.clear();
       this.hosts.clear();
     }
@@ -205,7 +224,11 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const labels = e.labels;
     if (labels === undefined || (e.kind !== 'pod' && e.kind !== 'service'))
       return policyEndpointFromFlow(evaluator, e, notes);
-    let byName = this.endpoints.get(labels);
+    const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
+    let byName =
+      slot !== undefined && slot.owner === this.token && slot.epoch === this.epoch
+        ? slot.byName
+        : this.endpoints.get(labels);
     // Without labels the mapping may read the observed endpoints, which change: not memoized
     // (a label object in the memo had labels when it was put there).
     if (!byName && !hasKeys(labels)) return policyEndpointFromFlow(evaluator, e, notes);
@@ -215,7 +238,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const before = notes.length;
     const ep = policyEndpointFromFlow(evaluator, e, notes);
     if (notes.length === before) {
-      if (!byName) this.endpoints.set(labels, (byName = new Map()));
+      if (!byName) this.keepMappings(labels, (byName = new Map()));
       // One label set is shared by the pods of a workload: bounded all the same.
       if (byName.size >= 10_000) byName.clear();
       const list = byName.get(name);
@@ -224,6 +247,16 @@ export class InventoryFlowAttributor implements FlowAttributor {
       else byName.set(name, [m]);
     }
     return ep;
+  }
+
+  /** In the label object's slot when it has none or ours (of an earlier snapshot), else in the WeakMap. */
+  private keepMappings(labels: object, byName: Map<string, MappedEndpoint[]>): void {
+    const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
+    const value = { owner: this.token, epoch: this.epoch, byName };
+    if (slot !== undefined && slot.owner === this.token) (labels as LabelSlot)[LABEL_MAPPINGS] = value;
+    else if (slot === undefined && !Object.hasOwn(labels, LABEL_MAPPINGS) && Object.isExtensible(labels))
+      Object.defineProperty(labels, LABEL_MAPPINGS, { value, writable: true, enumerable: false });
+    else this.endpoints.set(labels, byName);
   }
 
   private infer(flow: FlowRecord, evaluator: NetworkPolicyEvaluator): Attribution {
