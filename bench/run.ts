@@ -159,6 +159,7 @@ async function main(): Promise<void> {
       `\npolicy evaluator (${p.policies.toLocaleString('en')} policies, ${p.pods.toLocaleString('en')} pods): ` +
         `${p.coldDecisionsPerSecond.toLocaleString('en')} decisions/s cold (goal ≥ 500,000; ` +
         `${p.coldDecisionsPerCpuSecond.toLocaleString('en')} per CPU s; ` +
+        `${p.coldFirstInProcessDecisionsPerSecond.toLocaleString('en')} on the process's first evaluator; ` +
         `${p.coldWithCompileDecisionsPerSecond.toLocaleString('en')} with the ${p.compileMs} ms compile; ` +
         `${p.coldLazyDecisionsPerSecond.toLocaleString('en')} without precomputed pods), ` +
         `${p.warmDecisionsPerSecond.toLocaleString('en')} warm, ` +

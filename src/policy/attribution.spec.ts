@@ -310,6 +310,48 @@ describe('attribution of the shared Hubble samples', () => {
 });
 
 describe('attribution memo', () => {
+  it('maps one label object right for two attributors and across snapshots, and leaves it as it was', () => {
+    const labels = { org: 'alliance', class: 'xwing' };
+    const labelled = (port: number): FlowRecord =>
+      flow({ dstPort: port, src: { kind: 'pod', namespace: 'default', pod: 'xwing', ip: '10.244.1.60', labels } });
+    const self = '(ingress to default/class=deathstar,org=empire is isolated: denied by default isolation)';
+    const denied = `no rule of default/rule1 admits TCP/81 from default/class=xwing,org=alliance ${self}`;
+    let inv = inventory();
+    const first = new InventoryFlowAttributor({ current: () => inv });
+    const second = new InventoryFlowAttributor(inventory());
+    for (let round = 0; round < 2; round++) {
+      expect(first.attribute(labelled(81)).reason).toBe(denied);
+      expect(second.attribute(labelled(81)).reason).toBe(denied);
+    }
+    // A snapshot without the policies: the mapping made for the first snapshot is not reused.
+    inv = buildInventory(inventory().pods.map((p) => p));
+    expect(first.attribute(labelled(81))).toMatchObject({ level: 'unknown' });
+    expect(second.attribute(labelled(81)).reason).toBe(denied);
+    expect(labels).toStrictEqual({ org: 'alliance', class: 'xwing' });
+    expect(Object.keys(labels)).toEqual(['org', 'class']);
+    expect(JSON.stringify({ ...labels })).toBe('{"org":"alliance","class":"xwing"}');
+    // Frozen label objects are mapped all the same.
+    const frozen = Object.freeze({ org: 'alliance', class: 'xwing' });
+    const f = flow({ dstPort: 81, src: { kind: 'pod', namespace: 'default', pod: 'xwing', labels: frozen } });
+    expect(second.attribute(f).reason).toBe(denied);
+    expect(second.attribute({ ...f, id: 'again' }).reason).toBe(denied);
+  });
+
+  it('tells apart flows with the same outcome but not the same reason (the port in it)', () => {
+    const attributor = new InventoryFlowAttributor(inventory());
+    // xwing → deathstar on 81 and 82: the same outcome for every rule (the same direction
+    // decisions), the same identities; only the port in the reason differs.
+    const self = '(ingress to default/class=deathstar,org=empire is isolated: denied by default isolation)';
+    for (let round = 0; round < 2; round++) {
+      expect(attributor.attribute(flow({ dstPort: 81 })).reason).toBe(
+        `no rule of default/rule1 admits TCP/81 from default/class=xwing,org=alliance ${self}`,
+      );
+      expect(attributor.attribute(flow({ dstPort: 82 })).reason).toBe(
+        `no rule of default/rule1 admits TCP/82 from default/class=xwing,org=alliance ${self}`,
+      );
+    }
+  });
+
   it('stays within its cap for many distinct external addresses and answers correctly after eviction', () => {
     const attributor = new InventoryFlowAttributor(inventory(), { attributionCacheSize: 100 });
     const scanner = (i: number): FlowRecord =>

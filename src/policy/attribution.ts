@@ -24,14 +24,17 @@ import {
   NetworkPolicyEvaluator,
   type DirectionDecision,
   type EvaluatorOptions,
-  type PolicyDecision,
   type PolicyEndpoint,
 } from './network-policy.evaluator.js';
+import { DecisionCache, MAX_KEY } from './decision-cache.js';
 import { LruCache } from './lru-cache.js';
 import { PolicyInventory } from './policy-inventory.js';
 import { policyRefString, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
 
 export * from './attribution.contract.js';
+
+/** Distinct flow protocols that get memoized attributions (TCP, UDP, SCTP, ICMP, ...). */
+const MAX_PROTOCOLS = 16;
 
 function describeEndpoint(e: PolicyEndpoint): string {
   if (e.kind === 'external') return e.ip ?? 'an external address';
@@ -77,6 +80,21 @@ export function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: Polic
   return s;
 }
 
+/**
+ * The attributor's mappings of flow endpoints that carry a label object, kept in the label
+ * object itself (non-enumerable, so invisible to spreads, JSON and equality checks): one property
+ * load per flow endpoint where a WeakMap of every label object seen costs a lookup in a large
+ * table. Labels are shared by the flows of a workload (one object per security identity), so the
+ * slot is found again by later flows. The first attributor to meet a label object owns its slot;
+ * others (and frozen label objects) use their WeakMap. A slot of an earlier snapshot is ignored
+ * and replaced when the label object is met again (until then it keeps that snapshot's endpoint
+ * mappings alive: as many as the label objects the flow source still holds).
+ */
+const LABEL_MAPPINGS: unique symbol = Symbol('attributor endpoint mappings');
+interface LabelSlot {
+  [LABEL_MAPPINGS]?: { owner: object; epoch: number; byName: Map<string, MappedEndpoint[]> };
+}
+
 /** A memoized flow endpoint mapping: the fields it was made from (labels aside) and the result. */
 interface MappedEndpoint {
   from: FlowEndpoint;
@@ -103,7 +121,10 @@ function sameMapping(a: FlowEndpoint, b: FlowEndpoint): boolean {
 export interface AttributorOptions extends EvaluatorOptions {
   /** Remember labels seen on flows to fill in endpoints later flows lack (default true). */
   observeEndpoints?: boolean;
-  /** Memoized attributions kept (LRU); default 50,000 (room for the distinct drops of a busy minute). */
+  /**
+   * Memoized attributions kept (LRU); default 100,000 (room for the distinct drops of a busy
+   * minute): half between pods, half with an external or host side.
+   */
   attributionCacheSize?: number;
 }
 
@@ -114,10 +135,18 @@ export interface AttributorOptions extends EvaluatorOptions {
 export class InventoryFlowAttributor implements FlowAttributor {
   private evaluator: NetworkPolicyEvaluator | undefined;
   /**
-   * Attributions by (decision, endpoints). The key holds external addresses (they appear in the
-   * reason), so it is bounded: a scan from many addresses must not grow it without limit.
+   * Attributions by what they are made of: the endpoints' identity numbers (which with port and
+   * protocol determine the decision), port, protocol and direction; between pods three numbers,
+   * else a string with the external or host addresses too (they appear in the reason). Both are
+   * bounded (half of attributionCacheSize each): a scan from many addresses must not grow them
+   * without limit. Identity numbers are reused after the evaluator's interner starts over, so the
+   * memo starts over with it.
    */
-  private readonly memo: LruCache<string | number, Attribution>;
+  private readonly memo: DecisionCache<Attribution>;
+  private readonly addressMemo: LruCache<string, Attribution>;
+  private memoGeneration = 0;
+  /** Small numbers for the protocols of flows (memo keys); at most MAX_PROTOCOLS. */
+  private readonly protocols = new Map<string, number>();
   /**
    * Evaluator endpoints of labelled pod flow endpoints, by the flow's label object (sources share
    * one per security identity or workload) and the fields the mapping reads; reused endpoint
@@ -125,18 +154,20 @@ export class InventoryFlowAttributor implements FlowAttributor {
    * snapshot (the mapping reads the inventory).
    */
   private endpoints = new WeakMap<object, Map<string, MappedEndpoint[]>>();
+  /** Marks the slots (LABEL_MAPPINGS) this attributor owns, and the snapshot their mappings are for. */
+  private readonly token: object = {};
+  private epoch = 0;
   /** External and host endpoints by address (bounded: addresses are unbounded). */
   private addresses = new LruCache<string, PolicyEndpoint>(2_000);
   private hosts = new LruCache<string, PolicyEndpoint>(500);
-  /** A number per decision object, never reused: decisions are cached and shared by the evaluator. */
-  private readonly decisionIds = new WeakMap<PolicyDecision, number>();
-  private nextDecisionId = 1;
 
   constructor(
     private readonly source: PolicyInventory | NetworkPolicyEvaluator | { current(): PolicyInventory },
     private readonly options: AttributorOptions = {},
   ) {
-    this.memo = new LruCache(options.attributionCacheSize ?? 50_000);
+    const max = options.attributionCacheSize ?? 100_000;
+    this.memo = new DecisionCache(Math.max(1, max - Math.floor(max / 2)));
+    this.addressMemo = new LruCache(Math.max(1, Math.floor(max / 2)));
   }
 
   /** The evaluator for the current snapshot (updated, not rebuilt, when only pods changed). */
@@ -150,7 +181,9 @@ export class InventoryFlowAttributor implements FlowAttributor {
       // Attributions also depend on which namespaces the snapshot covers: start them over.
       this.evaluator = this.evaluator.withInventory(inv);
       this.memo.clear();
+      this.addressMemo.clear();
       this.endpoints = new WeakMap();
+      this.epoch++;
       this.addresses.clear();
       this.hosts.clear();
     }
@@ -158,7 +191,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
   }
 
   attributionCacheStats(): { size: number; max: number } {
-    return { size: this.memo.size, max: this.memo.max };
+    return { size: this.memo.size + this.addressMemo.size, max: this.memo.max + this.addressMemo.max };
   }
 
   attribute(flow: FlowRecord): Attribution {
@@ -191,7 +224,11 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const labels = e.labels;
     if (labels === undefined || (e.kind !== 'pod' && e.kind !== 'service'))
       return policyEndpointFromFlow(evaluator, e, notes);
-    let byName = this.endpoints.get(labels);
+    const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
+    let byName =
+      slot !== undefined && slot.owner === this.token && slot.epoch === this.epoch
+        ? slot.byName
+        : this.endpoints.get(labels);
     // Without labels the mapping may read the observed endpoints, which change: not memoized
     // (a label object in the memo had labels when it was put there).
     if (!byName && !hasKeys(labels)) return policyEndpointFromFlow(evaluator, e, notes);
@@ -201,7 +238,7 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const before = notes.length;
     const ep = policyEndpointFromFlow(evaluator, e, notes);
     if (notes.length === before) {
-      if (!byName) this.endpoints.set(labels, (byName = new Map()));
+      if (!byName) this.keepMappings(labels, (byName = new Map()));
       // One label set is shared by the pods of a workload: bounded all the same.
       if (byName.size >= 10_000) byName.clear();
       const list = byName.get(name);
@@ -210,6 +247,16 @@ export class InventoryFlowAttributor implements FlowAttributor {
       else byName.set(name, [m]);
     }
     return ep;
+  }
+
+  /** In the label object's slot when it has none or ours (of an earlier snapshot), else in the WeakMap. */
+  private keepMappings(labels: object, byName: Map<string, MappedEndpoint[]>): void {
+    const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
+    const value = { owner: this.token, epoch: this.epoch, byName };
+    if (slot !== undefined && slot.owner === this.token) (labels as LabelSlot)[LABEL_MAPPINGS] = value;
+    else if (slot === undefined && !Object.hasOwn(labels, LABEL_MAPPINGS) && Object.isExtensible(labels))
+      Object.defineProperty(labels, LABEL_MAPPINGS, { value, writable: true, enumerable: false });
+    else this.endpoints.set(labels, byName);
   }
 
   private infer(flow: FlowRecord, evaluator: NetworkPolicyEvaluator): Attribution {
@@ -227,16 +274,31 @@ export class InventoryFlowAttributor implements FlowAttributor {
       flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const protocol = flow.protocol.toUpperCase();
     const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
-    let decisionId = this.decisionIds.get(decision);
-    if (decisionId === undefined) this.decisionIds.set(decision, (decisionId = this.nextDecisionId++));
-    // Between pods the decision and the direction are the key (a number: no string per flow).
-    const memoKey =
-      src.kind === 'pod' && dst.kind === 'pod'
-        ? decisionId * 4 + (flow.direction === 'egress' ? 1 : flow.direction === 'ingress' ? 2 : 3)
-        : `${decisionId}|${flow.direction}|${src.kind === 'pod' ? 'pod' : `${src.kind}:${src.ip ?? ''}`}|${dst.kind === 'pod' ? 'pod' : `${dst.kind}:${dst.ip ?? ''}`}`;
-    const hit = this.memo.get(memoKey);
-    if (hit) return hit;
-
+    // The memo key: identity numbers of one interner generation, port, protocol, direction.
+    let a: number;
+    let b: number;
+    let generation: number;
+    do {
+      generation = evaluator.identityGeneration;
+      a = evaluator.identityNumber(src, 'source');
+      b = evaluator.identityNumber(dst, 'destination');
+    } while (generation !== evaluator.identityGeneration);
+    if (generation !== this.memoGeneration) {
+      this.memo.clear();
+      this.addressMemo.clear();
+      this.memoGeneration = generation;
+    }
+    const c = a > MAX_KEY || b > MAX_KEY ? -1 : this.memoKeyPart(flow, protocol);
+    const betweenPods = src.kind === 'pod' && dst.kind === 'pod';
+    const addressKey =
+      c < 0 || betweenPods
+        ? ''
+        : `${a}|${b}|${c}|${src.kind === 'pod' ? '' : (src.ip ?? '')}|${dst.kind === 'pod' ? '' : (dst.ip ?? '')}`;
+    // A mapping that needed a guess adds notes to the reason: such flows are not memoized.
+    if (c >= 0 && notes.length === 0) {
+      const hit = betweenPods ? this.memo.get(a, b, c) : this.addressMemo.get(addressKey);
+      if (hit) return hit;
+    }
     const portText = flowPortText(protocol, flow.dstPort);
     const uncovered: string[] = [];
     const denied: DirectionDecision[] = [];
@@ -308,8 +370,25 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const limits = [...notes, ...[...decision.egress.notes, ...decision.ingress.notes]];
     if (limits.length > 0 && result.reason) result.reason += ` [${[...new Set(limits)].join('; ')}]`;
     Object.freeze(result);
-    if (notes.length === 0) this.memo.set(memoKey, result);
+    // Not when the numbers changed meanwhile (the interner started over while deciding).
+    if (notes.length === 0 && c >= 0 && generation === evaluator.identityGeneration) {
+      if (betweenPods) this.memo.set(a, b, c, result);
+      else this.addressMemo.set(addressKey, result);
+    }
     return result;
+  }
+
+  /** Port, protocol and direction in one number for memo keys; -1 when they do not fit one. */
+  private memoKeyPart(flow: FlowRecord, protocol: string): number {
+    const port = flow.dstPort ?? 65536;
+    if (!Number.isInteger(port) || port < 0 || port > 65536) return -1;
+    let p = this.protocols.get(protocol);
+    if (p === undefined) {
+      if (this.protocols.size >= MAX_PROTOCOLS) return -1;
+      this.protocols.set(protocol, (p = this.protocols.size));
+    }
+    const dir = flow.direction === 'egress' ? 1 : flow.direction === 'ingress' ? 2 : 3;
+    return (port * MAX_PROTOCOLS + p) * 4 + dir;
   }
 }
 

@@ -20,17 +20,30 @@ export interface Cidr {
   text: string;
 }
 
-function parseIpv4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
+/** The address as a number: four parts of one to three digits, each at most 255 (no regex, no split). */
+function parseIpv4Number(s: string): number | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46; // the end closes the last part like a '.'
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return undefined;
+      part = part * 10 + (c - 48);
+    } else if (c === 46) {
+      if (digits === 0 || part > 255 || ++parts > 4) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else return undefined;
   }
-  return v;
+  return parts === 4 ? value : undefined;
+}
+
+function parseIpv4(s: string): bigint | undefined {
+  const n = parseIpv4Number(s);
+  return n === undefined ? undefined : BigInt(n);
 }
 
 function parseIpv6(input: string): bigint | undefined {

@@ -32,7 +32,7 @@ import {
   type PolicyObject,
   type PolicyRef,
 } from './policy-model.js';
-import { describePortRange, matchPortRanges } from './port-matching.js';
+import { compilePortRanges, describePortRange } from './port-matching.js';
 
 const CILIUM_NS_KEY = 'io.kubernetes.pod.namespace';
 const CILIUM_NS_LABEL_PREFIX = 'io.cilium.k8s.namespace.labels.';
@@ -122,7 +122,7 @@ function compileRule(
   return {
     ref: { ...ref, direction, ruleIndex: index, action },
     matchPeer,
-    matchPort: ports.length === 0 ? () => 'match' : (port, proto, dst) => matchPortRanges(ranges, port, proto, dst),
+    matchPort: ports.length === 0 ? () => 'match' : compilePortRanges(ranges),
     describePeer: noPeerFields ? (ports.length > 0 ? 'any peer' : 'nothing') : desc.join(' or '),
     describePorts: ports.length === 0 ? 'any port' : ports.map((p) => describePortRange(p.protocol, p)).join(','),
     notes,

@@ -25,7 +25,7 @@ import {
   type PolicyDirection,
   type PolicyObject,
 } from './policy-model.js';
-import { describePortRange, matchPortRanges } from './port-matching.js';
+import { compilePortRanges, describePortRange } from './port-matching.js';
 
 type Matcher = (c: EndpointContext) => boolean;
 
@@ -94,8 +94,7 @@ export const clusterNetworkPolicyCompiler: PolicyCompiler = {
           ref: { ...ref, direction, ruleIndex: i, action: ACTIONS[r.action] },
           matchPeer: (peer) => peers.some((m) => m(peer)),
           // No protocols: any protocol and port.
-          matchPort:
-            ranges === undefined ? () => 'match' : (port, proto, dst) => matchPortRanges(ranges, port, proto, dst),
+          matchPort: ranges === undefined ? () => 'match' : compilePortRanges(ranges),
           describePeer: r.peers.map(describePeer).join(' or '),
           describePorts:
             ranges === undefined ? 'any port' : ranges.map((x) => describePortRange(x.protocol ?? 'any', x)).join(','),

@@ -1,69 +1,184 @@
 /**
- * The evaluator's decision cache, keyed by two numbers (the source identity, and the destination
- * identity with port and protocol) instead of a string: no key string is built or hashed per
- * lookup. Bounded with the approximate LRU of lru-cache.ts: two generations; a hit in the old one
- * moves to the young one; when the young one is full it becomes the old one.
+ * The evaluator's decision cache, keyed by three small non-negative integers (source identity,
+ * destination identity, port and protocol) in open-addressing tables of typed arrays: no key
+ * string, no Map per source, no allocation per entry, so a cold decision's miss and insert cost a
+ * hash and a few array reads, and the garbage collector has only the values array to scan.
+ *
+ * Bounded with the approximate LRU of lru-cache.ts: two generations of at most max/2 entries; a
+ * hit in the old one moves to the young one; when the young one is full it becomes the old one
+ * and the old one is emptied to be the next young one. A key lives in one generation only.
  */
-export class PairCache<V> {
-  private young = new Map<number, Map<number, V>>();
-  private old = new Map<number, Map<number, V>>();
-  private youngSize = 0;
-  private oldSize = 0;
+
+/** Keys must be integers in [0, MAX_KEY]. */
+export const MAX_KEY = 0x7ffffffe;
+
+/** One generation: linear probing, load factor at most 1/2, backward-shift deletion. */
+class Table<V> {
+  /** Per slot: a+1 (0 marks an empty slot), b, c. */
+  keys: Int32Array;
+  values: (V | undefined)[];
+  mask: number;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.keys = new Int32Array(capacity * 3);
+    this.values = new Array<V | undefined>(capacity).fill(undefined);
+    this.mask = capacity - 1;
+  }
+
+  /** The slot of the key, or -1. */
+  find(a: number, b: number, c: number): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    const tag = a + 1;
+    for (let i = hash(a, b, c) & mask; ; i = (i + 1) & mask) {
+      const k = i * 3;
+      const t = keys[k];
+      if (t === 0) return -1;
+      if (t === tag && keys[k + 1] === b && keys[k + 2] === c) return i;
+    }
+  }
+
+  /** Inserts a key known to be absent (the caller grows the table first). */
+  insert(a: number, b: number, c: number, value: V): void {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = hash(a, b, c) & mask;
+    while (keys[i * 3] !== 0) i = (i + 1) & mask;
+    const k = i * 3;
+    keys[k] = a + 1;
+    keys[k + 1] = b;
+    keys[k + 2] = c;
+    this.values[i] = value;
+    this.size++;
+  }
+
+  /** Empties slot `i`, moving later entries of its probe run back so lookups stay correct. */
+  removeAt(slot: number): void {
+    const keys = this.keys;
+    const values = this.values;
+    const mask = this.mask;
+    let i = slot;
+    for (let j = (i + 1) & mask; keys[j * 3] !== 0; j = (j + 1) & mask) {
+      const home = hash(keys[j * 3] - 1, keys[j * 3 + 1], keys[j * 3 + 2]) & mask;
+      // Entry j may move to i when its home is not in the cyclic range (i, j].
+      if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
+      keys[i * 3] = keys[j * 3];
+      keys[i * 3 + 1] = keys[j * 3 + 1];
+      keys[i * 3 + 2] = keys[j * 3 + 2];
+      values[i] = values[j];
+      i = j;
+    }
+    keys[i * 3] = 0;
+    values[i] = undefined;
+    this.size--;
+  }
+
+  clear(): void {
+    if (this.size === 0) return;
+    this.keys.fill(0);
+    this.values.fill(undefined);
+    this.size = 0;
+  }
+
+  /**
+   * A table four times as large (fewer rehashes while a cold cache fills), but no larger than
+   * `limit` slots, with the same entries.
+   */
+  grown(limit: number): Table<V> {
+    const t = new Table<V>(Math.max(this.mask + 1, Math.min((this.mask + 1) * 4, limit)));
+    const keys = this.keys;
+    for (let i = 0; i <= this.mask; i++) {
+      const tag = keys[i * 3];
+      if (tag !== 0) t.insert(tag - 1, keys[i * 3 + 1], keys[i * 3 + 2], this.values[i] as V);
+    }
+    return t;
+  }
+}
+
+function hash(a: number, b: number, c: number): number {
+  let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 13);
+}
+
+const MIN_CAPACITY = 256;
+
+export class DecisionCache<V> {
+  private young: Table<V>;
+  private old: Table<V>;
+  /** Entries per generation. */
   private readonly half: number;
+  /** Slots a generation needs at most (a power of two, load factor at most 1/2). */
+  private readonly maxCapacity: number;
   hits = 0;
   misses = 0;
 
   constructor(readonly max: number) {
     this.half = Math.max(1, Math.floor(max / 2));
+    let cap = MIN_CAPACITY;
+    while (cap < this.half * 2) cap *= 2;
+    this.maxCapacity = cap;
+    this.young = new Table(MIN_CAPACITY);
+    this.old = new Table(MIN_CAPACITY);
   }
 
-  get(a: number, b: number): V | undefined {
-    const y = this.young.get(a)?.get(b);
-    if (y !== undefined) {
+  get(a: number, b: number, c: number): V | undefined {
+    const y = this.young;
+    let i = y.find(a, b, c);
+    if (i >= 0) {
       this.hits++;
-      return y;
+      return y.values[i];
     }
-    const om = this.old.get(a);
-    const o = om?.get(b);
-    if (om && o !== undefined) {
-      this.hits++;
-      om.delete(b);
-      this.oldSize--;
-      this.set(a, b, o);
-      return o;
+    const o = this.old;
+    if (o.size > 0) {
+      i = o.find(a, b, c);
+      if (i >= 0) {
+        this.hits++;
+        const v = o.values[i] as V;
+        o.removeAt(i);
+        this.add(a, b, c, v);
+        return v;
+      }
     }
     this.misses++;
     return undefined;
   }
 
-  set(a: number, b: number, value: V): void {
-    let m = this.young.get(a);
-    if (m?.has(b)) {
-      m.set(b, value);
+  /** Stores a value for a key (replacing the value it has, in whichever generation). */
+  set(a: number, b: number, c: number, value: V): void {
+    let i = this.young.find(a, b, c);
+    if (i >= 0) {
+      this.young.values[i] = value;
       return;
     }
-    const om = this.old.get(a);
-    if (om?.delete(b)) this.oldSize--;
-    if (this.youngSize >= this.half) {
-      this.old = this.young;
-      this.oldSize = this.youngSize;
-      this.young = new Map();
-      this.youngSize = 0;
-      m = undefined;
+    if (this.old.size > 0) {
+      i = this.old.find(a, b, c);
+      if (i >= 0) this.old.removeAt(i);
     }
-    if (!m) this.young.set(a, (m = new Map()));
-    m.set(b, value);
-    this.youngSize++;
+    this.add(a, b, c, value);
+  }
+
+  /** Inserts a key absent from both generations. */
+  private add(a: number, b: number, c: number, value: V): void {
+    if (this.young.size >= this.half) {
+      const emptied = this.old;
+      emptied.clear();
+      this.old = this.young;
+      this.young = emptied;
+    }
+    // Load factor at most 1/2; a table never grows beyond what `half` entries need.
+    if ((this.young.size + 1) * 2 > this.young.mask + 1) this.young = this.young.grown(this.maxCapacity);
+    this.young.insert(a, b, c, value);
   }
 
   clear(): void {
-    this.young = new Map();
-    this.old = new Map();
-    this.youngSize = 0;
-    this.oldSize = 0;
+    this.young = new Table(MIN_CAPACITY);
+    this.old = new Table(MIN_CAPACITY);
   }
 
   get size(): number {
-    return this.youngSize + this.oldSize;
+    return this.young.size + this.old.size;
   }
 }

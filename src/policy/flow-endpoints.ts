@@ -8,7 +8,7 @@
  */
 import type { FlowEndpoint } from '../flow/flow-record.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
-import type { NetworkPolicyEvaluator, PolicyEndpoint } from './network-policy.evaluator.js';
+import { withMemoSlot, type NetworkPolicyEvaluator, type PolicyEndpoint } from './network-policy.evaluator.js';
 import { splitFlowLabels, type PolicyInventory } from './policy-inventory.js';
 import type { PodObject } from './policy-model.js';
 
@@ -30,6 +30,11 @@ export function policyEndpointFromFlow(
   e: FlowEndpoint,
   notes?: string[],
 ): PolicyEndpoint {
+  // A new object the evaluator may keep its identity memo in.
+  return withMemoSlot(mapFlowEndpoint(evaluator, e, notes));
+}
+
+function mapFlowEndpoint(evaluator: NetworkPolicyEvaluator, e: FlowEndpoint, notes?: string[]): PolicyEndpoint {
   const inv = evaluator.inventory;
   switch (e.kind) {
     case 'world':

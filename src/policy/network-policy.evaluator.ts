@@ -39,7 +39,7 @@ import { ADMIN_TIER, BASELINE_TIER } from './policy-model.js';
 import { IdentityInterner } from './identity-interner.js';
 import { canonicalLabels, labelValue, type Labels } from './label-selector.js';
 import { LruCache } from './lru-cache.js';
-import { PairCache } from './decision-cache.js';
+import { DecisionCache, MAX_KEY } from './decision-cache.js';
 import { SelectionIndex } from './selection-index.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
 import { compilersByKind, POLICY_COMPILERS } from './policy-compilers.js';
@@ -147,23 +147,51 @@ const PORT_UNRESOLVED = 2;
 const PEER_MATCH = 3;
 /** 6^20 < 2^53: an outcome vector of up to 20 rules is one exact number. */
 const MAX_KEYED_RULES = 20;
-/** Destination identity × (port or 65536 for none) × protocol: one number below 2^53. */
+/** The cache key's third number: (port or 65536 for none) × PROTO_SLOTS + protocol. */
 const PORT_SLOTS = 65537;
 const PROTO_SLOTS = 32;
-const MAX_KEYED_ID = Math.floor(Number.MAX_SAFE_INTEGER / (PORT_SLOTS * PROTO_SLOTS));
 
-/** What is memoized per endpoint object: its context, and its ids in one interner generation. */
-interface IdentityIds {
-  ctx: Ctx;
+/**
+ * What is memoized per endpoint object: its context (the object itself: one object fewer to
+ * reach per decision), and its ids in one interner generation.
+ */
+class IdentityIds implements EndpointContext {
+  views: Map<string, Labels> | undefined = undefined;
   /** The interner generation of the ids below (-1: none yet). */
-  generation: number;
+  generation = -1;
   /** Without named ports: as a source, and for selection. */
-  src: number;
+  src = 0;
   /** With named ports when rules use them: as a destination. */
-  dst: number;
+  dst = 0;
   /** The endpoint's plans once looked up (null: nothing selects it), saving the lookup by id. */
-  ingress: DirectionPlan | null | undefined;
-  egress: DirectionPlan | null | undefined;
+  ingress: DirectionPlan | null | undefined = undefined;
+  egress: DirectionPlan | null | undefined = undefined;
+
+  constructor(
+    /** The compiled state the ids belong to (its number: the memo must not keep it alive). */
+    readonly stateId: number,
+    readonly ep: PolicyEndpoint,
+    readonly nsLabels: Labels,
+    readonly ip: ParsedIp | undefined,
+    readonly isPod: boolean,
+  ) {}
+}
+
+/**
+ * Endpoints made for evaluation (endpointForPod, endpointForIp, flow-endpoints.ts) carry their memo in this
+ * non-enumerable slot: reading it is one property load on an object the decision reads anyway,
+ * where the WeakMap (kept for endpoints made by callers) costs a hash lookup in a large table.
+ * Not enumerable, so spreads and equality checks of endpoints do not see it.
+ */
+const MEMO: unique symbol = Symbol('policy endpoint identity');
+interface MemoSlot {
+  [MEMO]?: IdentityIds;
+}
+
+/** Gives an endpoint made for evaluation the slot (flow-endpoints.ts, endpointForPod). */
+export function withMemoSlot<E extends PolicyEndpoint>(e: E): E {
+  Object.defineProperty(e, MEMO, { value: undefined, writable: true, enumerable: false, configurable: false });
+  return e;
 }
 
 function fixedDirection(direction: PolicyDirection, applies: boolean, notes: readonly string[]): DirectionDecision {
@@ -197,9 +225,12 @@ const FIXED = {
  * What is compiled from a snapshot's policies, tiers, network sets and namespaces, and the caches
  * keyed by identity contents: shared by the evaluators of snapshots that differ only in pods.
  */
+let nextStateId = 1;
+
 class CompiledState {
+  readonly id = nextStateId++;
   readonly selection: SelectionIndex;
-  readonly cache: PairCache<PolicyDecision>;
+  readonly cache: DecisionCache<PolicyDecision>;
   readonly ipBlockMatchesPodIps: boolean;
   /** Every distinct IP matcher in the inventory, for IP signatures in identities. */
   readonly ipMatchers: Array<(ip: ParsedIp) => boolean> = [];
@@ -228,7 +259,7 @@ class CompiledState {
     readonly options: EvaluatorOptions,
     compilers: readonly PolicyCompiler[],
   ) {
-    this.cache = new PairCache(options.cacheSize ?? 200_000);
+    this.cache = new DecisionCache(options.cacheSize ?? 200_000);
     this.ipBlockMatchesPodIps = options.ipBlockMatchesPodIps ?? true;
     this.closestRules = options.closestRules ?? true;
     // Ids are only cache keys: when the interner starts over, what is keyed by ids goes with them.
@@ -339,6 +370,7 @@ export class NetworkPolicyEvaluator {
         hostNetwork: pod.hostNetwork,
       };
       if (pod.ips[0] !== undefined) e.ip = pod.ips[0];
+      withMemoSlot(e);
       this.s.podEndpoints.set(pod, e);
     }
     return e;
@@ -347,8 +379,8 @@ export class NetworkPolicyEvaluator {
   /** An IP: the inventory pod that owns it, else an external endpoint. */
   endpointForIp(ip: string): PolicyEndpoint {
     const pod = this.inventory.podByIp(ip);
-    if (pod) return { ...this.endpointForPod(pod), ip };
-    return { kind: 'external', labels: {}, ip };
+    if (pod) return withMemoSlot({ ...this.endpointForPod(pod), ip });
+    return withMemoSlot({ kind: 'external', labels: {}, ip });
   }
 
   // ---- evaluation ----
@@ -366,13 +398,20 @@ export class NetworkPolicyEvaluator {
     } while (src.generation !== s.interner.generation || dst.generation !== s.interner.generation);
     const port = probe.port ?? PORT_SLOTS - 1;
     const protoIndex = this.protoIndex(proto);
-    if (protoIndex < 0 || !Number.isInteger(port) || port < 0 || port >= PORT_SLOTS || dst.dst > MAX_KEYED_ID)
+    if (
+      protoIndex < 0 ||
+      !Number.isInteger(port) ||
+      port < 0 ||
+      port >= PORT_SLOTS ||
+      src.src > MAX_KEY ||
+      dst.dst > MAX_KEY
+    )
       return this.decide(probe, proto, src, dst);
-    const key = (dst.dst * PORT_SLOTS + port) * PROTO_SLOTS + protoIndex;
-    const hit = s.cache.get(src.src, key);
+    const portProto = port * PROTO_SLOTS + protoIndex;
+    const hit = s.cache.get(src.src, dst.dst, portProto);
     if (hit) return hit;
     const d = this.decide(probe, proto, src, dst);
-    s.cache.set(src.src, key, d);
+    s.cache.set(src.src, dst.dst, portProto, d);
     return d;
   }
 
@@ -394,6 +433,22 @@ export class NetworkPolicyEvaluator {
       .candidates(ep.namespace, ep.labels)
       .filter((p) => p[direction]?.isolates && p.selects(self))
       .map((p) => p.ref);
+  }
+
+  /**
+   * The number an endpoint's decisions are cached by, as source or as destination: two probes
+   * whose endpoints have the same numbers, port and protocol get the same decision, as long as
+   * `identityGeneration` has not changed (numbers are reused after the identity interner starts
+   * over) and on evaluators that share a compilation (`sharesCompilation`).
+   */
+  identityNumber(ep: PolicyEndpoint, role: 'source' | 'destination'): number {
+    const ids = this.identity(ep);
+    return role === 'source' ? ids.src : ids.dst;
+  }
+
+  /** Changes each time identity numbers start over (see identityNumber). */
+  get identityGeneration(): number {
+    return this.s.interner.generation;
   }
 
   cacheStats(): { hits: number; misses: number; size: number } {
@@ -449,25 +504,25 @@ export class NetworkPolicyEvaluator {
    * identity the decision cache is keyed by): callers can evaluate one endpoint per key.
    */
   equivalenceKey(ep: PolicyEndpoint): string {
-    return this.identityTexts(this.identity(ep).ctx).withPorts;
+    return this.identityTexts(this.identity(ep)).withPorts;
   }
 
   /** The memo of an endpoint, with ids of the current interner generation. */
   private identity(ep: PolicyEndpoint): IdentityIds {
     const s = this.s;
-    let memo = s.identityMemo.get(ep);
-    if (memo === undefined) {
-      const ctx: Ctx = {
-        ep,
-        nsLabels: this.nsLabelsOf(ep),
-        ip: ep.ip !== undefined ? parseIp(ep.ip) : undefined,
-        isPod: ep.kind === 'pod' && !ep.hostNetwork,
-      };
-      memo = { ctx, generation: -1, src: 0, dst: 0, ingress: undefined, egress: undefined };
-      s.identityMemo.set(ep, memo);
+    let memo = (ep as MemoSlot)[MEMO];
+    if (memo === undefined || memo.stateId !== s.id) {
+      memo = s.identityMemo.get(ep);
+      if (memo === undefined) {
+        const ip = ep.ip !== undefined ? parseIp(ep.ip) : undefined;
+        memo = new IdentityIds(s.id, ep, this.nsLabelsOf(ep), ip, ep.kind === 'pod' && !ep.hostNetwork);
+        // The slot keeps the memo of the first compiled state that meets the endpoint.
+        if (MEMO in ep && (ep as MemoSlot)[MEMO] === undefined) (ep as MemoSlot)[MEMO] = memo;
+        else s.identityMemo.set(ep, memo);
+      }
     }
     if (memo.generation === s.interner.generation) return memo;
-    const { base, withPorts } = this.identityTexts(memo.ctx);
+    const { base, withPorts } = this.identityTexts(memo);
     do {
       memo.generation = s.interner.generation;
       memo.src = s.interner.intern(base);
@@ -496,16 +551,14 @@ export class NetworkPolicyEvaluator {
   }
 
   private ctx(ep: PolicyEndpoint): Ctx {
-    return this.identity(ep).ctx;
+    return this.identity(ep);
   }
 
   // ---- internals: decision ----
 
   private decide(probe: PolicyProbe, proto: string, src: IdentityIds, dst: IdentityIds): PolicyDecision {
-    const srcCtx = src.ctx;
-    const dstCtx = dst.ctx;
-    const egress = this.direction('egress', srcCtx, src, dstCtx, dstCtx, probe.port, proto);
-    const ingress = this.direction('ingress', dstCtx, dst, srcCtx, dstCtx, probe.port, proto);
+    const egress = this.direction('egress', src, src, dst, dst, probe.port, proto);
+    const ingress = this.direction('ingress', dst, dst, src, dst, probe.port, proto);
     return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
   }
 
@@ -607,7 +660,7 @@ export class NetworkPolicyEvaluator {
           ? all
           : (byNamespace.get(ns) ?? []);
       for (const pod of candidates) {
-        const ctx = this.identity(this.endpointForPod(pod)).ctx;
+        const ctx = this.identity(this.endpointForPod(pod));
         if (!p.selects(ctx)) continue;
         const lists = selected.get(pod);
         if (!lists) continue;

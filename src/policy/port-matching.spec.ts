@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EndpointContext } from './compiled-policy.js';
-import { describePortRange, matchPortRanges, normProto, resolveNamedPort } from './port-matching.js';
+import { compilePortRanges, describePortRange, matchPortRanges, normProto, resolveNamedPort } from './port-matching.js';
 
 const pod = (namedPorts?: EndpointContext['ep']['namedPorts']): EndpointContext => ({
   ep: { kind: 'pod', namespace: 'shop', labels: {}, ...(namedPorts ? { namedPorts } : {}) },
@@ -56,5 +56,35 @@ describe('port matching', () => {
     expect(describePortRange('TCP', { port: 8000, endPort: 8010 })).toBe('TCP/8000-8010');
     expect(describePortRange('UDP', {})).toBe('UDP/*');
     expect(describePortRange('ANY', { port: 'http' })).toBe('ANY/http');
+  });
+
+  it('gives the same answers compiled once per rule (compilePortRanges)', () => {
+    const ranges = [
+      { protocol: 'TCP', port: 80 },
+      { protocol: 'TCP', port: 8000, endPort: 8010 },
+      { protocol: 'UDP' },
+      { port: 53 },
+      { protocol: 'TCP', port: 'http' },
+    ];
+    const m = compilePortRanges(ranges);
+    const cases: [number | undefined, string, EndpointContext, string][] = [
+      [80, 'TCP', WEB, 'match'],
+      [8010, 'TCP', WEB, 'match'],
+      [8011, 'TCP', WEB, 'nomatch'],
+      [9999, 'UDP', WEB, 'match'],
+      [53, 'SCTP', WEB, 'match'],
+      [54, 'SCTP', WEB, 'nomatch'],
+      [undefined, 'TCP', WEB, 'nomatch'],
+      [undefined, 'UDP', WEB, 'match'],
+      [8080, 'TCP', WEB, 'match'],
+      [8080, 'TCP', pod(), 'unresolved'],
+      [80, 'TCP', pod(), 'match'],
+      [8081, 'TCP', WEB, 'nomatch'],
+    ];
+    for (const [port, proto, dst, expected] of cases) {
+      expect([port, proto, m(port, proto, dst)]).toEqual([port, proto, expected]);
+      expect([port, proto, matchPortRanges(ranges, port, proto, dst)]).toEqual([port, proto, expected]);
+    }
+    expect(compilePortRanges([])(80, 'TCP', WEB)).toBe('nomatch');
   });
 });

@@ -70,3 +70,42 @@ export function describePortRange(protocol: string, r: PortRange): string {
   if (r.endPort !== undefined) return `${protocol}/${r.port}-${r.endPort}`;
   return `${protocol}/${r.port}`;
 }
+
+export type PortMatcher = (port: number | undefined, proto: string, dst: EndpointContext) => PortResult;
+
+/**
+ * `matchPortRanges` over fixed ranges, compiled once per rule: the numeric ranges in flat arrays
+ * (one shape, no property loads on range objects of varying shapes per probe), named ports
+ * resolved as before. Same answer: match when any range matches, else unresolved when a named
+ * port could not be looked up, else nomatch.
+ */
+export function compilePortRanges(ranges: readonly PortRange[]): PortMatcher {
+  const named: PortRange[] = [];
+  const protos: (string | undefined)[] = [];
+  const anyPort: boolean[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (const r of ranges) {
+    if (typeof r.port === 'string') {
+      named.push(r);
+      continue;
+    }
+    protos.push(r.protocol);
+    // No port: every port of the protocol (also a probe without a port).
+    anyPort.push(r.port === undefined);
+    starts.push(r.port ?? 0);
+    ends.push(r.port === undefined ? 0 : (r.endPort ?? r.port));
+  }
+  const n = protos.length;
+  const numeric = (port: number | undefined, proto: string): boolean => {
+    for (let i = 0; i < n; i++) {
+      const p = protos[i];
+      if (p !== undefined && p !== proto) continue;
+      if (anyPort[i]) return true;
+      if (port !== undefined && port >= starts[i] && port <= ends[i]) return true;
+    }
+    return false;
+  };
+  if (named.length === 0) return (port, proto) => (numeric(port, proto) ? 'match' : 'nomatch');
+  return (port, proto, dst) => (numeric(port, proto) ? 'match' : matchPortRanges(named, port, proto, dst));
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from '@jest/globals';
+import { DecisionCache } from './decision-cache.js';
+
+describe('DecisionCache', () => {
+  it('tells keys apart by each of their three numbers', () => {
+    const c = new DecisionCache<string>(100);
+    c.set(1, 2, 3, 'a');
+    c.set(2, 1, 3, 'b');
+    c.set(1, 3, 2, 'c');
+    c.set(0, 0, 0, 'zero');
+    expect(c.get(1, 2, 3)).toBe('a');
+    expect(c.get(2, 1, 3)).toBe('b');
+    expect(c.get(1, 3, 2)).toBe('c');
+    expect(c.get(0, 0, 0)).toBe('zero');
+    expect(c.get(3, 2, 1)).toBeUndefined();
+    expect(c.size).toBe(4);
+    expect(c.hits).toBe(4);
+    expect(c.misses).toBe(1);
+  });
+
+  it('replaces the value of a key it holds', () => {
+    const c = new DecisionCache<string>(100);
+    c.set(5, 6, 7, 'old');
+    c.set(5, 6, 7, 'new');
+    expect(c.get(5, 6, 7)).toBe('new');
+    expect(c.size).toBe(1);
+  });
+
+  it('keeps at most max entries, dropping the least recently used generation', () => {
+    // Generations of 2: a, b fill the young one; c makes them old; a hit moves a back.
+    const c = new DecisionCache<string>(4);
+    c.set(1, 0, 0, 'a');
+    c.set(2, 0, 0, 'b');
+    c.set(3, 0, 0, 'c');
+    expect(c.get(1, 0, 0)).toBe('a'); // young: c, a; old: b
+    c.set(4, 0, 0, 'd'); // young full: old becomes c, a; young: d
+    expect(c.size).toBe(3);
+    expect(c.get(2, 0, 0)).toBeUndefined();
+    expect(c.get(3, 0, 0)).toBe('c');
+    expect(c.get(1, 0, 0)).toBe('a');
+    expect(c.get(4, 0, 0)).toBe('d');
+    expect(c.size).toBeLessThanOrEqual(4);
+  });
+
+  it('finds every key after entries are moved out of the old generation', () => {
+    // Generations of 4,000: keys 0..3999 fill the young one, key 4000 makes them old; hits
+    // then move old entries to the young one, removing them from the middle of probe runs.
+    const c = new DecisionCache<number>(8000);
+    const key = (i: number): [number, number, number] => [i % 7, i, i % 3];
+    for (let i = 0; i <= 4000; i++) c.set(...key(i), i);
+    for (let i = 0; i < 3000; i += 2) expect(c.get(...key(i))).toBe(i);
+    for (let i = 1; i < 3000; i += 2) expect(c.get(...key(i))).toBe(i);
+    for (let i = 3000; i < 3999; i++) expect(c.get(...key(i))).toBe(i);
+    expect(c.size).toBe(4001);
+    for (let i = 0; i < 3999; i++) expect(c.get(...key(i))).toBe(i);
+    c.clear();
+    expect(c.size).toBe(0);
+    expect(c.get(0, 0, 0)).toBeUndefined();
+  });
+});
