@@ -41,6 +41,10 @@ const PARALLEL_MIN_BYTES = 4 << 20;
 export interface ParallelMapping {
   spec: MapperSpec;
   threads: number;
+  /** The workers attribute drops (no policy inventory); otherwise the aggregator does. */
+  attributeInWorkers: boolean;
+  /** Smallest read that starts workers (default PARALLEL_MIN_BYTES). */
+  minBytes?: number;
 }
 
 /**
@@ -98,11 +102,12 @@ export async function importFile(
   };
   const publish = async (r: SegmentResult) => {
     addLineTally(tally, r.tally);
-    result.records += r.records.length;
+    result.records += r.tally.records;
     result.deadLetters += r.dead.length;
     result.firstError ??= r.firstError;
     await send({
       records: r.records,
+      ...(r.prefolded ? { prefolded: [r.prefolded] } : {}),
       deadLetters: r.dead.length > 0 ? r.dead : undefined,
       checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: r.endOffset }) }],
     });
@@ -118,8 +123,11 @@ export async function importFile(
   // Segments are mapped ahead (in worker threads when given) and published strictly in file
   // order, so each checkpoint covers exactly the lines before it.
   const pool =
-    parallel && parallel.threads > 0 && size - resumedAt > PARALLEL_MIN_BYTES && workersAvailable()
-      ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads)
+    parallel &&
+    parallel.threads > 0 &&
+    size - resumedAt > (parallel.minBytes ?? PARALLEL_MIN_BYTES) &&
+    workersAvailable()
+      ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads, parallel.attributeInWorkers)
       : undefined;
   const ahead: Promise<SegmentResult>[] = [];
   const maxAhead = pool ? parallel!.threads + 1 : 1;

@@ -1,3 +1,4 @@
+import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
 import type { Pipeline } from '../app/composition.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
 import { createLineMapper, mapperFromSpec, type FileSource, type MapperSpec } from './line-mappers.js';
@@ -38,13 +39,18 @@ export async function runImport(opts: {
   onProgress?: (p: ImportProgress) => void;
   /** Worker threads that parse and map lines (default 0: all on this thread, see below). */
   mappingThreads?: number;
+  /** Smallest file (bytes left to read) mapped in worker threads (default 4 MiB). */
+  parallelMinBytes?: number;
 }): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
   const now = opts.now ?? Date.now;
   const { pipeline } = opts;
   const totals = { flows: 0, denied: 0, dropped: 0, audit: 0, deadLetters: 0 };
   const tally = new RetentionTally(opts.retention ?? { rollupDays: 0, eventDays: 0 }, now());
-  pipeline.onRecords((records) => tally.add(records));
+  pipeline.onRecords((records, prefolded) => {
+    tally.add(records);
+    for (const p of prefolded) tally.addByDay(p.byDay);
+  });
   pipeline.onBatch((r) => {
     totals.flows += r.flows;
     totals.deadLetters += r.deadLetters;
@@ -76,6 +82,10 @@ export async function runImport(opts: {
           {
             spec,
             threads,
+            // Without a policy inventory a drop's attribution depends on the flow alone, so the
+            // workers can do it; with one, the aggregator's attributor (which holds it) does.
+            attributeInWorkers: pipeline.attributor === reportedOnlyAttributor,
+            minBytes: opts.parallelMinBytes,
           },
         ),
       );

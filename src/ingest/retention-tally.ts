@@ -44,6 +44,36 @@ export class RetentionTally {
         this.outside.dropEvents++;
     }
   }
+
+  /** The same from recordsByDay's counts (the cutoffs are whole days). */
+  addByDay(byDay: readonly number[]): void {
+    for (let i = 0; i < byDay.length; i += 3) {
+      const start = byDay[i] * DAY;
+      if (start < this.rollupCutoff) this.outside.flows += byDay[i + 1];
+      if (start < this.eventCutoff) this.outside.dropEvents += byDay[i + 2];
+    }
+  }
+}
+
+/**
+ * What RetentionTally.add needs of records, per UTC day: [day, flows, drops, ...]. Counted where
+ * the records are (an import worker thread), added on the main thread with addByDay.
+ */
+export function recordsByDay(records: readonly unknown[]): number[] {
+  const days = new Map<number, [number, number]>();
+  for (const raw of records) {
+    const r = raw as { time?: unknown; count?: unknown; verdict?: unknown } | null;
+    if (typeof r?.time !== 'string') continue;
+    const day = Math.floor(Date.parse(r.time) / DAY);
+    if (Number.isNaN(day)) continue;
+    let d = days.get(day);
+    if (!d) days.set(day, (d = [0, 0]));
+    if (typeof r.count === 'number') d[0] += r.count;
+    if (typeof r.verdict === 'string' && isDrop(r.verdict as Verdict)) d[1]++;
+  }
+  const out: number[] = [];
+  for (const [day, [flows, drops]] of days) out.push(day, flows, drops);
+  return out;
 }
 
 /** The summary's warning lines (none when nothing falls outside retention). */

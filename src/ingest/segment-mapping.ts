@@ -1,3 +1,4 @@
+import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
 import type { DeadLetter } from '../bus/flow-bus.js';
 import { truncateRaw } from '../bus/flow-bus.js';
 import type { LineMapper } from '../collector/collector.js';
@@ -14,7 +15,9 @@ export interface Segment {
 
 /** What a segment's lines became; `tally.lines` counts every line of the segment. */
 export interface SegmentResult {
+  /** The records, or none when they come folded (`prefolded`, from a worker thread). */
   records: FlowRecord[];
+  prefolded?: PrefoldedSegment;
   dead: DeadLetter[];
   tally: LineTally;
   firstError?: string;

@@ -17,7 +17,7 @@ export function workersAvailable(): boolean {
 }
 
 /**
- * Maps segments in worker threads, round robin. Results come back as each worker finishes; the
+ * Maps and folds segments in worker threads, round robin. Results come back as each worker finishes; the
  * caller keeps file order by awaiting the promises in the order it asked.
  */
 export class SegmentWorkerPool {
@@ -26,12 +26,13 @@ export class SegmentWorkerPool {
   private nextId = 0;
   private failure?: Error;
 
-  constructor(spec: MapperSpec, stream: string, threads: number) {
+  /** `attributeHere`: the workers attribute drops too (no policy inventory; segment-fold.ts). */
+  constructor(spec: MapperSpec, stream: string, threads: number, attributeHere: boolean) {
     for (let i = 0; i < threads; i++) {
       // A worker holds a few segments at a time: a small young generation keeps the import's RSS
       // within its budget (each thread has its own heap) at little cost in GC time.
       const w = new Worker(WORKER_URL, {
-        workerData: { spec, stream },
+        workerData: { spec, stream, attributeHere },
         resourceLimits: { maxYoungGenerationSizeMb: 8 },
       });
       w.on('message', (m: { id: number; result?: SegmentResult; error?: string }) => {
