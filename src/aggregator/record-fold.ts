@@ -48,39 +48,44 @@ export function foldRecords(
 ): void {
   // Times far in the future are bad clocks or bad input; each new day would also cost a partition.
   const latest = now + MAX_FUTURE_MS;
-  const { rollup, byVerdict } = into;
-  for (const raw of records) {
-    let flow;
-    try {
-      flow = validateFlowRecord(raw);
-    } catch (e) {
-      into.dead.push({
-        raw: truncateRaw(stringify(raw)),
-        reason: `invalid FlowRecord: ${(e as Error).message}`,
-        origin,
-      });
-      continue;
-    }
-    if (Date.parse(flow.time) > latest) {
-      into.dead.push({
-        raw: truncateRaw(stringify(raw)),
-        reason: `invalid FlowRecord: time: ${flow.time} is more than a day in the future`,
-        origin,
-      });
-      continue;
-    }
-    addCount(into.recordsBySource, flow.source, 1);
-    const drop = isDrop(flow.verdict);
-    if (!drop) rollup.add(flow, undefined);
-    else if (attribute) rollup.add(flow, attribute(flow));
-    else unattributed?.push(flow);
-    addCount(into.processed, `${flow.source}\u0000${flow.verdict}`, flow.count);
-    byVerdict[flow.verdict] = (byVerdict[flow.verdict] ?? 0) + flow.count;
-    if (drop)
-      addCount(
-        into.drops,
-        `${flow.verdict}\u0000${flow.direction}\u0000${dropReasonLabel(flow.dropReason)}`,
-        flow.count,
-      );
+  for (const raw of records) foldRecord(raw, into, origin, latest, attribute, unattributed);
+}
+
+/** One record of foldRecords; `latest`: the latest time accepted (now + MAX_FUTURE_MS). */
+export function foldRecord(
+  raw: unknown,
+  into: FoldTarget,
+  origin: string,
+  latest: number,
+  attribute: ((f: FlowRecord) => Attribution) | undefined,
+  unattributed?: FlowRecord[],
+): void {
+  let flow;
+  try {
+    flow = validateFlowRecord(raw);
+  } catch (e) {
+    into.dead.push({
+      raw: truncateRaw(stringify(raw)),
+      reason: `invalid FlowRecord: ${(e as Error).message}`,
+      origin,
+    });
+    return;
   }
+  if (Date.parse(flow.time) > latest) {
+    into.dead.push({
+      raw: truncateRaw(stringify(raw)),
+      reason: `invalid FlowRecord: time: ${flow.time} is more than a day in the future`,
+      origin,
+    });
+    return;
+  }
+  addCount(into.recordsBySource, flow.source, 1);
+  const drop = isDrop(flow.verdict);
+  if (!drop) into.rollup.add(flow, undefined);
+  else if (attribute) into.rollup.add(flow, attribute(flow));
+  else unattributed?.push(flow);
+  addCount(into.processed, `${flow.source}\u0000${flow.verdict}`, flow.count);
+  into.byVerdict[flow.verdict] = (into.byVerdict[flow.verdict] ?? 0) + flow.count;
+  if (drop)
+    addCount(into.drops, `${flow.verdict}\u0000${flow.direction}\u0000${dropReasonLabel(flow.dropReason)}`, flow.count);
 }

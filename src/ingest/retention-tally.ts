@@ -56,24 +56,29 @@ export class RetentionTally {
 }
 
 /**
- * What RetentionTally.add needs of records, per UTC day: [day, flows, drops, ...]. Counted where
- * the records are (an import worker thread), added on the main thread with addByDay.
+ * What RetentionTally.add needs of records, per UTC day: counted where the records are (an
+ * import worker thread), added on the main thread with RetentionTally.addByDay.
  */
-export function recordsByDay(records: readonly unknown[]): number[] {
-  const days = new Map<number, [number, number]>();
-  for (const raw of records) {
+export class RecordDays {
+  private readonly days = new Map<number, [number, number]>();
+
+  add(raw: unknown): void {
     const r = raw as { time?: unknown; count?: unknown; verdict?: unknown } | null;
-    if (typeof r?.time !== 'string') continue;
+    if (typeof r?.time !== 'string') return;
     const day = Math.floor(Date.parse(r.time) / DAY);
-    if (Number.isNaN(day)) continue;
-    let d = days.get(day);
-    if (!d) days.set(day, (d = [0, 0]));
+    if (Number.isNaN(day)) return;
+    let d = this.days.get(day);
+    if (!d) this.days.set(day, (d = [0, 0]));
     if (typeof r.count === 'number') d[0] += r.count;
     if (typeof r.verdict === 'string' && isDrop(r.verdict as Verdict)) d[1]++;
   }
-  const out: number[] = [];
-  for (const [day, [flows, drops]] of days) out.push(day, flows, drops);
-  return out;
+
+  /** [day, flows, drops, ...] */
+  toArray(): number[] {
+    const out: number[] = [];
+    for (const [day, [flows, drops]] of this.days) out.push(day, flows, drops);
+    return out;
+  }
 }
 
 /** The summary's warning lines (none when nothing falls outside retention). */

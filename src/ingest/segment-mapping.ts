@@ -30,11 +30,23 @@ export interface SegmentResult {
  * maps exactly what an uninterrupted one would), flushing it at the end. Plain data in and out:
  * it runs on the main thread or in a worker thread (segment-worker.ts).
  */
-export function mapSegment(segment: Segment, mapper: LineMapper, stream: string): SegmentResult {
+export function mapSegment(
+  segment: Segment,
+  mapper: LineMapper,
+  stream: string,
+  /** Takes each record as it comes (then `records` stays empty). */
+  emit?: (record: FlowRecord) => void,
+): SegmentResult {
   const tally = emptyLineTally();
   const records: FlowRecord[] = [];
   const dead: DeadLetter[] = [];
   let firstError: string | undefined;
+  let emitted = 0;
+  const out = (f: FlowRecord) => {
+    emitted++;
+    if (emit) emit(f);
+    else records.push(f);
+  };
   const { texts, ends } = segment;
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i];
@@ -52,7 +64,7 @@ export function mapSegment(segment: Segment, mapper: LineMapper, stream: string)
     }
     try {
       const r = mapper.map(text);
-      if (r.kind === 'flows') for (const f of r.records) records.push(f);
+      if (r.kind === 'flows') for (const f of r.records) out(f);
       else tally.skipped[r.what] = (tally.skipped[r.what] ?? 0) + 1;
     } catch (e) {
       dead.push({ raw: truncateRaw(text), reason: (e as Error).message, origin: `${stream}:${ends[i]}` });
@@ -60,8 +72,8 @@ export function mapSegment(segment: Segment, mapper: LineMapper, stream: string)
       firstError ??= (e as Error).message;
     }
   }
-  for (const f of mapper.flush()) records.push(f);
+  for (const f of mapper.flush()) out(f);
   tally.collapsed += mapper.collapsed ?? 0;
-  tally.records = records.length;
+  tally.records = emitted;
   return { records, dead, tally, firstError, endOffset: ends[ends.length - 1] };
 }

@@ -33,7 +33,7 @@ export class SegmentWorkerPool {
       // within its budget (each thread has its own heap) at little cost in GC time.
       const w = new Worker(WORKER_URL, {
         workerData: { spec, stream, attributeHere },
-        resourceLimits: { maxYoungGenerationSizeMb: 8 },
+        resourceLimits: { maxYoungGenerationSizeMb: 32 },
       });
       w.on('message', (m: { id: number; result?: SegmentResult; error?: string }) => {
         const p = this.waiting.get(m.id);
