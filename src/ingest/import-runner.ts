@@ -37,7 +37,10 @@ export async function runImport(opts: {
   retime?: boolean;
   now?: () => number;
   onProgress?: (p: ImportProgress) => void;
-  /** Worker threads that parse and map lines (default 0: all on this thread, see below). */
+  /**
+   * Worker threads that parse, validate and roll up segments of lines while this thread merges
+   * and writes (default 0: all on this thread; `import` passes one per core).
+   */
   mappingThreads?: number;
   /** Smallest file (bytes left to read) mapped in worker threads (default 4 MiB). */
   parallelMinBytes?: number;
@@ -60,9 +63,8 @@ export async function runImport(opts: {
   });
   const newMapper = () => createLineMapper(opts.source, opts.cluster);
   const files: ImportFileResult[] = [];
-  // Parsing and mapping can run in worker threads while this thread aggregates and writes. Off by
-  // default: on 2 cores PostgreSQL is the bottleneck and the workers only added CPU and memory
-  // (docs/PERFORMANCE.md); `import --threads N` turns them on where cores are spare.
+  // Parsing, mapping and folding can run in worker threads while this thread merges and writes
+  // (docs/PERFORMANCE.md); the stored result is the same either way.
   const threads = opts.mappingThreads ?? 0;
   try {
     for (const f of opts.files) {

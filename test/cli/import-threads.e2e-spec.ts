@@ -72,9 +72,11 @@ describe('import in worker threads stores what the single-threaded import stores
     const lines: string[] = [];
     for (let i = 0; i < 8_000; i++) {
       // 4,000 forwarded flows in each minute, one edge (xwing → deathstar:80), source ports vary.
-      lines.push(hubbleLine(new Date(m0 + (i % 2) * 60_000 + (i % 50) * 1000), 1024 + (i % 30_000)));
+      const forwarded = hubbleLine(new Date(m0 + (i % 2) * 60_000 + (i % 50) * 1000), 1024 + (i % 30_000));
+      lines.push(i % 100 === 0 ? `${forwarded}\r` : forwarded); // 80 of them end in CRLF
       if (i % 4 === 0) lines.push(hubbleLine(new Date(m0 + 30_000), 40_000 + i, 'DROPPED')); // 2,000 policy drops in minute 0
-      if (i % 16 === 0) lines.push('{not json'); // 500 malformed lines
+      if (i % 16 === 0) lines.push('{not json: ü, ✓'); // 500 malformed lines (multi-byte characters)
+      if (i === 4_000) lines.push('x'.repeat(3_000_000)); // one line well over the 1 MiB limit (a dead letter)
       if (i % 80 === 0) lines.push(''); // 100 blank lines
       if (i % 80 === 40)
         lines.push(
@@ -92,10 +94,10 @@ describe('import in worker threads stores what the single-threaded import stores
     const threaded = await importWithThreads(file, 2, { POLICY_MANIFESTS: MANIFESTS });
     const single = await importWithThreads(file, 0, { POLICY_MANIFESTS: MANIFESTS });
 
-    // 10,710 lines: 10,010 records (10 of them refused by validation), 100 skipped, 500 malformed, 100 blank.
+    // 10,711 lines: 10,010 records (10 of them refused by validation), 100 skipped, 501 malformed, 100 blank.
     expect(threaded.summary).toBe(
-      'imported 10000 flows (10010 records) from 1 file(s): 2000 denied, 0 dropped, 0 audit, 510 dead letters, skipped lost_events: 100\n' +
-        'lines: 10710 lines = 10010 records + 0 collapsed + 100 skipped (lost_events: 100) + 500 malformed (dead letters) + 100 blank; ' +
+      'imported 10000 flows (10010 records) from 1 file(s): 2000 denied, 0 dropped, 0 audit, 511 dead letters, skipped lost_events: 100\n' +
+        'lines: 10711 lines = 10010 records + 0 collapsed + 100 skipped (lost_events: 100) + 501 malformed (dead letters) + 100 blank; ' +
         '10 records were invalid FlowRecords (dead letters)\n',
     );
     const t = threaded.tables;
@@ -110,14 +112,19 @@ describe('import in worker threads stores what the single-threaded import stores
       `SELECT attribution_level, policies, count(*) AS n FROM drop_events GROUP BY 1, 2`,
     );
     expect(levels).toEqual([{ attribution_level: 'inferred', policies: ['default/rule1'], n: '2000' }]);
-    expect(t.dead_letters).toHaveLength(510);
-    const reasons = await queryRows<{ future: boolean; n: string }>(
+    expect(t.dead_letters).toHaveLength(511);
+    const reasons = await queryRows<{ reason: string; raw: string; n: string }>(
       threaded.url,
-      `SELECT reason LIKE '%more than a day in the future' AS future, count(*) AS n FROM dead_letters GROUP BY 1 ORDER BY 1`,
+      `SELECT regexp_replace(reason, ':.*', '') AS reason, left(raw, 18) AS raw, count(*) AS n FROM dead_letters GROUP BY 1, 2 ORDER BY count(*)`,
     );
     expect(reasons).toEqual([
-      { future: false, n: '500' },
-      { future: true, n: '10' },
+      { reason: 'line longer than 1048576 bytes', raw: '', n: '1' },
+      { reason: 'invalid FlowRecord', raw: '{"schema":1,"id":"', n: '10' }, // two days ahead
+      {
+        reason: "not valid JSON (Expected property name or '}' in JSON at position 1)",
+        raw: '{not json: ü, ✓',
+        n: '500',
+      },
     ]);
 
     expect(threaded.summary).toBe(single.summary);
