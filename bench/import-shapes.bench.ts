@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/common/logger.js';
-import { readLines } from '../src/ingest/line-reader.js';
+import { lineText, readRawLines } from '../src/ingest/line-reader.js';
 import { openDatabase, type Database } from '../src/storage/database.js';
 import {
   generateHubbleLines,
@@ -63,7 +63,11 @@ export async function writeHubbleFile(path: string, count: number, shape: Hubble
 export async function bareJsonParseSeconds(file: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   let n = 0;
-  for await (const lines of readLines(file)) for (const l of lines) if (l.text.length > 0 && JSON.parse(l.text)) n++;
+  for await (const lines of readRawLines(file))
+    for (const l of lines) {
+      const text = lineText(l);
+      if (text.length > 0 && JSON.parse(text)) n++;
+    }
   if (n === 0) throw new Error(`${file} has no lines`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
