@@ -2,7 +2,7 @@ import type { DeadLetter } from '../bus/flow-bus.js';
 import { truncateRaw } from '../bus/flow-bus.js';
 import { isDrop, type FlowRecord } from '../flow/flow-record.js';
 import { validateFlowRecord } from '../flow/flow-record.validator.js';
-import { dropReasonLabel } from './aggregator.metrics.js';
+import { dropReasonLabel } from './drop-reason-label.js';
 import type { Attribution } from './attribution.port.js';
 import type { BatchRollup } from './edge-rollup.js';
 
