@@ -49,8 +49,6 @@ export interface ParallelMapping {
   threads: number;
   /** The workers attribute drops (no policy inventory); otherwise the aggregator does. */
   attributeInWorkers: boolean;
-  /** Smallest read that starts workers (default PARALLEL_MIN_BYTES). */
-  minBytes?: number;
 }
 
 /**
@@ -129,10 +127,7 @@ export async function importFile(
   // Segments are mapped ahead (in worker threads when given) and published strictly in file
   // order, so each checkpoint covers exactly the lines before it.
   const pool =
-    parallel &&
-    parallel.threads > 0 &&
-    size - resumedAt > (parallel.minBytes ?? PARALLEL_MIN_BYTES) &&
-    workersAvailable()
+    parallel && parallel.threads > 0 && size - resumedAt > PARALLEL_MIN_BYTES && workersAvailable()
       ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads, parallel.attributeInWorkers)
       : undefined;
   const ahead: Promise<SegmentResult>[] = [];

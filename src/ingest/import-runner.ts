@@ -42,8 +42,6 @@ export async function runImport(opts: {
    * and writes (default 0: all on this thread; `import` passes one per core).
    */
   mappingThreads?: number;
-  /** Smallest file (bytes left to read) mapped in worker threads (default 4 MiB). */
-  parallelMinBytes?: number;
 }): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
   const now = opts.now ?? Date.now;
@@ -87,7 +85,6 @@ export async function runImport(opts: {
             // Without a policy inventory a drop's attribution depends on the flow alone, so the
             // workers can do it; with one, the aggregator's attributor (which holds it) does.
             attributeInWorkers: pipeline.attributor === reportedOnlyAttributor,
-            minBytes: opts.parallelMinBytes,
           },
         ),
       );
