@@ -9,7 +9,8 @@
  * The database is PostgreSQL at DATABASE_URL (its tables are emptied first) or an embedded one
  * this bench starts once; its start-up is not in the figure, connecting and migrating are.
  *
- * Alone: `npm run build && node dist/bench/import-shapes.bench.js [--flows N] [--shape sparse|dense]`.
+ * Alone: `npm run build && node dist/bench/import-shapes.bench.js [--flows N] [--shape sparse|dense] [--threads N]`
+ * (`--threads N` is passed to the import; without it the import's default).
  * Only writing a file: `node dist/bench/import-shapes.bench.js --generate FILE --shape dense`.
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/common/logger.js';
-import { readLines } from '../src/ingest/line-reader.js';
+import { lineText, readRawLines } from '../src/ingest/line-reader.js';
 import { openDatabase, type Database } from '../src/storage/database.js';
 import {
   generateHubbleLines,
@@ -62,7 +63,11 @@ export async function writeHubbleFile(path: string, count: number, shape: Hubble
 export async function bareJsonParseSeconds(file: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   let n = 0;
-  for await (const lines of readLines(file)) for (const l of lines) if (l.text.length > 0 && JSON.parse(l.text)) n++;
+  for await (const lines of readRawLines(file))
+    for (const l of lines) {
+      const text = lineText(l);
+      if (text.length > 0 && JSON.parse(text)) n++;
+    }
   if (n === 0) throw new Error(`${file} has no lines`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
@@ -80,9 +85,10 @@ function vmHwm(pid: number): number {
 export async function timeImportChild(
   file: string,
   databaseUrl: string,
+  importArgs: readonly string[] = [],
 ): Promise<{ seconds: number; peakRss: number; stdout: string }> {
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [MAIN, 'import', '--source', 'hubble', '--no-progress', file], {
+  const child = spawn(process.execPath, [MAIN, 'import', '--source', 'hubble', '--no-progress', ...importArgs, file], {
     env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -107,6 +113,8 @@ async function emptyTables(db: Database): Promise<void> {
 export async function benchImportShapes(opts: {
   flows: number;
   shapes?: readonly HubbleShape[];
+  /** `import --threads N` (absent: the import's default). */
+  threads?: number;
   onResult?: (r: ShapeResult) => void;
 }): Promise<ShapeResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-shapes-'));
@@ -121,7 +129,7 @@ export async function benchImportShapes(opts: {
       await writeHubbleFile(file, opts.flows, shape);
       const referenceSeconds = await bareJsonParseSeconds(file);
       await emptyTables(db);
-      const imp = await timeImportChild(file, url);
+      const imp = await timeImportChild(file, url, opts.threads === undefined ? [] : ['--threads', `${opts.threads}`]);
       const [{ n }] = (await db.dataSource.query(
         'SELECT coalesce(max(c), 0)::int AS n FROM (SELECT count(*) AS c FROM edge_rollups GROUP BY bucket) b',
       )) as Array<{ n: number }>;
@@ -173,9 +181,11 @@ async function main(): Promise<void> {
     await writeHubbleFile(generate, flows, shapeArg ?? 'sparse');
     return;
   }
+  const threads = value('--threads');
   await benchImportShapes({
     flows,
     shapes: shapeArg ? [shapeArg] : HUBBLE_SHAPES,
+    threads: threads === undefined ? undefined : Number(threads),
     onResult: (r) => process.stdout.write(`${formatShapeResult(r)}\n`),
   });
 }

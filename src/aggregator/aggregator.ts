@@ -1,16 +1,11 @@
 import type { ConsumedBatch, DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
-import { truncateRaw } from '../bus/flow-bus.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
-import { isDrop } from '../flow/flow-record.js';
-import { validateFlowRecord } from '../flow/flow-record.validator.js';
-import { dropReasonLabel, writeErrorCode, type AggregatorMetrics } from './aggregator.metrics.js';
+import { writeErrorCode, type AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
 import { BatchRollup } from './edge-rollup.js';
+import { addCount, foldRecords } from './record-fold.js';
 import type { PreparedWrite, RollupWriter } from './rollup-writer.port.js';
-
-/** How far ahead of this host's clock a flow's time may be (clock skew between nodes). */
-const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 
 export interface BatchResult {
   received: number;
@@ -19,15 +14,6 @@ export interface BatchResult {
   deadLetters: number;
   /** Flows stored per verdict. */
   byVerdict: Record<string, number>;
-}
-
-function stringify(v: unknown): string {
-  if (typeof v === 'string') return v;
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
 }
 
 /**
@@ -69,7 +55,7 @@ class OpenFlush {
   constructor(readonly failuresSeen: number) {}
 
   get entries(): number {
-    return this.rollup.rollups.size + this.rollup.events.length + this.dead.length;
+    return this.rollup.entries + this.dead.length;
   }
 
   /** Once serialized, only the counts are needed until the write settles: let the rows go. */
@@ -80,10 +66,6 @@ class OpenFlush {
     this.checkpoints = new Map();
     this.dead = [];
   }
-}
-
-function add(m: Map<string, number>, k: string, n: number): void {
-  m.set(k, (m.get(k) ?? 0) + n);
 }
 
 /**
@@ -150,34 +132,23 @@ export class Aggregator {
     const rollup = open.rollup;
     const flowsBefore = rollup.flows;
     const dropsBefore = rollup.drops;
-    // Times far in the future are bad clocks or bad input; each new day would also cost a partition.
-    const latest = this.clock.now() + MAX_FUTURE_MS;
     const dead: DeadLetter[] = batch.deadLetters ? [...batch.deadLetters] : [];
     const origin = batch.checkpoints.length > 0 ? batch.checkpoints[0].stream : 'bus';
     const byVerdict: Record<string, number> = {};
-    for (const raw of batch.records) {
-      let flow;
-      try {
-        flow = validateFlowRecord(raw);
-      } catch (e) {
-        dead.push({ raw: truncateRaw(stringify(raw)), reason: `invalid FlowRecord: ${(e as Error).message}`, origin });
-        continue;
-      }
-      if (Date.parse(flow.time) > latest) {
-        dead.push({
-          raw: truncateRaw(stringify(raw)),
-          reason: `invalid FlowRecord: time: ${flow.time} is more than a day in the future`,
-          origin,
-        });
-        continue;
-      }
-      add(open.recordsBySource, flow.source, 1);
-      const drop = isDrop(flow.verdict);
-      rollup.add(flow, drop ? this.attributor.attribute(flow) : undefined);
-      add(open.processed, `${flow.source}\u0000${flow.verdict}`, flow.count);
-      byVerdict[flow.verdict] = (byVerdict[flow.verdict] ?? 0) + flow.count;
-      if (drop)
-        add(open.drops, `${flow.verdict}\u0000${flow.direction}\u0000${dropReasonLabel(flow.dropReason)}`, flow.count);
+    const { recordsBySource, processed, drops } = open;
+    const target = { rollup, recordsBySource, processed, drops, byVerdict, dead };
+    foldRecords(batch.records, target, origin, this.clock.now(), (f) => this.attributor.attribute(f));
+    let received = batch.records.length;
+    // Segments folded in the import's worker threads: merged in order, their drops attributed here.
+    for (const p of batch.prefolded ?? []) {
+      received += p.records;
+      rollup.merge(p);
+      for (const f of p.unattributed) rollup.add(f, this.attributor.attribute(f));
+      for (const [k, n] of p.recordsBySource) addCount(open.recordsBySource, k, n);
+      for (const [k, n] of p.processed) addCount(open.processed, k, n);
+      for (const [k, n] of p.dropLabels) addCount(open.drops, k, n);
+      for (const k in p.byVerdict) byVerdict[k] = (byVerdict[k] ?? 0) + p.byVerdict[k];
+      for (const d of p.invalid) dead.push(d);
     }
     for (const d of dead) {
       d.raw = d.raw.replaceAll('\u0000', '\\u0000'); // PostgreSQL text cannot hold NUL
@@ -185,7 +156,7 @@ export class Aggregator {
     }
     for (const c of batch.checkpoints) open.checkpoints.set(c.stream, c);
     return {
-      received: batch.records.length,
+      received,
       flows: rollup.flows - flowsBefore,
       drops: rollup.drops - dropsBefore,
       deadLetters: dead.length,

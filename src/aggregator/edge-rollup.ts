@@ -4,6 +4,7 @@ import type { FlowEndpoint, FlowRecord } from '../flow/flow-record.js';
 import { isDrop } from '../flow/flow-record.js';
 import type { Attribution } from './attribution.port.js';
 import { policyRef } from './attribution.port.js';
+import type { PrefoldedSegment } from './prefolded-segment.js';
 
 /** One roll-up row. Keys are the column names (the writer COPies them in this table's order). */
 export interface RollupRow {
@@ -33,6 +34,23 @@ export interface RollupRow {
   /** epoch ms */
   first_seen: number;
   /** epoch ms */
+  last_seen: number;
+}
+
+/**
+ * A roll-up row whose identifying fields are already COPY text (folded in an import worker
+ * thread, see PrefoldedSegment): `head` is the row's line up to `source`, the labels are COPY
+ * fields (null: none). Counters merge as RollupRow's do.
+ */
+export interface FormattedRollupRow {
+  bucket: string;
+  head: string;
+  srcLabels: string | null;
+  dstLabels: string | null;
+  count: number;
+  packets: number;
+  bytes: number;
+  first_seen: number;
   last_seen: number;
 }
 
@@ -108,9 +126,60 @@ export class BatchRollup {
   readonly events: DropEventRow[] = [];
   /** Distinct UTC days touched, for partition creation. */
   readonly days = new Set<number>();
+  /** Rows folded elsewhere (import worker threads), by the same key as `rollups`. */
+  readonly formatted = new Map<string, FormattedRollupRow>();
+  /** Drop events folded elsewhere, as COPY text (whole lines). */
+  readonly eventTexts: string[] = [];
+  eventTextCount = 0;
   flows = 0;
   drops = 0;
   private readonly bucketCache = new Map<number, string>();
+
+  /** Roll-up rows and drop events held, whatever their form (the carried flush's budget). */
+  get entries(): number {
+    return this.rollups.size + this.formatted.size + this.events.length + this.eventTextCount;
+  }
+
+  /**
+   * Folds in a segment folded elsewhere, as if its flows had been added here in its order: a
+   * row new to this batch takes the segment's labels, counters add up, times widen.
+   */
+  merge(p: PrefoldedSegment): void {
+    const { keys, heads, srcLabels, dstLabels, numbers } = p.rows;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const n = i * 5;
+      const row = this.formatted.get(key);
+      if (row === undefined) {
+        this.formatted.set(key, {
+          bucket: key.slice(0, key.indexOf('|')),
+          head: heads[i],
+          srcLabels: srcLabels[i],
+          dstLabels: dstLabels[i],
+          count: numbers[n],
+          packets: numbers[n + 1],
+          bytes: numbers[n + 2],
+          first_seen: numbers[n + 3],
+          last_seen: numbers[n + 4],
+        });
+        continue;
+      }
+      row.srcLabels ??= srcLabels[i];
+      row.dstLabels ??= dstLabels[i];
+      row.count += numbers[n];
+      row.packets += numbers[n + 1];
+      row.bytes += numbers[n + 2];
+      if (numbers[n + 3] < row.first_seen) row.first_seen = numbers[n + 3];
+      if (numbers[n + 4] > row.last_seen) row.last_seen = numbers[n + 4];
+    }
+    if (p.eventCount > 0) {
+      this.eventTexts.push(p.events);
+      this.eventTextCount += p.eventCount;
+    }
+    for (const d of p.days) this.days.add(d);
+    this.flows += p.flows;
+    this.drops += p.drops;
+  }
 
   add(f: FlowRecord, attribution: Attribution | undefined): void {
     const t = Date.parse(f.time);
@@ -161,6 +230,10 @@ export class BatchRollup {
         last_seen: t,
       };
       this.rollups.set(key, row);
+    } else {
+      // The first labels seen, whichever flush they fall in (the writer keeps stored ones).
+      if (row.src_labels === null && f.src.labels) row.src_labels = f.src.labels;
+      if (row.dst_labels === null && f.dst.labels) row.dst_labels = f.dst.labels;
     }
     row.count += f.count;
     row.packets += f.packets ?? 0;

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { Aggregator, type BatchResult, type CarryOptions } from '../aggregator/aggregator.js';
 import { AggregatorMetrics } from '../aggregator/aggregator.metrics.js';
 import type { FlowAttributor } from '../aggregator/attribution.port.js';
+import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
 import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
 import type { Logger } from '../common/logger.js';
@@ -43,8 +44,11 @@ export interface Pipeline {
   /** The policy inventory; absent when none is configured. */
   policies?: PolicyInventorySource;
   aggregator?: Aggregator;
-  /** Called with each batch's records as the aggregator takes them (before they are stored). */
-  onRecords(listener: (records: readonly unknown[]) => void): void;
+  /**
+   * Called with each batch's records (and segments folded in import workers) as the aggregator
+   * takes them (before they are stored).
+   */
+  onRecords(listener: (records: readonly unknown[], prefolded: readonly PrefoldedSegment[]) => void): void;
   /** Called after each batch the aggregator stored. */
   onBatch(listener: (result: BatchResult) => void): void;
   /** Adds a shutdown step, run before those registered earlier. */
@@ -89,7 +93,7 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
     const { attributor, policies } = await createAttribution(config, log, opts.registry);
     if (policies) steps.push(async () => policies.stop());
 
-    const recordListeners: Array<(records: readonly unknown[]) => void> = [];
+    const recordListeners: Array<(records: readonly unknown[], prefolded: readonly PrefoldedSegment[]) => void> = [];
     const listeners: Array<(result: BatchResult) => void> = [];
     let aggregator: Aggregator | undefined;
     if (opts.roles.has('aggregator')) {
@@ -108,7 +112,7 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
       await bus.consume(
         // Not async, so nothing keeps `b` alive while a carried batch waits to be stored.
         (b) => {
-          for (const l of recordListeners) l(b.records);
+          for (const l of recordListeners) l(b.records, b.prefolded ?? []);
           return agg.handle(b).then((result) => {
             for (const l of listeners) l(result);
           });

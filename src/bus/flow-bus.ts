@@ -7,6 +7,8 @@
  * Calico file offset), and the aggregator writes them in the same transaction as the roll-ups.
  */
 
+import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
+
 /** A position in one input stream, stored by the aggregator with the data it covers. */
 export interface StreamCheckpoint {
   /** e.g. `kafka:dropscope.flows.v1:3`, `calico-file:/var/log/calico/flows.log`, `hubble:relay:4245` */
@@ -50,6 +52,8 @@ export interface PublishBatch {
   deadLetters?: DeadLetter[];
   /** Nothing follows soon (the end of an import file): store without waiting to carry more. */
   flush?: boolean;
+  /** Segments already validated and folded (import worker threads; the in-process bus only). */
+  prefolded?: PrefoldedSegment[];
   /**
    * Called once the bus holds the batch (in process: queued, so the publisher may read on;
    * the returned promise still settles only once the batch is stored).
@@ -66,6 +70,15 @@ export interface ConsumedBatch {
   deadLetters?: DeadLetter[];
   /** A publisher asked for this batch to be stored without waiting for more (PublishBatch.flush). */
   flush?: boolean;
+  /** Segments already folded (PublishBatch.prefolded), after `records`. */
+  prefolded?: PrefoldedSegment[];
+}
+
+/** Records a published batch stands for: its own and those of its folded segments. */
+export function batchRecordCount(batch: Pick<PublishBatch, 'records' | 'prefolded'>): number {
+  let n = batch.records.length;
+  for (const p of batch.prefolded ?? []) n += p.records;
+  return n;
 }
 
 export interface DeadLetter {

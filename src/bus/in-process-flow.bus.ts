@@ -1,9 +1,13 @@
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
+import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
+import { batchRecordCount } from './flow-bus.js';
 import type { BatchHandler, ConsumeOptions, DeadLetter, FlowBus, PublishBatch } from './flow-bus.js';
 
 interface Pending {
   batch: PublishBatch;
+  /** batchRecordCount(batch): what the queue bound and batch sizes count. */
+  size: number;
   done: () => void;
   fail: (e: Error) => void;
 }
@@ -41,21 +45,22 @@ export class InProcessFlowBus implements FlowBus {
 
   async publish(batch: PublishBatch): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
-    while (this.queuedRecords > 0 && this.queuedRecords + batch.records.length > this.maxQueuedRecords) {
+    const size = batchRecordCount(batch);
+    while (this.queuedRecords > 0 && this.queuedRecords + size > this.maxQueuedRecords) {
       await new Promise<void>((r) => this.spaceWaiters.push(r));
       if (this.closed) throw new Error('bus is closed');
     }
-    this.queuedRecords += batch.records.length;
-    return this.enqueue(batch);
+    this.queuedRecords += size;
+    return this.enqueue(batch, size);
   }
 
   /**
    * Not async: an async function keeps its arguments alive while suspended, and a carrying
    * consumer stores a batch long after taking its records.
    */
-  private enqueue(batch: PublishBatch): Promise<void> {
+  private enqueue(batch: PublishBatch, size: number): Promise<void> {
     return new Promise<void>((done, fail) => {
-      this.queue.push({ batch, done, fail });
+      this.queue.push({ batch, size, done, fail });
       this.wake?.();
       batch.accepted?.();
     });
@@ -93,17 +98,19 @@ export class InProcessFlowBus implements FlowBus {
       // Merge queued publishes into one consumed batch up to maxBatch records.
       const taken: Pending[] = [];
       let n = 0;
-      while (this.queue.length > 0 && (taken.length === 0 || n + this.queue[0].batch.records.length <= this.maxBatch)) {
+      while (this.queue.length > 0 && (taken.length === 0 || n + this.queue[0].size <= this.maxBatch)) {
         const p = this.queue.shift()!;
         taken.push(p);
-        n += p.batch.records.length;
+        n += p.size;
       }
       const records: unknown[] = [];
+      const prefolded: PrefoldedSegment[] = [];
       const checkpoints = new Map<string, string>();
       const deadLetters: DeadLetter[] = [];
       let flush = false;
       for (const p of taken) {
         for (const r of p.batch.records) records.push(r);
+        if (p.batch.prefolded) prefolded.push(...p.batch.prefolded);
         if (p.batch.deadLetters) deadLetters.push(...p.batch.deadLetters);
         for (const c of p.batch.checkpoints ?? []) checkpoints.set(c.stream, c.position);
         if (p.batch.flush) flush = true;
@@ -116,6 +123,7 @@ export class InProcessFlowBus implements FlowBus {
         records,
         checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
         deadLetters,
+        ...(prefolded.length > 0 ? { prefolded } : {}),
         ...(flush ? { flush } : {}),
       })
         .then(
@@ -129,7 +137,7 @@ export class InProcessFlowBus implements FlowBus {
             // Batches queued behind a failed one may continue its streams: storing them would move
             // their checkpoints past the lost data. They fail too; publishers resume from what is stored.
             for (const p of this.queue.splice(0)) {
-              this.queuedRecords -= p.batch.records.length;
+              this.queuedRecords -= p.size;
               p.fail(new Error(`an earlier batch failed to store: ${err.message}`));
             }
           },

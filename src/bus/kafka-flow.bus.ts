@@ -420,6 +420,7 @@ export class KafkaFlowBus implements FlowBus {
 
   async publish(batch: PublishBatch): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
+    if (batch.prefolded?.length) throw new Error('folded segments travel only on the in-process bus');
     // Collector-side dead letters (input it could not map) go to the DLQ topic.
     if (batch.deadLetters?.length) await this.publishDeadLetters(batch.deadLetters);
     if (batch.records.length > 0) {

@@ -54,10 +54,15 @@ function notOfSourceWarning(f: ImportFileResult, source: string): string {
   );
 }
 
-/** `--threads N`: 0 to the number of cores (at most 16). */
+/** Most worker threads `--threads` takes, and its default: one per core, at most 16. */
+function maxThreads(): number {
+  return Math.min(availableParallelism(), 16);
+}
+
+/** `--threads N`: 0 to the number of cores (at most 16); absent: one per core. */
 function threadCount(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const max = Math.min(availableParallelism(), 16);
+  const max = maxThreads();
+  if (value === undefined) return max;
   if (!/^\d+$/.test(value) || Number(value) > max)
     throw new UsageError(`--threads must be an integer from 0 to ${max}, got ${JSON.stringify(value)}`);
   return Number(value);
@@ -76,7 +81,7 @@ export function registerImport(program: Command): void {
     .option('--config <file>', 'YAML file of VARIABLE: value settings (the environment wins)')
     .option(
       '--threads <n>',
-      'worker threads that parse and map lines (default 0: on the main thread; helps when PostgreSQL has spare capacity)',
+      'worker threads that parse, validate and roll up lines while the main thread writes (default: one per core; 0: all on the main thread; files under 4 MiB always use the main thread)',
     )
     .option(
       '--retime',

@@ -2,10 +2,16 @@ import { resolve } from 'node:path';
 import type { FlowBus, PublishBatch } from '../bus/flow-bus.js';
 import type { CheckpointReader, LineMapper } from '../collector/collector.js';
 import { encodeCheckpoint, OpenedFile, resumeOffset } from './import-checkpoint.js';
-import { readLines } from './line-reader.js';
+import { readRawLines } from './line-reader.js';
 import type { MapperSpec } from './line-mappers.js';
 import { addLineTally, emptyLineTally, type LineTally } from './line-tally.js';
-import { mapSegment, type Segment, type SegmentResult } from './segment-mapping.js';
+import {
+  ByteSegmentBuilder,
+  mapSegment,
+  TextSegmentBuilder,
+  type Segment,
+  type SegmentResult,
+} from './segment-mapping.js';
 import { SegmentWorkerPool, workersAvailable } from './segment-pool.js';
 
 export interface ImportProgress {
@@ -41,6 +47,8 @@ const PARALLEL_MIN_BYTES = 4 << 20;
 export interface ParallelMapping {
   spec: MapperSpec;
   threads: number;
+  /** The workers attribute drops (no policy inventory); otherwise the aggregator does. */
+  attributeInWorkers: boolean;
 }
 
 /**
@@ -98,11 +106,12 @@ export async function importFile(
   };
   const publish = async (r: SegmentResult) => {
     addLineTally(tally, r.tally);
-    result.records += r.records.length;
+    result.records += r.tally.records;
     result.deadLetters += r.dead.length;
     result.firstError ??= r.firstError;
     await send({
       records: r.records,
+      ...(r.prefolded ? { prefolded: [r.prefolded] } : {}),
       deadLetters: r.dead.length > 0 ? r.dead : undefined,
       checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: r.endOffset }) }],
     });
@@ -119,7 +128,7 @@ export async function importFile(
   // order, so each checkpoint covers exactly the lines before it.
   const pool =
     parallel && parallel.threads > 0 && size - resumedAt > PARALLEL_MIN_BYTES && workersAvailable()
-      ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads)
+      ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads, parallel.attributeInWorkers)
       : undefined;
   const ahead: Promise<SegmentResult>[] = [];
   const maxAhead = pool ? parallel!.threads + 1 : 1;
@@ -129,21 +138,18 @@ export async function importFile(
     ahead.push(p);
   };
   try {
-    let texts: string[] = [];
-    let ends: number[] = [];
-    for await (const lines of readLines(file, resumedAt)) {
+    // Worker threads get a segment's lines as bytes (decoded there); this thread decodes its own.
+    const builder = pool ? new ByteSegmentBuilder() : new TextSegmentBuilder();
+    for await (const lines of readRawLines(file, resumedAt)) {
       for (const line of lines) {
-        texts.push(line.text);
-        ends.push(line.endOffset);
-        if (texts.length >= SEGMENT_LINES) {
-          mapAhead({ texts, ends });
-          texts = [];
-          ends = [];
+        builder.add(line);
+        if (builder.lines >= SEGMENT_LINES) {
+          mapAhead(builder.take());
           while (ahead.length >= maxAhead) await publish(await ahead.shift()!);
         }
       }
     }
-    if (texts.length > 0) mapAhead({ texts, ends });
+    if (builder.lines > 0) mapAhead(builder.take());
     while (ahead.length > 0) await publish(await ahead.shift()!);
     // The end of the file: store what is carried now rather than after the aggregator's delay.
     await send({ records: [], flush: true });

@@ -1,3 +1,4 @@
+import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
 import type { Pipeline } from '../app/composition.js';
 import { importFile, type ImportFileResult, type ImportProgress } from './file-import.js';
 import { createLineMapper, mapperFromSpec, type FileSource, type MapperSpec } from './line-mappers.js';
@@ -36,7 +37,10 @@ export async function runImport(opts: {
   retime?: boolean;
   now?: () => number;
   onProgress?: (p: ImportProgress) => void;
-  /** Worker threads that parse and map lines (default 0: all on this thread, see below). */
+  /**
+   * Worker threads that parse, validate and roll up segments of lines while this thread merges
+   * and writes (default 0: all on this thread; `import` passes one per core).
+   */
   mappingThreads?: number;
 }): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
@@ -44,7 +48,10 @@ export async function runImport(opts: {
   const { pipeline } = opts;
   const totals = { flows: 0, denied: 0, dropped: 0, audit: 0, deadLetters: 0 };
   const tally = new RetentionTally(opts.retention ?? { rollupDays: 0, eventDays: 0 }, now());
-  pipeline.onRecords((records) => tally.add(records));
+  pipeline.onRecords((records, prefolded) => {
+    tally.add(records);
+    for (const p of prefolded) tally.addByDay(p.byDay);
+  });
   pipeline.onBatch((r) => {
     totals.flows += r.flows;
     totals.deadLetters += r.deadLetters;
@@ -54,9 +61,8 @@ export async function runImport(opts: {
   });
   const newMapper = () => createLineMapper(opts.source, opts.cluster);
   const files: ImportFileResult[] = [];
-  // Parsing and mapping can run in worker threads while this thread aggregates and writes. Off by
-  // default: on 2 cores PostgreSQL is the bottleneck and the workers only added CPU and memory
-  // (docs/PERFORMANCE.md); `import --threads N` turns them on where cores are spare.
+  // Parsing, mapping and folding can run in worker threads while this thread merges and writes
+  // (docs/PERFORMANCE.md); the stored result is the same either way.
   const threads = opts.mappingThreads ?? 0;
   try {
     for (const f of opts.files) {
@@ -76,6 +82,9 @@ export async function runImport(opts: {
           {
             spec,
             threads,
+            // Without a policy inventory a drop's attribution depends on the flow alone, so the
+            // workers can do it; with one, the aggregator's attributor (which holds it) does.
+            attributeInWorkers: pipeline.attributor === reportedOnlyAttributor,
           },
         ),
       );

@@ -15,6 +15,17 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 /** The marker text readLines yields for a line longer than MAX_LINE_BYTES. */
 export const OVERSIZED_LINE = '\u0000oversized';
 
+/** A line as bytes: `buf[start, end)` (without its newline or CR), or an oversized line's marker. */
+export interface RawLine {
+  buf: Buffer;
+  start: number;
+  end: number;
+  /** Longer than MAX_LINE_BYTES: its bytes were dropped (buf, start, end mean nothing). */
+  oversized: boolean;
+  number: number;
+  endOffset: number;
+}
+
 /**
  * Streams newline-delimited text from a file (from a byte offset) or a stream, yielding lines in
  * arrays (one per read chunk) with their end offsets. Works on Buffers so offsets are exact bytes
@@ -26,19 +37,38 @@ export async function* readLines(
   startOffset = 0,
   chunkSize = 1 << 20,
 ): AsyncGenerator<Line[]> {
+  for await (const raw of readRawLines(input, startOffset, chunkSize))
+    yield raw.map((l) => ({ text: lineText(l), number: l.number, endOffset: l.endOffset }));
+}
+
+/** A raw line's text, as readLines yields it. */
+export function lineText(l: RawLine): string {
+  return l.oversized ? OVERSIZED_LINE : l.buf.toString('utf8', l.start, l.end);
+}
+
+/**
+ * readLines without decoding: each line's bytes in the chunk read (for `import`, whose worker
+ * threads decode them, so the lines cross threads as bytes rather than strings).
+ */
+export async function* readRawLines(
+  input: string | Readable,
+  startOffset = 0,
+  chunkSize = 1 << 20,
+): AsyncGenerator<RawLine[]> {
   const stream =
     typeof input === 'string' ? createReadStream(input, { start: startOffset, highWaterMark: chunkSize }) : input;
   let carry: Buffer | undefined;
   let offset = startOffset; // offset of the first byte of `carry` (or the next chunk)
   let number = 0;
   let oversized = false;
+  const none = Buffer.alloc(0);
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (carry) {
       buf = Buffer.concat([carry, buf]);
       carry = undefined;
     }
-    const out: Line[] = [];
+    const out: RawLine[] = [];
     let start = 0;
     for (;;) {
       const nl = buf.indexOf(10, start);
@@ -46,9 +76,9 @@ export async function* readLines(
       number++;
       const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl; // tolerate CRLF
       if (oversized) {
-        out.push({ text: OVERSIZED_LINE, number, endOffset: offset + nl + 1 });
+        out.push({ buf: none, start: 0, end: 0, oversized: true, number, endOffset: offset + nl + 1 });
         oversized = false;
-      } else out.push({ text: buf.toString('utf8', start, end), number, endOffset: offset + nl + 1 });
+      } else out.push({ buf, start, end, oversized: false, number, endOffset: offset + nl + 1 });
       start = nl + 1;
     }
     if (start < buf.length) {
@@ -64,9 +94,9 @@ export async function* readLines(
   }
   if (carry && carry.length > 0) {
     number++;
-    yield [{ text: carry.toString('utf8'), number, endOffset: offset + carry.length }];
+    yield [{ buf: carry, start: 0, end: carry.length, oversized: false, number, endOffset: offset + carry.length }];
   } else if (oversized) {
     number++;
-    yield [{ text: OVERSIZED_LINE, number, endOffset: offset }];
+    yield [{ buf: none, start: 0, end: 0, oversized: true, number, endOffset: offset }];
   }
 }

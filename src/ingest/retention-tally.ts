@@ -44,6 +44,41 @@ export class RetentionTally {
         this.outside.dropEvents++;
     }
   }
+
+  /** The same from recordsByDay's counts (the cutoffs are whole days). */
+  addByDay(byDay: readonly number[]): void {
+    for (let i = 0; i < byDay.length; i += 3) {
+      const start = byDay[i] * DAY;
+      if (start < this.rollupCutoff) this.outside.flows += byDay[i + 1];
+      if (start < this.eventCutoff) this.outside.dropEvents += byDay[i + 2];
+    }
+  }
+}
+
+/**
+ * What RetentionTally.add needs of records, per UTC day: counted where the records are (an
+ * import worker thread), added on the main thread with RetentionTally.addByDay.
+ */
+export class RecordDays {
+  private readonly days = new Map<number, [number, number]>();
+
+  add(raw: unknown): void {
+    const r = raw as { time?: unknown; count?: unknown; verdict?: unknown } | null;
+    if (typeof r?.time !== 'string') return;
+    const day = Math.floor(Date.parse(r.time) / DAY);
+    if (Number.isNaN(day)) return;
+    let d = this.days.get(day);
+    if (!d) this.days.set(day, (d = [0, 0]));
+    if (typeof r.count === 'number') d[0] += r.count;
+    if (typeof r.verdict === 'string' && isDrop(r.verdict as Verdict)) d[1]++;
+  }
+
+  /** [day, flows, drops, ...] */
+  toArray(): number[] {
+    const out: number[] = [];
+    for (const [day, [flows, drops]] of this.days) out.push(day, flows, drops);
+    return out;
+  }
 }
 
 /** The summary's warning lines (none when nothing falls outside retention). */

@@ -1,0 +1,87 @@
+import type { DeadLetter } from '../bus/flow-bus.js';
+import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
+import { BatchRollup } from '../aggregator/edge-rollup.js';
+import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
+import { foldRecord, MAX_FUTURE_MS, type FoldTarget } from '../aggregator/record-fold.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import { eventsToCopyText, labelsField, rollupHead } from '../storage/copy-text.js';
+import { RecordDays } from './retention-tally.js';
+
+/**
+ * Does in a worker thread what the aggregator would do with a segment's records (validation,
+ * counts, roll-up, drop events as COPY text), so the main thread only merges the result
+ * (BatchRollup.merge) and writes. Records are folded as they come out of the mapper, so they die
+ * young. Drops are attributed here only with `attributeHere` (no policy inventory: attribution is
+ * then a function of the flow alone); otherwise the main thread's attributor, which holds the
+ * inventory, attributes them in file order, as it would without workers.
+ */
+export class SegmentFolder {
+  private readonly target: FoldTarget = {
+    rollup: new BatchRollup(),
+    recordsBySource: new Map(),
+    processed: new Map(),
+    drops: new Map(),
+    byVerdict: {},
+    dead: [] as DeadLetter[],
+  };
+  private readonly unattributed: FlowRecord[] = [];
+  private readonly days = new RecordDays();
+  private readonly latest: number;
+  private readonly attribute?: (f: FlowRecord) => ReturnType<typeof reportedOnlyAttributor.attribute>;
+  private records = 0;
+
+  constructor(
+    private readonly origin: string,
+    now: number,
+    attributeHere: boolean,
+  ) {
+    this.latest = now + MAX_FUTURE_MS;
+    if (attributeHere) this.attribute = (f) => reportedOnlyAttributor.attribute(f);
+  }
+
+  add(raw: unknown): void {
+    this.records++;
+    this.days.add(raw);
+    foldRecord(raw, this.target, this.origin, this.latest, this.attribute, this.unattributed);
+  }
+
+  finish(): PrefoldedSegment {
+    const { rollup } = this.target;
+    const n = rollup.rollups.size;
+    const keys = new Array<string>(n);
+    const heads = new Array<string>(n);
+    const srcLabels = new Array<string | null>(n);
+    const dstLabels = new Array<string | null>(n);
+    const numbers = new Float64Array(n * 5);
+    let i = 0;
+    for (const [key, r] of rollup.rollups) {
+      keys[i] = key;
+      heads[i] = rollupHead(r);
+      srcLabels[i] = r.src_labels === null ? null : labelsField(r.src_labels);
+      dstLabels[i] = r.dst_labels === null ? null : labelsField(r.dst_labels);
+      const o = i * 5;
+      numbers[o] = r.count;
+      numbers[o + 1] = r.packets;
+      numbers[o + 2] = r.bytes;
+      numbers[o + 3] = r.first_seen;
+      numbers[o + 4] = r.last_seen;
+      i++;
+    }
+    return {
+      records: this.records,
+      rows: { keys, heads, srcLabels, dstLabels, numbers },
+      events: rollup.events.length > 0 ? eventsToCopyText(rollup.events) : '',
+      eventCount: rollup.events.length,
+      unattributed: this.unattributed,
+      days: [...rollup.days],
+      flows: rollup.flows,
+      drops: rollup.drops,
+      byVerdict: this.target.byVerdict,
+      recordsBySource: this.target.recordsBySource,
+      processed: this.target.processed,
+      dropLabels: this.target.drops,
+      invalid: this.target.dead,
+      byDay: this.days.toArray(),
+    };
+  }
+}
