@@ -68,8 +68,8 @@ export const DAILY: Resolution = {
 /** Finest first: each is summed from the one before it (or from the minutes). */
 export const RESOLUTIONS: readonly Resolution[] = [FIVE_MINUTELY, HOURLY, DAILY];
 
-/** Columns a coarse row takes from its finer rows (labels, sums and last_bucket are computed). */
-const KEY_COLUMNS = [
+/** What makes an edge in the API's edge list (it groups roll-up rows by these). */
+export const EDGE_COLUMNS = [
   'cluster',
   'src_kind',
   'src_namespace',
@@ -80,12 +80,10 @@ const KEY_COLUMNS = [
   'dst_port',
   'protocol',
   'verdict',
-  'direction',
-  'drop_reason',
-  'attribution_level',
-  'policies',
-  'source',
 ] as const;
+
+/** Columns a coarse row takes from its finer rows (labels, sums and last_bucket are computed). */
+const KEY_COLUMNS = [...EDGE_COLUMNS, 'direction', 'drop_reason', 'attribution_level', 'policies', 'source'] as const;
 
 const INSERT_COLUMNS = `bucket, edge_key, ${KEY_COLUMNS.join(', ')}, src_labels, dst_labels,
   count, packets, bytes, first_seen, last_seen, last_bucket`;
