@@ -36,9 +36,9 @@ function edgeSql(source: string, page: string): string {
 
 /**
  * The listed edges' latest labels, in one query: each edge's rows in its last minute bucket, the
- * newest non-null labels among them. The buckets are passed as well so PostgreSQL reads only those
- * minutes (usually one or two for all edges) and joins them to the list by hash, instead of looking
- * up each edge's minute on its own.
+ * newest non-null labels among them. The rows of just those minutes (usually one or two for all
+ * edges) are read once and joined to the list by hash: materialized, so PostgreSQL cannot turn
+ * the join into one primary-key lookup per edge, each filtering its whole minute.
  */
 function labelSql(found: Row[], ps: SqlParams): string {
   const lists = EDGE_COLUMNS.map(
@@ -46,12 +46,14 @@ function labelSql(found: Row[], ps: SqlParams): string {
   );
   const lastBuckets = found.map((r) => iso(r.last_bucket));
   const on = EDGE_COLUMNS.map((c) => `e.${c} = v.${c}`).join(' AND ');
-  return `SELECT v.i, (array_agg(e.src_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.src_labels IS NOT NULL))[1]::text AS src_labels,
+  return `WITH e AS MATERIALIZED (
+        SELECT bucket, ${GROUP}, src_labels, dst_labels, last_seen FROM edge_rollups
+        WHERE bucket = ANY(${ps.add([...new Set(lastBuckets)])}::timestamptz[]))
+      SELECT v.i, (array_agg(e.src_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.src_labels IS NOT NULL))[1]::text AS src_labels,
         (array_agg(e.dst_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.dst_labels IS NOT NULL))[1]::text AS dst_labels
       FROM unnest(${ps.add(found.map((_, i) => i))}::integer[], ${ps.add(lastBuckets)}::timestamptz[], ${lists.join(', ')})
         AS v(i, bucket, ${GROUP})
-      JOIN edge_rollups e ON e.bucket = v.bucket AND ${on}
-      WHERE e.bucket = ANY(${ps.add([...new Set(lastBuckets)])}::timestamptz[])
+      JOIN e ON e.bucket = v.bucket AND ${on}
       GROUP BY v.i`;
 }
 
