@@ -171,7 +171,8 @@ export async function benchHourlyQueries(
         ['summary 24h by=namespace', `/drops/summary?from=-24h&by=namespace`],
         ['summary 24h by=policy', `/drops/summary?from=-24h&by=policy`],
         ['timeseries 24h step=1h', `/drops/timeseries?from=-24h&step=1h`],
-        ['timeseries 24h (default step 5m)', `/drops/timeseries?from=-24h`],
+        ['timeseries 24h (default step 1h)', `/drops/timeseries?from=-24h`],
+        ['timeseries 24h step=5m (no goal)', `/drops/timeseries?from=-24h&step=5m`],
         ['edges 24h (all verdicts)', `/flows/edges?from=-24h`],
         [`summary ${days}d by=edge`, `/drops/summary?from=${long}`],
         [`summary ${days}d by=namespace`, `/drops/summary?from=${long}&by=namespace`],
@@ -234,7 +235,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       onProgress: (l) => process.stderr.write(`${l}\n`),
     });
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    const slow = r.requests.filter((q) => !q.name.includes('default step 5m') && q.p50 >= 200);
+    const slow = r.requests.filter((q) => !q.name.includes('no goal') && q.p50 >= 200);
     if (slow.length > 0) process.stderr.write(`over the 200 ms goal (p50): ${slow.map((q) => q.name).join(', ')}\n`);
   });
 }
