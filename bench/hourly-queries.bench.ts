@@ -27,6 +27,7 @@ import { FIVE_MINUTES_MS, HOUR_MS, RollupCloser } from '../src/storage/rollup-cl
 import { PartitionManager } from '../src/storage/partition.manager.js';
 import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
 import { runWithBenchDatabase } from './bench-database.js';
+import { postgresCpu, postmasterPid } from './serve-processes.js';
 
 export interface HourlyQueriesOptions {
   /** Active edges per minute (default 10,000). */
@@ -52,8 +53,12 @@ export interface HourlyQueriesResult {
   closeFiveMinutesSeconds: number;
   /** Closing an hour's last 5-minute unit and then the hour from its 5-minute rows, median, s. */
   closeFullHourSeconds: number;
-  /** Per request: p50 and p95 of the warm runs and the cold first run, ms. */
-  requests: Array<{ name: string; path: string; p50: number; p95: number; cold: number }>;
+  /**
+   * Per request: p50 and p95 of the warm runs and the cold first run, ms; the CPU time of one warm
+   * run (this process, which serves the API, plus every PostgreSQL process), ms, when PostgreSQL
+   * runs on this machine (null otherwise).
+   */
+  requests: Array<{ name: string; path: string; p50: number; p95: number; cold: number; cpuMs: number | null }>;
 }
 
 const MINUTE = 60_000;
@@ -181,9 +186,16 @@ export async function benchHourlyQueries(
         [`timeseries ${days}d step=1h`, `/drops/timeseries?from=${long}&step=1h`],
         [`edges ${days}d (all verdicts)`, `/flows/edges?from=${long}`],
       ];
+      const postmaster = await postmasterPid(databaseUrl).catch(() => null);
+      const cpu = () => {
+        const own = process.cpuUsage();
+        return (own.user + own.system) / 1e6 + (postmaster === null ? 0 : postgresCpu(postmaster));
+      };
       for (const [name, path] of cases) {
         const ms: number[] = [];
+        let cpuStart = 0;
         for (let i = 0; i <= runs; i++) {
+          if (i === 1) cpuStart = cpu();
           const s = performance.now();
           const res = await fetch(`${base}${path}`);
           if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
@@ -197,9 +209,10 @@ export async function benchHourlyQueries(
           p50: round(percentile(warm, 50)),
           p95: round(percentile(warm, 95)),
           cold: round(ms[0]),
+          cpuMs: postmaster === null ? null : round(((cpu() - cpuStart) * 1000) / runs),
         };
         requests.push(r);
-        say(`${name}: p50 ${r.p50} ms, p95 ${r.p95} ms (cold ${r.cold} ms)`);
+        say(`${name}: p50 ${r.p50} ms, p95 ${r.p95} ms (cold ${r.cold} ms), CPU ${r.cpuMs ?? '?'} ms per run`);
       }
     } finally {
       await service.close();
