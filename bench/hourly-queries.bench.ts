@@ -27,7 +27,7 @@ import { FIVE_MINUTES_MS, HOUR_MS, RollupCloser } from '../src/storage/rollup-cl
 import { PartitionManager } from '../src/storage/partition.manager.js';
 import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
 import { runWithBenchDatabase } from './bench-database.js';
-import { postgresCpu, postmasterPid } from './serve-processes.js';
+import { endedChildrenCpu, postgresCpu, postmasterPid } from './serve-processes.js';
 
 export interface HourlyQueriesOptions {
   /** Active edges per minute (default 10,000). */
@@ -189,7 +189,9 @@ export async function benchHourlyQueries(
       const postmaster = await postmasterPid(databaseUrl).catch(() => null);
       const cpu = () => {
         const own = process.cpuUsage();
-        return (own.user + own.system) / 1e6 + (postmaster === null ? 0 : postgresCpu(postmaster));
+        // Ended PostgreSQL processes (an autovacuum worker) count too, or the sum could go down.
+        const pgCpu = postmaster === null ? 0 : postgresCpu(postmaster) + endedChildrenCpu(postmaster);
+        return (own.user + own.system) / 1e6 + pgCpu;
       };
       for (const [name, path] of cases) {
         const ms: number[] = [];

@@ -36,6 +36,21 @@ export function cpuOf(pid: number): number {
   }
 }
 
+/**
+ * cutime + cstime of a process in seconds: the CPU of its children that have ended (and been
+ * waited for). For a postmaster, what its exited backends and autovacuum workers used, which
+ * postgresCpu (live processes only) no longer counts.
+ */
+export function endedChildrenCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /** The postmaster and all its children (backends, WAL writer, checkpointer...). */
 export function postgresCpu(postmaster: number): number {
   let total = cpuOf(postmaster);
