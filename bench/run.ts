@@ -212,7 +212,8 @@ async function main(): Promise<void> {
       });
       process.stdout.write(
         `\nAPI requests at ${r.edges.toLocaleString('en')} active edges per minute (${r.minuteRows.toLocaleString('en')} minute rows, ` +
-          `${r.hourRows.toLocaleString('en')} hour rows, ${r.dayRows.toLocaleString('en')} day rows; one full hour closes in ${r.closeFullHourSeconds} s), ms:\n`,
+          `${r.fiveMinuteRows.toLocaleString('en')} 5-minute rows, ${r.hourRows.toLocaleString('en')} hour rows, ${r.dayRows.toLocaleString('en')} day rows; ` +
+          `a 5-minute unit closes in ${r.closeFiveMinutesSeconds} s, an hour's last unit and the hour in ${r.closeFullHourSeconds} s), ms:\n`,
       );
       for (const q of r.requests)
         process.stdout.write(

@@ -24,16 +24,29 @@ export interface Proc {
   tail: string[];
 }
 
-/** utime + stime of one process in seconds; 0 once it is gone. */
-export function cpuOf(pid: number): number {
+/** Two fields of /proc/<pid>/stat after the command name (which may hold spaces), summed, in seconds; 0 once it is gone. */
+function statSeconds(pid: number, a: number, b: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces), so index 11/12 are utime/stime.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+    return (Number(f[a]) + Number(f[b])) / TICKS_PER_SECOND;
   } catch {
     return 0;
   }
+}
+
+/** utime + stime of one process in seconds; 0 once it is gone. */
+export function cpuOf(pid: number): number {
+  return statSeconds(pid, 11, 12);
+}
+
+/**
+ * cutime + cstime of a process in seconds: the CPU of its children that have ended (and been
+ * waited for). For a postmaster, what its exited backends and autovacuum workers used, which
+ * postgresCpu (live processes only) no longer counts.
+ */
+export function endedChildrenCpu(pid: number): number {
+  return statSeconds(pid, 13, 14);
 }
 
 /**

@@ -4,6 +4,7 @@ import { PolicyArrays1764000000000 } from './1764000000000-PolicyArrays.js';
 import { Alerts1764100000000 } from './1764100000000-Alerts.js';
 import { CheckpointGenerations1764250000000 } from './1764250000000-CheckpointGenerations.js';
 import { HourlyRollups1764300000000 } from './1764300000000-HourlyRollups.js';
+import { FiveMinuteRollups1764400000000 } from './1764400000000-FiveMinuteRollups.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Alerts1764100000000,
   CheckpointGenerations1764250000000,
   HourlyRollups1764300000000,
+  FiveMinuteRollups1764400000000,
 ];

@@ -73,11 +73,15 @@ export function parseTimeseries(q: RawQuery, now: number): { filters: DropFilter
   return { filters: noPod(filters), step };
 }
 
-/** About 60-300 points: 1m up to 6 h, 5m up to 24 h, 1h up to 14 d, then 1d. */
+/**
+ * 1m up to 1 h, 5m up to 6 h, 1h up to 14 d, then 1d: at most a few hundred points, and over a
+ * day or more a step the hour and day roll-ups answer (a 5m step over 24 h would read every
+ * 5-minute row of the day, 12 times the hour rows).
+ */
 function defaultStep(r: TimeRange): Step {
   const span = r.to - r.from;
-  if (span <= 6 * 3_600_000) return '1m';
-  if (span <= 24 * 3_600_000) return '5m';
+  if (span <= 3_600_000) return '1m';
+  if (span <= 6 * 3_600_000) return '5m';
   if (span <= 14 * 86_400_000) return '1h';
   return '1d';
 }

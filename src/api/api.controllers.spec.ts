@@ -248,6 +248,30 @@ describe('API controllers with in-memory readers', () => {
       expect(edgeReader.calls).toEqual([]);
     });
 
+    it('GET /drops/timeseries picks the default step from the window: 1m to 1 h, 5m to 6 h, 1h to 14 d, then 1d', async () => {
+      const steps: Array<[string, string]> = [];
+      for (const from of ['-30m', '-1h', '-2h', '-6h', '-7h', '-24h', '-7d', '-14d', '-15d', '-30d']) {
+        const res = await get('/api/v1/drops/timeseries', { from }).expect(200);
+        steps.push([from, (res.body as { step: string }).step]);
+      }
+      expect(steps).toEqual([
+        ['-30m', '1m'],
+        ['-1h', '1m'],
+        ['-2h', '5m'],
+        ['-6h', '5m'],
+        ['-7h', '1h'],
+        ['-24h', '1h'],
+        ['-7d', '1h'],
+        ['-14d', '1h'],
+        ['-15d', '1d'],
+        ['-30d', '1d'],
+      ]);
+      // An explicit step still wins.
+      expect((await get('/api/v1/drops/timeseries', { from: '-24h', step: '5m' }).expect(200)).body).toMatchObject({
+        step: '5m',
+      });
+    });
+
     it('GET /flows/edges: every verdict by default, offset cursor, ICMP edges with icmpType and dstPort null', async () => {
       const res = await get('/api/v1/flows/edges', { limit: '1' }).expect(200);
       const body = res.body as { items: Json[]; nextCursor: string };

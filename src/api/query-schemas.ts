@@ -88,7 +88,7 @@ export const QUERY_SCHEMAS = {
       name: 'step',
       type: 'string',
       enum: Object.keys(STEPS),
-      description: 'Bucket width; default chosen from the range (1m up to 6h, 5m up to 24h, 1h up to 14d, else 1d)',
+      description: 'Bucket width; default chosen from the range (1m up to 1h, 5m up to 6h, 1h up to 14d, else 1d)',
     },
   ],
   edges: [...filters(ALL_VERDICTS, false), limit('Page size', LIMITS.edges), CURSOR],

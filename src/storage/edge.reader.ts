@@ -12,38 +12,68 @@ import {
   type ObservedEndpoint,
   type ReaderPage,
 } from './readers.js';
+import { EDGE_COLUMNS } from './rollup-closer.js';
 import { rollupSource } from './rollup-source.js';
 import { SqlParams } from './sql-filters.js';
-import { aggregateRows, iso, num, orNull, parseJson, type Queryable, type Row } from './sql-rows.js';
+import { aggregateRows, iso, num, orNull, parseJson, rows, type Queryable, type Row } from './sql-rows.js';
 
-const GROUP =
-  'cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace, dst_workload, dst_port, protocol, verdict';
-const GROUP_ORDER = '1, 2, 3, 4, 5, 6, 7, 8, 9, 10';
+const GROUP = EDGE_COLUMNS.join(', ');
+const GROUP_ORDER = EDGE_COLUMNS.map((_, i) => String(i + 1)).join(', ');
 
 /**
  * Hash-aggregates the window without labels (no DISTINCT or ordered aggregates, which force a
- * sort of every row), then fetches each listed edge's latest labels from its last minute bucket
- * (`source`: rollupSource's rows, hour rows carrying their last minute).
+ * sort of every row). `source`: rollupSource's rows, coarse rows carrying their last minute.
  */
 function edgeSql(source: string, page: string): string {
-  return `WITH g AS (
-        SELECT ${GROUP}, bool_or(direction = 'ingress') AS ingress, bool_or(direction = 'egress') AS egress,
+  return `SELECT ${GROUP}, bool_or(direction = 'ingress') AS ingress, bool_or(direction = 'egress') AS egress,
           bool_or(direction = 'unknown') AS unknown_direction,
           sum(count)::bigint AS count, sum(packets)::bigint AS packets, sum(bytes)::bigint AS bytes,
           min(first_seen) AS first_seen, max(last_seen) AS last_seen, max(last_bucket) AS last_bucket
         FROM ${source}
         GROUP BY ${GROUP_ORDER}
-        ORDER BY count DESC, ${GROUP_ORDER}${page})
-      SELECT g.*, l.src_labels::text AS src_labels, l.dst_labels::text AS dst_labels FROM g
-      LEFT JOIN LATERAL (
-        SELECT (array_agg(e.src_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.src_labels IS NOT NULL))[1] AS src_labels,
-          (array_agg(e.dst_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.dst_labels IS NOT NULL))[1] AS dst_labels
-        FROM edge_rollups e
-        WHERE e.bucket = g.last_bucket AND e.cluster = g.cluster AND e.src_kind = g.src_kind
-          AND e.src_namespace = g.src_namespace AND e.src_workload = g.src_workload AND e.dst_kind = g.dst_kind
-          AND e.dst_namespace = g.dst_namespace AND e.dst_workload = g.dst_workload AND e.dst_port = g.dst_port
-          AND e.protocol = g.protocol AND e.verdict = g.verdict) l ON true
-      ORDER BY g.count DESC, ${GROUP_ORDER}`;
+        ORDER BY count DESC, ${GROUP_ORDER}${page}`;
+}
+
+/**
+ * The listed edges' latest labels, in one query: each edge's rows in its last minute bucket, the
+ * newest non-null labels among them. The rows of just those minutes (usually one or two for all
+ * edges) are read once and joined to the list by hash: materialized, so PostgreSQL cannot turn
+ * the join into one primary-key lookup per edge, each filtering its whole minute.
+ */
+function labelSql(found: Row[], ps: SqlParams): string {
+  const lists = EDGE_COLUMNS.map(
+    (c) => `${ps.add(found.map((r) => r[c]))}::${c === 'dst_port' ? 'integer' : 'text'}[]`,
+  );
+  const lastBuckets = found.map((r) => iso(r.last_bucket));
+  const on = EDGE_COLUMNS.map((c) => `e.${c} = v.${c}`).join(' AND ');
+  return `WITH e AS MATERIALIZED (
+        SELECT bucket, ${GROUP}, src_labels, dst_labels, last_seen FROM edge_rollups
+        WHERE bucket = ANY(${ps.add([...new Set(lastBuckets)])}::timestamptz[]))
+      SELECT v.i, (array_agg(e.src_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.src_labels IS NOT NULL))[1]::text AS src_labels,
+        (array_agg(e.dst_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.dst_labels IS NOT NULL))[1]::text AS dst_labels
+      FROM unnest(${ps.add(found.map((_, i) => i))}::integer[], ${ps.add(lastBuckets)}::timestamptz[], ${lists.join(', ')})
+        AS v(i, bucket, ${GROUP})
+      JOIN e ON e.bucket = v.bucket AND ${on}
+      GROUP BY v.i`;
+}
+
+/** The window's edges (a page of them when `page` is given) with their latest labels. */
+async function edgeRows(db: Queryable, f: DropFilters, page?: { limit: number; offset: number }): Promise<Row[]> {
+  const ps = new SqlParams();
+  const source = await rollupSource(db, f, ps);
+  const found = await aggregateRows(
+    db,
+    edgeSql(source, page ? ` LIMIT ${ps.add(page.limit)} OFFSET ${ps.add(page.offset)}` : ''),
+    ps,
+  );
+  if (found.length === 0) return found;
+  const lps = new SqlParams();
+  const labels = new Map((await rows(db, labelSql(found, lps), lps)).map((l) => [num(l.i), l]));
+  return found.map((r, i) => ({
+    ...r,
+    src_labels: labels.get(i)?.src_labels ?? null,
+    dst_labels: labels.get(i)?.dst_labels ?? null,
+  }));
 }
 
 function endpointView(r: Row, side: 'src' | 'dst'): EdgeEndpointView {
@@ -80,13 +110,7 @@ export class PostgresEdgeReader implements EdgeReader {
   constructor(private readonly db: Queryable) {}
 
   async edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>> {
-    const ps = new SqlParams();
-    const source = await rollupSource(this.db, f, ps);
-    const found = await aggregateRows(
-      this.db,
-      edgeSql(source, ` LIMIT ${ps.add(limit + 1)} OFFSET ${ps.add(offset)}`),
-      ps,
-    );
+    const found = await edgeRows(this.db, f, { limit: limit + 1, offset });
     const more = found.length > limit;
     const items = (more ? found.slice(0, limit) : found).map((r): EdgeItem => ({
       cluster: String(r.cluster),
@@ -105,12 +129,10 @@ export class PostgresEdgeReader implements EdgeReader {
   }
 
   async observedEdges(w: EdgeWindow): Promise<ObservedEdge[]> {
-    const ps = new SqlParams();
     const f: DropFilters = { from: w.from, to: w.to, verdict: [...VERDICTS] };
     if (w.namespace !== undefined) f.namespace = w.namespace;
     if (w.cluster !== undefined) f.cluster = w.cluster;
-    const found = await aggregateRows(this.db, edgeSql(await rollupSource(this.db, f, ps), ''), ps);
-    return found.map((r): ObservedEdge => ({
+    return (await edgeRows(this.db, f)).map((r): ObservedEdge => ({
       cluster: String(r.cluster),
       src: observedEndpoint(r, 'src'),
       dst: observedEndpoint(r, 'dst'),

@@ -1,7 +1,13 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../common/logger.js';
 
-export const PARTITIONED_TABLES = ['edge_rollups', 'drop_events', 'edge_rollups_hourly', 'edge_rollups_daily'] as const;
+export const PARTITIONED_TABLES = [
+  'edge_rollups',
+  'drop_events',
+  'edge_rollups_5m',
+  'edge_rollups_hourly',
+  'edge_rollups_daily',
+] as const;
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
 
 const DAY = 86_400_000;
@@ -13,7 +19,8 @@ const DAY = 86_400_000;
 const STORAGE: Record<PartitionedTable, string> = {
   edge_rollups: ' WITH (fillfactor = 50)',
   drop_events: '',
-  // Hour and day rows are written once when their unit closes; only late minutes update them.
+  // 5-minute, hour and day rows are written once when their unit closes; only late minutes update them.
+  edge_rollups_5m: '',
   edge_rollups_hourly: '',
   edge_rollups_daily: '',
 };

@@ -1,6 +1,6 @@
 /**
- * The coarser roll-up resolutions (hourly, daily), built exactly once from the finer ones:
- * minutes → `edge_rollups_hourly` → `edge_rollups_daily`.
+ * The coarser roll-up resolutions (5-minute, hourly, daily), built exactly once from the finer ones:
+ * minutes → `edge_rollups_5m` → `edge_rollups_hourly` → `edge_rollups_daily`.
  *
  * Per resolution, `rollup_resolutions.closed_through` splits time in two: every minute before it
  * is also summed in that resolution's table, no minute after it is. Two writers keep that true:
@@ -14,37 +14,48 @@
  * table lock rather than FOR UPDATE on the row because table locks queue fairly: writers whose
  * transactions overlap without a gap (several aggregators) can starve a row-lock waiter, since
  * FOR SHARE lockers do not queue behind it. Readers' plain SELECT of the marks never waits.
- * The hot path pays one FOR SHARE of two rows per batch; the extra upserts run only for late minutes.
+ * The hot path pays one FOR SHARE of three rows per batch; the extra upserts run only for late minutes.
  *
- * A day closes once every hour of it is closed (the daily mark never passes the hourly one), so a
- * minute before the daily mark is before the hourly mark too, and both sums stay exact.
+ * A unit closes once every finer unit of it is closed (an hour once its twelve 5-minute units are,
+ * a day once its hours are: a mark never passes the finer one's), so a minute before a coarse mark
+ * is before every finer mark too, and every sum stays exact.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../common/logger.js';
 import type { PartitionManager } from './partition.manager.js';
 
+export const FIVE_MINUTES_MS = 300_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
 /** A coarser resolution: its table, its unit, and the finer table it is summed from. */
 export interface Resolution {
-  name: 'hour' | 'day';
-  table: 'edge_rollups_hourly' | 'edge_rollups_daily';
+  name: '5m' | 'hour' | 'day';
+  table: 'edge_rollups_5m' | 'edge_rollups_hourly' | 'edge_rollups_daily';
   unitMs: number;
-  /** For date_bin (from the epoch-aligned origin below: UTC hours and days). */
-  interval: '1 hour' | '1 day';
-  source: 'edge_rollups' | 'edge_rollups_hourly';
+  /** For date_bin (from the epoch-aligned origin below: UTC 5 minutes, hours and days). */
+  interval: '5 minutes' | '1 hour' | '1 day';
+  source: 'edge_rollups' | 'edge_rollups_5m' | 'edge_rollups_hourly';
   /** The source's column holding the latest minute a row covers. */
   sourceLast: 'bucket' | 'last_bucket';
 }
 
+/** Shortens the ragged ends of a window read from the minutes, and the closer's lock per close. */
+export const FIVE_MINUTELY: Resolution = {
+  name: '5m',
+  table: 'edge_rollups_5m',
+  unitMs: FIVE_MINUTES_MS,
+  interval: '5 minutes',
+  source: 'edge_rollups',
+  sourceLast: 'bucket',
+};
 export const HOURLY: Resolution = {
   name: 'hour',
   table: 'edge_rollups_hourly',
   unitMs: HOUR_MS,
   interval: '1 hour',
-  source: 'edge_rollups',
-  sourceLast: 'bucket',
+  source: 'edge_rollups_5m',
+  sourceLast: 'last_bucket',
 };
 export const DAILY: Resolution = {
   name: 'day',
@@ -55,10 +66,10 @@ export const DAILY: Resolution = {
   sourceLast: 'last_bucket',
 };
 /** Finest first: each is summed from the one before it (or from the minutes). */
-export const RESOLUTIONS: readonly Resolution[] = [HOURLY, DAILY];
+export const RESOLUTIONS: readonly Resolution[] = [FIVE_MINUTELY, HOURLY, DAILY];
 
-/** Columns a coarse row takes from its finer rows (labels, sums and last_bucket are computed). */
-const KEY_COLUMNS = [
+/** What makes an edge in the API's edge list (it groups roll-up rows by these). */
+export const EDGE_COLUMNS = [
   'cluster',
   'src_kind',
   'src_namespace',
@@ -69,12 +80,10 @@ const KEY_COLUMNS = [
   'dst_port',
   'protocol',
   'verdict',
-  'direction',
-  'drop_reason',
-  'attribution_level',
-  'policies',
-  'source',
 ] as const;
+
+/** Columns a coarse row takes from its finer rows (labels, sums and last_bucket are computed). */
+const KEY_COLUMNS = [...EDGE_COLUMNS, 'direction', 'drop_reason', 'attribution_level', 'policies', 'source'] as const;
 
 const INSERT_COLUMNS = `bucket, edge_key, ${KEY_COLUMNS.join(', ')}, src_labels, dst_labels,
   count, packets, bytes, first_seen, last_seen, last_bucket`;
@@ -169,7 +178,13 @@ export async function addLateMinutes(m: EntityManager, firstBucket: string): Pro
   }
 }
 
-/** Closes hours, then days: each unit in its own transaction, so writers wait at most one unit's sum. */
+/** Which units one closing pass closed, per resolution. */
+export type ClosedUnits = Record<Resolution['name'], number>;
+
+/**
+ * Closes 5-minute units, then hours, then days: each unit in its own transaction, so writers wait
+ * at most one unit's sum.
+ */
 export class RollupCloser {
   constructor(
     private readonly ds: DataSource,
@@ -178,17 +193,22 @@ export class RollupCloser {
   ) {}
 
   /**
-   * Closes every hour that ends at or before `end` and holds minute rows, in time order, then every
-   * day whose hours are all closed; empty units are skipped. Returns the units closed. An aborted
-   * signal stops between units (each unit is whole or absent).
+   * Closes every 5-minute unit that ends at or before `end` and holds minute rows, in time order,
+   * then every hour whose 5-minute units are all closed, then every day whose hours are; empty
+   * units are skipped. Returns the units closed. An aborted signal stops between units (each unit
+   * is whole or absent).
    */
-  async closeThrough(end: number, signal?: AbortSignal): Promise<{ hours: number; days: number }> {
-    const hours = await this.close(HOURLY, Math.floor(end / HOUR_MS) * HOUR_MS, signal);
-    const hourMark = (await closedThrough(this.ds)).get('hour') ?? null;
-    const dayLimit = Math.min(Math.floor(end / DAY_MS), Math.floor((hourMark ?? -Infinity) / DAY_MS)) * DAY_MS;
-    const days = Number.isFinite(dayLimit) ? await this.close(DAILY, dayLimit, signal) : 0;
-    if (hours + days > 0) this.log.info('roll-ups closed', { hours, days });
-    return { hours, days };
+  async closeThrough(end: number, signal?: AbortSignal): Promise<ClosedUnits> {
+    const closed: ClosedUnits = { '5m': 0, hour: 0, day: 0 };
+    let finerMark: number | null = Infinity;
+    for (const r of RESOLUTIONS) {
+      // A unit closes only once the finer resolution it is summed from is closed through its end.
+      const limit = Math.min(Math.floor(end / r.unitMs), Math.floor((finerMark ?? -Infinity) / r.unitMs)) * r.unitMs;
+      if (Number.isFinite(limit)) closed[r.name] = await this.close(r, limit, signal);
+      finerMark = (await closedThrough(this.ds)).get(r.name) ?? null;
+    }
+    if (closed['5m'] + closed.hour + closed.day > 0) this.log.info('roll-ups closed', { ...closed });
+    return closed;
   }
 
   private async close(r: Resolution, limit: number, signal?: AbortSignal): Promise<number> {

@@ -1,6 +1,6 @@
 /**
- * The hourly and daily roll-ups over real PostgreSQL, fed through the real minute writer: the
- * closer sums closed hours and days once, late minutes into a closed unit reach its rows through the writer,
+ * The 5-minute, hourly and daily roll-ups over real PostgreSQL, fed through the real minute writer: the
+ * closer sums closed 5-minute units, hours and days once, late minutes into a closed unit reach its rows through the writer,
  * a failure inside the closer's transaction leaves nothing half-counted, concurrent writers and
  * closers never count a minute twice or lose one, and the readers answer exactly what a
  * minute-only query answers (windows starting and ending mid-hour and mid-minute).
@@ -81,6 +81,12 @@ describe('hourly roll-ups', () => {
           to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
         FROM edge_rollups_hourly WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
     )) as Array<{ hour: string; verdict: string; count: number; last_bucket: string }>;
+  const fiveMinuteRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, verdict, count::int AS count,
+          to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
+        FROM edge_rollups_5m WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
+    )) as Array<{ unit: string; verdict: string; count: number; last_bucket: string }>;
   const dayRows = async () =>
     (await ds.query(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD') AS day, verdict, count::int AS count,
@@ -129,10 +135,14 @@ describe('hourly roll-ups', () => {
     await db.drop();
   });
 
-  it('closes the hours that ended by the given time and the days they complete, once, and moves the marks', async () => {
+  it('closes the units that ended by the given time and the coarser ones they complete, once, and moves the marks', async () => {
     expect(await mark()).toBeNull();
-    // Hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00; then day 02-28 from its hours.
-    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ hours: 4, days: 1 });
+    expect(await mark('5m')).toBeNull();
+    // 5-minute units 02-28 08:00 and 23:50, 03-01 10:00, 10:05, 10:55, 11:00, 11:30 and 12:10 (12:59
+    // is in a unit ending after 12:40); hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00 from
+    // them (hour 12 is not over); then day 02-28 from its hours.
+    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, hour: 4, day: 1 });
+    expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('day')).toBe('2025-03-01T00:00:00.000Z');
     expect(await dayRows()).toEqual([
@@ -145,6 +155,14 @@ describe('hourly roll-ups', () => {
       { hour: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
       { hour: '11:00', verdict: 'denied', count: 4, last_bucket: '11:30' },
     ]);
+    expect(await fiveMinuteRows()).toEqual([
+      { unit: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
+      { unit: '10:05', verdict: 'denied', count: 2, last_bucket: '10:05' },
+      { unit: '10:55', verdict: 'denied', count: 3, last_bucket: '10:59' },
+      { unit: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
+      { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
+      { unit: '12:10', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
     const [d10] = (await ds.query(
       `SELECT first_seen, last_seen, src_labels, policies FROM edge_rollups_hourly WHERE bucket = $1 AND verdict = 'denied'`,
       ['2025-03-01T10:00:00Z'],
@@ -156,13 +174,15 @@ describe('hourly roll-ups', () => {
       policies: ['db/deny-web'],
     });
     // Again: nothing left to close, nothing counted twice.
-    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ hours: 0, days: 0 });
+    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, day: 0 });
     expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
+    expect((await fiveMinuteRows()).map((r) => r.count)).toEqual([1, 2, 3, 10, 4, 5]);
   });
 
-  it('adds late minutes of a closed hour to its hour rows through the writer, and only those', async () => {
-    // D at 10:30 x100 (closed hour 10) with A at 12:30 x20 (open hour 12) in one batch; then a new
-    // edge X (dropped, port 6379) at 11:01 x8 into closed hour 11.
+  it('adds late minutes of a closed unit to its rows through the writer, and only those', async () => {
+    // D at 10:30 x100 (closed hour 10, new 5-minute row 10:30) with A at 12:30 x20 (open hour 12,
+    // 5-minute unit 12:30 not closed) in one batch; then a new edge X (dropped, port 6379) at 11:01
+    // x8 into closed hour 11 and 5-minute unit 11:00.
     await write([
       [flow(30, 100), DENY],
       [flow(150, 20, { verdict: 'allowed' }), undefined],
@@ -183,7 +203,18 @@ describe('hourly roll-ups', () => {
       { hour: '11:00', verdict: 'denied', count: 4, last_bucket: '11:30' },
       { hour: '11:00', verdict: 'dropped', count: 8, last_bucket: '11:01' },
     ]);
+    expect(await fiveMinuteRows()).toEqual([
+      { unit: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
+      { unit: '10:05', verdict: 'denied', count: 2, last_bucket: '10:05' },
+      { unit: '10:30', verdict: 'denied', count: 100, last_bucket: '10:30' },
+      { unit: '10:55', verdict: 'denied', count: 3, last_bucket: '10:59' },
+      { unit: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
+      { unit: '11:00', verdict: 'dropped', count: 8, last_bucket: '11:01' },
+      { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
+      { unit: '12:10', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
   });
 
   it('a window holding a whole closed day reads it from the daily rows, hours and minutes around it', async () => {
@@ -203,7 +234,8 @@ describe('hourly roll-ups', () => {
     ]);
   });
 
-  // Minute buckets 10:30 through 12:15: minutes [10:30, 11:00), hour 11, minutes [12:00, 12:15:40).
+  // Minute buckets 10:30 through 12:15: 5-minute units [10:30, 11:00), hour 11, 5-minute units
+  // [12:00, 12:15), the minute 12:15.
   const W: DropFilters = { from: at('10:30:20'), to: at('12:15:40'), verdict: ALL };
 
   it('summary over a window starting and ending mid-hour: the ragged ends come from the minutes', async () => {
@@ -221,7 +253,7 @@ describe('hourly roll-ups', () => {
     });
   });
 
-  it('time series: hour steps use the hour rows, finer steps the minutes, same points either way', async () => {
+  it('time series: hour steps use the hour rows, finer steps the 5-minute rows, same points either way', async () => {
     const hourly = await stats.timeseries(W, '1h');
     expect(hourly.items).toEqual([
       { time: '2025-03-01T10:00:00.000Z', count: 103, verdicts: { allowed: 0, denied: 103, dropped: 0, audit: 0 } },
@@ -269,6 +301,7 @@ describe('hourly roll-ups', () => {
         for (const by of ['edge', 'policy', 'namespace', 'reason', 'workload'] as const)
           out.push(await stats.summary(w, by, 50));
         out.push(await stats.timeseries(w, '1h'), await stats.timeseries(w, '1d'), await stats.timeseries(w, '5m'));
+        out.push(await stats.timeseries(w, '15m'), await stats.timeseries(w, '1m'));
         out.push(await edges.edges(w, 50, 0), await edges.observedEdges(w), [...(await stats.policyDropStats(w))]);
       }
       return out;
@@ -278,24 +311,33 @@ describe('hourly roll-ups', () => {
     try {
       expect(await answers()).toEqual(withHours);
     } finally {
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:15:00Z' WHERE resolution = '5m'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = 'hour'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T00:00:00Z' WHERE resolution = 'day'`);
     }
   });
 
-  it('a failure inside the closer leaves the hour unclosed and uncounted; the next pass counts it once', async () => {
-    // Hour 12: D x5, A x7 + x20. The mark update fails after the hour rows were inserted.
+  it('a failure inside the closer leaves the unit unclosed and uncounted; the next pass counts it once', async () => {
+    // Hour 12: D x5 (5-minute unit 12:10, closed), A x20 (12:30) and x7 (12:59). The mark update
+    // fails after the rows of the first unit (5-minute unit 12:30) were inserted.
     await ds.query(`CREATE FUNCTION fail_mark() RETURNS trigger LANGUAGE plpgsql AS
       $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`);
     await ds.query(
       `CREATE TRIGGER fail_mark BEFORE UPDATE ON rollup_resolutions FOR EACH ROW EXECUTE FUNCTION fail_mark()`,
     );
     await expect(closer.closeThrough(at('14:00:00'))).rejects.toThrow(/injected failure/);
+    expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([]);
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
     await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
-    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ hours: 1, days: 0 });
+    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, day: 0 });
+    expect(await mark('5m')).toBe('2025-03-01T13:00:00.000Z');
     expect(await mark()).toBe('2025-03-01T13:00:00.000Z');
+    expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([
+      { unit: '12:30', verdict: 'allowed', count: 20, last_bucket: '12:30' },
+      { unit: '12:55', verdict: 'allowed', count: 7, last_bucket: '12:59' },
+    ]);
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([
       { hour: '12:00', verdict: 'allowed', count: 27, last_bucket: '12:59' },
       { hour: '12:00', verdict: 'denied', count: 5, last_bucket: '12:10' },
@@ -303,7 +345,7 @@ describe('hourly roll-ups', () => {
   });
 });
 
-describe('hourly and daily roll-ups under concurrent writers and closers', () => {
+describe('5-minute, hourly and daily roll-ups under concurrent writers and closers', () => {
   let db: Awaited<ReturnType<typeof open>>;
 
   beforeAll(async () => {
@@ -313,7 +355,7 @@ describe('hourly and daily roll-ups under concurrent writers and closers', () =>
     await db.drop();
   });
 
-  it('counts every minute exactly once in the hour and day rows', async () => {
+  it('counts every minute exactly once in the 5-minute, hour and day rows', async () => {
     const { ds } = db;
     const partitions = new PartitionManager(ds, silentLogger);
     // Six hours across midnight: 03-01 21:00 to 03-02 03:00 (minutes 660 to 1019 after T0).
@@ -349,22 +391,30 @@ describe('hourly and daily roll-ups under concurrent writers and closers', () =>
     // Some minutes in every hour first, so the closers have units to close while writers go on.
     await Promise.all([writerLoop('c0', 5), writerLoop('c1', 5), writerLoop('c2', 5)]);
     await Promise.all([writerLoop('c0', 30), writerLoop('c1', 30), closerLoop(), writerLoop('c2', 30), closerLoop()]);
+    // A minute in the last 5-minute unit (the generator leaves some units empty): an hour closes once
+    // its last 5-minute unit does, and an empty unit stays open.
+    const last = new BatchRollup();
+    last.add(flow(START + HOURS * 60 - 1, 1, { cluster: 'c0' }), undefined);
+    written += 1;
+    await new PostgresRollupWriter(ds, partitions).writeBatch(last, [], []);
     await new RollupCloser(ds, partitions, silentLogger).closeThrough(T0 + (START / 60 + HOURS) * 3_600_000);
 
     const marks = (await ds.query(
       `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS mark FROM rollup_resolutions ORDER BY 1`,
     )) as Array<{ resolution: string; mark: string }>;
     expect(marks).toEqual([
+      { resolution: '5m', mark: '03-02 03:00' },
       { resolution: 'day', mark: '03-02 00:00' },
       { resolution: 'hour', mark: '03-02 03:00' },
     ]);
     const [sums] = (await ds.query(
-      `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours,
-        (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
-    )) as Array<{ minutes: number; hours: number; days: number }>;
-    expect(sums).toEqual({ minutes: written, hours: written, days: writtenFirstDay });
+      `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_5m) AS fives,
+        (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
+    )) as Array<{ minutes: number; fives: number; hours: number; days: number }>;
+    expect(sums).toEqual({ minutes: written, fives: written, hours: written, days: writtenFirstDay });
     // Row by row: every coarse row is the sum of its minutes, and no (unit, edge) is missing.
     for (const [table, unit, mark] of [
+      ['edge_rollups_5m', '5 minutes', '2025-03-02T03:00:00Z'],
       ['edge_rollups_hourly', '1 hour', '2025-03-02T03:00:00Z'],
       ['edge_rollups_daily', '1 day', '2025-03-02T00:00:00Z'],
     ]) {

@@ -37,12 +37,20 @@ describe('migrations against real PostgreSQL', () => {
     expect(partitioned.map((r) => r.relname)).toEqual([
       'drop_events',
       'edge_rollups',
+      'edge_rollups_5m',
       'edge_rollups_daily',
       'edge_rollups_hourly',
     ]);
     expect(await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions ORDER BY 1`)).toEqual([
+      { resolution: '5m', closed_through: null },
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
+    ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // FiveMinuteRollups
+    expect(await tables()).not.toContain('edge_rollups_5m');
+    expect(await ds.query(`SELECT resolution FROM rollup_resolutions ORDER BY 1`)).toEqual([
+      { resolution: 'day' },
+      { resolution: 'hour' },
     ]);
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyRollups
     expect(await tables()).not.toContain('edge_rollups_hourly');
@@ -79,6 +87,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // FiveMinuteRollups
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyRollups
     await ds.undoLastMigration({ transaction: 'each' }); // CheckpointGenerations
     await ds.undoLastMigration({ transaction: 'each' }); // Alerts
