@@ -57,7 +57,8 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
   });
   const { db, bus, repositories, aggregator, policies } = pipeline;
   try {
-    if (aggregator)
+    // Retention and roll-up closing write to the tables the aggregator owns.
+    if (aggregator) {
       pipeline.defer(
         scheduleRetention(
           repositories.retention,
@@ -66,7 +67,6 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
           RETENTION_EVERY_MS,
         ),
       );
-    if (aggregator)
       pipeline.defer(
         scheduleRollupClosing(
           repositories.rollupCloser,
@@ -75,6 +75,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
           ROLLUP_CLOSING_EVERY_MS,
         ),
       );
+    }
 
     const collectors: Collector[] = config.roles.has('collector')
       ? createCollectors(config, bus, repositories.checkpoints, registry, log)
