@@ -75,7 +75,8 @@ export async function* readRawLines(
       if (nl === -1) break;
       number++;
       const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl; // tolerate CRLF
-      if (oversized) {
+      // A line that arrived whole in this buffer can be over the limit too, not only a tail.
+      if (oversized || end - start > MAX_LINE_BYTES) {
         out.push({ buf: none, start: 0, end: 0, oversized: true, number, endOffset: offset + nl + 1 });
         oversized = false;
       } else out.push({ buf, start, end, oversized: false, number, endOffset: offset + nl + 1 });
