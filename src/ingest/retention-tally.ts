@@ -32,20 +32,15 @@ export class RetentionTally {
     this.eventCutoff = days.eventDays > 0 ? (today - days.eventDays) * DAY : -Infinity;
   }
 
-  /** Call with a stored batch's records (bus records are unvalidated, hence the checks). */
+  /** Call with a stored batch's records (bus records are unvalidated: RecordDays checks them). */
   add(records: readonly unknown[]): void {
     if (this.rollupCutoff === -Infinity && this.eventCutoff === -Infinity) return;
-    for (const raw of records) {
-      const r = raw as { time?: unknown; count?: unknown; verdict?: unknown } | null;
-      if (typeof r?.time !== 'string') continue;
-      const t = Date.parse(r.time);
-      if (t < this.rollupCutoff && typeof r.count === 'number') this.outside.flows += r.count;
-      if (t < this.eventCutoff && typeof r.verdict === 'string' && isDrop(r.verdict as Verdict))
-        this.outside.dropEvents++;
-    }
+    const days = new RecordDays();
+    for (const raw of records) days.add(raw);
+    this.addByDay(days.toArray());
   }
 
-  /** The same from recordsByDay's counts (the cutoffs are whole days). */
+  /** The same from RecordDays' counts (the cutoffs are whole days, so a day is wholly in or out). */
   addByDay(byDay: readonly number[]): void {
     for (let i = 0; i < byDay.length; i += 3) {
       const start = byDay[i] * DAY;
