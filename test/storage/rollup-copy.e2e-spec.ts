@@ -98,4 +98,33 @@ describe('PostgresRollupWriter: roll-ups through COPY', () => {
       },
     ]);
   });
+
+  // Pods of one workload differ in labels such as pod-template-hash; the row must not depend on
+  // which write came last (nor on whether this process or another stored the first one).
+  it('keeps the first labels seen for a minute row, whichever writer stores later flows', async () => {
+    const labelled = (id: string, second: number, hash: string): FlowRecord => {
+      const f = flow(id, second);
+      return {
+        ...f,
+        cluster: 'labels-first',
+        src: { ...f.src, labels: { app: 'web', 'pod-template-hash': hash } },
+      };
+    };
+    const partitions = new PartitionManager(ds, silentLogger);
+    const first = new PostgresRollupWriter(ds, partitions);
+    const other = new PostgresRollupWriter(ds, partitions);
+    for (const [writer, id, second, hash] of [
+      [first, 'l1', 10, 'aaa'],
+      [first, 'l2', 20, 'bbb'],
+      [other, 'l3', 30, 'ccc'],
+    ] as const) {
+      const batch = new BatchRollup();
+      batch.add(labelled(id, second, hash), attribution);
+      await writer.writeBatch(batch, [{ stream: 'labels-first', position: id }], []);
+    }
+    const rows = (await ds.query(
+      `SELECT src_labels, count::int AS count FROM edge_rollups WHERE cluster = 'labels-first'`,
+    )) as Array<Record<string, unknown>>;
+    expect(rows).toEqual([{ src_labels: { app: 'web', 'pod-template-hash': 'aaa' }, count: 9 }]);
+  });
 });
