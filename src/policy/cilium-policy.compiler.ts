@@ -6,6 +6,7 @@
  */
 import { ipBlockMatches, type ParsedIp } from './cidr.js';
 import {
+  anyOf,
   DEFAULT_TIER,
   labelView,
   toIpBlock,
@@ -114,11 +115,7 @@ function compileRule(
   const noPeerFields =
     r.endpoints === undefined && r.cidrs.length === 0 && r.entities.length === 0 && r.unmodelled.length === 0;
   // A rule with only toPorts admits every peer on those ports; a rule with nothing admits nothing.
-  const matchPeer = noPeerFields
-    ? ports.length > 0
-      ? () => true
-      : () => false
-    : (c: EndpointContext) => matchers.some((m) => m(c));
+  const matchPeer = noPeerFields ? (ports.length > 0 ? () => true : () => false) : anyOf(matchers);
   return {
     ref: { ...ref, direction, ruleIndex: index, action },
     matchPeer,

@@ -6,6 +6,7 @@
  */
 import { cidrContains, parseCidr } from './cidr.js';
 import {
+  anyOf,
   withDirections,
   type CompileEnv,
   type CompiledDirection,
@@ -92,7 +93,7 @@ export const clusterNetworkPolicyCompiler: PolicyCompiler = {
         const notes = unmodelled.map((u) => `${label}: ${u} peer not modelled`);
         const rule: CompiledRule = {
           ref: { ...ref, direction, ruleIndex: i, action: ACTIONS[r.action] },
-          matchPeer: (peer) => peers.some((m) => m(peer)),
+          matchPeer: anyOf(peers),
           // No protocols: any protocol and port.
           matchPort: ranges === undefined ? () => 'match' : compilePortRanges(ranges),
           describePeer: r.peers.map(describePeer).join(' or '),

@@ -110,6 +110,19 @@ export interface PolicyCompiler {
   compile(policy: PolicyObject, env: CompileEnv): CompiledPolicy;
 }
 
+/**
+ * A peer matcher that matches when any of `matchers` does (none: nothing). One matcher is
+ * returned as it is, and several are tried in a loop: no callback allocated per call.
+ */
+export function anyOf(matchers: readonly ((c: EndpointContext) => boolean)[]): (c: EndpointContext) => boolean {
+  if (matchers.length === 0) return () => false;
+  if (matchers.length === 1) return matchers[0];
+  return (c) => {
+    for (let i = 0; i < matchers.length; i++) if (matchers[i](c)) return true;
+    return false;
+  };
+}
+
 /** A policy with its ingress and egress compiled (a direction the policy lacks stays absent). */
 export function withDirections(
   base: Omit<CompiledPolicy, 'ingress' | 'egress'>,

@@ -12,17 +12,25 @@
 /** Keys must be integers in [0, MAX_KEY]. */
 export const MAX_KEY = 0x7ffffffe;
 
-/** One generation: linear probing, load factor at most 1/2, backward-shift deletion. */
+/** Int32 per slot: a+1 (0 marks an empty slot), b, c, and the value's position in `values`. */
+const SLOT = 4;
+
+/**
+ * One generation: linear probing, load factor at most 1/2, backward-shift deletion. Values are
+ * kept apart in the order they were inserted, their position stored with the key: an insert
+ * touches the key's slot and the end of that array (where the previous insert wrote), not a
+ * second random place, and growing the table moves keys only.
+ */
 class Table<V> {
-  /** Per slot: a+1 (0 marks an empty slot), b, c. */
   keys: Int32Array;
+  /** Values by insertion; a removed entry's position is emptied, not reused (until `clear`). */
   values: (V | undefined)[];
   mask: number;
   size = 0;
 
-  constructor(capacity: number) {
-    this.keys = new Int32Array(capacity * 3);
-    this.values = new Array<V | undefined>(capacity).fill(undefined);
+  constructor(capacity: number, values: (V | undefined)[] = []) {
+    this.keys = new Int32Array(capacity * SLOT);
+    this.values = values;
     this.mask = capacity - 1;
   }
 
@@ -32,66 +40,80 @@ class Table<V> {
     const mask = this.mask;
     const tag = a + 1;
     for (let i = hash(a, b, c) & mask; ; i = (i + 1) & mask) {
-      const k = i * 3;
+      const k = i * SLOT;
       const t = keys[k];
       if (t === 0) return -1;
       if (t === tag && keys[k + 1] === b && keys[k + 2] === c) return i;
     }
   }
 
+  /** The value in slot `i` (a slot `find` returned). */
+  valueAt(i: number): V {
+    return this.values[this.keys[i * SLOT + 3]] as V;
+  }
+
+  setValueAt(i: number, value: V): void {
+    this.values[this.keys[i * SLOT + 3]] = value;
+  }
+
   /** Inserts a key known to be absent (the caller grows the table first). */
   insert(a: number, b: number, c: number, value: V): void {
+    const at = this.values.length;
+    this.values.push(value);
+    this.place(a, b, c, at);
+    this.size++;
+  }
+
+  /** Puts a key whose value is at `at` in its slot. */
+  private place(a: number, b: number, c: number, at: number): void {
     const keys = this.keys;
     const mask = this.mask;
     let i = hash(a, b, c) & mask;
-    while (keys[i * 3] !== 0) i = (i + 1) & mask;
-    const k = i * 3;
+    while (keys[i * SLOT] !== 0) i = (i + 1) & mask;
+    const k = i * SLOT;
     keys[k] = a + 1;
     keys[k + 1] = b;
     keys[k + 2] = c;
-    this.values[i] = value;
-    this.size++;
+    keys[k + 3] = at;
   }
 
   /** Empties slot `i`, moving later entries of its probe run back so lookups stay correct. */
   removeAt(slot: number): void {
     const keys = this.keys;
-    const values = this.values;
     const mask = this.mask;
+    this.values[keys[slot * SLOT + 3]] = undefined;
     let i = slot;
-    for (let j = (i + 1) & mask; keys[j * 3] !== 0; j = (j + 1) & mask) {
-      const home = hash(keys[j * 3] - 1, keys[j * 3 + 1], keys[j * 3 + 2]) & mask;
+    for (let j = (i + 1) & mask; keys[j * SLOT] !== 0; j = (j + 1) & mask) {
+      const home = hash(keys[j * SLOT] - 1, keys[j * SLOT + 1], keys[j * SLOT + 2]) & mask;
       // Entry j may move to i when its home is not in the cyclic range (i, j].
       if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
-      keys[i * 3] = keys[j * 3];
-      keys[i * 3 + 1] = keys[j * 3 + 1];
-      keys[i * 3 + 2] = keys[j * 3 + 2];
-      values[i] = values[j];
+      keys.copyWithin(i * SLOT, j * SLOT, j * SLOT + SLOT);
       i = j;
     }
-    keys[i * 3] = 0;
-    values[i] = undefined;
+    keys[i * SLOT] = 0;
     this.size--;
   }
 
   clear(): void {
-    if (this.size === 0) return;
+    if (this.values.length === 0) return;
     this.keys.fill(0);
-    this.values.fill(undefined);
+    this.values = [];
     this.size = 0;
   }
 
   /**
    * A table four times as large (fewer rehashes while a cold cache fills), but no larger than
-   * `limit` slots, with the same entries.
+   * `limit` slots, with the same entries (and the same values array).
    */
   grown(limit: number): Table<V> {
-    const t = new Table<V>(Math.max(this.mask + 1, Math.min((this.mask + 1) * 4, limit)));
+    const t = new Table<V>(Math.max(this.mask + 1, Math.min((this.mask + 1) * 4, limit)), this.values);
     const keys = this.keys;
     for (let i = 0; i <= this.mask; i++) {
-      const tag = keys[i * 3];
-      if (tag !== 0) t.insert(tag - 1, keys[i * 3 + 1], keys[i * 3 + 2], this.values[i] as V);
+      const k = i * SLOT;
+      const tag = keys[k];
+      if (tag !== 0) t.place(tag - 1, keys[k + 1], keys[k + 2], keys[k + 3]);
     }
+    t.size = this.size;
     return t;
   }
 }
@@ -129,14 +151,14 @@ export class DecisionCache<V> {
     let i = y.find(a, b, c);
     if (i >= 0) {
       this.hits++;
-      return y.values[i];
+      return y.valueAt(i);
     }
     const o = this.old;
     if (o.size > 0) {
       i = o.find(a, b, c);
       if (i >= 0) {
         this.hits++;
-        const v = o.values[i] as V;
+        const v = o.valueAt(i);
         o.removeAt(i);
         this.add(a, b, c, v);
         return v;
@@ -150,13 +172,21 @@ export class DecisionCache<V> {
   set(a: number, b: number, c: number, value: V): void {
     let i = this.young.find(a, b, c);
     if (i >= 0) {
-      this.young.values[i] = value;
+      this.young.setValueAt(i, value);
       return;
     }
     if (this.old.size > 0) {
       i = this.old.find(a, b, c);
       if (i >= 0) this.old.removeAt(i);
     }
+    this.add(a, b, c, value);
+  }
+
+  /**
+   * Stores a value for a key that `get` has just missed, with no other change to the cache
+   * since: saves looking the key up again in both generations.
+   */
+  addMissing(a: number, b: number, c: number, value: V): void {
     this.add(a, b, c, value);
   }
 

@@ -4,6 +4,7 @@
  */
 import { ipBlockMatches, type ParsedIp } from './cidr.js';
 import {
+  anyOf,
   DEFAULT_TIER,
   toIpBlock,
   withDirections,
@@ -72,7 +73,7 @@ export const kubernetesPolicyCompiler: PolicyCompiler = {
         if (ports.some((x) => typeof x.port === 'string')) env.useNamedPorts();
         return {
           ref: { ...ref, direction, ruleIndex: i, action: 'allow' },
-          matchPeer: peers.length === 0 ? () => true : (peerCtx) => peers.some((m) => m(peerCtx)),
+          matchPeer: peers.length === 0 ? () => true : anyOf(peers),
           matchPort: ports.length === 0 ? () => 'match' : compilePortRanges(ports),
           describePeer: rule.peers.length === 0 ? 'any peer' : rule.peers.map((x) => describePeer(x, ns)).join(' or '),
           describePorts: ports.length === 0 ? 'any port' : ports.map((x) => describePortRange(x.protocol, x)).join(','),

@@ -69,14 +69,16 @@ export function compileLabelSelector(sel: LabelSelector, keyMap?: (key: string) 
     switch (r.operator) {
       case 'In': {
         const values = r.values ?? [];
+        // The value first, own-property check only when it matches (labelValue's answer, cheaper
+        // for the many label sets that do not match): inherited members are never label strings.
         if (values.length === 1) {
           const v = values[0];
-          return (l) => labelValue(l, key) === v;
+          return (l) => l[key] === v && Object.hasOwn(l, key);
         }
         const set = new Set(values);
         return (l) => {
-          const v = labelValue(l, key);
-          return v !== undefined && set.has(v);
+          const v = l[key];
+          return typeof v === 'string' && set.has(v) && Object.hasOwn(l, key);
         };
       }
       case 'NotIn': {

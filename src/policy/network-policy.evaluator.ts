@@ -139,6 +139,17 @@ interface DirectionPlan {
   peerAlways: boolean[];
   /** Decisions by outcome vector (base-6 digits, one per rule); plans of up to 20 rules only. */
   outcomes: Map<number, DirectionDecision>;
+  /** What every decision of the plan shares, worked out with the plan: the isolating policies, */
+  isolatedBy: readonly PolicyRef[];
+  /** the tiers of the selecting policies in evaluation order, each with its policies, */
+  tiers: readonly PlanTier[];
+  /** and the notes about those tiers (the first notes of each decision). */
+  tierNotes: readonly string[];
+}
+
+interface PlanTier {
+  info: TierInfo;
+  policies: readonly Selected[];
 }
 
 /** Per rule: port 0 no match, 1 match, 2 unresolved; +3 when the peer matched (when computed). */
@@ -150,6 +161,12 @@ const MAX_KEYED_RULES = 20;
 /** The cache key's third number: (port or 65536 for none) × PROTO_SLOTS + protocol. */
 const PORT_SLOTS = 65537;
 const PROTO_SLOTS = 32;
+
+/** A protocol as probes give it: its normalized name, and its index in cache keys (-1: none left). */
+interface ProtocolEntry {
+  name: string;
+  index: number;
+}
 
 /**
  * What is memoized per endpoint object: its context (the object itself: one object fewer to
@@ -192,6 +209,27 @@ interface MemoSlot {
 export function withMemoSlot<E extends PolicyEndpoint>(e: E): E {
   Object.defineProperty(e, MEMO, { value: undefined, writable: true, enumerable: false, configurable: false });
   return e;
+}
+
+/** What a rule says about a probe (see PORT_MATCH, PEER_MATCH); `peerAlways` from its plan. */
+function outcome(
+  r: CompiledRule,
+  peerAlways: boolean,
+  peer: Ctx,
+  self: Ctx,
+  dst: Ctx,
+  port: number | undefined,
+  proto: string,
+): number {
+  const pm = r.matchPort(port, proto, dst);
+  const code = pm === 'match' ? PORT_MATCH : pm === 'unresolved' ? PORT_UNRESOLVED : 0;
+  if ((code === PORT_MATCH || peerAlways) && r.matchPeer(peer, self)) return code + PEER_MATCH;
+  return code;
+}
+
+/** The array frozen, or the shared empty one. */
+function frozenOrEmpty<T>(a: T[], empty: readonly T[]): readonly T[] {
+  return a.length > 0 ? Object.freeze(a) : empty;
 }
 
 function fixedDirection(direction: PolicyDirection, applies: boolean, notes: readonly string[]): DirectionDecision {
@@ -250,8 +288,10 @@ class CompiledState {
   };
   /** Plans by their selecting policies, so identities selected alike share outcome caches. */
   readonly plansBySelection = { ingress: new Map<string, DirectionPlan>(), egress: new Map<string, DirectionPlan>() };
-  readonly protocols = new Map<string, number>();
-  readonly normalizedProtocols = new Map<string, string>();
+  /** Protocol as given in probes → its normalized name and cache-key index (one lookup per probe). */
+  readonly protocols = new Map<string, ProtocolEntry>();
+  /** Cache-key indexes by normalized protocol name. */
+  readonly protocolIndexes = new Map<string, number>();
   readonly closestRules: boolean;
 
   constructor(
@@ -388,7 +428,8 @@ export class NetworkPolicyEvaluator {
   /** Evaluate with the decision cache. The result is frozen and shared: do not mutate. */
   evaluate(probe: PolicyProbe): PolicyDecision {
     const s = this.s;
-    const proto = this.proto(probe.protocol);
+    const protocol = this.protocol(probe.protocol);
+    const proto = protocol.name;
     let src: IdentityIds;
     let dst: IdentityIds;
     do {
@@ -397,7 +438,7 @@ export class NetworkPolicyEvaluator {
       dst = this.identity(probe.dst);
     } while (src.generation !== s.interner.generation || dst.generation !== s.interner.generation);
     const port = probe.port ?? PORT_SLOTS - 1;
-    const protoIndex = this.protoIndex(proto);
+    const protoIndex = protocol.index;
     if (
       protoIndex < 0 ||
       !Number.isInteger(port) ||
@@ -411,7 +452,7 @@ export class NetworkPolicyEvaluator {
     const hit = s.cache.get(src.src, dst.dst, portProto);
     if (hit) return hit;
     const d = this.decide(probe, proto, src, dst);
-    s.cache.set(src.src, dst.dst, portProto, d);
+    s.cache.addMissing(src.src, dst.dst, portProto, d);
     return d;
   }
 
@@ -422,7 +463,7 @@ export class NetworkPolicyEvaluator {
       src = this.identity(probe.src);
       dst = this.identity(probe.dst);
     } while (src.generation !== this.s.interner.generation || dst.generation !== this.s.interner.generation);
-    return this.decide(probe, this.proto(probe.protocol), src, dst);
+    return this.decide(probe, this.protocol(probe.protocol).name, src, dst);
   }
 
   /** Policies that select the endpoint for a direction (isolating it). */
@@ -457,23 +498,27 @@ export class NetworkPolicyEvaluator {
 
   // ---- internals: identity ----
 
-  private proto(p: string | undefined): string {
-    if (p === undefined) return 'TCP';
-    let n = this.s.normalizedProtocols.get(p);
-    if (n === undefined) {
-      n = normProto(p);
-      if (this.s.normalizedProtocols.size < 256) this.s.normalizedProtocols.set(p, n);
+  /** The normalized name and cache-key index of a probe's protocol (default TCP). */
+  private protocol(p: string | undefined): ProtocolEntry {
+    const s = this.s;
+    const given = p ?? 'TCP';
+    let e = s.protocols.get(given);
+    if (e === undefined) {
+      const name = normProto(given);
+      e = { name, index: this.protoIndex(name) };
+      // Bounded: protocols outside the table are normalized on each use.
+      if (s.protocols.size < 256) s.protocols.set(given, e);
     }
-    return n;
+    return e;
   }
 
   /** A small number per protocol for cache keys; -1 once PROTO_SLOTS are taken (not cached). */
   private protoIndex(proto: string): number {
-    let i = this.s.protocols.get(proto);
+    let i = this.s.protocolIndexes.get(proto);
     if (i === undefined) {
-      if (this.s.protocols.size >= PROTO_SLOTS) return -1;
-      i = this.s.protocols.size;
-      this.s.protocols.set(proto, i);
+      if (this.s.protocolIndexes.size >= PROTO_SLOTS) return -1;
+      i = this.s.protocolIndexes.size;
+      this.s.protocolIndexes.set(proto, i);
     }
     return i;
   }
@@ -598,6 +643,13 @@ export class NetworkPolicyEvaluator {
             peerAlways.push(s.closestRules && r.ref.action === 'allow' && !r.logOnly);
           }
         }
+        const tierNotes = new Set<string>();
+        // Tiers in order: Admin, Calico tiers, the default tier (NetworkPolicy, Cilium, Calico
+        // default tier), Baseline; a tier none of whose policies selects the endpoint is skipped.
+        const infos: TierInfo[] = [];
+        for (const x of selecting)
+          if (!infos.some((t) => t.name === x.p.tier)) infos.push(this.tierInfo(x.p.tier, tierNotes));
+        if (infos.length > 1) infos.sort(byTierOrder);
         plan = {
           direction,
           selecting,
@@ -605,6 +657,15 @@ export class NetworkPolicyEvaluator {
           ruleIndex: new Map(rules.map((r, i) => [r, i])),
           peerAlways,
           outcomes: new Map(),
+          isolatedBy: frozenOrEmpty(
+            selecting.filter((x) => x.d.isolates).map((x) => x.p.ref),
+            NO_REFS,
+          ),
+          tiers: infos.map((info) => ({
+            info,
+            policies: infos.length === 1 ? selecting : selecting.filter((x) => x.p.tier === info.name),
+          })),
+          tierNotes: [...tierNotes],
         };
         s.plansBySelection[direction].set(key, plan);
       }
@@ -706,11 +767,12 @@ export class NetworkPolicyEvaluator {
     const n = rules.length;
     if (n > MAX_KEYED_RULES) {
       const codes: number[] = [];
-      for (let i = 0; i < n; i++) codes.push(this.outcome(plan, i, peer, self, dst, port, proto));
+      for (let i = 0; i < n; i++) codes.push(outcome(rules[i], plan.peerAlways[i], peer, self, dst, port, proto));
       return this.decideDirection(plan, codes);
     }
+    const peerAlways = plan.peerAlways;
     let key = 0;
-    for (let i = 0; i < n; i++) key = key * 6 + this.outcome(plan, i, peer, self, dst, port, proto);
+    for (let i = 0; i < n; i++) key = key * 6 + outcome(rules[i], peerAlways[i], peer, self, dst, port, proto);
     let d = plan.outcomes.get(key);
     if (!d) {
       const codes: number[] = new Array<number>(n);
@@ -721,29 +783,10 @@ export class NetworkPolicyEvaluator {
     return d;
   }
 
-  /** What rule `i` of the plan says about the probe (see PORT_MATCH, PEER_MATCH). */
-  private outcome(
-    plan: DirectionPlan,
-    i: number,
-    peer: Ctx,
-    self: Ctx,
-    dst: Ctx,
-    port: number | undefined,
-    proto: string,
-  ): number {
-    const r = plan.rules[i];
-    const pm = r.matchPort(port, proto, dst);
-    const code = pm === 'match' ? PORT_MATCH : pm === 'unresolved' ? PORT_UNRESOLVED : 0;
-    if ((code === PORT_MATCH || plan.peerAlways[i]) && r.matchPeer(peer, self)) return code + PEER_MATCH;
-    return code;
-  }
-
   /** The decision of a plan for an outcome vector: pure, so built once per vector. */
   private decideDirection(plan: DirectionPlan, codes: readonly number[]): DirectionDecision {
     const direction = plan.direction;
-    const selecting = plan.selecting;
-    const notes = new Set<string>();
-    const isolatedBy = selecting.filter((s) => s.d.isolates).map((s) => s.p.ref);
+    const notes = new Set<string>(plan.tierNotes);
     const undecided: UncertainCandidate[] = [];
     const l4Only: CompiledRule[] = [];
     const codeOf = (r: CompiledRule): number => codes[plan.ruleIndex.get(r) ?? -1] ?? 0;
@@ -768,13 +811,7 @@ export class NetworkPolicyEvaluator {
     let basis: DirectionDecision['basis'] = 'default';
     let decidingTier: string | undefined;
 
-    // Tiers in order: Admin, Calico tiers, the default tier (NetworkPolicy, Cilium, Calico default
-    // tier), Baseline. A tier none of whose policies selects the endpoint is skipped.
-    const tiers: TierInfo[] = [];
-    for (const s of selecting) if (!tiers.some((t) => t.name === s.p.tier)) tiers.push(this.tierInfo(s.p.tier, notes));
-    if (tiers.length > 1) tiers.sort(byTierOrder);
-    for (const tier of tiers) {
-      const inTier = tiers.length === 1 ? selecting : selecting.filter((s) => s.p.tier === tier.name);
+    for (const { info: tier, policies: inTier } of plan.tiers) {
       if (tier.name === DEFAULT_TIER) {
         const out = this.defaultTier(inTier, ruleMatches, allowedBy, deniedBy, direction);
         if (out === undefined) continue;
@@ -807,11 +844,11 @@ export class NetworkPolicyEvaluator {
     return Object.freeze({
       direction,
       applies: true,
-      isolated: isolatedBy.length > 0,
+      isolated: plan.isolatedBy.length > 0,
       allowed,
-      isolatedBy: Object.freeze(isolatedBy),
-      allowedBy: Object.freeze(allowedBy),
-      deniedBy: Object.freeze(deniedBy),
+      isolatedBy: plan.isolatedBy,
+      allowedBy: frozenOrEmpty(allowedBy, NO_RULES),
+      deniedBy: frozenOrEmpty(deniedBy, NO_RULES),
       closestRules,
       notes: notes.size > 0 ? Object.freeze([...notes]) : NO_NOTES,
       basis,

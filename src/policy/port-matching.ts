@@ -97,6 +97,17 @@ export function compilePortRanges(ranges: readonly PortRange[]): PortMatcher {
     ends.push(r.port === undefined ? 0 : (r.endPort ?? r.port));
   }
   const n = protos.length;
+  if (named.length === 0 && n === 1) {
+    // One numeric range (most rules): no loop.
+    const p = protos[0];
+    const any = anyPort[0];
+    const start = starts[0];
+    const end = ends[0];
+    return (port, proto) =>
+      (p === undefined || p === proto) && (any || (port !== undefined && port >= start && port <= end))
+        ? 'match'
+        : 'nomatch';
+  }
   const numeric = (port: number | undefined, proto: string): boolean => {
     for (let i = 0; i < n; i++) {
       const p = protos[i];
@@ -107,5 +118,6 @@ export function compilePortRanges(ranges: readonly PortRange[]): PortMatcher {
     return false;
   };
   if (named.length === 0) return (port, proto) => (numeric(port, proto) ? 'match' : 'nomatch');
+  if (n === 0) return (port, proto, dst) => matchPortRanges(named, port, proto, dst);
   return (port, proto, dst) => (numeric(port, proto) ? 'match' : matchPortRanges(named, port, proto, dst));
 }
