@@ -6,6 +6,7 @@
 import { cidrContains, parseCidr, type Cidr } from './cidr.js';
 import { compileCalicoSelector } from './calico-selector.js';
 import {
+  cidrBlock,
   labelView,
   withDirections,
   type CompileEnv,
@@ -96,14 +97,14 @@ function compileEntity(e: CalicoEntityRule, policyNs: string | undefined, env: C
   const nsGlobal = e.namespaceSelector?.trim() === 'global()';
   const nsSel = e.namespaceSelector !== undefined ? compileCalicoSelector(e.namespaceSelector) : undefined;
   const setNets = networkSetCidrs(e, policyNs, env);
-  setNets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
+  setNets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, cidrBlock(n)));
   // Sets match by IP, pod IPs included.
   const inSet = (c: EndpointContext): boolean =>
     setNets.length > 0 && c.ip !== undefined && setNets.some((n) => c.ip !== undefined && cidrContains(n, c.ip));
   const nets = e.nets.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
   const notNets = e.notNets.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
-  nets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
-  notNets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip)));
+  nets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, cidrBlock(n)));
+  notNets.forEach((n) => env.registerIpMatcher(`net:${n.text}`, cidrBlock(n)));
   const unmodelled = e.unmodelled.length > 0;
   const ports = portRanges(e.ports);
   const notPorts = portRanges(e.notPorts);

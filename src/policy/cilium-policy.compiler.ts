@@ -73,7 +73,7 @@ function compileRule(
     const m = toIpBlock(b);
     if (!m) continue;
     const fn = (ip: ParsedIp): boolean => ipBlockMatches(m, ip);
-    env.registerIpMatcher(`ipb:${m.text}`, fn);
+    env.registerIpMatcher(`ipb:${m.text}`, m);
     // Cilium never matches cluster endpoints (pods, nodes) with CIDR rules.
     matchers.push((c) => c.ep.kind === 'external' && c.ip !== undefined && fn(c.ip));
     desc.push(m.text);

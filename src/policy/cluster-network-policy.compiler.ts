@@ -7,6 +7,7 @@
 import { cidrContains, parseCidr } from './cidr.js';
 import {
   anyOf,
+  cidrBlock,
   withDirections,
   type CompileEnv,
   type CompiledDirection,
@@ -45,7 +46,7 @@ function peerMatcher(peer: ClusterPolicyPeer, action: ClusterPolicyRule['action'
   if (peer.pods) return podsMatcher(peer.pods);
   if (peer.networks) {
     const cidrs = peer.networks.map((n) => parseCidr(n)).filter((x): x is NonNullable<typeof x> => x !== undefined);
-    for (const n of cidrs) env.registerIpMatcher(`net:${n.text}`, (ip) => cidrContains(n, ip));
+    for (const n of cidrs) env.registerIpMatcher(`net:${n.text}`, cidrBlock(n));
     // Networks match any address in them, pod IPs included.
     return (c) => c.ip !== undefined && cidrs.some((n) => c.ip !== undefined && cidrContains(n, c.ip));
   }

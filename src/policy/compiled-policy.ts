@@ -12,7 +12,7 @@
  * policies decide in order and the others' allow rules are additive; an isolated endpoint with
  * nothing allowing is denied there.
  */
-import { parseCidr, type IpBlockMatcher, type ParsedIp } from './cidr.js';
+import { parseCidr, type Cidr, type IpBlockMatcher, type ParsedIp } from './cidr.js';
 import { requiredLabel, type LabelSelector, type Labels } from './label-selector.js';
 import type { PolicyEndpoint } from './policy-decision.js';
 import type {
@@ -95,8 +95,11 @@ export interface CompiledPolicy {
 export interface CompileEnv {
   /** Whether NetworkPolicy ipBlock peers match pod IPs (EvaluatorOptions). */
   readonly ipBlockMatchesPodIps: boolean;
-  /** Every IP matcher a rule uses, so identities carry which of them an address falls into. */
-  registerIpMatcher(key: string, fn: (ip: ParsedIp) => boolean): void;
+  /**
+   * Every IP block a rule matches addresses with (a CIDR alone: no except), so identities carry
+   * which of them an address falls into. One block per key.
+   */
+  registerIpMatcher(key: string, block: IpBlockMatcher): void;
   /** A rule uses named ports: destination identities then include the pod's container ports. */
   useNamedPorts(): void;
   /** Calico NetworkSets and GlobalNetworkSets, for rule selectors (none when absent). */
@@ -134,6 +137,11 @@ export function withDirections(
   const egress = compileDirection('egress');
   if (egress) c.egress = egress;
   return c;
+}
+
+/** A CIDR as an IP block without except. */
+export function cidrBlock(cidr: Cidr): IpBlockMatcher {
+  return { cidr, except: [], text: cidr.text };
 }
 
 export function toIpBlock(b: IpBlockSpec): IpBlockMatcher | undefined {

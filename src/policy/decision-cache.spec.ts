@@ -57,4 +57,22 @@ describe('DecisionCache', () => {
     expect(c.size).toBe(0);
     expect(c.get(0, 0, 0)).toBeUndefined();
   });
+
+  it('stores after a miss without a second lookup, through growth and generation swaps', () => {
+    // Generations of 300: the young table grows from 256 slots, then swaps twice.
+    const c = new DecisionCache<string>(600);
+    for (let i = 0; i < 700; i++) {
+      expect(c.get(i, i + 1, 7)).toBeUndefined();
+      c.addMissing(i, i + 1, 7, `v${i}`);
+    }
+    // 0..299 filled the first generation, 300..599 the second (the first became old), and
+    // 600 swapped again: 0..299 dropped, 300..599 old, 600..699 young.
+    expect(c.size).toBe(400);
+    expect(c.get(299, 300, 7)).toBeUndefined();
+    expect(c.get(300, 301, 7)).toBe('v300');
+    expect(c.get(599, 600, 7)).toBe('v599');
+    expect(c.get(600, 601, 7)).toBe('v600');
+    expect(c.get(699, 700, 7)).toBe('v699');
+    expect(c.size).toBe(400);
+  });
 });

@@ -25,7 +25,7 @@ function compilePeer(peer: NpPeer, policyNs: string, env: CompileEnv): (c: Endpo
     const b = toIpBlock(peer.ipBlock);
     if (!b) return () => false;
     const fn = (ip: ParsedIp): boolean => ipBlockMatches(b, ip);
-    env.registerIpMatcher(`ipb:${b.text}`, fn);
+    env.registerIpMatcher(`ipb:${b.text}`, b);
     const podsToo = env.ipBlockMatchesPodIps;
     return (c) => c.ip !== undefined && (podsToo || !c.isPod) && fn(c.ip);
   }

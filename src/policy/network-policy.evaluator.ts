@@ -37,8 +37,8 @@ import type {
 import { DEFAULT_TIER } from './compiled-policy.js';
 import { ADMIN_TIER, BASELINE_TIER } from './policy-model.js';
 import { IdentityInterner } from './identity-interner.js';
+import { IpBlockIndex } from './ip-block-index.js';
 import { canonicalLabels, labelValue, type Labels } from './label-selector.js';
-import { LruCache } from './lru-cache.js';
 import { DecisionCache, MAX_KEY } from './decision-cache.js';
 import { SelectionIndex } from './selection-index.js';
 import { NAMESPACE_NAME_LABEL } from './manifest.normalize.js';
@@ -270,11 +270,9 @@ class CompiledState {
   readonly selection: SelectionIndex;
   readonly cache: DecisionCache<PolicyDecision>;
   readonly ipBlockMatchesPodIps: boolean;
-  /** Every distinct IP matcher in the inventory, for IP signatures in identities. */
-  readonly ipMatchers: Array<(ip: ParsedIp) => boolean> = [];
-  readonly ipMatcherKeys = new Map<string, number>();
-  /** IP signatures by address text; bounded because external addresses are unbounded. */
-  readonly ipSigCache = new LruCache<string, string>(100_000);
+  /** Every distinct IP block rules use (by key), for IP signatures in identities. */
+  readonly ipBlocks = new IpBlockIndex();
+  readonly ipBlockKeys = new Set<string>();
   usesNamedPorts = false;
   readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
   readonly interner: IdentityInterner;
@@ -311,10 +309,10 @@ class CompiledState {
     const byKind = compilersByKind(compilers);
     const env: CompileEnv = {
       ipBlockMatchesPodIps: this.ipBlockMatchesPodIps,
-      registerIpMatcher: (key, fn) => {
-        if (this.ipMatcherKeys.has(key)) return;
-        this.ipMatcherKeys.set(key, this.ipMatchers.length);
-        this.ipMatchers.push(fn);
+      registerIpMatcher: (key, block) => {
+        if (this.ipBlockKeys.has(key)) return;
+        this.ipBlockKeys.add(key);
+        this.ipBlocks.add(block);
       },
       useNamedPorts: () => {
         this.usesNamedPorts = true;
@@ -532,16 +530,9 @@ export class NetworkPolicyEvaluator {
       : { ...ep.namespaceLabels, [NAMESPACE_NAME_LABEL]: ns };
   }
 
-  private ipSignature(ipText: string | undefined, ip: ParsedIp | undefined): string {
-    const s = this.s;
-    if (ipText === undefined || s.ipMatchers.length === 0) return '';
-    let sig = s.ipSigCache.get(ipText);
-    if (sig === undefined) {
-      sig = '';
-      if (ip) for (let i = 0; i < s.ipMatchers.length; i++) if (s.ipMatchers[i](ip)) sig += `${i},`;
-      s.ipSigCache.set(ipText, sig);
-    }
-    return sig;
+  /** The IP blocks the address falls into (ip-block-index.ts); '' for none or no address. */
+  private ipSignature(ip: ParsedIp | undefined): string {
+    return ip === undefined ? '' : this.s.ipBlocks.signature(ip);
   }
 
   /**
@@ -587,7 +578,7 @@ export class NetworkPolicyEvaluator {
       const nsl = ctx.nsLabels;
       nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : canonicalLabels(nsl);
     }
-    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ep.ip, ctx.ip)}`;
+    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ctx.ip)}`;
     const withPorts =
       this.s.usesNamedPorts && ep.kind === 'pod'
         ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
