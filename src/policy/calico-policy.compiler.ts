@@ -31,7 +31,7 @@ import { matchPortRanges, normProto, type PortRange, type PortResult } from './p
 /** Pod labels as Calico sees them: plus the orchestrator and namespace labels it adds. */
 function calicoLabels(c: EndpointContext): Labels {
   return labelView(c, 'calico', () => {
-    const l: Record<string, string> = { ...c.ep.labels, 'projectcalico.org/orchestrator': 'k8s' };
+    const l: Record<string, string> = { ...c.labels, 'projectcalico.org/orchestrator': 'k8s' };
     if (c.ep.namespace !== undefined) l['projectcalico.org/namespace'] = c.ep.namespace;
     return l;
   });

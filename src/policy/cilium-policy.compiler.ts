@@ -41,7 +41,7 @@ const CILIUM_NS_LABEL_PREFIX = 'io.cilium.k8s.namespace.labels.';
 /** The labels Cilium gives an endpoint: pod labels, its namespace, and its namespace's labels. */
 function ciliumLabels(c: EndpointContext): Labels {
   return labelView(c, 'cilium', () => {
-    const l: Record<string, string> = { ...c.ep.labels };
+    const l: Record<string, string> = { ...c.labels };
     if (c.ep.namespace !== undefined) l[CILIUM_NS_KEY] = c.ep.namespace;
     for (const [k, v] of Object.entries(c.nsLabels)) l[CILIUM_NS_LABEL_PREFIX + k] = v;
     return l;

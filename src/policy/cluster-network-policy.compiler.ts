@@ -35,7 +35,7 @@ function podsMatcher(p: ClusterPodsSelector): Matcher {
   const pod = compileLabelSelector(p.podSelector);
   // An omitted namespaceSelector means every namespace (v1alpha2 `pods`).
   const ns: LabelPredicate | undefined = p.namespaceSelector ? compileLabelSelector(p.namespaceSelector) : undefined;
-  return (c) => c.isPod && (!ns || ns(c.nsLabels)) && pod(c.ep.labels);
+  return (c) => c.isPod && (!ns || ns(c.nsLabels)) && pod(c.labels);
 }
 
 function peerMatcher(peer: ClusterPolicyPeer, action: ClusterPolicyRule['action'], env: CompileEnv): Matcher {

@@ -18,6 +18,7 @@ import type { PolicyEndpoint } from './policy-decision.js';
 import type {
   CalicoNetworkSetObject,
   IpBlockSpec,
+  NamedPort,
   PolicyDirection,
   PolicyObject,
   PolicyRef,
@@ -30,6 +31,13 @@ export const DEFAULT_TIER = 'default';
 /** One side of a probe as rules see it. */
 export interface EndpointContext {
   ep: PolicyEndpoint;
+  /**
+   * The endpoint's labels and container ports (what rules read instead of `ep.labels` and
+   * `ep.namedPorts`): equal in content, and the evaluator gives endpoints with equal ones one
+   * shared object, so that matching many pods reads a few objects, not one per pod.
+   */
+  labels: Labels;
+  namedPorts: readonly NamedPort[] | undefined;
   nsLabels: Labels;
   ip: ParsedIp | undefined;
   /** A pod that policies can select/peer-select (kind pod, not hostNetwork). */

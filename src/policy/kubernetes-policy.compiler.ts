@@ -33,9 +33,9 @@ function compilePeer(peer: NpPeer, policyNs: string, env: CompileEnv): (c: Endpo
   const nsSel: LabelPredicate | undefined = peer.namespaceSelector
     ? compileLabelSelector(peer.namespaceSelector)
     : undefined;
-  if (nsSel && podSel) return (c) => c.isPod && nsSel(c.nsLabels) && podSel(c.ep.labels);
+  if (nsSel && podSel) return (c) => c.isPod && nsSel(c.nsLabels) && podSel(c.labels);
   if (nsSel) return (c) => c.isPod && nsSel(c.nsLabels);
-  if (podSel) return (c) => c.isPod && c.ep.namespace === policyNs && podSel(c.ep.labels);
+  if (podSel) return (c) => c.isPod && c.ep.namespace === policyNs && podSel(c.labels);
   return () => false;
 }
 
@@ -89,7 +89,7 @@ export const kubernetesPolicyCompiler: PolicyCompiler = {
         tier: DEFAULT_TIER,
         order: 1000,
         ordered: false,
-        selects: (self) => self.ep.namespace === ns && podSel(self.ep.labels),
+        selects: (self) => self.ep.namespace === ns && podSel(self.labels),
         ...selectionHintOf(p.podSelector),
       },
       compileDir,

@@ -52,7 +52,14 @@ import type {
   PolicyProbe,
 } from './policy-decision.js';
 import type { PolicyInventory } from './policy-inventory.js';
-import { policyRefString, type PodObject, type PolicyDirection, type PolicyRef, type RuleRef } from './policy-model.js';
+import {
+  policyRefString,
+  type NamedPort,
+  type PodObject,
+  type PolicyDirection,
+  type PolicyRef,
+  type RuleRef,
+} from './policy-model.js';
 import { normProto } from './port-matching.js';
 
 export type {
@@ -174,6 +181,9 @@ interface ProtocolEntry {
  */
 class IdentityIds implements EndpointContext {
   views: Map<string, Labels> | undefined = undefined;
+  /** `ep.labels` and `ep.namedPorts`, replaced by the shared equal ones when the ids are first made. */
+  labels: Labels;
+  namedPorts: readonly NamedPort[] | undefined;
   /** The interner generation of the ids below (-1: none yet). */
   generation = -1;
   /** Without named ports: as a source, and for selection. */
@@ -191,7 +201,10 @@ class IdentityIds implements EndpointContext {
     readonly nsLabels: Labels,
     readonly ip: ParsedIp | undefined,
     readonly isPod: boolean,
-  ) {}
+  ) {
+    this.labels = ep.labels;
+    this.namedPorts = ep.namedPorts;
+  }
 }
 
 /**
@@ -225,6 +238,14 @@ function outcome(
   const code = pm === 'match' ? PORT_MATCH : pm === 'unresolved' ? PORT_UNRESOLVED : 0;
   if ((code === PORT_MATCH || peerAlways) && r.matchPeer(peer, self)) return code + PEER_MATCH;
   return code;
+}
+
+/** The value kept under `key`, or `value`, then kept. */
+function shared<T>(table: Map<string, T>, key: string, value: T): T {
+  const kept = table.get(key);
+  if (kept !== undefined) return kept;
+  table.set(key, value);
+  return value;
 }
 
 /** The array frozen, or the shared empty one. */
@@ -273,6 +294,9 @@ class CompiledState {
   /** Every distinct IP block rules use (by key), for IP signatures in identities. */
   readonly ipBlocks = new IpBlockIndex();
   readonly ipBlockKeys = new Set<string>();
+  /** One object per canonical label text and per named-port text (IdentityIds.labels, .namedPorts). */
+  readonly sharedLabels = new Map<string, Labels>();
+  readonly sharedPorts = new Map<string, readonly NamedPort[]>();
   usesNamedPorts = false;
   readonly tierTable = new Map<string, TierInfo>(BUILTIN_TIERS);
   readonly interner: IdentityInterner;
@@ -303,6 +327,8 @@ class CompiledState {
     // Ids are only cache keys: when the interner starts over, what is keyed by ids goes with them.
     this.interner = new IdentityInterner(options.identityCacheSize ?? 1_000_000, () => {
       this.cache.clear();
+      this.sharedLabels.clear();
+      this.sharedPorts.clear();
       this.plans.ingress.clear();
       this.plans.egress.clear();
     });
@@ -558,7 +584,14 @@ export class NetworkPolicyEvaluator {
       }
     }
     if (memo.generation === s.interner.generation) return memo;
-    const { base, withPorts } = this.identityTexts(memo);
+    const { base, withPorts, labels, ports } = this.identityTexts(memo);
+    if (memo.generation === -1) {
+      // Endpoints whose labels (or ports) have the same canonical text share one object: rules
+      // then read a few hot objects instead of one per pod (identities already equate them).
+      memo.labels = shared(s.sharedLabels, labels, memo.labels);
+      if (ports !== undefined && memo.namedPorts !== undefined)
+        memo.namedPorts = shared(s.sharedPorts, ports, memo.namedPorts);
+    }
     do {
       memo.generation = s.interner.generation;
       memo.src = s.interner.intern(base);
@@ -569,8 +602,11 @@ export class NetworkPolicyEvaluator {
     return memo;
   }
 
-  /** `base` decides an endpoint as source; `withPorts` adds its named ports, for a destination. */
-  private identityTexts(ctx: Ctx): { base: string; withPorts: string } {
+  /**
+   * `base` decides an endpoint as source; `withPorts` adds its named ports, for a destination.
+   * Also the canonical texts of its labels and (when rules use named ports) ports.
+   */
+  private identityTexts(ctx: Ctx): { base: string; withPorts: string; labels: string; ports: string | undefined } {
     const ep = ctx.ep;
     const ns = ep.namespace ?? '';
     let nsId = '';
@@ -578,12 +614,15 @@ export class NetworkPolicyEvaluator {
       const nsl = ctx.nsLabels;
       nsId = nsl === this.inventory.namespaceLabels(ns) ? '' : canonicalLabels(nsl);
     }
-    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${canonicalLabels(ep.labels)}|${nsId}|${this.ipSignature(ctx.ip)}`;
-    const withPorts =
+    const labels = canonicalLabels(ep.labels);
+    const base = `${ep.kind}${ep.hostNetwork ? 'H' : ''}|${ns}|${labels}|${nsId}|${this.ipSignature(ctx.ip)}`;
+    const ports =
       this.s.usesNamedPorts && ep.kind === 'pod'
-        ? `${base}|${ep.namedPorts === undefined ? '?' : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')}`
-        : base;
-    return { base, withPorts };
+        ? ep.namedPorts === undefined
+          ? '?'
+          : ep.namedPorts.map((p) => `${p.name ?? ''}:${p.port}/${p.protocol}`).join(',')
+        : undefined;
+    return { base, withPorts: ports === undefined ? base : `${base}|${ports}`, labels, ports };
   }
 
   private ctx(ep: PolicyEndpoint): Ctx {

@@ -27,6 +27,8 @@ function env(): CompileEnv & { matchers: string[]; named: boolean } {
 
 const ctx = (namespace: string, labels: Record<string, string>): EndpointContext => ({
   ep: { kind: 'pod', namespace, labels, namedPorts: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+  labels,
+  namedPorts: [{ name: 'http', port: 8080, protocol: 'TCP' }],
   nsLabels: { 'kubernetes.io/metadata.name': namespace },
   ip: undefined,
   isPod: true,

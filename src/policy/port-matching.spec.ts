@@ -4,6 +4,8 @@ import { compilePortRanges, describePortRange, matchPortRanges, normProto, resol
 
 const pod = (namedPorts?: EndpointContext['ep']['namedPorts']): EndpointContext => ({
   ep: { kind: 'pod', namespace: 'shop', labels: {}, ...(namedPorts ? { namedPorts } : {}) },
+  labels: {},
+  namedPorts,
   nsLabels: {},
   ip: undefined,
   isPod: true,

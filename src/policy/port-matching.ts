@@ -34,7 +34,7 @@ export function normProto(p: string | undefined): string {
 
 /** The number of a named container port of the destination pod, or why there is none. */
 export function resolveNamedPort(dst: EndpointContext, name: string, protocol: string): PortResult | number {
-  const ports = dst.ep.namedPorts;
+  const ports = dst.namedPorts;
   if (!dst.isPod) return 'nomatch';
   if (ports === undefined) return 'unresolved';
   for (const p of ports) if (p.name === name && p.protocol === protocol) return p.port;

@@ -337,3 +337,78 @@ describe('selection index and shared decisions', () => {
     expect(decide(ev, '10.9.9.9', 'shop/web').ingress).toBe(other80.ingress);
   });
 });
+
+describe('endpoints with equal labels or ports read shared objects, but decide by their own', () => {
+  /** Two `app: web` pods whose `http` port is 8080 and 9090, one with no known ports, in two namespaces. */
+  function sharedCluster(): PolicyInventory {
+    const store = new InventoryStore();
+    const webPod = (namespace: string, name: string, ip: string, httpPort: number | undefined): unknown => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace, labels: { app: 'web', tier: 'front' } },
+      spec: {
+        containers: [
+          { name: 'c', ...(httpPort !== undefined ? { ports: [{ name: 'http', containerPort: httpPort }] } : {}) },
+        ],
+      },
+      status: { podIP: ip },
+    });
+    for (const o of [
+      ns('shop', { team: 'a' }),
+      ns('ops', { team: 'b' }),
+      webPod('shop', 'web-a', '10.0.0.1', 8080),
+      webPod('shop', 'web-b', '10.0.0.2', 9090),
+      webPod('shop', 'web-c', '10.0.0.3', 8080),
+      webPod('ops', 'web-d', '10.0.1.1', 9090),
+      pod('shop', 'client', { tier: 'front', app: 'web' }, '10.0.0.9'),
+      // shop's app=web pods admit anyone on their own `http` port; ops has no policy.
+      np('shop', 'web-http', {
+        podSelector: { matchLabels: { app: 'web' } },
+        ingress: [{ ports: [{ port: 'http' }] }],
+      }),
+    ]) {
+      const r = store.upsertRaw(o);
+      if (r.status !== 'ok') throw new Error(JSON.stringify(r));
+    }
+    return store.snapshot();
+  }
+
+  it.each([true, false])('named ports resolve per pod (pods precomputed: %s)', (precomputePods) => {
+    const ev = new NetworkPolicyEvaluator(sharedCluster(), { precomputePods });
+    expect(allowed(ev, 'shop/client', 'shop/web-a', 8080)).toBe(true);
+    expect(allowed(ev, 'shop/client', 'shop/web-a', 9090)).toBe(false);
+    expect(allowed(ev, 'shop/client', 'shop/web-b', 9090)).toBe(true);
+    expect(allowed(ev, 'shop/client', 'shop/web-b', 8080)).toBe(false);
+    expect(allowed(ev, 'shop/client', 'shop/web-c', 8080)).toBe(true);
+    expect(allowed(ev, 'shop/client', 'shop/web-c', 9090)).toBe(false);
+    // The same labels in another namespace: not selected by shop's policy.
+    expect(allowed(ev, 'shop/client', 'ops/web-d', 8080)).toBe(true);
+    expect(decide(ev, 'shop/client', 'ops/web-d', 8080).ingress.isolated).toBe(false);
+    // The client (labels equal to the web pods', listed in another order) has ports [http: 80].
+    expect(allowed(ev, 'shop/web-a', 'shop/client', 80)).toBe(true);
+    expect(allowed(ev, 'shop/web-a', 'shop/client', 8080)).toBe(false);
+  });
+
+  it('a pod with no known container ports: its named port is unresolved, not taken from a look-alike', () => {
+    const store = new InventoryStore();
+    for (const o of [
+      ns('shop', {}),
+      pod('shop', 'client', { app: 'client' }, '10.0.0.9'),
+      np('shop', 'web-http', {
+        podSelector: { matchLabels: { app: 'web' } },
+        ingress: [{ ports: [{ port: 'http' }] }],
+      }),
+    ])
+      store.upsertRaw(o);
+    const ev = new NetworkPolicyEvaluator(store.snapshot(), { precomputePods: true });
+    const known = { kind: 'pod' as const, namespace: 'shop', labels: { app: 'web' } };
+    const withPorts = { ...known, namedPorts: [{ name: 'http', port: 8080, protocol: 'TCP' as const }] };
+    const client = endpoint(ev, 'shop/client');
+    expect(ev.evaluate({ src: client, dst: withPorts, port: 8080, protocol: 'TCP' }).allowed).toBe(true);
+    const unknown = ev.evaluate({ src: client, dst: { ...known }, port: 8080, protocol: 'TCP' });
+    expect(unknown.allowed).toBe(false);
+    expect(unknown.ingress.notes).toEqual([
+      'shop/web-http ingress[0]: named port not resolvable (destination pod ports unknown)',
+    ]);
+  });
+});
