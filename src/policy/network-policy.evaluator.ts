@@ -224,6 +224,26 @@ export function withMemoSlot<E extends PolicyEndpoint>(e: E): E {
   return e;
 }
 
+/**
+ * The endpoint of an inventory pod (endpointForPod), built by a constructor so that its memo slot
+ * is stored in the object itself: a literal has room for its own fields only, and the slot added
+ * later would live in a separate property array, one more dependent memory read per endpoint on
+ * every cold decision. The object is still plain (prototype Object.prototype, the fields of the
+ * literal it replaces, in the same order; the slot not enumerable).
+ */
+const PodEndpoint = function (this: PolicyEndpoint, pod: PodObject, namespaceLabels: Labels): void {
+  this.kind = 'pod';
+  this.namespace = pod.namespace;
+  this.name = pod.name;
+  this.labels = pod.labels;
+  this.namespaceLabels = namespaceLabels;
+  this.namedPorts = pod.ports;
+  this.hostNetwork = pod.hostNetwork;
+  if (pod.ips[0] !== undefined) this.ip = pod.ips[0];
+  withMemoSlot(this);
+} as unknown as new (pod: PodObject, namespaceLabels: Labels) => PolicyEndpoint;
+PodEndpoint.prototype = Object.prototype;
+
 /** What a rule says about a probe (see PORT_MATCH, PEER_MATCH); `peerAlways` from its plan. */
 function outcome(
   r: CompiledRule,
@@ -424,17 +444,7 @@ export class NetworkPolicyEvaluator {
   endpointForPod(pod: PodObject): PolicyEndpoint {
     let e = this.s.podEndpoints.get(pod);
     if (!e) {
-      e = {
-        kind: 'pod',
-        namespace: pod.namespace,
-        name: pod.name,
-        labels: pod.labels,
-        namespaceLabels: this.inventory.namespaceLabels(pod.namespace),
-        namedPorts: pod.ports,
-        hostNetwork: pod.hostNetwork,
-      };
-      if (pod.ips[0] !== undefined) e.ip = pod.ips[0];
-      withMemoSlot(e);
+      e = new PodEndpoint(pod, this.inventory.namespaceLabels(pod.namespace));
       this.s.podEndpoints.set(pod, e);
     }
     return e;

@@ -412,3 +412,37 @@ describe('endpoints with equal labels or ports read shared objects, but decide b
     ]);
   });
 });
+
+describe('endpointForPod', () => {
+  it('gives a plain object with the pod fields only, whose copies do not share its identity', () => {
+    const ev = new NetworkPolicyEvaluator(cluster().snapshot(), { precomputePods: true });
+    const web = endpoint(ev, 'shop/web');
+    expect(Object.getPrototypeOf(web)).toBe(Object.prototype);
+    expect(Object.keys(web)).toEqual([
+      'kind',
+      'namespace',
+      'name',
+      'labels',
+      'namespaceLabels',
+      'namedPorts',
+      'hostNetwork',
+      'ip',
+    ]);
+    expect(web).toStrictEqual({
+      kind: 'pod',
+      namespace: 'shop',
+      name: 'web',
+      labels: { app: 'web' },
+      namespaceLabels: { team: 'a', 'kubernetes.io/metadata.name': 'shop' },
+      namedPorts: [{ name: 'http', port: 80, protocol: 'TCP' }],
+      hostNetwork: false,
+      ip: '10.0.0.1',
+    });
+    expect(endpoint(ev, 'shop/web')).toBe(web);
+    // A copy with other labels is another identity: web's policy no longer selects it.
+    const copy = { ...web, labels: { app: 'other' } };
+    expect(ev.evaluate({ src: endpoint(ev, 'shop/other'), dst: web, port: 80 }).ingress.isolated).toBe(true);
+    expect(ev.evaluate({ src: endpoint(ev, 'shop/client'), dst: copy, port: 80 }).ingress.isolated).toBe(false);
+    expect(ev.identityNumber(copy, 'source')).not.toBe(ev.identityNumber(web, 'source'));
+  });
+});
