@@ -129,13 +129,25 @@ function pad(n: number, width: number): string {
   return s;
 }
 
+// Flows arrive in time order, thousands per second: the date part is made once per second.
+let lastSecond = NaN;
+let lastSecondText = '';
+
+/** `yyyy-mm-ddThh:mm:ss` of an epoch second. */
+function secondText(seconds: number): string {
+  if (seconds !== lastSecond) {
+    lastSecondText = new Date(seconds * 1000).toISOString().slice(0, 19);
+    lastSecond = seconds;
+  }
+  return lastSecondText;
+}
+
 /**
  * RFC 3339 from a protobuf Timestamp, with 0, 3, 6 or 9 fraction digits exactly as Go's protojson
  * prints it, so a flow read over gRPC and the same flow read from `hubble observe -o json` agree.
  */
 export function formatTimestamp(seconds: number, nanos: number): string {
-  const iso = new Date(seconds * 1000).toISOString(); // yyyy-mm-ddThh:mm:ss.000Z
-  const base = iso.slice(0, 19);
+  const base = secondText(seconds);
   if (nanos === 0) return base + 'Z';
   if (nanos % 1_000_000 === 0) return `${base}.${pad(nanos / 1_000_000, 3)}Z`;
   if (nanos % 1000 === 0) return `${base}.${pad(nanos / 1000, 6)}Z`;
@@ -144,7 +156,7 @@ export function formatTimestamp(seconds: number, nanos: number): string {
 
 /** RFC 3339 with exactly 9 fraction digits (checkpoint positions). */
 export function formatTimestampNanos(seconds: number, nanos: number): string {
-  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${pad(nanos, 9)}Z`;
+  return `${secondText(seconds)}.${pad(nanos, 9)}Z`;
 }
 
 /** Parses RFC 3339 into {seconds, nanos} at full precision; undefined when not a time. */
