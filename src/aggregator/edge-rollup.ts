@@ -5,6 +5,7 @@ import { isDrop } from '../flow/flow-record.js';
 import type { Attribution } from './attribution.port.js';
 import { policyRef } from './attribution.port.js';
 import type { PrefoldedSegment } from './prefolded-segment.js';
+import { parseFlowTime } from '../flow/flow-time.js';
 
 /** One roll-up row. Keys are the column names (the writer COPies them in this table's order). */
 export interface RollupRow {
@@ -182,7 +183,7 @@ export class BatchRollup {
   }
 
   add(f: FlowRecord, attribution: Attribution | undefined): void {
-    const t = Date.parse(f.time);
+    const t = parseFlowTime(f.time);
     const minute = Math.floor(t / MINUTE) * MINUTE;
     let bucket = this.bucketCache.get(minute);
     if (bucket === undefined) {
@@ -238,7 +239,7 @@ export class BatchRollup {
     row.count += f.count;
     row.packets += f.packets ?? 0;
     row.bytes += f.bytes ?? 0;
-    const end = f.endTime ? Date.parse(f.endTime) : t;
+    const end = f.endTime ? parseFlowTime(f.endTime) : t;
     if (t < row.first_seen) row.first_seen = t;
     if (end > row.last_seen) row.last_seen = end;
 
