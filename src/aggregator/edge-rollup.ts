@@ -146,7 +146,7 @@ export class BatchRollup {
    * row new to this batch takes the segment's labels, counters add up, times widen.
    */
   merge(p: PrefoldedSegment): void {
-    const { keys, heads, srcLabels, dstLabels, numbers } = p.rows;
+    const { keys, heads, labels, srcLabels, dstLabels, numbers } = p.rows;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       const n = i * 5;
@@ -155,8 +155,8 @@ export class BatchRollup {
         this.formatted.set(key, {
           bucket: key.slice(0, key.indexOf('|')),
           head: heads[i],
-          srcLabels: srcLabels[i],
-          dstLabels: dstLabels[i],
+          srcLabels: srcLabels[i] < 0 ? null : labels[srcLabels[i]],
+          dstLabels: dstLabels[i] < 0 ? null : labels[dstLabels[i]],
           count: numbers[n],
           packets: numbers[n + 1],
           bytes: numbers[n + 2],
@@ -165,8 +165,8 @@ export class BatchRollup {
         });
         continue;
       }
-      row.srcLabels ??= srcLabels[i];
-      row.dstLabels ??= dstLabels[i];
+      if (row.srcLabels === null && srcLabels[i] >= 0) row.srcLabels = labels[srcLabels[i]];
+      if (row.dstLabels === null && dstLabels[i] >= 0) row.dstLabels = labels[dstLabels[i]];
       row.count += numbers[n];
       row.packets += numbers[n + 1];
       row.bytes += numbers[n + 2];
