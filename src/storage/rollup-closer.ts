@@ -117,7 +117,7 @@ function addLateSql(r: Resolution): string {
 INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
 SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${KEY_AGGREGATES},
   ${labelAggregates('bucket')}, sum(count), sum(packets), sum(bytes),
-  to_timestamp(min(first_seen) / 1000.0), to_timestamp(max(last_seen) / 1000.0), max(bucket)
+  min(first_seen), max(last_seen), max(bucket)
 FROM rollup_stage
 WHERE bucket < $1::timestamptz
 GROUP BY 1, 2
@@ -200,6 +200,18 @@ export async function addLateMinutes(m: EntityManager, firstBucket: string): Pro
     if (mark !== null && first < mark)
       for (const sql of ADD_LATE_SQL.get(r.name)!) await m.query(sql, [new Date(mark).toISOString()]);
   }
+}
+
+/**
+ * Whether a batch whose earliest bucket is `firstBucket` has late minutes (before some mark), read
+ * FOR SHARE as addLateMinutes does, so the answer holds until the batch commits: a writer that
+ * learns its minutes are not late may leave them out of rollup_stage.
+ */
+export async function hasLateMinutes(m: EntityManager, firstBucket: string): Promise<boolean> {
+  const marks = toMarks(await m.query(`${MARKS} FOR SHARE`));
+  const first = Date.parse(firstBucket);
+  for (const mark of marks.values()) if (mark !== null && first < mark) return true;
+  return false;
 }
 
 /** Which units one closing pass closed, per resolution. */

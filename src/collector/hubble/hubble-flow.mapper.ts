@@ -36,6 +36,7 @@ import {
   enumName,
   eventTypeName,
 } from './hubble-enums.js';
+import { parseFlowTime } from '../../flow/flow-time.js';
 
 /** FlowEndpoint plus what Hubble adds; extra optional fields, the schema-1 fields unchanged. */
 export interface HubbleFlowEndpoint extends FlowEndpoint {
@@ -180,7 +181,7 @@ export function parseTimestamp(s: string): { seconds: number; nanos: number } | 
 /** Flow time in both shapes -> [RFC 3339, epoch ms]; undefined when absent or unreadable. */
 function readTime(v: unknown): [string, number] | undefined {
   if (typeof v === 'string') {
-    const ms = Date.parse(v);
+    const ms = parseFlowTime(v);
     return Number.isNaN(ms) || v.length > 64 ? undefined : [v, ms];
   }
   const o = asObj(v);
