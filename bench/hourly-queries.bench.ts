@@ -102,7 +102,9 @@ export async function benchHourlyQueries(
     const dayNumbers: number[] = [];
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
-    await ds.query(`TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily`);
+    await ds.query(
+      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, rollup_totals_hourly`,
+    );
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
     const t0 = performance.now();
@@ -149,7 +151,7 @@ export async function benchHourlyQueries(
     const closeSeconds = round((performance.now() - t1) / 1000);
     fiveMinutes.sort((a, b) => a - b);
     fullHours.sort((a, b) => a - b);
-    await ds.query(`VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily`);
+    await ds.query(`VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, rollup_totals_hourly`);
     const [{ minutes, fives, hours, days: dayRows }] = (await ds.query(
       `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_5m)::bigint AS fives,
         (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours, (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,

@@ -105,8 +105,18 @@ export async function timeImportChild(
   return { seconds, peakRss: peak, stdout };
 }
 
+/**
+ * Empty tables as a first import sees them: the coarser roll-ups and their marks too. The import
+ * closes the 5-minute units it wrote (import.command.ts); with the marks left from the previous
+ * shape, whose flows carry the same times, every minute of the next shape would be late and also
+ * upserted into edge_rollups_5m (rollup-closer.ts, addLateMinutes), and its 5-minute rows summed
+ * onto the previous shape's.
+ */
 async function emptyTables(db: Database): Promise<void> {
-  await db.dataSource.query('TRUNCATE edge_rollups, drop_events, stream_checkpoints, dead_letters');
+  await db.dataSource.query(
+    'TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, drop_events, stream_checkpoints, dead_letters',
+  );
+  await db.dataSource.query('UPDATE rollup_resolutions SET closed_through = NULL');
 }
 
 /** Generates, references and imports each shape; `databaseUrl` absent: an embedded server. */

@@ -214,9 +214,9 @@ async function main(teardown: Teardown): Promise<void> {
       `source ${SOURCE}, ${STEP_SECONDS} s per step\n`,
   );
   console.log(
-    '| offered flows/s | stored flows/s | lag at end (s) | lag growth (s/s) | held | p50 flow → row (ms) | p99 flow → row (ms) | peak RSS (MiB) | CPU s in step | run-queue wait s in step |',
+    '| offered flows/s | stored flows/s | lag at end (s) | lag growth (s/s) | held | p50 flow → row (ms) | p99 flow → row (ms) | peak RSS (MiB) | CPU s in step | CPU µs per flow (step and drain) | run-queue wait s in step |',
   );
-  console.log('| --: | --: | --: | --: | -- | --: | --: | --: | -- | -- |');
+  console.log('| --: | --: | --: | --: | -- | --: | --: | --: | -- | -- | -- |');
   let sustained = 0;
   let grows: number | undefined;
   const mismatches: string[] = [];
@@ -291,6 +291,7 @@ async function main(teardown: Teardown): Promise<void> {
     if (!warmup && !verdict.held && grows === undefined) grows = rate;
     // Drain before the next step, so each starts from an empty pipeline; the late probes still count.
     await until('the step drained', async () => (await stored()) >= written, procs, DRAIN_TIMEOUT_MS);
+    const cpuDrained = cpuNow();
     await until('every probe stored', () => probes.size === 0, procs, 30_000);
     clearInterval(poller);
     // Drained means committed = written: more would be a flow stored twice.
@@ -302,11 +303,16 @@ async function main(teardown: Teardown): Promise<void> {
         .map(([k, v]) => `${k} ${(v - (a[k] ?? 0)).toFixed(1)}`)
         .join(', ');
     const cpu = delta(cpu0, cpu1);
+    // Every flow of the step is stored by now: its whole cost, whether or not the step held.
+    const offered = written - writtenAtStart;
+    const perFlow = Object.entries(cpuDrained)
+      .map(([k, v]) => `${k} ${(((v - (cpu0[k] ?? 0)) * 1e6) / offered).toFixed(1)}`)
+      .join(', ');
     const waited = delta(wait0, wait1);
     console.log(
       `| ${Math.round(((written - writtenAtStart) * 1000) / stepMs)} | ${Math.round(((storedAtEnd - storedAtStart) * 1000) / stepMs)} ` +
         `| ${verdict.endLagSeconds.toFixed(2)} | ${verdict.growth.toFixed(2)} | ${warmup ? 'warm-up' : verdict.held ? 'yes' : 'no'} ` +
-        `| ${Math.round(percentile(latencies, 50))} | ${Math.round(percentile(latencies, 99))} | ${rss} | ${cpu} | ${waited} |`,
+        `| ${Math.round(percentile(latencies, 50))} | ${Math.round(percentile(latencies, 99))} | ${rss} | ${cpu} | ${perFlow} | ${waited} |`,
     );
     if (!warmup && !verdict.held && !KEEP_GOING) break;
   }

@@ -5,6 +5,7 @@ import { Alerts1764100000000 } from './1764100000000-Alerts.js';
 import { CheckpointGenerations1764250000000 } from './1764250000000-CheckpointGenerations.js';
 import { HourlyRollups1764300000000 } from './1764300000000-HourlyRollups.js';
 import { FiveMinuteRollups1764400000000 } from './1764400000000-FiveMinuteRollups.js';
+import { HourlyTotals1764500000000 } from './1764500000000-HourlyTotals.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   CheckpointGenerations1764250000000,
   HourlyRollups1764300000000,
   FiveMinuteRollups1764400000000,
+  HourlyTotals1764500000000,
 ];

@@ -5,6 +5,7 @@ import { isDrop } from '../flow/flow-record.js';
 import type { Attribution } from './attribution.port.js';
 import { policyRef } from './attribution.port.js';
 import type { PrefoldedSegment } from './prefolded-segment.js';
+import { parseFlowTime } from '../flow/flow-time.js';
 
 /** One roll-up row. Keys are the column names (the writer COPies them in this table's order). */
 export interface RollupRow {
@@ -145,7 +146,7 @@ export class BatchRollup {
    * row new to this batch takes the segment's labels, counters add up, times widen.
    */
   merge(p: PrefoldedSegment): void {
-    const { keys, heads, srcLabels, dstLabels, numbers } = p.rows;
+    const { keys, heads, labels, srcLabels, dstLabels, numbers } = p.rows;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       const n = i * 5;
@@ -154,8 +155,8 @@ export class BatchRollup {
         this.formatted.set(key, {
           bucket: key.slice(0, key.indexOf('|')),
           head: heads[i],
-          srcLabels: srcLabels[i],
-          dstLabels: dstLabels[i],
+          srcLabels: srcLabels[i] < 0 ? null : labels[srcLabels[i]],
+          dstLabels: dstLabels[i] < 0 ? null : labels[dstLabels[i]],
           count: numbers[n],
           packets: numbers[n + 1],
           bytes: numbers[n + 2],
@@ -164,8 +165,8 @@ export class BatchRollup {
         });
         continue;
       }
-      row.srcLabels ??= srcLabels[i];
-      row.dstLabels ??= dstLabels[i];
+      if (row.srcLabels === null && srcLabels[i] >= 0) row.srcLabels = labels[srcLabels[i]];
+      if (row.dstLabels === null && dstLabels[i] >= 0) row.dstLabels = labels[dstLabels[i]];
       row.count += numbers[n];
       row.packets += numbers[n + 1];
       row.bytes += numbers[n + 2];
@@ -182,7 +183,7 @@ export class BatchRollup {
   }
 
   add(f: FlowRecord, attribution: Attribution | undefined): void {
-    const t = Date.parse(f.time);
+    const t = parseFlowTime(f.time);
     const minute = Math.floor(t / MINUTE) * MINUTE;
     let bucket = this.bucketCache.get(minute);
     if (bucket === undefined) {
@@ -238,7 +239,7 @@ export class BatchRollup {
     row.count += f.count;
     row.packets += f.packets ?? 0;
     row.bytes += f.bytes ?? 0;
-    const end = f.endTime ? Date.parse(f.endTime) : t;
+    const end = f.endTime ? parseFlowTime(f.endTime) : t;
     if (t < row.first_seen) row.first_seen = t;
     if (end > row.last_seen) row.last_seen = end;
 

@@ -7,9 +7,14 @@ export interface PrefoldedRows {
   keys: string[];
   /** Each row's COPY fields up to `source` (rollupHead). */
   heads: string[];
-  /** The labels as COPY fields, null for none. */
-  srcLabels: Array<string | null>;
-  dstLabels: Array<string | null>;
+  /**
+   * Each distinct label set of the segment's rows once, as a COPY field: rows of one workload
+   * share a few sets, so passing them once per segment rather than once per row spares cloning.
+   */
+  labels: string[];
+  /** Each row's labels as an index into `labels`, -1 for none. */
+  srcLabels: Int32Array;
+  dstLabels: Int32Array;
   /** count, packets, bytes, first_seen, last_seen (epoch ms) of each row: five numbers a row. */
   numbers: Float64Array;
 }

@@ -5,6 +5,7 @@ import { validateFlowRecord } from '../flow/flow-record.validator.js';
 import { dropReasonLabel } from './drop-reason-label.js';
 import type { Attribution } from './attribution.port.js';
 import type { BatchRollup } from './edge-rollup.js';
+import { parseFlowTime } from '../flow/flow-time.js';
 
 /** How far ahead of this host's clock a flow's time may be (clock skew between nodes). */
 export const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
@@ -71,7 +72,7 @@ export function foldRecord(
     });
     return;
   }
-  if (Date.parse(flow.time) > latest) {
+  if (parseFlowTime(flow.time) > latest) {
     into.dead.push({
       raw: truncateRaw(stringify(raw)),
       reason: `invalid FlowRecord: time: ${flow.time} is more than a day in the future`,

@@ -8,6 +8,7 @@ import {
   VERDICTS,
   type FlowRecord,
 } from './flow-record.js';
+import { parseFlowTime } from './flow-time.js';
 
 /** Longest string accepted in any FlowRecord field: bigger ones are bad input, not data. */
 export const MAX_FIELD_LENGTH = 4096;
@@ -91,7 +92,7 @@ function int(o: Record<string, unknown>, key: string, path: string, min: number,
 function time(o: Record<string, unknown>, key: string, required: boolean): void {
   str(o, key, '', required);
   const v = o[key];
-  if (typeof v === 'string' && Number.isNaN(Date.parse(v)))
+  if (typeof v === 'string' && Number.isNaN(parseFlowTime(v)))
     throw new FlowValidationError(key, `must be an RFC 3339 time, got ${JSON.stringify(v.slice(0, 64))}`);
 }
 

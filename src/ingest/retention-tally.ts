@@ -1,4 +1,5 @@
 import { isDrop, type Verdict } from '../flow/flow-record.js';
+import { parseFlowTime } from '../flow/flow-time.js';
 
 const DAY = 86_400_000;
 
@@ -60,7 +61,7 @@ export class RecordDays {
   add(raw: unknown): void {
     const r = raw as { time?: unknown; count?: unknown; verdict?: unknown } | null;
     if (typeof r?.time !== 'string') return;
-    const day = Math.floor(Date.parse(r.time) / DAY);
+    const day = Math.floor(parseFlowTime(r.time) / DAY);
     if (Number.isNaN(day)) return;
     let d = this.days.get(day);
     if (!d) this.days.set(day, (d = [0, 0]));

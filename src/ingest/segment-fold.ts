@@ -50,15 +50,27 @@ export class SegmentFolder {
     const n = rollup.rollups.size;
     const keys = new Array<string>(n);
     const heads = new Array<string>(n);
-    const srcLabels = new Array<string | null>(n);
-    const dstLabels = new Array<string | null>(n);
+    const labels: string[] = [];
+    const labelIndex = new Map<string, number>();
+    const indexOf = (l: Record<string, string> | null): number => {
+      if (l === null) return -1;
+      const field = labelsField(l);
+      let at = labelIndex.get(field);
+      if (at === undefined) {
+        at = labels.push(field) - 1;
+        labelIndex.set(field, at);
+      }
+      return at;
+    };
+    const srcLabels = new Int32Array(n);
+    const dstLabels = new Int32Array(n);
     const numbers = new Float64Array(n * 5);
     let i = 0;
     for (const [key, r] of rollup.rollups) {
       keys[i] = key;
       heads[i] = rollupHead(r);
-      srcLabels[i] = r.src_labels === null ? null : labelsField(r.src_labels);
-      dstLabels[i] = r.dst_labels === null ? null : labelsField(r.dst_labels);
+      srcLabels[i] = indexOf(r.src_labels);
+      dstLabels[i] = indexOf(r.dst_labels);
       const o = i * 5;
       numbers[o] = r.count;
       numbers[o + 1] = r.packets;
@@ -69,7 +81,7 @@ export class SegmentFolder {
     }
     return {
       records: this.records,
-      rows: { keys, heads, srcLabels, dstLabels, numbers },
+      rows: { keys, heads, labels, srcLabels, dstLabels, numbers },
       events: rollup.events.length > 0 ? eventsToCopyText(rollup.events) : '',
       eventCount: rollup.events.length,
       unattributed: this.unattributed,

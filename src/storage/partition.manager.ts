@@ -7,6 +7,7 @@ export const PARTITIONED_TABLES = [
   'edge_rollups_5m',
   'edge_rollups_hourly',
   'edge_rollups_daily',
+  'rollup_totals_hourly',
 ] as const;
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
 
@@ -23,6 +24,7 @@ const STORAGE: Record<PartitionedTable, string> = {
   edge_rollups_5m: '',
   edge_rollups_hourly: '',
   edge_rollups_daily: '',
+  rollup_totals_hourly: '',
 };
 
 function dayName(day: number): string {

@@ -19,6 +19,8 @@ export class PostgresRetentionStore implements RetentionStore {
       edge_rollups_5m: days.rollupDays,
       edge_rollups_hourly: hourlyDays(days),
       edge_rollups_daily: hourlyDays(days),
+      // The hour rows' sums: kept exactly as long as they are.
+      rollup_totals_hourly: hourlyDays(days),
       drop_events: days.eventDays,
     });
     if (days.deadLetterDays > 0 && !signal?.aborted)

@@ -117,7 +117,7 @@ function addLateSql(r: Resolution): string {
 INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
 SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${KEY_AGGREGATES},
   ${labelAggregates('bucket')}, sum(count), sum(packets), sum(bytes),
-  to_timestamp(min(first_seen) / 1000.0), to_timestamp(max(last_seen) / 1000.0), max(bucket)
+  min(first_seen), max(last_seen), max(bucket)
 FROM rollup_stage
 WHERE bucket < $1::timestamptz
 GROUP BY 1, 2
@@ -134,8 +134,31 @@ ON CONFLICT (bucket, edge_key) DO UPDATE SET
   last_bucket = GREATEST(h.last_bucket, EXCLUDED.last_bucket)`;
 }
 
-const CLOSE_SQL = new Map(RESOLUTIONS.map((r) => [r.name, closeSql(r)]));
-const ADD_LATE_SQL = new Map(RESOLUTIONS.map((r) => [r.name, addLateSql(r)]));
+/**
+ * The hour's totals per cluster and verdict (`rollup_totals_hourly`, for time series without edge
+ * filters), summed from the hour rows just inserted, in the same transaction ($1: the hour).
+ */
+const CLOSE_TOTALS_SQL = `
+INSERT INTO rollup_totals_hourly (bucket, cluster, verdict, count)
+SELECT $1::timestamptz, cluster, verdict, sum(count) FROM edge_rollups_hourly WHERE bucket = $1::timestamptz
+GROUP BY cluster, verdict`;
+
+/** The writer's late minutes before the hour mark ($1) added to their hours' totals, like addLateSql. */
+const ADD_LATE_TOTALS_SQL = `
+INSERT INTO rollup_totals_hourly AS t (bucket, cluster, verdict, count)
+SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), cluster, verdict, sum(count)
+FROM rollup_stage
+WHERE bucket < $1::timestamptz
+GROUP BY 1, 2, 3
+ON CONFLICT (bucket, cluster, verdict) DO UPDATE SET count = t.count + EXCLUDED.count`;
+
+/** Each resolution's statements, run in order with the same parameter. */
+const CLOSE_SQL = new Map(
+  RESOLUTIONS.map((r) => [r.name, r === HOURLY ? [closeSql(r), CLOSE_TOTALS_SQL] : [closeSql(r)]]),
+);
+const ADD_LATE_SQL = new Map(
+  RESOLUTIONS.map((r) => [r.name, r === HOURLY ? [addLateSql(r), ADD_LATE_TOTALS_SQL] : [addLateSql(r)]]),
+);
 
 const MARKS = `SELECT resolution, closed_through FROM rollup_resolutions ORDER BY resolution`;
 
@@ -174,8 +197,21 @@ export async function addLateMinutes(m: EntityManager, firstBucket: string): Pro
   const first = Date.parse(firstBucket);
   for (const r of RESOLUTIONS) {
     const mark = marks.get(r.name) ?? null;
-    if (mark !== null && first < mark) await m.query(ADD_LATE_SQL.get(r.name)!, [new Date(mark).toISOString()]);
+    if (mark !== null && first < mark)
+      for (const sql of ADD_LATE_SQL.get(r.name)!) await m.query(sql, [new Date(mark).toISOString()]);
   }
+}
+
+/**
+ * Whether a batch whose earliest bucket is `firstBucket` has late minutes (before some mark), read
+ * FOR SHARE as addLateMinutes does, so the answer holds until the batch commits: a writer that
+ * learns its minutes are not late may leave them out of rollup_stage.
+ */
+export async function hasLateMinutes(m: EntityManager, firstBucket: string): Promise<boolean> {
+  const marks = toMarks(await m.query(`${MARKS} FOR SHARE`));
+  const first = Date.parse(firstBucket);
+  for (const mark of marks.values()) if (mark !== null && first < mark) return true;
+  return false;
 }
 
 /** Which units one closing pass closed, per resolution. */
@@ -223,7 +259,7 @@ export class RollupCloser {
         const unit = await this.nextUnit(m, r, limit);
         if (unit === null) return 'done';
         if (unit !== next) return 'retry'; // a writer added an earlier minute meanwhile
-        await m.query(CLOSE_SQL.get(r.name)!, [new Date(unit).toISOString()]);
+        for (const sql of CLOSE_SQL.get(r.name)!) await m.query(sql, [new Date(unit).toISOString()]);
         await m.query(`UPDATE rollup_resolutions SET closed_through = $1::timestamptz WHERE resolution = $2`, [
           new Date(unit + r.unitMs).toISOString(),
           r.name,

@@ -6,7 +6,7 @@
  * (coarse rows are exact sums of their minutes; see rollup-closer.ts).
  */
 import type { DropFilters } from './readers.js';
-import { RESOLUTIONS, closedThrough, type Marks, type Resolution } from './rollup-closer.js';
+import { HOUR_MS, RESOLUTIONS, closedThrough, type Marks, type Resolution } from './rollup-closer.js';
 import { ROLLUPS, filterClause, timeRange, type SqlParams } from './sql-filters.js';
 import type { Queryable } from './sql-rows.js';
 
@@ -44,13 +44,20 @@ function split(from: number, to: number, marks: Marks, coarse: readonly Resoluti
 /**
  * Splits the minute buckets a window covers, [floor(from to the minute), to), into whole closed
  * units of the coarser resolutions (only those whose unit divides `stepMs` when given: a time
- * series bins rows by their bucket) and the rest (minutes).
+ * series bins rows by their bucket; none in `skip`) and the rest (minutes).
  */
-export function rollupSegments(f: Pick<DropFilters, 'from' | 'to'>, marks: Marks, stepMs?: number): RollupSegment[] {
+export function rollupSegments(
+  f: Pick<DropFilters, 'from' | 'to'>,
+  marks: Marks,
+  stepMs?: number,
+  skip: ReadonlyArray<Resolution['name']> = [],
+): RollupSegment[] {
   const from = Math.floor(f.from / MINUTE_MS) * MINUTE_MS;
   // A bucket is in the window when it starts before `to`: the minute holding `to` counts whole.
   const to = Math.ceil(f.to / MINUTE_MS) * MINUTE_MS;
-  const usable = COARSEST_FIRST.filter((r) => stepMs === undefined || stepMs % r.unitMs === 0);
+  const usable = COARSEST_FIRST.filter(
+    (r) => (stepMs === undefined || stepMs % r.unitMs === 0) && !skip.includes(r.name),
+  );
   return split(from, to, marks, usable);
 }
 
@@ -70,6 +77,31 @@ export async function rollupSource(
   const parts = rollupSegments(f, marks, opts.stepMs).map((s) => {
     const last = s.table === 'edge_rollups' ? 'bucket AS last_bucket' : 'last_bucket';
     return `SELECT ${COLUMNS}, ${last} FROM ${s.table} WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`;
+  });
+  return `(${parts.join('\n  UNION ALL ')}) AS r`;
+}
+
+/** The filters `rollup_totals_hourly` keeps the columns of; any other set filter needs the edge rows. */
+const TOTALS_FILTERS: ReadonlySet<string> = new Set(['from', 'to', 'verdict', 'cluster']);
+
+/** Whether the hour totals can answer a window with these filters. */
+export function totalsAnswer(f: DropFilters): boolean {
+  return Object.entries(f).every(([k, v]) => v === undefined || TOTALS_FILTERS.has(k));
+}
+
+/**
+ * A time series' rows (`bucket`, `verdict`, `count`), as a subquery aliased `r`. For a step of
+ * whole hours and filters the hour totals keep, every closed hour (whole days too) comes from
+ * `rollup_totals_hourly`, a few rows per hour instead of one per edge; the rest as rollupSource
+ * reads it. The totals are the hour rows' exact sums (rollup-closer.ts), so the points are the same.
+ */
+export async function seriesSource(db: Queryable, f: DropFilters, ps: SqlParams, stepMs: number): Promise<string> {
+  if (stepMs % HOUR_MS !== 0 || !totalsAnswer(f)) return rollupSource(db, f, ps, { stepMs });
+  const marks = await closedThrough(db);
+  const filters = filterClause(f, ROLLUPS, ps);
+  const parts = rollupSegments(f, marks, stepMs, ['day']).map((s) => {
+    const table = s.table === 'edge_rollups_hourly' ? 'rollup_totals_hourly' : s.table;
+    return `SELECT bucket, verdict, count FROM ${table} WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`;
   });
   return `(${parts.join('\n  UNION ALL ')}) AS r`;
 }

@@ -14,7 +14,7 @@ import {
   type Timeseries,
   type TimeseriesPoint,
 } from './readers.js';
-import { rollupSource } from './rollup-source.js';
+import { rollupSource, seriesSource } from './rollup-source.js';
 import { SqlParams } from './sql-filters.js';
 import { aggregateRows, iso, num, orNull, rows, type Queryable } from './sql-rows.js';
 
@@ -80,7 +80,7 @@ export class PostgresRollupStatsReader implements RollupStatsReader {
     const first = Math.floor(f.from / stepMs) * stepMs;
     const ps = new SqlParams();
     // Hour and day rows fit steps of whole hours and days (the origin below is on both boundaries).
-    const source = await rollupSource(this.db, f, ps, { stepMs });
+    const source = await seriesSource(this.db, f, ps, stepMs);
     const sql = `SELECT date_bin(${ps.add(`${stepMs / 1000} seconds`)}::interval, bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS t,
         verdict, sum(count)::bigint AS count
       FROM ${source}

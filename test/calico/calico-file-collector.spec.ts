@@ -213,6 +213,24 @@ describe('CalicoFileCollector (integration)', () => {
     expect(bus.deadLetters[0].reason).toBe('line longer than 5000 bytes');
   });
 
+  it('dead-letters a line over the limit whose last piece arrives with its newline in one chunk', async () => {
+    const file = join(dir, 'flows.log');
+    const gen = new CalicoFlowLogGenerator({ seed: 12 });
+    const ok = gen.lines(3);
+    // Valid JSON padded to 6,000 bytes: the first 4,096-byte chunk leaves less than 5,000 bytes
+    // of it carried, the second chunk holds the rest and its newline.
+    const long = ok[1] + ' '.repeat(6000 - ok[1].length);
+    // Exactly at the limit, across two chunks: kept.
+    const atLimit = ok[2] + ' '.repeat(5000 - ok[2].length);
+    writeFileSync(file, `${ok[0]}\n${long}\n${atLimit}\n`);
+    const c = collector(file, { maxLineBytes: 5000 });
+    await c.start();
+    await waitFor(() => consumer.ids.length === 2 && bus.deadLetters.length === 1, '2 records and a dead letter');
+    expect(consumer.ids).toEqual([calicoRecordId(ok[0]), calicoRecordId(atLimit)]);
+    expect(bus.deadLetters[0].reason).toBe('line longer than 5000 bytes');
+    expect(bus.deadLetters[0].origin).toBe(`calico-file:${file}:${ok[0].length + 1}`);
+  });
+
   it('startAt "end" skips existing content of files without a checkpoint, and waits for missing files', async () => {
     const file = join(dir, 'flows.log');
     const gen = new CalicoFlowLogGenerator({ seed: 5 });

@@ -368,7 +368,12 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
     await c.stop();
     expect(h.dead[0].origin).toMatch(new RegExp(`^hubble:127\\.0\\.0\\.1:${port}:`));
     expect(h.dead[0].reason.length).toBeGreaterThan(0);
-    expect(JSON.parse(h.dead[0].raw)).toMatchObject({ flow: { verdict: 'DROPPED' } });
+    // Every field of the response, as proto-loader decodes it (its oneof name too), not only what the mapper reads.
+    expect(JSON.parse(h.dead[0].raw)).toEqual({
+      flow: { verdict: 'DROPPED' },
+      node_name: 'fake/node-0',
+      response_types: 'flow',
+    });
     expect(await metricValue(h.registry, 'dropscope_hubble_flows_skipped_total', { reason: 'invalid' })).toBe(1);
     expect(h.received).toHaveLength(0);
   });

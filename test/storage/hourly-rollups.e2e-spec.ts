@@ -93,6 +93,11 @@ describe('hourly roll-ups', () => {
           to_char(last_bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS last_bucket
         FROM edge_rollups_daily ORDER BY 1, 2`,
     )) as Array<{ day: string; verdict: string; count: number; last_bucket: string }>;
+  const totalRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS hour, cluster, verdict, count::int AS count
+        FROM rollup_totals_hourly ORDER BY 1, 2, 3`,
+    )) as Array<{ hour: string; cluster: string; verdict: string; count: number }>;
   const mark = async (resolution = 'hour') =>
     (
       (await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = $1`, [resolution])) as Array<{
@@ -163,6 +168,15 @@ describe('hourly roll-ups', () => {
       { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
       { unit: '12:10', verdict: 'denied', count: 5, last_bucket: '12:10' },
     ]);
+    // The hours' totals per cluster and verdict, closed with them.
+    expect(await totalRows()).toEqual([
+      { hour: '02-28 08:00', cluster: 'c1', verdict: 'allowed', count: 6 },
+      { hour: '02-28 23:00', cluster: 'c1', verdict: 'denied', count: 9 },
+      { hour: '03-01 10:00', cluster: 'c1', verdict: 'allowed', count: 1 },
+      { hour: '03-01 10:00', cluster: 'c1', verdict: 'denied', count: 5 },
+      { hour: '03-01 11:00', cluster: 'c1', verdict: 'allowed', count: 10 },
+      { hour: '03-01 11:00', cluster: 'c1', verdict: 'denied', count: 4 },
+    ]);
     const [d10] = (await ds.query(
       `SELECT first_seen, last_seen, src_labels, policies FROM edge_rollups_hourly WHERE bucket = $1 AND verdict = 'denied'`,
       ['2025-03-01T10:00:00Z'],
@@ -177,6 +191,7 @@ describe('hourly roll-ups', () => {
     expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, day: 0 });
     expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
     expect((await fiveMinuteRows()).map((r) => r.count)).toEqual([1, 2, 3, 10, 4, 5]);
+    expect((await totalRows()).map((r) => r.count)).toEqual([6, 9, 1, 5, 10, 4]);
   });
 
   it('adds late minutes of a closed unit to its rows through the writer, and only those', async () => {
@@ -212,6 +227,17 @@ describe('hourly roll-ups', () => {
       { unit: '11:00', verdict: 'dropped', count: 8, last_bucket: '11:01' },
       { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
       { unit: '12:10', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
+    // Late into closed hours: 02-28 12:00 (a new total), 03-01 10:00 and 11:00; 12:30 is not closed.
+    expect(await totalRows()).toEqual([
+      { hour: '02-28 08:00', cluster: 'c1', verdict: 'allowed', count: 6 },
+      { hour: '02-28 12:00', cluster: 'c1', verdict: 'denied', count: 50 },
+      { hour: '02-28 23:00', cluster: 'c1', verdict: 'denied', count: 9 },
+      { hour: '03-01 10:00', cluster: 'c1', verdict: 'allowed', count: 1 },
+      { hour: '03-01 10:00', cluster: 'c1', verdict: 'denied', count: 105 },
+      { hour: '03-01 11:00', cluster: 'c1', verdict: 'allowed', count: 10 },
+      { hour: '03-01 11:00', cluster: 'c1', verdict: 'denied', count: 4 },
+      { hour: '03-01 11:00', cluster: 'c1', verdict: 'dropped', count: 8 },
     ]);
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
@@ -268,6 +294,48 @@ describe('hourly roll-ups', () => {
       ['11:30', 4],
       ['12:00', 5],
     ]);
+  });
+
+  it('a series with a step of whole hours and no edge filter reads the closed hours from the hour totals', async () => {
+    // Hour 11 (closed) from the totals, 10:30-11:00 and 12:00-12:15 from 5-minute rows and minutes.
+    // Marking the totals shows which series read them; the edge rows are left as they are.
+    await ds.query(`UPDATE rollup_totals_hourly SET count = count + 1000 WHERE bucket = '2025-03-01T11:00:00Z'`);
+    try {
+      const points = async (f: DropFilters, step: '1h' | '1d' | '15m') =>
+        (await stats.timeseries(f, step)).items.filter((p) => p.count > 0).map((p) => [p.time.slice(5, 16), p.count]);
+      expect(await points(W, '1h')).toEqual([
+        ['03-01T10:00', 103],
+        ['03-01T11:00', 3022], // 10 + 4 + 8, each total + 1000
+        ['03-01T12:00', 5],
+      ]);
+      expect(await points({ ...W, cluster: 'c1', verdict: ['denied'] }, '1h')).toEqual([
+        ['03-01T10:00', 103],
+        ['03-01T11:00', 1004],
+        ['03-01T12:00', 5],
+      ]);
+      expect(await points({ ...W, cluster: 'other' }, '1h')).toEqual([]);
+      // Whole days come from the hour totals too (day 02-28: 6 + 50 + 9, each + 0).
+      expect(
+        await points({ from: Date.parse('2025-02-27T23:10:00Z'), to: at('12:15:40'), verdict: ALL }, '1d'),
+      ).toEqual([
+        ['02-28T00:00', 65],
+        ['03-01T00:00', 3133], // 1 + 105 + 3022 + 5
+      ]);
+      // Filters the totals do not keep, and finer steps, read the edge rows.
+      expect(await points({ ...W, namespace: 'db' }, '1h')).toEqual([
+        ['03-01T10:00', 103],
+        ['03-01T11:00', 22],
+        ['03-01T12:00', 5],
+      ]);
+      expect(await points({ ...W, direction: ['egress'] }, '1h')).toEqual([
+        ['03-01T10:00', 103],
+        ['03-01T11:00', 22],
+        ['03-01T12:00', 5],
+      ]);
+      expect((await points(W, '15m')).map(([, n]) => n)).toEqual([100, 3, 18, 4, 5]);
+    } finally {
+      await ds.query(`UPDATE rollup_totals_hourly SET count = count - 1000 WHERE bucket = '2025-03-01T11:00:00Z'`);
+    }
   });
 
   it('edge list: counts and the latest labels, from the last minute whether in an hour row or not', async () => {
@@ -330,6 +398,7 @@ describe('hourly roll-ups', () => {
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([]);
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
+    expect((await totalRows()).filter((r) => r.hour === '03-01 12:00')).toEqual([]);
     await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
     expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, day: 0 });
     expect(await mark('5m')).toBe('2025-03-01T13:00:00.000Z');
@@ -341,6 +410,10 @@ describe('hourly roll-ups', () => {
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([
       { hour: '12:00', verdict: 'allowed', count: 27, last_bucket: '12:59' },
       { hour: '12:00', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
+    expect((await totalRows()).filter((r) => r.hour === '03-01 12:00')).toEqual([
+      { hour: '03-01 12:00', cluster: 'c1', verdict: 'allowed', count: 27 },
+      { hour: '03-01 12:00', cluster: 'c1', verdict: 'denied', count: 5 },
     ]);
   });
 });
@@ -428,5 +501,16 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
       )) as unknown[];
       expect(differ).toEqual([]);
     }
+    // The hour totals: every (hour, cluster, verdict) sum of the minutes, none missing or extra.
+    const totalsFromMinutes = `SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, cluster,
+        verdict, sum(count) AS count FROM edge_rollups WHERE bucket < '2025-03-02T03:00:00Z' GROUP BY 1, 2, 3`;
+    const totals = `SELECT bucket, cluster, verdict, count FROM rollup_totals_hourly`;
+    expect(
+      await ds.query(`(${totalsFromMinutes} EXCEPT ${totals}) UNION ALL (${totals} EXCEPT ${totalsFromMinutes})`),
+    ).toEqual([]);
+    const [{ n }] = (await ds.query(`SELECT count(DISTINCT cluster)::int AS n FROM rollup_totals_hourly`)) as Array<{
+      n: number;
+    }>;
+    expect(n).toBe(3);
   });
 });

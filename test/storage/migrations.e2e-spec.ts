@@ -40,12 +40,44 @@ describe('migrations against real PostgreSQL', () => {
       'edge_rollups_5m',
       'edge_rollups_daily',
       'edge_rollups_hourly',
+      'rollup_totals_hourly',
     ]);
     expect(await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions ORDER BY 1`)).toEqual([
       { resolution: '5m', closed_through: null },
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // HourlyTotals sums the hour rows an install already has into the totals, per hour, cluster and verdict.
+    await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
+    expect(await tables()).not.toContain('rollup_totals_hourly');
+    await ds.query(
+      `CREATE TABLE edge_rollups_hourly_p20250501 PARTITION OF edge_rollups_hourly FOR VALUES FROM ('2025-05-01') TO ('2025-05-02')`,
+    );
+    await ds.query(`INSERT INTO edge_rollups_hourly (bucket, edge_key, cluster, src_kind, dst_kind, protocol, verdict,
+        direction, source, count, first_seen, last_seen, last_bucket)
+      SELECT b::timestamptz, k, c, 'pod', 'pod', 'TCP', v, 'ingress', 'hubble', n, now(), now(), b::timestamptz
+      FROM (VALUES ('2025-05-01T10:00:00Z', 'k1', 'c', 'denied', 2), ('2025-05-01T10:00:00Z', 'k2', 'c', 'denied', 3),
+        ('2025-05-01T10:00:00Z', 'k3', 'c', 'allowed', 4), ('2025-05-01T11:00:00Z', 'k1', 'c', 'denied', 5),
+        ('2025-05-01T11:00:00Z', 'k4', 'c2', 'denied', 6)) AS x(b, k, c, v, n)`);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(
+      await ds.query(
+        `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS hour, cluster, verdict, count::int AS count
+          FROM rollup_totals_hourly ORDER BY 1, 2, 3`,
+      ),
+    ).toEqual([
+      { hour: '10:00', cluster: 'c', verdict: 'allowed', count: 4 },
+      { hour: '10:00', cluster: 'c', verdict: 'denied', count: 5 },
+      { hour: '11:00', cluster: 'c', verdict: 'denied', count: 5 },
+      { hour: '11:00', cluster: 'c2', verdict: 'denied', count: 6 },
+    ]);
+    // The day's totals partition, named like the hour rows' (retention drops both by name).
+    expect(
+      await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
+    ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
+    await ds.query(`DROP TABLE edge_rollups_hourly_p20250501`);
+
     await ds.undoLastMigration({ transaction: 'each' }); // FiveMinuteRollups
     expect(await tables()).not.toContain('edge_rollups_5m');
     expect(await ds.query(`SELECT resolution FROM rollup_resolutions ORDER BY 1`)).toEqual([
@@ -87,6 +119,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
     await ds.undoLastMigration({ transaction: 'each' }); // FiveMinuteRollups
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyRollups
     await ds.undoLastMigration({ transaction: 'each' }); // CheckpointGenerations

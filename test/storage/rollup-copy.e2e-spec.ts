@@ -127,4 +127,45 @@ describe('PostgresRollupWriter: roll-ups through COPY', () => {
     )) as Array<Record<string, unknown>>;
     expect(rows).toEqual([{ src_labels: { app: 'web', 'pod-template-hash': 'aaa' }, count: 9 }]);
   });
+
+  // A writer COPies rows it has not written into a minute that held no rows when it first wrote
+  // there; another writer storing the same row meanwhile must not make it fail or count twice.
+  it('adds to a row another writer stored in a minute this writer wrote first', async () => {
+    const edge = (id: string, second: number, port: number): FlowRecord => ({
+      ...flow(id, second),
+      cluster: 'two-writers',
+      dstPort: port,
+    });
+    const partitions = new PartitionManager(ds, silentLogger);
+    const first = new PostgresRollupWriter(ds, partitions);
+    const other = new PostgresRollupWriter(ds, partitions);
+    for (const [writer, id, second, port] of [
+      [first, 'w1', 5, 80], // the minute's first row: `first` finds it empty
+      [other, 'w2', 6, 443], // a row `first` has not written, stored by `other`
+      [first, 'w3', 7, 443], // the same row from `first`, which still believes the minute its own
+      [first, 'w4', 8, 443],
+      [first, 'w5', 9, 8080],
+    ] as const) {
+      const batch = new BatchRollup();
+      batch.add(edge(id, second, port), attribution);
+      await writer.writeBatch(batch, [{ stream: 'two-writers', position: id }], []);
+    }
+    const rows = (await ds.query(
+      `SELECT dst_port, count::int AS count,
+              extract(second FROM first_seen)::int AS first_second, extract(second FROM last_seen)::int AS last_second
+       FROM edge_rollups WHERE cluster = 'two-writers' ORDER BY dst_port`,
+    )) as Array<Record<string, unknown>>;
+    // Flows of count 3 each: port 80 once, 443 three times (seconds 6 to 8), 8080 once.
+    expect(rows).toEqual([
+      { dst_port: 80, count: 3, first_second: 5, last_second: 5 },
+      { dst_port: 443, count: 9, first_second: 6, last_second: 8 },
+      { dst_port: 8080, count: 3, first_second: 9, last_second: 9 },
+    ]);
+    const [{ position }] = (await ds.query(
+      `SELECT position FROM stream_checkpoints WHERE stream = 'two-writers'`,
+    )) as Array<{
+      position: string;
+    }>;
+    expect(position).toBe('w5');
+  });
 });

@@ -496,6 +496,16 @@ export class CalicoFileCollector implements Collector {
         t.discarding = false;
         t.carry = [];
         t.carryLen = 0;
+      } else if (t.carryLen + nl - start > this.maxLine) {
+        // The carry is checked as it grows; this catches a line whose last piece, or whole self,
+        // arrives in one chunk and still goes over the limit.
+        const head =
+          t.carryLen > 0
+            ? Buffer.concat(t.carry).toString('utf8', 0, 1024)
+            : this.buf.toString('utf8', start, Math.min(nl, start + 1024));
+        this.deadLetter(t, lineStart, `${head}...`, `line longer than ${this.maxLine} bytes`);
+        t.carry = [];
+        t.carryLen = 0;
       } else {
         let line: string;
         if (t.carryLen > 0) {

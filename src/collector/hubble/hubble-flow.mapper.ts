@@ -36,6 +36,7 @@ import {
   enumName,
   eventTypeName,
 } from './hubble-enums.js';
+import { parseFlowTime } from '../../flow/flow-time.js';
 
 /** FlowEndpoint plus what Hubble adds; extra optional fields, the schema-1 fields unchanged. */
 export interface HubbleFlowEndpoint extends FlowEndpoint {
@@ -129,13 +130,25 @@ function pad(n: number, width: number): string {
   return s;
 }
 
+// Flows arrive in time order, thousands per second: the date part is made once per second.
+let lastSecond = NaN;
+let lastSecondText = '';
+
+/** `yyyy-mm-ddThh:mm:ss` of an epoch second. */
+function secondText(seconds: number): string {
+  if (seconds !== lastSecond) {
+    lastSecondText = new Date(seconds * 1000).toISOString().slice(0, 19);
+    lastSecond = seconds;
+  }
+  return lastSecondText;
+}
+
 /**
  * RFC 3339 from a protobuf Timestamp, with 0, 3, 6 or 9 fraction digits exactly as Go's protojson
  * prints it, so a flow read over gRPC and the same flow read from `hubble observe -o json` agree.
  */
 export function formatTimestamp(seconds: number, nanos: number): string {
-  const iso = new Date(seconds * 1000).toISOString(); // yyyy-mm-ddThh:mm:ss.000Z
-  const base = iso.slice(0, 19);
+  const base = secondText(seconds);
   if (nanos === 0) return base + 'Z';
   if (nanos % 1_000_000 === 0) return `${base}.${pad(nanos / 1_000_000, 3)}Z`;
   if (nanos % 1000 === 0) return `${base}.${pad(nanos / 1000, 6)}Z`;
@@ -144,7 +157,7 @@ export function formatTimestamp(seconds: number, nanos: number): string {
 
 /** RFC 3339 with exactly 9 fraction digits (checkpoint positions). */
 export function formatTimestampNanos(seconds: number, nanos: number): string {
-  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${pad(nanos, 9)}Z`;
+  return `${secondText(seconds)}.${pad(nanos, 9)}Z`;
 }
 
 /** Parses RFC 3339 into {seconds, nanos} at full precision; undefined when not a time. */
@@ -168,7 +181,7 @@ export function parseTimestamp(s: string): { seconds: number; nanos: number } | 
 /** Flow time in both shapes -> [RFC 3339, epoch ms]; undefined when absent or unreadable. */
 function readTime(v: unknown): [string, number] | undefined {
   if (typeof v === 'string') {
-    const ms = Date.parse(v);
+    const ms = parseFlowTime(v);
     return Number.isNaN(ms) || v.length > 64 ? undefined : [v, ms];
   }
   const o = asObj(v);

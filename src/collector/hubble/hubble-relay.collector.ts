@@ -25,11 +25,13 @@ import {
   parseTimestamp,
   timestampParts,
   type HubbleFlowRecord,
+  type HubbleResponse,
   type HubbleMapperOptions,
 } from './hubble-flow.mapper.js';
 import { enumLabel, LOST_EVENT_SOURCE_NAMES, NODE_STATE_NAMES } from './hubble-enums.js';
 import { hubbleMetrics, type HubbleMetrics } from './hubble-metrics.js';
 import { loadObserverPackage } from './hubble-proto.js';
+import { fullyDecoded, observerPackageWithFastFlows } from './hubble-flow.decoder.js';
 
 export interface HubbleTlsOptions {
   /** CA bundle that signed Relay's certificate (HUBBLE_TLS_CA_FILE). */
@@ -164,13 +166,18 @@ export async function hubbleChannel(
   return { credentials: grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null), options };
 }
 
-/** Creates an Observer client from the project's proto/ (also used by tests and tooling). */
+/**
+ * Creates an Observer client from the project's proto/ (also used by tests and tooling).
+ * `flows: 'fast'` decodes GetFlows flows with hubble-flow.decoder.ts: only what the mapper
+ * reads (the collector's client); `full` (default) gives every field, as proto-loader does.
+ */
 export function createObserverClient(
   addr: string,
   credentials: grpc.ChannelCredentials,
   options: grpc.ChannelOptions,
+  flows: 'full' | 'fast' = 'full',
 ): ObserverClient {
-  const pkg = grpc.loadPackageDefinition(loadObserverPackage());
+  const pkg = grpc.loadPackageDefinition(flows === 'fast' ? observerPackageWithFastFlows() : loadObserverPackage());
   const observer = pkg.observer;
   const ctor =
     typeof observer === 'object' && observer !== null && 'Observer' in observer ? observer.Observer : undefined;
@@ -257,7 +264,7 @@ export class HubbleRelayCollector implements Collector {
       this.position = t;
     }
     const { credentials, options } = await hubbleChannel(this.options.tls);
-    this.client = createObserverClient(this.options.addr, credentials, options);
+    this.client = createObserverClient(this.options.addr, credentials, options, 'fast');
     this.running = true;
     this.stopping = false;
     this.abort = new AbortController();
@@ -387,19 +394,8 @@ export class HubbleRelayCollector implements Collector {
 
   private onMessage(msg: unknown, call: GetFlowsCall): void {
     this.received++;
-    let m;
-    try {
-      m = mapGetFlowsResponse(msg, this.options);
-    } catch (e) {
-      this.metrics.flowsSkipped.inc({ reason: 'invalid' });
-      this.log.debug('a Hubble message that is not a valid flow goes to dead letters', { error: errorMessage(e) });
-      this.dead.push({
-        raw: truncateRaw(rawJson(msg)),
-        reason: errorMessage(e),
-        origin: `${this.stream}:${this.received}`,
-      });
-      return;
-    }
+    const m = this.map(msg);
+    if (!m) return;
     if (m.kind === 'lost_events') {
       this.metrics.lostEvents.inc({ source: enumLabel(m.source, LOST_EVENT_SOURCE_NAMES) }, m.numEventsLost);
       this.metrics.gaps.inc({ reason: 'lost_events' });
@@ -439,6 +435,25 @@ export class HubbleRelayCollector implements Collector {
     if (this.buffer.length >= this.maxBuffered && !this.paused) {
       this.paused = true;
       call.pause();
+    }
+  }
+
+  /** One response mapped, or undefined when it went to dead letters. */
+  private map(msg: unknown): HubbleResponse | undefined {
+    try {
+      return mapGetFlowsResponse(msg, this.options);
+    } catch (e) {
+      // Refused after the fast decoding: map every field's decoding, so the outcome is as before.
+      const full = fullyDecoded(msg);
+      if (full !== undefined) return this.map(full);
+      this.metrics.flowsSkipped.inc({ reason: 'invalid' });
+      this.log.debug('a Hubble message that is not a valid flow goes to dead letters', { error: errorMessage(e) });
+      this.dead.push({
+        raw: truncateRaw(rawJson(msg)),
+        reason: errorMessage(e),
+        origin: `${this.stream}:${this.received}`,
+      });
+      return undefined;
     }
   }
 
