@@ -129,7 +129,12 @@ export function parseCidr(text: string): Cidr | undefined {
 
 export function cidrContains(c: Cidr, ip: ParsedIp): boolean {
   if (c.family !== ip.family) return false;
-  const bits = c.family === 4 ? 32 : 128;
+  if (c.family === 4) {
+    // In doubles (IPv4 fits exactly): BigInt shifts allocate, and rules check peers per decision.
+    const size = 2 ** (32 - c.prefix);
+    return Math.floor(Number(ip.value) / size) === Math.floor(Number(c.network) / size);
+  }
+  const bits = 128;
   const shift = BigInt(bits - c.prefix);
   return ip.value >> shift === c.network >> shift;
 }

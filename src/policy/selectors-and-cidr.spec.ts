@@ -62,6 +62,33 @@ describe('CIDRs', () => {
     expect(v6 && cidrContains(v6, parseIp('10.0.0.1') ?? { family: 4, value: 0n })).toBe(false);
     expect(parseCidr('10.0.0.0/33')).toBeUndefined();
   });
+
+  it('contains exactly the addresses of an IPv4 prefix, from /0 to /32, at both ends', () => {
+    const inside = (cidr: string, ip: string): boolean => {
+      const c = parseCidr(cidr);
+      const a = parseIp(ip);
+      if (!c || !a) throw new Error(`${cidr} ${ip}`);
+      return cidrContains(c, a);
+    };
+    expect(inside('0.0.0.0/0', '0.0.0.0')).toBe(true);
+    expect(inside('0.0.0.0/0', '255.255.255.255')).toBe(true);
+    expect(inside('10.0.0.0/8', '10.255.255.255')).toBe(true);
+    expect(inside('10.0.0.0/8', '11.0.0.0')).toBe(false);
+    expect(inside('10.0.0.0/8', '9.255.255.255')).toBe(false);
+    expect(inside('128.0.0.0/1', '255.255.255.255')).toBe(true);
+    expect(inside('128.0.0.0/1', '127.255.255.255')).toBe(false);
+    expect(inside('192.168.242.213/24', '192.168.242.0')).toBe(true);
+    expect(inside('192.168.242.213/24', '192.168.243.0')).toBe(false);
+    expect(inside('172.16.5.4/31', '172.16.5.5')).toBe(true);
+    expect(inside('172.16.5.4/31', '172.16.5.6')).toBe(false);
+    expect(inside('255.255.255.255/32', '255.255.255.255')).toBe(true);
+    expect(inside('255.255.255.255/32', '255.255.255.254')).toBe(false);
+    expect(inside('10.0.0.7/32', '10.0.0.7')).toBe(true);
+    expect(inside('10.0.0.7/32', '10.0.0.6')).toBe(false);
+    // An IPv4-mapped IPv6 address is IPv4; an IPv4 prefix never contains an IPv6 address.
+    expect(inside('10.0.0.0/8', '::ffff:10.1.2.3')).toBe(true);
+    expect(inside('0.0.0.0/0', '::1')).toBe(false);
+  });
 });
 
 describe('LruCache', () => {
