@@ -108,7 +108,9 @@ export function parseCidr(text: string): Cidr | undefined {
   const addr = slash >= 0 ? text.slice(0, slash) : text;
   const ip = parseIp(addr);
   if (!ip) return undefined;
-  const bits = ip.family === 4 ? 32 : 128;
+  // A mapped address (::ffff:a.b.c.d) is IPv4, but its prefix is written in IPv6 bits.
+  const mapped = addr.includes(':') && ip.family === 4;
+  const bits = ip.family === 4 && !mapped ? 32 : 128;
   let prefix = bits;
   if (slash >= 0) {
     const p = text.slice(slash + 1);
@@ -117,7 +119,7 @@ export function parseCidr(text: string): Cidr | undefined {
     if (prefix > bits) return undefined;
   }
   // A mapped IPv6 CIDR (::ffff:0:0/96+) becomes IPv4.
-  if (addr.includes(':') && ip.family === 4) {
+  if (mapped) {
     if (prefix < 96) return undefined;
     prefix -= 96;
   }

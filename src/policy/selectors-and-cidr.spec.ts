@@ -89,6 +89,23 @@ describe('CIDRs', () => {
     expect(inside('10.0.0.0/8', '::ffff:10.1.2.3')).toBe(true);
     expect(inside('0.0.0.0/0', '::1')).toBe(false);
   });
+
+  it('reads an IPv4-mapped IPv6 CIDR (::ffff:0:0/96 and longer) as the IPv4 prefix it spells', () => {
+    // ::ffff:192.168.0.0/112 is 192.168.0.0/16; a mapped address alone is one IPv4 address.
+    expect(parseCidr('::ffff:192.168.0.0/112')).toMatchObject({ family: 4, prefix: 16 });
+    expect(parseCidr('::ffff:192.168.0.0/112')?.network).toBe(parseIp('192.168.0.0')?.value);
+    expect(parseCidr('::ffff:10.1.2.3')).toMatchObject({ family: 4, prefix: 32 });
+    expect(parseCidr('::ffff:0.0.0.0/96')).toMatchObject({ family: 4, prefix: 0 });
+    expect(parseCidr('::ffff:10.0.0.0/128')).toMatchObject({ family: 4, prefix: 32 });
+    // Shorter than /96 reaches outside the mapped range: not an IPv4 prefix, refused.
+    expect(parseCidr('::ffff:10.0.0.0/95')).toBeUndefined();
+    expect(parseCidr('::ffff:10.0.0.0/129')).toBeUndefined();
+    const c = parseCidr('::ffff:192.168.0.0/112');
+    const ip = parseIp('192.168.255.255');
+    expect(c && ip && cidrContains(c, ip)).toBe(true);
+    const out = parseIp('192.169.0.0');
+    expect(c && out && cidrContains(c, out)).toBe(false);
+  });
 });
 
 describe('LruCache', () => {
