@@ -186,32 +186,35 @@ export async function closedThrough(db: Querier): Promise<Marks> {
   return toMarks(await db.query(MARKS));
 }
 
+/** The marks a batch's minutes fall before, per resolution (ms): its late minutes go to those tables too. */
+export type LateMarks = ReadonlyArray<readonly [Resolution, number]>;
+
 /**
- * The minute writer's hook, called inside its batch transaction once the batch's roll-ups are in
- * rollup_stage, with their earliest bucket (ISO). Holds the marks FOR SHARE until the batch commits, so the closer
- * cannot sum a unit while this batch's minutes in it are uncommitted. Called last before the
- * checkpoints, so the lock is held only until the commit.
+ * Reads the marks FOR SHARE, held until the batch commits, so the closer cannot sum a unit while
+ * this batch's minutes in it are uncommitted, and returns those a batch whose earliest bucket
+ * (ISO) is `firstBucket` has minutes before. Empty: no late minutes, and none can become late
+ * before the commit (a writer may then leave its rows out of rollup_stage).
  */
-export async function addLateMinutes(m: EntityManager, firstBucket: string): Promise<void> {
+export async function lateMarks(m: EntityManager, firstBucket: string): Promise<LateMarks> {
   const marks = toMarks(await m.query(`${MARKS} FOR SHARE`));
   const first = Date.parse(firstBucket);
+  const late: Array<[Resolution, number]> = [];
   for (const r of RESOLUTIONS) {
     const mark = marks.get(r.name) ?? null;
-    if (mark !== null && first < mark)
-      for (const sql of ADD_LATE_SQL.get(r.name)!) await m.query(sql, [new Date(mark).toISOString()]);
+    if (mark !== null && first < mark) late.push([r, mark]);
   }
+  return late;
 }
 
 /**
- * Whether a batch whose earliest bucket is `firstBucket` has late minutes (before some mark), read
- * FOR SHARE as addLateMinutes does, so the answer holds until the batch commits: a writer that
- * learns its minutes are not late may leave them out of rollup_stage.
+ * The minute writer's hook, called inside its batch transaction once the batch's roll-ups are in
+ * rollup_stage, with the marks lateMarks read in the same transaction: adds the late minutes to
+ * those resolutions' rows. Writers read the marks last before the checkpoints when they can, so
+ * the lock is held only until the commit.
  */
-export async function hasLateMinutes(m: EntityManager, firstBucket: string): Promise<boolean> {
-  const marks = toMarks(await m.query(`${MARKS} FOR SHARE`));
-  const first = Date.parse(firstBucket);
-  for (const mark of marks.values()) if (mark !== null && first < mark) return true;
-  return false;
+export async function addLateMinutes(m: EntityManager, late: LateMarks): Promise<void> {
+  for (const [r, mark] of late)
+    for (const sql of ADD_LATE_SQL.get(r.name)!) await m.query(sql, [new Date(mark).toISOString()]);
 }
 
 /** Which units one closing pass closed, per resolution. */

@@ -62,23 +62,40 @@ export function rollupSegments(
 }
 
 /**
- * The window's roll-up rows, filtered, as a parenthesized subquery aliased `r` (COLUMNS and
- * last_bucket). Reads the marks first: marks read before the query runs are still right (closed
- * units only ever gain late minutes in every table at once, and a mark never moves back).
+ * The segments' rows, filtered, as a parenthesized subquery aliased `r`: `select` gives each
+ * segment's SELECT list and table. Reads the marks first: marks read before the query runs are
+ * still right (closed units only ever gain late minutes in every table at once, and a mark never
+ * moves back).
  */
-export async function rollupSource(
+async function segmentUnion(
+  db: Queryable,
+  f: DropFilters,
+  ps: SqlParams,
+  segments: (marks: Marks) => RollupSegment[],
+  select: (s: RollupSegment) => string,
+): Promise<string> {
+  const marks = await closedThrough(db);
+  const filters = filterClause(f, ROLLUPS, ps);
+  const parts = segments(marks).map(
+    (s) => `SELECT ${select(s)} WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`,
+  );
+  return `(${parts.join('\n  UNION ALL ')}) AS r`;
+}
+
+/** The window's roll-up rows, filtered, as a subquery aliased `r` (COLUMNS and last_bucket). */
+export function rollupSource(
   db: Queryable,
   f: DropFilters,
   ps: SqlParams,
   opts: { stepMs?: number } = {},
 ): Promise<string> {
-  const marks = await closedThrough(db);
-  const filters = filterClause(f, ROLLUPS, ps);
-  const parts = rollupSegments(f, marks, opts.stepMs).map((s) => {
-    const last = s.table === 'edge_rollups' ? 'bucket AS last_bucket' : 'last_bucket';
-    return `SELECT ${COLUMNS}, ${last} FROM ${s.table} WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`;
-  });
-  return `(${parts.join('\n  UNION ALL ')}) AS r`;
+  return segmentUnion(
+    db,
+    f,
+    ps,
+    (marks) => rollupSegments(f, marks, opts.stepMs),
+    (s) => `${COLUMNS}, ${s.table === 'edge_rollups' ? 'bucket AS last_bucket' : 'last_bucket'} FROM ${s.table}`,
+  );
 }
 
 /** The filters `rollup_totals_hourly` keeps the columns of; any other set filter needs the edge rows. */
@@ -95,13 +112,13 @@ export function totalsAnswer(f: DropFilters): boolean {
  * `rollup_totals_hourly`, a few rows per hour instead of one per edge; the rest as rollupSource
  * reads it. The totals are the hour rows' exact sums (rollup-closer.ts), so the points are the same.
  */
-export async function seriesSource(db: Queryable, f: DropFilters, ps: SqlParams, stepMs: number): Promise<string> {
+export function seriesSource(db: Queryable, f: DropFilters, ps: SqlParams, stepMs: number): Promise<string> {
   if (stepMs % HOUR_MS !== 0 || !totalsAnswer(f)) return rollupSource(db, f, ps, { stepMs });
-  const marks = await closedThrough(db);
-  const filters = filterClause(f, ROLLUPS, ps);
-  const parts = rollupSegments(f, marks, stepMs, ['day']).map((s) => {
-    const table = s.table === 'edge_rollups_hourly' ? 'rollup_totals_hourly' : s.table;
-    return `SELECT bucket, verdict, count FROM ${table} WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`;
-  });
-  return `(${parts.join('\n  UNION ALL ')}) AS r`;
+  return segmentUnion(
+    db,
+    f,
+    ps,
+    (marks) => rollupSegments(f, marks, stepMs, ['day']),
+    (s) => `bucket, verdict, count FROM ${s.table === 'edge_rollups_hourly' ? 'rollup_totals_hourly' : s.table}`,
+  );
 }

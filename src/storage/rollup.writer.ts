@@ -8,7 +8,7 @@ import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.po
 import { upsertCheckpoints } from './checkpoint.store.js';
 import { EVENT_COLUMNS, eventsToCopyText, formattedRollupLine, ROLLUP_COLUMNS, rollupLine } from './copy-text.js';
 import { insertDeadLetters } from './dead-letter.store.js';
-import { addLateMinutes, hasLateMinutes } from './rollup-closer.js';
+import { addLateMinutes, lateMarks, type LateMarks } from './rollup-closer.js';
 import type { PartitionManager } from './partition.manager.js';
 
 /**
@@ -259,7 +259,10 @@ export class PostgresRollupWriter implements RollupWriter {
       let upserts = p.rollups ?? '';
       let plain = '';
       // Late minutes are read back from rollup_stage (addLateMinutes): then every row goes there.
-      if (p.fresh.size > 0 && plainCopy && !(p.firstBucket && (await hasLateMinutes(m, p.firstBucket)))) {
+      // The marks are read here only when the choice needs them; else last, to lock them briefly.
+      let late: LateMarks | undefined;
+      if (p.fresh.size > 0 && plainCopy && p.firstBucket) late = await lateMarks(m, p.firstBucket);
+      if (p.fresh.size > 0 && plainCopy && (late === undefined || late.length === 0)) {
         const unknown = [...p.fresh.keys()].filter((b) => !this.owned.has(b));
         const taken = new Set<string>();
         if (unknown.length > 0)
@@ -284,7 +287,7 @@ export class PostgresRollupWriter implements RollupWriter {
       if (p.events) await copyIn(m.queryRunner, COPY_EVENTS, p.events);
       // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts); they
       // are read from rollup_stage, which holds the batch's rows until the commit.
-      if (upserts && p.firstBucket) await addLateMinutes(m, p.firstBucket);
+      if (upserts && p.firstBucket) await addLateMinutes(m, late ?? (await lateMarks(m, p.firstBucket)));
       await insertDeadLetters(m, p.deadLetters);
       await upsertCheckpoints(m, p.checkpoints);
     });
