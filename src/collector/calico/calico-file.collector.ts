@@ -176,6 +176,11 @@ class Tail {
   }
 }
 
+/** The first 1,024 bytes of a tail's carried partial line, as text (for a dead letter). */
+function carryHead(t: Tail): string {
+  return Buffer.concat(t.carry).toString('utf8', 0, 1024);
+}
+
 export class CalicoFileCollector implements Collector {
   readonly name = 'calico-file';
   private readonly log: Logger;
@@ -499,13 +504,11 @@ export class CalicoFileCollector implements Collector {
       } else if (t.carryLen + nl - start > this.maxLine) {
         // The carry is checked as it grows; this catches a line whose last piece, or whole self,
         // arrives in one chunk and still goes over the limit.
-        const head =
-          t.carryLen > 0
-            ? Buffer.concat(t.carry).toString('utf8', 0, 1024)
-            : this.buf.toString('utf8', start, Math.min(nl, start + 1024));
-        this.deadLetter(t, lineStart, `${head}...`, `line longer than ${this.maxLine} bytes`);
-        t.carry = [];
-        t.carryLen = 0;
+        this.overLong(
+          t,
+          lineStart,
+          t.carryLen > 0 ? carryHead(t) : this.buf.toString('utf8', start, Math.min(nl, start + 1024)),
+        );
       } else {
         let line: string;
         if (t.carryLen > 0) {
@@ -524,14 +527,7 @@ export class CalicoFileCollector implements Collector {
     if (start < n && !t.discarding) {
       const rest = n - start;
       if (t.carryLen + rest > this.maxLine) {
-        this.deadLetter(
-          t,
-          t.offset,
-          `${t.carry.length ? Buffer.concat(t.carry).toString('utf8', 0, 1024) : ''}...`,
-          `line longer than ${this.maxLine} bytes`,
-        );
-        t.carry = [];
-        t.carryLen = 0;
+        this.overLong(t, t.offset, t.carry.length ? carryHead(t) : '');
         t.discarding = true;
         t.discardStart = t.offset;
       } else {
@@ -540,6 +536,13 @@ export class CalicoFileCollector implements Collector {
       }
     }
     return true;
+  }
+
+  /** Dead-letters the line starting at `at` as over the limit (`head`: its start) and drops its carry. */
+  private overLong(t: Tail, at: number, head: string): void {
+    this.deadLetter(t, at, `${head}...`, `line longer than ${this.maxLine} bytes`);
+    t.carry = [];
+    t.carryLen = 0;
   }
 
   private handleLine(t: Tail, rawLine: string, at: number): void {
