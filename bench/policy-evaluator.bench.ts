@@ -253,7 +253,8 @@ export async function benchPolicyEvaluator(
   const inventory = buildSyntheticCluster(opts, store);
   const buildMs = performance.now() - t0;
   // The first evaluator of the process, on other probes: its cold pass also waits for the JIT.
-  const { firstCompile, firstCold, firstProbeCount } = firstEvaluatorPass(inventory, opts.probes ?? 100_000);
+  const probeCount = opts.probes ?? 100_000;
+  const first = coldPass(inventory, probeCount, 8);
   let sink = 0;
 
   let ev: NetworkPolicyEvaluator | undefined;
@@ -263,7 +264,7 @@ export async function benchPolicyEvaluator(
   );
   if (!ev) throw new Error('no evaluator');
   const evaluator = ev;
-  const probes = makeProbes(evaluator, opts.probes ?? 100_000);
+  const probes = makeProbes(evaluator, probeCount);
 
   let allowed = 0;
   const cold = timed(() => {
@@ -338,7 +339,7 @@ export async function benchPolicyEvaluator(
 
   // More cold passes, each on a new evaluator with its own probes (nothing shared with the above).
   const colds = [cold];
-  for (let k = 1; k < (opts.coldRuns ?? 5); k++) colds.push(coldPass(inventory, probes.length, 100 + k));
+  for (let k = 1; k < (opts.coldRuns ?? 5); k++) colds.push(coldPass(inventory, probes.length, 100 + k).cold);
   const coldMedian = median(colds);
 
   const coldRate = perSecond(probes.length, coldMedian.ms);
@@ -347,8 +348,8 @@ export async function benchPolicyEvaluator(
     coldDecisionsPerSecond: coldRate,
     coldDecisionsPerCpuSecond: perSecond(probes.length, coldMedian.cpuMs),
     coldDecisionsPerSecondRuns: colds.map((c) => perSecond(probes.length, c.ms)),
-    coldFirstInProcessDecisionsPerSecond: perSecond(firstProbeCount, firstCold.ms),
-    coldFirstInProcessDecisionsPerCpuSecond: perSecond(firstProbeCount, firstCold.cpuMs),
+    coldFirstInProcessDecisionsPerSecond: perSecond(probeCount, first.cold.ms),
+    coldFirstInProcessDecisionsPerCpuSecond: perSecond(probeCount, first.cold.cpuMs),
     coldWithCompileDecisionsPerSecond: perSecond(probes.length, cold.ms + compile.ms),
     coldLazyDecisionsPerSecond: perSecond(probes.length, coldLazy.ms),
     warmDecisionsPerSecond: perSecond(probes.length * rounds, warm.ms),
@@ -365,31 +366,8 @@ export async function benchPolicyEvaluator(
     cacheHitRate: Math.round((stats.hits / Math.max(1, stats.hits + stats.misses)) * 1000) / 1000,
     buildMs: Math.round(buildMs),
     compileMs: Math.round(compile.ms),
-    firstCompileMs: Math.round(firstCompile.ms),
+    firstCompileMs: Math.round(first.compile.ms),
   };
-}
-
-/**
- * Compile and cold pass of the process's first evaluator (other probes): kept apart so that
- * nothing of it stays reachable while the measured evaluator runs.
- */
-function firstEvaluatorPass(
-  inventory: PolicyInventory,
-  count: number,
-): { firstCompile: { ms: number; cpuMs: number }; firstCold: { ms: number; cpuMs: number }; firstProbeCount: number } {
-  let ev: NetworkPolicyEvaluator | undefined;
-  const firstCompile = timed(
-    () => (ev = new NetworkPolicyEvaluator(inventory, { cacheSize: 500_000, precomputePods: true })),
-  );
-  if (!ev) throw new Error('no evaluator');
-  const first = ev;
-  const probes = makeProbes(first, count, 8);
-  let allowed = 0;
-  const firstCold = timed(() => {
-    for (const p of probes) if (first.evaluate(p).allowed) allowed++;
-  });
-  if (allowed < 0) throw new Error('unreachable');
-  return { firstCompile, firstCold, firstProbeCount: probes.length };
 }
 
 /** The run with the median wall time (the upper middle one of an even count). */
@@ -397,16 +375,28 @@ function median(runs: ReadonlyArray<{ ms: number; cpuMs: number }>): { ms: numbe
   return [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)];
 }
 
-/** One cold pass: a new evaluator (not timed) answering `count` new probes (timed). */
-function coldPass(inventory: PolicyInventory, count: number, seed: number): { ms: number; cpuMs: number } {
-  const ev = new NetworkPolicyEvaluator(inventory, { cacheSize: 500_000, precomputePods: true });
-  const probes = makeProbes(ev, count, seed);
+/**
+ * One cold pass: a new evaluator (its compile timed apart) answering `count` new probes. Nothing of
+ * it stays reachable afterwards, so it shares nothing with the evaluators measured after it.
+ */
+function coldPass(
+  inventory: PolicyInventory,
+  count: number,
+  seed: number,
+): { compile: { ms: number; cpuMs: number }; cold: { ms: number; cpuMs: number } } {
+  let ev: NetworkPolicyEvaluator | undefined;
+  const compile = timed(
+    () => (ev = new NetworkPolicyEvaluator(inventory, { cacheSize: 500_000, precomputePods: true })),
+  );
+  if (!ev) throw new Error('no evaluator');
+  const evaluator = ev;
+  const probes = makeProbes(evaluator, count, seed);
   let allowed = 0;
-  const run = timed(() => {
-    for (const p of probes) if (ev.evaluate(p).allowed) allowed++;
+  const cold = timed(() => {
+    for (const p of probes) if (evaluator.evaluate(p).allowed) allowed++;
   });
   if (allowed < 0) throw new Error('unreachable');
-  return run;
+  return { compile, cold };
 }
 
 /** The endpoint of the same pod (or address) in another evaluator's snapshot. */
