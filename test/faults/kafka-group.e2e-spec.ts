@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { Consumer } from 'kafkajs';
 import { queryRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
+import { unexpectedFatalErrors } from '../support/restarting-consumer.js';
 import { kafkaFaultFixture, sample, storedFlows, storedOffsets, type Member } from './kafka-members.js';
 
 /**
@@ -61,6 +62,7 @@ describe('fault: Kafka consumer group', () => {
     expect(await storedOffsets(url)).toBe(N);
     expect(await sample(a.registry, 'dropscope_kafka_batches_fenced_total')).toBe(0);
     expect(await sample(b.registry, 'dropscope_kafka_batches_fenced_total')).toBe(0);
+    expect([...unexpectedFatalErrors(a), ...unexpectedFatalErrors(b)]).toEqual([]);
   }, 60_000);
 
   it('a zombie member is fenced: its stale batch is refused and counted, the totals stay exact', async () => {
@@ -102,6 +104,7 @@ describe('fault: Kafka consumer group', () => {
     expect(rows.reduce((n, r) => n + Number(r.position), 0)).toBe(N);
     for (const r of rows) expect(Number(r.generation)).toBeGreaterThanOrEqual(2);
     expect(await storedFlows(url)).toEqual({ flows: N, events: DENIED, eventIds: DENIED });
+    expect([...unexpectedFatalErrors(a), ...unexpectedFatalErrors(b)]).toEqual([]);
   }, 60_000);
 });
 

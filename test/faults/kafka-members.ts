@@ -21,6 +21,7 @@ import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { openDatabase, type Database } from '../../src/storage/database.js';
 import { postgresWriteRepositories } from '../../src/storage/repositories.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
+import { restartingConsumer } from '../support/restarting-consumer.js';
 import { createTestDatabase, queryRows } from '../support/test-database.js';
 import { FAST_GROUP, flow, unique } from '../kafka/kafka-test-utils.js';
 
@@ -59,12 +60,15 @@ class HoldingWriter implements RollupWriter {
 
 export interface Member {
   readonly name: string;
+  /** The member's current bus (a new one after a restart, see `startMember`). */
   readonly bus: KafkaFlowBus;
   readonly registry: Registry;
   /** The write held when the member was started with `holdFirstWrite`. */
   held(): HeldWrite | undefined;
   /** Resolves when this member has joined the group (kafkajs' run() returns after the first join). */
   joined: Promise<void>;
+  /** Fatal consumer errors (the member restarted after the mock broker's late-SyncGroup error). */
+  readonly fatalErrors: Error[];
   close(): Promise<void>;
 }
 
@@ -80,7 +84,11 @@ export interface MemberOptions {
   bus?: Partial<KafkaFlowBusOptions>;
 }
 
-/** Starts a member; it consumes at once (resolves before its first join completes: see `joined`). */
+/**
+ * Starts a member; it consumes at once (resolves before its first join completes: see `joined`).
+ * After the mock broker's late-SyncGroup error the member restarts as its pod would (see
+ * test/support/restarting-consumer.ts), on the same database, aggregator and registry.
+ */
 export async function startMember(name: string, o: MemberOptions): Promise<Member> {
   const db: Database = await openDatabase(
     { url: o.databaseUrl, dataDir: mkdtempSync(join(tmpdir(), 'ds-member-')), poolSize: 4 },
@@ -91,17 +99,19 @@ export async function startMember(name: string, o: MemberOptions): Promise<Membe
   const writer = new HoldingWriter(repos.rollups);
   writer.armed = o.holdFirstWrite ?? false;
   const aggregator = new Aggregator(writer, reportedOnlyAttributor, new AggregatorMetrics(registry), silentLogger);
-  const bus = new KafkaFlowBus({
-    brokers: [o.bootstrap],
-    topic: o.topic,
-    dlqTopic: o.dlqTopic,
-    clientId: name,
-    ...FAST_GROUP,
-    retryBackoffMs: 100,
-    registry,
-    ...o.bus,
-  });
-  const joined = bus.consume(
+  const consumer = restartingConsumer(
+    (onFatalError) =>
+      new KafkaFlowBus({
+        brokers: [o.bootstrap],
+        topic: o.topic,
+        dlqTopic: o.dlqTopic,
+        clientId: name,
+        ...FAST_GROUP,
+        retryBackoffMs: 100,
+        registry,
+        ...o.bus,
+        onFatalError,
+      }),
     async (b) => {
       await aggregator.handle(b);
     },
@@ -112,16 +122,20 @@ export async function startMember(name: string, o: MemberOptions): Promise<Membe
       maxBatch: o.maxBatch ?? 50,
     },
   );
-  joined.catch(() => undefined);
   return {
     name,
-    bus,
+    get bus() {
+      return consumer.bus;
+    },
     registry,
     held: () => writer.held,
-    joined,
+    get joined() {
+      return consumer.joined;
+    },
+    fatalErrors: consumer.fatalErrors,
     close: async () => {
       writer.held?.release();
-      await bus.close();
+      await consumer.close();
       await db.close();
     },
   };
