@@ -19,7 +19,7 @@ import { AppModule } from './app.module.js';
 import type { Runtime } from './runtime.js';
 import { openPipeline } from './composition.js';
 import { scheduleRetention, scheduleRollupClosing } from './retention-schedule.js';
-import { createCollectors } from './wiring.js';
+import { createCollectors } from './collectors.js';
 
 export interface RunningService {
   runtime: Runtime;

@@ -3,11 +3,6 @@ import type { FlowAttributor } from '../aggregator/attribution.port.js';
 import { reportedOnlyAttributor } from '../aggregator/attribution.port.js';
 import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
-import { KafkaFlowBus } from '../bus/kafka-flow.bus.js';
-import { CalicoFileCollector } from '../collector/calico/calico-file.collector.js';
-import { GoldmaneCollector } from '../collector/calico/goldmane.collector.js';
-import type { CheckpointReader, Collector } from '../collector/collector.js';
-import { HubbleRelayCollector } from '../collector/hubble/hubble-relay.collector.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config/config.js';
 import { InventoryFlowAttributor } from '../policy/attribution.js';
@@ -25,6 +20,8 @@ export async function createBus(
 ): Promise<FlowBus> {
   const k = config.kafka;
   if (!k) return new InProcessFlowBus(50_000, log.child({ component: 'bus' }));
+  // Loaded only here: `import` and the in-process bus need none of Kafka's client.
+  const { KafkaFlowBus } = await import('../bus/kafka-flow.bus.js');
   const tls = k.tls
     ? {
         caFile: k.tlsFiles.caFile,
@@ -90,52 +87,4 @@ export async function createAttribution(
   });
   await policies.start();
   return { attributor: new InventoryFlowAttributor(policies), policies };
-}
-
-/** The collectors the configuration enables (HUBBLE_ADDR, CALICO_FLOWLOG_PATH, GOLDMANE_ADDR). */
-export function createCollectors(
-  config: AppConfig,
-  bus: FlowBus,
-  checkpoints: CheckpointReader,
-  registry: Registry,
-  log: Logger,
-): Collector[] {
-  const out: Collector[] = [];
-  if (config.hubble)
-    out.push(
-      new HubbleRelayCollector({
-        addr: config.hubble.addr,
-        tls: config.hubble.tls,
-        filters: config.hubble.filter,
-        bus,
-        checkpoints,
-        registry,
-        logger: log.child({ component: 'hubble' }),
-        defaultCluster: config.clusterName,
-      }),
-    );
-  if (config.calico)
-    out.push(
-      new CalicoFileCollector({
-        path: config.calico.flowLogPath,
-        bus,
-        checkpoints,
-        registry,
-        logger: log.child({ component: 'calico-file' }),
-        cluster: config.clusterName,
-      }),
-    );
-  if (config.goldmane)
-    out.push(
-      new GoldmaneCollector({
-        addr: config.goldmane.addr,
-        tls: config.goldmane.tls,
-        bus,
-        checkpoints,
-        registry,
-        logger: log.child({ component: 'goldmane' }),
-        cluster: config.clusterName,
-      }),
-    );
-  return out;
 }

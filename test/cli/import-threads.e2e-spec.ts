@@ -45,11 +45,11 @@ async function storedTables(url: string): Promise<Record<string, string[]>> {
 }
 
 /** Imports `file` with `--threads n` into a new database: the summary lines (timing cut) and the tables. */
-async function importWithThreads(file: string, threads: number, env: Record<string, string> = {}) {
+async function importWithThreads(file: string | string[], threads: number, env: Record<string, string> = {}) {
   const db = await createTestDatabase();
   dbs.push(db);
   const r = await collect(
-    spawnCli(['import', '--source', 'hubble', '--no-progress', '--threads', String(threads), file], {
+    spawnCli(['import', '--source', 'hubble', '--no-progress', '--threads', String(threads), ...[file].flat()], {
       DATABASE_URL: db.url,
       LOG_LEVEL: 'error',
       RETENTION_DAYS: '0',
@@ -150,6 +150,42 @@ describe('import in worker threads stores what the single-threaded import stores
     expect(threaded.summary).toMatch(/^imported \d+ flows/);
     expect(threaded.tables.edge_rollups.length).toBeGreaterThan(10_000);
     expect(threaded.tables.drop_events.length).toBeGreaterThan(5_000);
+    expect(threaded.summary).toBe(single.summary);
+    for (const t of TABLES)
+      expect({ table: t, rows: threaded.tables[t] }).toEqual({ table: t, rows: single.tables[t] });
+  }, 180_000);
+
+  it('several files share the worker threads: each file its own dead letters and checkpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ds-threads-'));
+    // Two files over 4 MiB, each with one malformed line, and a small one read on the main thread.
+    const files = [11, 12, 13].map((seed) => {
+      const file = join(dir, `flows-${seed}.jsonl`);
+      const count = seed === 12 ? 100 : 4_000;
+      const lines = [...generateHubbleLines({ count, seed, shape: 'sparse', policyDropShare: 0.2, otherDropShare: 0 })];
+      lines.splice(count / 2, 0, `{"bad ${seed}`);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      // A dead letter's origin: the file's stream and the byte offset just past its line.
+      const at = Buffer.byteLength(`${lines.slice(0, count / 2 + 1).join('\n')}\n`);
+      return { file, origin: `import:${file}:${at}` };
+    });
+    const paths = files.map((f) => f.file);
+    expect(statSync(paths[0]).size).toBeGreaterThan(4 << 20);
+    expect(statSync(paths[1]).size).toBeLessThan(4 << 20);
+    expect(statSync(paths[2]).size).toBeGreaterThan(4 << 20);
+
+    const threaded = await importWithThreads(paths, 2);
+    const single = await importWithThreads(paths, 0);
+    expect(threaded.summary).toMatch(/^imported \d+ flows \(\d+ records\) from 3 file\(s\): .*, 3 dead letters/);
+    const dead = await queryRows<{ origin: string; raw: string }>(
+      threaded.url,
+      `SELECT origin, raw FROM dead_letters ORDER BY raw`,
+    );
+    expect(dead).toEqual([11, 12, 13].map((seed, i) => ({ origin: files[i].origin, raw: `{"bad ${seed}` })));
+    const streams = await queryRows<{ stream: string }>(
+      threaded.url,
+      `SELECT stream FROM stream_checkpoints ORDER BY stream`,
+    );
+    expect(streams).toEqual(paths.map((f) => ({ stream: `import:${f}` })));
     expect(threaded.summary).toBe(single.summary);
     for (const t of TABLES)
       expect({ table: t, rows: threaded.tables[t] }).toEqual({ table: t, rows: single.tables[t] });
