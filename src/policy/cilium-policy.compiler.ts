@@ -33,7 +33,7 @@ import {
   type PolicyObject,
   type PolicyRef,
 } from './policy-model.js';
-import { compilePortRanges, describePortRange } from './port-matching.js';
+import { ANY_PORT, compilePortRanges, describePortRange } from './port-matching.js';
 
 const CILIUM_NS_KEY = 'io.kubernetes.pod.namespace';
 const CILIUM_NS_LABEL_PREFIX = 'io.cilium.k8s.namespace.labels.';
@@ -119,7 +119,7 @@ function compileRule(
   return {
     ref: { ...ref, direction, ruleIndex: index, action },
     matchPeer,
-    matchPort: ports.length === 0 ? () => 'match' : compilePortRanges(ranges),
+    matchPort: ports.length === 0 ? ANY_PORT : compilePortRanges(ranges),
     describePeer: noPeerFields ? (ports.length > 0 ? 'any peer' : 'nothing') : desc.join(' or '),
     describePorts: ports.length === 0 ? 'any port' : ports.map((p) => describePortRange(p.protocol, p)).join(','),
     notes,

@@ -27,7 +27,7 @@ import {
   type PolicyDirection,
   type PolicyObject,
 } from './policy-model.js';
-import { compilePortRanges, describePortRange } from './port-matching.js';
+import { ANY_PORT, compilePortRanges, describePortRange } from './port-matching.js';
 
 type Matcher = (c: EndpointContext) => boolean;
 
@@ -96,7 +96,7 @@ export const clusterNetworkPolicyCompiler: PolicyCompiler = {
           ref: { ...ref, direction, ruleIndex: i, action: ACTIONS[r.action] },
           matchPeer: anyOf(peers),
           // No protocols: any protocol and port.
-          matchPort: ranges === undefined ? () => 'match' : compilePortRanges(ranges),
+          matchPort: ranges === undefined ? ANY_PORT : compilePortRanges(ranges),
           describePeer: r.peers.map(describePeer).join(' or '),
           describePorts:
             ranges === undefined ? 'any port' : ranges.map((x) => describePortRange(x.protocol ?? 'any', x)).join(','),

@@ -18,7 +18,7 @@ import {
 } from './compiled-policy.js';
 import { compileLabelSelector, describeSelector, isEmptySelector, type LabelPredicate } from './label-selector.js';
 import { policyRefOf, policyRefString, type NpPeer, type PolicyDirection, type PolicyObject } from './policy-model.js';
-import { compilePortRanges, describePortRange } from './port-matching.js';
+import { ANY_PORT, compilePortRanges, describePortRange } from './port-matching.js';
 
 function compilePeer(peer: NpPeer, policyNs: string, env: CompileEnv): (c: EndpointContext) => boolean {
   if (peer.ipBlock) {
@@ -74,7 +74,7 @@ export const kubernetesPolicyCompiler: PolicyCompiler = {
         return {
           ref: { ...ref, direction, ruleIndex: i, action: 'allow' },
           matchPeer: peers.length === 0 ? () => true : anyOf(peers),
-          matchPort: ports.length === 0 ? () => 'match' : compilePortRanges(ports),
+          matchPort: ports.length === 0 ? ANY_PORT : compilePortRanges(ports),
           describePeer: rule.peers.length === 0 ? 'any peer' : rule.peers.map((x) => describePeer(x, ns)).join(' or '),
           describePorts: ports.length === 0 ? 'any port' : ports.map((x) => describePortRange(x.protocol, x)).join(','),
           notes: [],

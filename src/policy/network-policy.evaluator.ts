@@ -60,7 +60,7 @@ import {
   type PolicyRef,
   type RuleRef,
 } from './policy-model.js';
-import { normProto } from './port-matching.js';
+import { matchesByNumberOnly, normProto } from './port-matching.js';
 
 export type {
   ClosestRule,
@@ -144,6 +144,14 @@ interface DirectionPlan {
   ruleIndex: Map<CompiledRule, number>;
   /** Rules whose peer is matched even when the port does not (closest rules need both). */
   peerAlways: boolean[];
+  /** Rules whose port answer depends on port and protocol only (port-matching.ts matchesByNumberOnly), */
+  byNumber: boolean[];
+  /**
+   * and their port codes + 1 (0: not yet known) by port slot (CompiledState.portSlot): the same
+   * rule's port check is answered once per port and protocol, not for every pair of endpoints.
+   * Made on first use when any rule is byNumber.
+   */
+  portCodes: Uint8Array | undefined;
   /** Decisions by outcome vector (base-6 digits, one per rule); plans of up to 20 rules only. */
   outcomes: Map<number, DirectionDecision>;
   /** What every decision of the plan shares, worked out with the plan: the isolating policies, */
@@ -174,6 +182,13 @@ interface ProtocolEntry {
   name: string;
   index: number;
 }
+
+/**
+ * Port and protocol pairs given a slot in plans' port-code memos (DirectionPlan.portCodes); later
+ * pairs are matched on every probe. Probes use a handful (the bench five, a cluster its services').
+ */
+const PORT_MEMO_SLOTS = 64;
+const NO_PORT_SLOT = 255;
 
 /**
  * What is memoized per endpoint object: its context (the object itself: one object fewer to
@@ -244,19 +259,40 @@ const PodEndpoint = function (this: PolicyEndpoint, pod: PodObject, namespaceLab
 } as unknown as new (pod: PodObject, namespaceLabels: Labels) => PolicyEndpoint;
 PodEndpoint.prototype = Object.prototype;
 
-/** What a rule says about a probe (see PORT_MATCH, PEER_MATCH); `peerAlways` from its plan. */
+/** A port answer as an outcome code (PORT_MATCH, PORT_UNRESOLVED or 0). */
+function portCode(r: CompiledRule, port: number | undefined, proto: string, dst: Ctx): number {
+  const pm = r.matchPort(port, proto, dst);
+  return pm === 'match' ? PORT_MATCH : pm === 'unresolved' ? PORT_UNRESOLVED : 0;
+}
+
+/**
+ * What rule `i` of a plan says about a probe (see PORT_MATCH, PEER_MATCH): its port code from
+ * the plan's memo for port slot `slot` when the rule allows it (slot -1: no memo), and its peer
+ * when the port matched or the plan needs the peer anyway (`peerAlways`).
+ */
 function outcome(
-  r: CompiledRule,
-  peerAlways: boolean,
+  plan: DirectionPlan,
+  i: number,
+  slot: number,
   peer: Ctx,
   self: Ctx,
   dst: Ctx,
   port: number | undefined,
   proto: string,
 ): number {
-  const pm = r.matchPort(port, proto, dst);
-  const code = pm === 'match' ? PORT_MATCH : pm === 'unresolved' ? PORT_UNRESOLVED : 0;
-  if ((code === PORT_MATCH || peerAlways) && r.matchPeer(peer, self)) return code + PEER_MATCH;
+  const r = plan.rules[i];
+  let code: number;
+  if (slot >= 0 && plan.byNumber[i]) {
+    const n = plan.rules.length;
+    const memo = (plan.portCodes ??= new Uint8Array(n * PORT_MEMO_SLOTS));
+    const at = slot * n + i;
+    code = memo[at] - 1;
+    if (code < 0) {
+      code = portCode(r, port, proto, dst);
+      memo[at] = code + 1;
+    }
+  } else code = portCode(r, port, proto, dst);
+  if ((code === PORT_MATCH || plan.peerAlways[i]) && r.matchPeer(peer, self)) return code + PEER_MATCH;
   return code;
 }
 
@@ -334,6 +370,12 @@ class CompiledState {
   readonly protocols = new Map<string, ProtocolEntry>();
   /** Cache-key indexes by normalized protocol name. */
   readonly protocolIndexes = new Map<string, number>();
+  /**
+   * By protocol cache-key index, by port (PORT_SLOTS - 1: none): the port's memo slot + 1, 0 when
+   * not given yet, NO_PORT_SLOT when none was left (evaluator portSlot).
+   */
+  readonly portSlots: (Uint8Array | undefined)[] = [];
+  portSlotCount = 0;
   readonly closestRules: boolean;
 
   constructor(
@@ -481,11 +523,11 @@ export class NetworkPolicyEvaluator {
       src.src > MAX_KEY ||
       dst.dst > MAX_KEY
     )
-      return this.decide(probe, proto, src, dst);
+      return this.decide(probe, proto, -1, src, dst);
     const portProto = port * PROTO_SLOTS + protoIndex;
     const hit = s.cache.get(src.src, dst.dst, portProto);
     if (hit) return hit;
-    const d = this.decide(probe, proto, src, dst);
+    const d = this.decide(probe, proto, this.portSlot(protocol, port), src, dst);
     s.cache.addMissing(src.src, dst.dst, portProto, d);
     return d;
   }
@@ -497,7 +539,13 @@ export class NetworkPolicyEvaluator {
       src = this.identity(probe.src);
       dst = this.identity(probe.dst);
     } while (src.generation !== this.s.interner.generation || dst.generation !== this.s.interner.generation);
-    return this.decide(probe, this.protocol(probe.protocol).name, src, dst);
+    const protocol = this.protocol(probe.protocol);
+    const port = probe.port ?? PORT_SLOTS - 1;
+    const slot =
+      protocol.index >= 0 && Number.isInteger(port) && port >= 0 && port < PORT_SLOTS
+        ? this.portSlot(protocol, port)
+        : -1;
+    return this.decide(probe, protocol.name, slot, src, dst);
   }
 
   /** Policies that select the endpoint for a direction (isolating it). */
@@ -544,6 +592,20 @@ export class NetworkPolicyEvaluator {
       if (s.protocols.size < 256) s.protocols.set(given, e);
     }
     return e;
+  }
+
+  /**
+   * The port-code memo slot of a port (an integer in [0, PORT_SLOTS), PORT_SLOTS - 1 for none) of
+   * a protocol with a cache-key index; -1 once PORT_MEMO_SLOTS are taken.
+   */
+  private portSlot(protocol: ProtocolEntry, port: number): number {
+    const s = this.s;
+    const slots = (s.portSlots[protocol.index] ??= new Uint8Array(PORT_SLOTS));
+    const given = slots[port];
+    if (given !== 0) return given === NO_PORT_SLOT ? -1 : given - 1;
+    const slot = s.portSlotCount < PORT_MEMO_SLOTS ? s.portSlotCount++ : -1;
+    slots[port] = slot < 0 ? NO_PORT_SLOT : slot + 1;
+    return slot;
   }
 
   /** A small number per protocol for cache keys; -1 once PROTO_SLOTS are taken (not cached). */
@@ -641,9 +703,10 @@ export class NetworkPolicyEvaluator {
 
   // ---- internals: decision ----
 
-  private decide(probe: PolicyProbe, proto: string, src: IdentityIds, dst: IdentityIds): PolicyDecision {
-    const egress = this.direction('egress', src, src, dst, dst, probe.port, proto);
-    const ingress = this.direction('ingress', dst, dst, src, dst, probe.port, proto);
+  /** `slot`: the probe's port slot (portSlot), or -1. */
+  private decide(probe: PolicyProbe, proto: string, slot: number, src: IdentityIds, dst: IdentityIds): PolicyDecision {
+    const egress = this.direction('egress', src, src, dst, dst, probe.port, proto, slot);
+    const ingress = this.direction('ingress', dst, dst, src, dst, probe.port, proto, slot);
     return Object.freeze({ allowed: egress.allowed && ingress.allowed, egress, ingress });
   }
 
@@ -696,6 +759,8 @@ export class NetworkPolicyEvaluator {
           rules,
           ruleIndex: new Map(rules.map((r, i) => [r, i])),
           peerAlways,
+          byNumber: rules.map((r) => matchesByNumberOnly(r.matchPort)),
+          portCodes: undefined,
           outcomes: new Map(),
           isolatedBy: frozenOrEmpty(
             selecting.filter((x) => x.d.isolates).map((x) => x.p.ref),
@@ -790,6 +855,7 @@ export class NetworkPolicyEvaluator {
     dst: Ctx,
     port: number | undefined,
     proto: string,
+    slot: number,
   ): DirectionDecision {
     const egress = direction === 'egress';
     if (!self.isPod) {
@@ -807,12 +873,11 @@ export class NetworkPolicyEvaluator {
     const n = rules.length;
     if (n > MAX_KEYED_RULES) {
       const codes: number[] = [];
-      for (let i = 0; i < n; i++) codes.push(outcome(rules[i], plan.peerAlways[i], peer, self, dst, port, proto));
+      for (let i = 0; i < n; i++) codes.push(outcome(plan, i, slot, peer, self, dst, port, proto));
       return this.decideDirection(plan, codes);
     }
-    const peerAlways = plan.peerAlways;
     let key = 0;
-    for (let i = 0; i < n; i++) key = key * 6 + outcome(rules[i], peerAlways[i], peer, self, dst, port, proto);
+    for (let i = 0; i < n; i++) key = key * 6 + outcome(plan, i, slot, peer, self, dst, port, proto);
     let d = plan.outcomes.get(key);
     if (!d) {
       const codes: number[] = new Array<number>(n);

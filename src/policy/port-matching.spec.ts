@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EndpointContext } from './compiled-policy.js';
-import { compilePortRanges, describePortRange, matchPortRanges, normProto, resolveNamedPort } from './port-matching.js';
+import {
+  ANY_PORT,
+  compilePortRanges,
+  describePortRange,
+  matchesByNumberOnly,
+  matchPortRanges,
+  normProto,
+  resolveNamedPort,
+} from './port-matching.js';
 
 const pod = (namedPorts?: EndpointContext['ep']['namedPorts']): EndpointContext => ({
   ep: { kind: 'pod', namespace: 'shop', labels: {}, ...(namedPorts ? { namedPorts } : {}) },
@@ -88,5 +96,24 @@ describe('port matching', () => {
       expect([port, proto, matchPortRanges(ranges, port, proto, dst)]).toEqual([port, proto, expected]);
     }
     expect(compilePortRanges([])(80, 'TCP', WEB)).toBe('nomatch');
+  });
+
+  it('tells which matchers answer by port and protocol alone (no named port to resolve)', () => {
+    expect(matchesByNumberOnly(ANY_PORT)).toBe(true);
+    expect(ANY_PORT(undefined, 'ICMP', pod())).toBe('match');
+    expect(matchesByNumberOnly(compilePortRanges([{ protocol: 'TCP', port: 80 }]))).toBe(true);
+    expect(matchesByNumberOnly(compilePortRanges([{ protocol: 'TCP', port: 80 }, { port: 53 }]))).toBe(true);
+    expect(matchesByNumberOnly(compilePortRanges([]))).toBe(true);
+    expect(matchesByNumberOnly(compilePortRanges([{ protocol: 'TCP', port: 'http' }]))).toBe(false);
+    expect(
+      matchesByNumberOnly(
+        compilePortRanges([
+          { protocol: 'TCP', port: 80 },
+          { protocol: 'TCP', port: 'http' },
+        ]),
+      ),
+    ).toBe(false);
+    // A matcher made elsewhere may read the destination: never assumed to answer by number.
+    expect(matchesByNumberOnly(() => 'match')).toBe(false);
   });
 });

@@ -73,6 +73,22 @@ export function describePortRange(protocol: string, r: PortRange): string {
 
 export type PortMatcher = (port: number | undefined, proto: string, dst: EndpointContext) => PortResult;
 
+/** Matchers whose answer depends on the port and protocol only (no named port to resolve). */
+const BY_NUMBER = new WeakSet<PortMatcher>();
+
+/**
+ * Whether a matcher's answer depends on the port and protocol only, never on the destination:
+ * true for ANY_PORT and for what compilePortRanges makes of ranges without named ports. The
+ * evaluator then keeps the answer per port and protocol instead of asking again for each probe.
+ */
+export function matchesByNumberOnly(m: PortMatcher): boolean {
+  return BY_NUMBER.has(m);
+}
+
+/** The matcher of a rule without ports: every port and protocol. */
+export const ANY_PORT: PortMatcher = () => 'match';
+BY_NUMBER.add(ANY_PORT);
+
 /**
  * `matchPortRanges` over fixed ranges, compiled once per rule: the numeric ranges in flat arrays
  * (one shape, no property loads on range objects of varying shapes per probe), named ports
@@ -103,10 +119,11 @@ export function compilePortRanges(ranges: readonly PortRange[]): PortMatcher {
     const any = anyPort[0];
     const start = starts[0];
     const end = ends[0];
-    return (port, proto) =>
+    return byNumber((port, proto) =>
       (p === undefined || p === proto) && (any || (port !== undefined && port >= start && port <= end))
         ? 'match'
-        : 'nomatch';
+        : 'nomatch',
+    );
   }
   const numeric = (port: number | undefined, proto: string): boolean => {
     for (let i = 0; i < n; i++) {
@@ -117,7 +134,12 @@ export function compilePortRanges(ranges: readonly PortRange[]): PortMatcher {
     }
     return false;
   };
-  if (named.length === 0) return (port, proto) => (numeric(port, proto) ? 'match' : 'nomatch');
+  if (named.length === 0) return byNumber((port, proto) => (numeric(port, proto) ? 'match' : 'nomatch'));
   if (n === 0) return (port, proto, dst) => matchPortRanges(named, port, proto, dst);
   return (port, proto, dst) => (numeric(port, proto) ? 'match' : matchPortRanges(named, port, proto, dst));
+}
+
+function byNumber(m: PortMatcher): PortMatcher {
+  BY_NUMBER.add(m);
+  return m;
 }

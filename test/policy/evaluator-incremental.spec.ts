@@ -413,6 +413,78 @@ describe('endpoints with equal labels or ports read shared objects, but decide b
   });
 });
 
+describe("a plan's port answers, kept per port and protocol", () => {
+  /** shop's app=web pods admit anyone on TCP 80, 8000-8010 and UDP 53, and app=client on their `http` port. */
+  function portCluster(): PolicyInventory {
+    const store = new InventoryStore();
+    const webPod = (name: string, ip: string, httpPort: number): unknown => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'shop', labels: { app: 'web' } },
+      spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: httpPort }] }] },
+      status: { podIP: ip },
+    });
+    for (const o of [
+      ns('shop', {}),
+      webPod('web-a', '10.0.0.1', 9000),
+      webPod('web-b', '10.0.0.2', 9001),
+      pod('shop', 'client', { app: 'client' }, '10.0.0.8'),
+      pod('shop', 'other', { app: 'other' }, '10.0.0.9'),
+      np('shop', 'web-ports', {
+        podSelector: { matchLabels: { app: 'web' } },
+        ingress: [
+          { ports: [{ port: 80 }, { port: 8000, endPort: 8010 }] },
+          { ports: [{ protocol: 'UDP', port: 53 }] },
+          { from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 'http' }] },
+        ],
+      }),
+    ]) {
+      const r = store.upsertRaw(o);
+      if (r.status !== 'ok') throw new Error(JSON.stringify(r));
+    }
+    return store.snapshot();
+  }
+
+  it.each([
+    ['cached', false],
+    ['uncached', true],
+  ])('decides every port by the rules, past the ports the memo has room for (%s)', (_, uncached) => {
+    const ev = new NetworkPolicyEvaluator(portCluster(), { precomputePods: true });
+    const check = (from: string, to: string, port: number | undefined, protocol: string, expected: boolean): void => {
+      const probe = { src: endpoint(ev, from), dst: endpoint(ev, to), port, protocol };
+      const d = uncached ? ev.evaluateUncached(probe) : ev.evaluate(probe);
+      expect([from, to, port, protocol, d.allowed]).toEqual([from, to, port, protocol, expected]);
+    };
+    for (const to of ['shop/web-a', 'shop/web-b']) {
+      check('shop/other', to, 80, 'TCP', true);
+      check('shop/other', to, 79, 'TCP', false);
+      check('shop/other', to, 8000, 'TCP', true);
+      check('shop/other', to, 8010, 'TCP', true);
+      check('shop/other', to, 8011, 'TCP', false);
+      check('shop/other', to, 53, 'UDP', true);
+      check('shop/other', to, 53, 'TCP', false);
+      check('shop/other', to, 80, 'UDP', false);
+      check('shop/other', to, undefined, 'ICMP', false);
+    }
+    // The named port is each pod's own, for the client only, whichever pod asked first.
+    check('shop/client', 'shop/web-a', 9000, 'TCP', true);
+    check('shop/client', 'shop/web-b', 9000, 'TCP', false);
+    check('shop/client', 'shop/web-b', 9001, 'TCP', true);
+    check('shop/client', 'shop/web-a', 9001, 'TCP', false);
+    check('shop/other', 'shop/web-a', 9000, 'TCP', false);
+    check('shop/client', 'shop/web-b', 8005, 'TCP', true);
+    // 300 more ports on two protocols: far more than the memo keeps; the answers stay the rules'.
+    for (let port = 7900; port < 8050; port++) {
+      check('shop/other', 'shop/web-a', port, 'TCP', port === 80 || (port >= 8000 && port <= 8010));
+      check('shop/other', 'shop/web-b', port, 'UDP', false);
+    }
+    check('shop/other', 'shop/web-b', 53, 'UDP', true);
+    check('shop/client', 'shop/web-b', 9001, 'TCP', true);
+    check('shop/client', 'shop/web-a', 9001, 'TCP', false);
+    check('shop/client', 'shop/web-a', 9000, 'TCP', true);
+  });
+});
+
 describe('endpointForPod', () => {
   it('gives a plain object with the pod fields only, whose copies do not share its identity', () => {
     const ev = new NetworkPolicyEvaluator(cluster().snapshot(), { precomputePods: true });
