@@ -92,7 +92,14 @@ export function sideReason(d: DirectionDecision, src: PolicyEndpoint, dst: Polic
  */
 const LABEL_MAPPINGS: unique symbol = Symbol('attributor endpoint mappings');
 interface LabelSlot {
-  [LABEL_MAPPINGS]?: { owner: object; epoch: number; byName: Map<string, MappedEndpoint[]> };
+  [LABEL_MAPPINGS]?: MappingsSlot;
+}
+interface MappingsSlot {
+  owner: object;
+  epoch: number;
+  byName: Map<string, MappedEndpoint[]>;
+  /** The mapping last found or made through this slot: tried first (flows of a label object repeat). */
+  last: MappedEndpoint | undefined;
 }
 
 /** A memoized flow endpoint mapping: the fields it was made from (labels aside) and the result. */
@@ -147,6 +154,8 @@ export class InventoryFlowAttributor implements FlowAttributor {
   private memoGeneration = 0;
   /** Small numbers for the protocols of flows (memo keys); at most MAX_PROTOCOLS. */
   private readonly protocols = new Map<string, number>();
+  /** Upper-case protocol names by the text flows give (protocolName). */
+  private readonly protocolNames = new Map<string, string>();
   /**
    * Evaluator endpoints of labelled pod flow endpoints, by the flow's label object (sources share
    * one per security identity or workload) and the fields the mapping reads; reused endpoint
@@ -224,17 +233,21 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const labels = e.labels;
     if (labels === undefined || (e.kind !== 'pod' && e.kind !== 'service'))
       return policyEndpointFromFlow(evaluator, e, notes);
-    const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
-    let byName =
-      slot !== undefined && slot.owner === this.token && slot.epoch === this.epoch
-        ? slot.byName
-        : this.endpoints.get(labels);
+    const slot = this.ownSlot(labels);
+    const last = slot?.last;
+    if (last !== undefined && sameMapping(last.from, e)) return last.ep;
+    let byName = slot !== undefined ? slot.byName : this.endpoints.get(labels);
     // Without labels the mapping may read the observed endpoints, which change: not memoized
     // (a label object in the memo had labels when it was put there).
     if (!byName && !hasKeys(labels)) return policyEndpointFromFlow(evaluator, e, notes);
     const name = e.pod ?? e.ip ?? '';
     const same = byName?.get(name);
-    if (same) for (const m of same) if (sameMapping(m.from, e)) return m.ep;
+    if (same)
+      for (const m of same)
+        if (sameMapping(m.from, e)) {
+          if (slot !== undefined) slot.last = m;
+          return m.ep;
+        }
     const before = notes.length;
     const ep = policyEndpointFromFlow(evaluator, e, notes);
     if (notes.length === before) {
@@ -245,14 +258,22 @@ export class InventoryFlowAttributor implements FlowAttributor {
       const m: MappedEndpoint = { from: { ...e }, ep };
       if (list && list.length < 8) list.push(m);
       else byName.set(name, [m]);
+      const kept = this.ownSlot(labels);
+      if (kept !== undefined) kept.last = m;
     }
     return ep;
+  }
+
+  /** The label object's slot when it is this attributor's, for the current snapshot. */
+  private ownSlot(labels: object): MappingsSlot | undefined {
+    const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
+    return slot !== undefined && slot.owner === this.token && slot.epoch === this.epoch ? slot : undefined;
   }
 
   /** In the label object's slot when it has none or ours (of an earlier snapshot), else in the WeakMap. */
   private keepMappings(labels: object, byName: Map<string, MappedEndpoint[]>): void {
     const slot = (labels as LabelSlot)[LABEL_MAPPINGS];
-    const value = { owner: this.token, epoch: this.epoch, byName };
+    const value: MappingsSlot = { owner: this.token, epoch: this.epoch, byName, last: undefined };
     if (slot !== undefined && slot.owner === this.token) (labels as LabelSlot)[LABEL_MAPPINGS] = value;
     else if (slot === undefined && !Object.hasOwn(labels, LABEL_MAPPINGS) && Object.isExtensible(labels))
       Object.defineProperty(labels, LABEL_MAPPINGS, { value, writable: true, enumerable: false });
@@ -270,11 +291,9 @@ export class InventoryFlowAttributor implements FlowAttributor {
     const notes: string[] = [];
     const src = this.endpoint(evaluator, flow.src, notes);
     const dst = this.endpoint(evaluator, flow.dst, notes);
-    const sides: PolicyDirection[] =
-      flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
-    const protocol = flow.protocol.toUpperCase();
-    const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
-    // The memo key: identity numbers of one interner generation, port, protocol, direction.
+    const protocol = this.protocolName(flow.protocol);
+    // The memo first: a repeated flow needs the identity numbers, not the decision. The memo key:
+    // identity numbers of one interner generation, port, protocol, direction.
     let a: number;
     let b: number;
     let generation: number;
@@ -299,6 +318,9 @@ export class InventoryFlowAttributor implements FlowAttributor {
       const hit = betweenPods ? this.memo.get(a, b, c) : this.addressMemo.get(addressKey);
       if (hit) return hit;
     }
+    const decision = evaluator.evaluate({ src, dst, port: flow.dstPort, protocol });
+    const sides: PolicyDirection[] =
+      flow.direction === 'egress' ? ['egress'] : flow.direction === 'ingress' ? ['ingress'] : ['egress', 'ingress'];
     const portText = flowPortText(protocol, flow.dstPort);
     const uncovered: string[] = [];
     const denied: DirectionDecision[] = [];
@@ -376,6 +398,16 @@ export class InventoryFlowAttributor implements FlowAttributor {
       else this.addressMemo.set(addressKey, result);
     }
     return result;
+  }
+
+  /** The flow's protocol in upper case, remembered for the few protocols flows carry (a runtime call each otherwise). */
+  private protocolName(given: string): string {
+    let name = this.protocolNames.get(given);
+    if (name === undefined) {
+      name = given.toUpperCase();
+      if (this.protocolNames.size < 64) this.protocolNames.set(given, name);
+    }
+    return name;
   }
 
   /** Port, protocol and direction in one number for memo keys; -1 when they do not fit one. */

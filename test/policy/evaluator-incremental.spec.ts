@@ -237,23 +237,27 @@ describe('an evaluator across snapshots that change only pods', () => {
 });
 
 describe("the flow attributor's endpoint memo", () => {
-  it('tells apart flow endpoints that share one label object but not namespace or pod', () => {
-    const att = new InventoryFlowAttributor(cluster().snapshot(), { observeEndpoints: false });
-    const labels = { app: 'client' };
-    const flow = (namespace: string, podName: string, ip: string): FlowRecord => ({
+  /** A denied flow to shop/web on port 80 from a pod whose labels are `labels` (one object, shared). */
+  const toWeb = (labels: Record<string, string>, namespace: string, podName: string, ip?: string, protocol = 'TCP') =>
+    ({
       id: `${namespace}/${podName}`,
       source: 'hubble',
       cluster: 'c',
       time: '2026-01-01T00:00:00Z',
       verdict: 'denied',
       direction: 'ingress',
-      src: { kind: 'pod', namespace, pod: podName, labels, ip },
+      src: { kind: 'pod', namespace, pod: podName, labels, ...(ip !== undefined ? { ip } : {}) },
       dst: { kind: 'pod', namespace: 'shop', pod: 'web', labels: { app: 'web' }, ip: '10.0.0.1' },
-      protocol: 'TCP',
+      protocol,
       dstPort: 80,
       count: 1,
       policies: [],
-    });
+    }) satisfies FlowRecord;
+
+  it('tells apart flow endpoints that share one label object but not namespace or pod', () => {
+    const att = new InventoryFlowAttributor(cluster().snapshot(), { observeEndpoints: false });
+    const labels = { app: 'client' };
+    const flow = (namespace: string, podName: string, ip: string): FlowRecord => toWeb(labels, namespace, podName, ip);
     // app=client of shop is admitted by web-ingress; app=client of ops is not (same-namespace rule).
     expect(att.attribute(flow('shop', 'client', '10.0.0.2')).level).toBe('unknown');
     const other = att.attribute(flow('ops', 'client-7', '10.0.1.7'));
@@ -264,6 +268,27 @@ describe("the flow attributor's endpoint memo", () => {
     const world: FlowRecord = { ...flow('shop', 'client', '10.0.0.2'), src: { kind: 'world', ip: '203.0.113.9' } };
     expect(att.attribute(world).level).toBe('inferred');
     expect(att.attribute({ ...world, id: 'again' }).level).toBe('inferred');
+  });
+
+  it('answers repeats from the last mapping of a label object only when every mapped field is equal', () => {
+    const att = new InventoryFlowAttributor(cluster().snapshot(), { observeEndpoints: false });
+    const labels = { app: 'client' };
+    const flow = (namespace: string, podName: string, protocol: string): FlowRecord =>
+      toWeb(labels, namespace, podName, undefined, protocol);
+    // The same pod name in two namespaces, alternating on one label object: shop's client is
+    // admitted by web-ingress (same namespace), ops' is not.
+    for (let i = 0; i < 3; i++) {
+      expect(att.attribute(flow('shop', 'client', 'TCP')).level).toBe('unknown');
+      const ops = att.attribute(flow('ops', 'client', 'TCP'));
+      expect(ops.level).toBe('inferred');
+      expect(ops.reason).toMatch(/^no rule of shop\/web-ingress admits TCP\/80 from ops\/app=client /);
+    }
+    // A protocol in lower case is the same protocol, named in upper case.
+    const lower = att.attribute(flow('ops', 'client', 'tcp'));
+    expect(lower.level).toBe('inferred');
+    expect(lower.reason).toMatch(/admits TCP\/80 from ops\/app=client /);
+    expect(att.attribute(flow('ops', 'client', 'udp')).reason).toMatch(/admits UDP\/80 from ops\/app=client /);
+    expect(att.attribute(flow('shop', 'client', 'udp')).level).toBe('inferred'); // web admits TCP 80 only
   });
 });
 
