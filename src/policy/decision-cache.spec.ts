@@ -75,4 +75,39 @@ describe('DecisionCache', () => {
     expect(c.get(699, 700, 7)).toBe('v699');
     expect(c.size).toBe(400);
   });
+
+  it('stores a missed key in the slot its miss found only while nothing changed since', () => {
+    // Keys that collide in a small table: all in one probe run of the first generation.
+    const c = new DecisionCache<string>(1000);
+    const keys: [number, number, number][] = [];
+    for (let i = 0; i < 40; i++) keys.push([i % 3, i, 5]);
+    // Two misses, then both stored, the first first (its miss is no longer the last): both findable.
+    expect(c.get(...keys[0])).toBeUndefined();
+    expect(c.get(...keys[1])).toBeUndefined();
+    c.addMissing(...keys[0], 'k0');
+    c.addMissing(...keys[1], 'k1');
+    // A miss, then a replaced value and another insert before the store.
+    expect(c.get(...keys[2])).toBeUndefined();
+    c.set(...keys[1], 'k1 again');
+    c.set(...keys[3], 'k3');
+    c.addMissing(...keys[2], 'k2');
+    // The rest the usual way: miss, store.
+    for (let i = 4; i < 40; i++) {
+      expect(c.get(...keys[i])).toBeUndefined();
+      c.addMissing(...keys[i], `k${i}`);
+    }
+    expect(c.size).toBe(40);
+    expect(c.get(...keys[0])).toBe('k0');
+    expect(c.get(...keys[1])).toBe('k1 again');
+    expect(c.get(...keys[2])).toBe('k2');
+    expect(c.get(...keys[3])).toBe('k3');
+    for (let i = 4; i < 40; i++) expect(c.get(...keys[i])).toBe(`k${i}`);
+    expect(c.get(0, 40, 5)).toBeUndefined();
+    // After clear, a stale miss must not write into the new tables.
+    expect(c.get(7, 7, 7)).toBeUndefined();
+    c.clear();
+    c.addMissing(7, 7, 7, 'after clear');
+    expect(c.get(7, 7, 7)).toBe('after clear');
+    expect(c.size).toBe(1);
+  });
 });

@@ -34,7 +34,7 @@ class Table<V> {
     this.mask = capacity - 1;
   }
 
-  /** The slot of the key, or -1. */
+  /** The slot of the key, or -1 - (the empty slot where it would go). */
   find(a: number, b: number, c: number): number {
     const keys = this.keys;
     const mask = this.mask;
@@ -42,7 +42,7 @@ class Table<V> {
     for (let i = hash(a, b, c) & mask; ; i = (i + 1) & mask) {
       const k = i * SLOT;
       const t = keys[k];
-      if (t === 0) return -1;
+      if (t === 0) return -1 - i;
       if (t === tag && keys[k + 1] === b && keys[k + 2] === c) return i;
     }
   }
@@ -61,6 +61,19 @@ class Table<V> {
     const at = this.values.length;
     this.values.push(value);
     this.place(a, b, c, at);
+    this.size++;
+  }
+
+  /** Inserts an absent key in the empty slot `find` gave for it, with no change to the table since. */
+  insertAt(slot: number, a: number, b: number, c: number, value: V): void {
+    const at = this.values.length;
+    this.values.push(value);
+    const k = slot * SLOT;
+    const keys = this.keys;
+    keys[k] = a + 1;
+    keys[k + 1] = b;
+    keys[k + 2] = c;
+    keys[k + 3] = at;
     this.size++;
   }
 
@@ -136,6 +149,12 @@ export class DecisionCache<V> {
   private readonly maxCapacity: number;
   hits = 0;
   misses = 0;
+  /** The last key `get` missed, and the young table's empty slot for it (undefined after any change). */
+  private missTable: Table<V> | undefined = undefined;
+  private missSlot = 0;
+  private missA = 0;
+  private missB = 0;
+  private missC = 0;
 
   constructor(readonly max: number) {
     this.half = Math.max(1, Math.floor(max / 2));
@@ -153,6 +172,7 @@ export class DecisionCache<V> {
       this.hits++;
       return y.valueAt(i);
     }
+    const emptySlot = -1 - i;
     const o = this.old;
     if (o.size > 0) {
       i = o.find(a, b, c);
@@ -165,6 +185,11 @@ export class DecisionCache<V> {
       }
     }
     this.misses++;
+    this.missTable = y;
+    this.missSlot = emptySlot;
+    this.missA = a;
+    this.missB = b;
+    this.missC = c;
     return undefined;
   }
 
@@ -187,11 +212,26 @@ export class DecisionCache<V> {
    * since: saves looking the key up again in both generations.
    */
   addMissing(a: number, b: number, c: number, value: V): void {
+    const y = this.young;
+    // Straight into the slot the miss found, unless the young generation must turn old or grow.
+    if (
+      this.missTable === y &&
+      this.missA === a &&
+      this.missB === b &&
+      this.missC === c &&
+      y.size < this.half &&
+      (y.size + 1) * 2 <= y.mask + 1
+    ) {
+      this.missTable = undefined;
+      y.insertAt(this.missSlot, a, b, c, value);
+      return;
+    }
     this.add(a, b, c, value);
   }
 
   /** Inserts a key absent from both generations. */
   private add(a: number, b: number, c: number, value: V): void {
+    this.missTable = undefined;
     if (this.young.size >= this.half) {
       const emptied = this.old;
       emptied.clear();
@@ -204,6 +244,7 @@ export class DecisionCache<V> {
   }
 
   clear(): void {
+    this.missTable = undefined;
     this.young = new Table(MIN_CAPACITY);
     this.old = new Table(MIN_CAPACITY);
   }
