@@ -154,11 +154,6 @@ interface DirectionPlan {
   portCodes: Uint8Array | undefined;
   /** Decisions by outcome vector (base-6 digits, one per rule); plans of up to 20 rules only. */
   outcomes: Map<number, DirectionDecision>;
-  /**
-   * The same in an array indexed by the vector, for plans of up to SMALL_PLAN_RULES rules (most:
-   * an array read instead of a hash lookup per direction of each cold decision); else undefined.
-   */
-  smallOutcomes: (DirectionDecision | undefined)[] | undefined;
   /** What every decision of the plan shares, worked out with the plan: the isolating policies, */
   isolatedBy: readonly PolicyRef[];
   /** the tiers of the selecting policies in evaluation order, each with its policies, */
@@ -178,8 +173,6 @@ const PORT_UNRESOLVED = 2;
 const PEER_MATCH = 3;
 /** 6^20 < 2^53: an outcome vector of up to 20 rules is one exact number. */
 const MAX_KEYED_RULES = 20;
-/** Plans of up to 4 rules keep decisions in an array of 6^4 = 1,296 slots at most. */
-const SMALL_PLAN_RULES = 4;
 /** The cache key's third number: (port or 65536 for none) × PROTO_SLOTS + protocol. */
 const PORT_SLOTS = 65537;
 const PROTO_SLOTS = 32;
@@ -769,10 +762,6 @@ export class NetworkPolicyEvaluator {
           byNumber: rules.map((r) => matchesByNumberOnly(r.matchPort)),
           portCodes: undefined,
           outcomes: new Map(),
-          smallOutcomes:
-            rules.length <= SMALL_PLAN_RULES
-              ? new Array<DirectionDecision | undefined>(6 ** rules.length).fill(undefined)
-              : undefined,
           isolatedBy: frozenOrEmpty(
             selecting.filter((x) => x.d.isolates).map((x) => x.p.ref),
             NO_REFS,
@@ -889,14 +878,12 @@ export class NetworkPolicyEvaluator {
     }
     let key = 0;
     for (let i = 0; i < n; i++) key = key * 6 + outcome(plan, i, slot, peer, self, dst, port, proto);
-    const small = plan.smallOutcomes;
-    let d = small !== undefined ? small[key] : plan.outcomes.get(key);
+    let d = plan.outcomes.get(key);
     if (!d) {
       const codes: number[] = new Array<number>(n);
       for (let i = n - 1, k = key; i >= 0; i--, k = Math.floor(k / 6)) codes[i] = k % 6;
       d = this.decideDirection(plan, codes);
-      if (small !== undefined) small[key] = d;
-      else plan.outcomes.set(key, d);
+      plan.outcomes.set(key, d);
     }
     return d;
   }
