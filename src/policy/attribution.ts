@@ -6,8 +6,9 @@
  *   the evaluator lists the policies that isolate the endpoint and why no rule admitted the flow.
  * - unknown: no inventory for that namespace (or the loaded policies would admit the flow): said
  *   so in `reason`, never guessed.
- * `FlowAttributor.attribute` is called per drop by the aggregator: decisions come from the
- * evaluator's cache and attributions are memoized per decision in a bounded LRU.
+ * `FlowAttributor.attribute` is called per drop by the aggregator: attributions are memoized
+ * (bounded) by what decides them, looked up before the evaluator is asked; decisions come from
+ * the evaluator's cache.
  */
 import type { FlowEndpoint, FlowRecord } from '../flow/flow-record.js';
 import {

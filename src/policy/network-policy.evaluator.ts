@@ -18,7 +18,8 @@
  * - a direction's decision is a function of its plan and of what each of the plan's rules says
  *   about the probe (port: match / no match / unresolved; peer: match or not): that outcome
  *   vector is computed per probe (no allocation), and the decision object per distinct vector
- *   is built once and shared;
+ *   is built once and shared; a rule's port answer, when it depends on port and protocol only,
+ *   is kept per plan by port slot (DirectionPlan.portCodes);
  * - whole decisions are cached (bounded LRU) by (source identity, destination identity, port,
  *   protocol), as numbers. Decisions are frozen and shared.
  * A snapshot that changes only pods keeps all of it (`withInventory`): compiled policies and
