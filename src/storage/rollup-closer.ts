@@ -232,17 +232,22 @@ export class RollupCloser {
   ) {}
 
   /**
-   * Closes every 5-minute unit that ends at or before `end` and holds minute rows, in time order,
-   * then every hour whose 5-minute units are all closed, then every day whose hours are; empty
-   * units are skipped. Returns the units closed. An aborted signal stops between units (each unit
-   * is whole or absent).
+   * Closes every 5-minute unit that ends at or before `fiveMinuteEnd` (default `end`) and holds
+   * minute rows, in time order, then every hour that ends at or before `end` whose 5-minute units
+   * are all closed, then every day whose hours are; empty units are skipped. 5-minute units may
+   * close sooner after they end than hours (FIVE_MINUTE_ROLLUP_LATENESS): a minute arriving after
+   * its 5-minute unit closed reaches that unit's row through the writers' late path, and its hour
+   * when the hour closes (summed from the 5-minute rows), or through the late path too once the
+   * hour is closed. Returns the units closed. An aborted signal stops between units (each unit is
+   * whole or absent).
    */
-  async closeThrough(end: number, signal?: AbortSignal): Promise<ClosedUnits> {
+  async closeThrough(end: number, signal?: AbortSignal, fiveMinuteEnd = end): Promise<ClosedUnits> {
     const closed: ClosedUnits = { '5m': 0, hour: 0, day: 0 };
     let finerMark: number | null = Infinity;
     for (const r of RESOLUTIONS) {
+      const until = r === FIVE_MINUTELY ? fiveMinuteEnd : end;
       // A unit closes only once the finer resolution it is summed from is closed through its end.
-      const limit = Math.min(Math.floor(end / r.unitMs), Math.floor((finerMark ?? -Infinity) / r.unitMs)) * r.unitMs;
+      const limit = Math.min(Math.floor(until / r.unitMs), Math.floor((finerMark ?? -Infinity) / r.unitMs)) * r.unitMs;
       if (Number.isFinite(limit)) closed[r.name] = await this.close(r, limit, signal);
       finerMark = (await closedThrough(this.ds)).get(r.name) ?? null;
     }

@@ -418,6 +418,100 @@ describe('hourly roll-ups', () => {
   });
 });
 
+describe('5-minute units closing sooner than hours', () => {
+  let db: Awaited<ReturnType<typeof open>>;
+
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('a minute arriving after its 5-minute unit closed but before its hour did lands in the unit once, and in the hour when it closes', async () => {
+    const { ds } = db;
+    const partitions = new PartitionManager(ds, silentLogger);
+    const writer = new PostgresRollupWriter(ds, partitions);
+    const closer = new RollupCloser(ds, partitions, silentLogger);
+    const stats = new PostgresRollupStatsReader(ds);
+    const edges = new PostgresEdgeReader(ds);
+    const write = async (flows: FlowRecord[]) => {
+      const b = new BatchRollup();
+      for (const f of flows) b.add(f, DENY);
+      await writer.writeBatch(b, [], []);
+    };
+    const rows = async (table: string) =>
+      (await ds.query(
+        `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, count::int AS count,
+            to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket FROM ${table} ORDER BY 1`,
+      )) as Array<{ unit: string; count: number; last_bucket: string }>;
+    const marks = async () =>
+      Object.fromEntries(
+        (
+          (await ds.query(
+            `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'HH24:MI') AS mark FROM rollup_resolutions`,
+          )) as Array<{ resolution: string; mark: string | null }>
+        ).map((r) => [r.resolution, r.mark]),
+      );
+
+    // D at 10:01 x2 and 10:07 x3. At 10:15 with 2 minutes' lateness for 5-minute units and 15 for
+    // hours: the units 10:00 and 10:05 close (10:10 ends at 10:15, after 10:13), no hour does.
+    await write([flow(1, 2), flow(7, 3)]);
+    expect(await closer.closeThrough(at('10:00:00'), undefined, at('10:13:00'))).toEqual({
+      '5m': 2,
+      hour: 0,
+      day: 0,
+    });
+    expect(await marks()).toEqual({ '5m': '10:10', hour: null, day: null });
+
+    // 10:06 x4 arrives late into the closed unit 10:05, with 10:12 x1 of the open unit 10:10.
+    await write([flow(6, 4), flow(12, 1)]);
+    expect(await rows('edge_rollups_5m')).toEqual([
+      { unit: '10:00', count: 2, last_bucket: '10:01' },
+      { unit: '10:05', count: 7, last_bucket: '10:07' },
+    ]);
+    expect(await rows('edge_rollups_hourly')).toEqual([]);
+
+    // Readers read the closed 5-minute units and the minutes after them: 2 + 3 + 4 + 1.
+    const w: DropFilters = { from: at('10:00:00'), to: at('10:20:00'), verdict: ALL };
+    const list = await edges.edges(w, 10, 0);
+    expect(list.items.map((e) => [e.verdict, e.count])).toEqual([['denied', 10]]);
+    const windows: DropFilters[] = [w, { ...w, from: at('10:05:30') }, { ...w, to: at('10:10:00') }];
+    const answers = async () => {
+      const out: unknown[] = [];
+      for (const f of windows)
+        out.push(
+          await edges.edges(f, 10, 0),
+          await stats.summary(f, 'edge', 10),
+          await stats.timeseries(f, '5m'),
+          await stats.timeseries(f, '1m'),
+        );
+      return out;
+    };
+    const withUnits = await answers();
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
+    expect(await answers()).toEqual(withUnits);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T10:10:00Z' WHERE resolution = '5m'`);
+
+    // With 11:05 x1 (an hour closes once the 5-minute mark passes its end), at 11:15 the units
+    // 10:10 and 11:05 and the hour 10 close: the hour holds the late minute once.
+    await write([flow(65, 1)]);
+    expect(await closer.closeThrough(at('11:00:00'), undefined, at('11:13:00'))).toEqual({
+      '5m': 2,
+      hour: 1,
+      day: 0,
+    });
+    expect(await rows('edge_rollups_5m')).toEqual([
+      { unit: '10:00', count: 2, last_bucket: '10:01' },
+      { unit: '10:05', count: 7, last_bucket: '10:07' },
+      { unit: '10:10', count: 1, last_bucket: '10:12' },
+      { unit: '11:05', count: 1, last_bucket: '11:05' },
+    ]);
+    expect(await rows('edge_rollups_hourly')).toEqual([{ unit: '10:00', count: 10, last_bucket: '10:12' }]);
+    expect(await marks()).toEqual({ '5m': '11:10', hour: '11:00', day: null });
+  });
+});
+
 describe('5-minute, hourly and daily roll-ups under concurrent writers and closers', () => {
   let db: Awaited<ReturnType<typeof open>>;
 
@@ -457,13 +551,24 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
         await w.writeBatch(b, [], []);
       }
     };
-    const closerLoop = async () => {
+    // `ahead`: 5-minute units close an hour before their hours (a shorter lateness than hours'), so
+    // minutes reach closed 5-minute units of open hours too.
+    const closerLoop = async (ahead = 0) => {
       const c = new RollupCloser(ds, partitions, silentLogger);
-      for (let h = 1; h <= HOURS; h++) await c.closeThrough(T0 + (START / 60 + h) * 3_600_000);
+      for (let h = 1; h <= HOURS; h++) {
+        const end = T0 + (START / 60 + h) * 3_600_000;
+        await c.closeThrough(end - ahead, undefined, end);
+      }
     };
     // Some minutes in every hour first, so the closers have units to close while writers go on.
     await Promise.all([writerLoop('c0', 5), writerLoop('c1', 5), writerLoop('c2', 5)]);
-    await Promise.all([writerLoop('c0', 30), writerLoop('c1', 30), closerLoop(), writerLoop('c2', 30), closerLoop()]);
+    await Promise.all([
+      writerLoop('c0', 30),
+      writerLoop('c1', 30),
+      closerLoop(),
+      writerLoop('c2', 30),
+      closerLoop(3_600_000),
+    ]);
     // A minute in the last 5-minute unit (the generator leaves some units empty): an hour closes once
     // its last 5-minute unit does, and an empty unit stays open.
     const last = new BatchRollup();
