@@ -103,7 +103,7 @@ export async function benchHourlyQueries(
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
     await ds.query(
-      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, rollup_totals_hourly`,
+      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, rollup_totals_hourly`,
     );
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
@@ -152,13 +152,16 @@ export async function benchHourlyQueries(
     const closeSeconds = round((performance.now() - t1) / 1000);
     fiveMinutes.sort((a, b) => a - b);
     fullHours.sort((a, b) => a - b);
-    await ds.query(`VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, rollup_totals_hourly`);
-    const [{ minutes, fives, hours, days: dayRows }] = (await ds.query(
+    await ds.query(
+      `VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, rollup_totals_hourly`,
+    );
+    const [{ minutes, fives, hours, fours, days: dayRows }] = (await ds.query(
       `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_5m)::bigint AS fives,
-        (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours, (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,
-    )) as Array<{ minutes: string; fives: string; hours: string; days: string }>;
+        (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours, (SELECT count(*) FROM edge_rollups_4h)::bigint AS fours,
+        (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,
+    )) as Array<{ minutes: string; fives: string; hours: string; fours: string; days: string }>;
     say(
-      `closed: ${fives} 5-minute rows, ${hours} hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
+      `closed: ${fives} 5-minute rows, ${hours} hour rows, ${fours} 4-hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
     );
 
     const config = loadConfig({

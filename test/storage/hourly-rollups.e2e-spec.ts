@@ -87,6 +87,12 @@ describe('hourly roll-ups', () => {
           to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
         FROM edge_rollups_5m WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
     )) as Array<{ unit: string; verdict: string; count: number; last_bucket: string }>;
+  const fourHourRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS unit, verdict, count::int AS count,
+          to_char(last_bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS last_bucket
+        FROM edge_rollups_4h ORDER BY 1, 2`,
+    )) as Array<{ unit: string; verdict: string; count: number; last_bucket: string }>;
   const dayRows = async () =>
     (await ds.query(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD') AS day, verdict, count::int AS count,
@@ -145,11 +151,19 @@ describe('hourly roll-ups', () => {
     expect(await mark('5m')).toBeNull();
     // 5-minute units 02-28 08:00 and 23:50, 03-01 10:00, 10:05, 10:55, 11:00, 11:30 and 12:10 (12:59
     // is in a unit ending after 12:40); hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00 from
-    // them (hour 12 is not over); then day 02-28 from its hours.
-    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, hour: 4, day: 1 });
+    // them (hour 12 is not over); 4-hour units 02-28 08:00 and 20:00, 03-01 08:00 from the hours;
+    // then day 02-28 from its 4-hour units.
+    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, hour: 4, '4h': 3, day: 1 });
     expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect(await mark('4h')).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('day')).toBe('2025-03-01T00:00:00.000Z');
+    expect(await fourHourRows()).toEqual([
+      { unit: '02-28 08:00', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { unit: '02-28 20:00', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
+      { unit: '03-01 08:00', verdict: 'allowed', count: 11, last_bucket: '03-01 11:00' },
+      { unit: '03-01 08:00', verdict: 'denied', count: 9, last_bucket: '03-01 11:30' },
+    ]);
     expect(await dayRows()).toEqual([
       { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
       { day: '02-28', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
@@ -188,8 +202,9 @@ describe('hourly roll-ups', () => {
       policies: ['db/deny-web'],
     });
     // Again: nothing left to close, nothing counted twice.
-    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, day: 0 });
+    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, '4h': 0, day: 0 });
     expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
+    expect((await fourHourRows()).map((r) => r.count)).toEqual([6, 9, 11, 9]);
     expect((await fiveMinuteRows()).map((r) => r.count)).toEqual([1, 2, 3, 10, 4, 5]);
     expect((await totalRows()).map((r) => r.count)).toEqual([6, 9, 1, 5, 10, 4]);
   });
@@ -205,8 +220,16 @@ describe('hourly roll-ups', () => {
     await write([
       [flow(61, 8, { verdict: 'dropped', dstPort: 6379, dropReason: 'CT_MAP_INSERTION_FAILED' }), undefined],
     ]);
-    // D at 02-28 12:00 x50: into the closed day (and a new row of its closed hour 12:00).
+    // D at 02-28 12:00 x50: into the closed day (and new rows of its closed hour 12:00 and 4-hour unit 12:00).
     await write([[flow(-1320, 50), DENY]]);
+    expect(await fourHourRows()).toEqual([
+      { unit: '02-28 08:00', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { unit: '02-28 12:00', verdict: 'denied', count: 50, last_bucket: '02-28 12:00' },
+      { unit: '02-28 20:00', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
+      { unit: '03-01 08:00', verdict: 'allowed', count: 11, last_bucket: '03-01 11:00' },
+      { unit: '03-01 08:00', verdict: 'denied', count: 109, last_bucket: '03-01 11:30' },
+      { unit: '03-01 08:00', verdict: 'dropped', count: 8, last_bucket: '03-01 11:01' },
+    ]);
     expect(await dayRows()).toEqual([
       { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
       { day: '02-28', verdict: 'denied', count: 59, last_bucket: '02-28 23:50' },
@@ -258,6 +281,29 @@ describe('hourly roll-ups', () => {
       ['2025-02-28', 65, 59],
       ['2025-03-01', 133, 114],
     ]);
+  });
+
+  it('a window holding a whole closed 4-hour unit reads it from the 4-hour rows, minutes around it', async () => {
+    // 4-hour unit 03-01 08:00 (A 1 + 10, D 2 + 100 + 3 + 4, X 8), then D 5 at 12:10 from the minutes.
+    const W4: DropFilters = { from: at('07:10:00'), to: at('12:15:40'), verdict: ALL };
+    const list = async () => (await edges.edges(W4, 10, 0)).items.map((i) => [i.verdict, i.count]);
+    expect(await list()).toEqual([
+      ['denied', 114],
+      ['allowed', 11],
+      ['dropped', 8],
+    ]);
+    // Marking the 4-hour row shows the list read it (the hour and 5-minute rows are left as they are).
+    const x = `bucket = '2025-03-01T08:00:00Z' AND verdict = 'dropped'`;
+    await ds.query(`UPDATE edge_rollups_4h SET count = count + 1000 WHERE ${x}`);
+    try {
+      expect(await list()).toEqual([
+        ['dropped', 1008],
+        ['denied', 114],
+        ['allowed', 11],
+      ]);
+    } finally {
+      await ds.query(`UPDATE edge_rollups_4h SET count = count - 1000 WHERE ${x}`);
+    }
   });
 
   // Minute buckets 10:30 through 12:15: 5-minute units [10:30, 11:00), hour 11, 5-minute units
@@ -381,6 +427,7 @@ describe('hourly roll-ups', () => {
     } finally {
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:15:00Z' WHERE resolution = '5m'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = 'hour'`);
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = '4h'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T00:00:00Z' WHERE resolution = 'day'`);
     }
   });
@@ -400,7 +447,7 @@ describe('hourly roll-ups', () => {
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
     expect((await totalRows()).filter((r) => r.hour === '03-01 12:00')).toEqual([]);
     await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
-    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, day: 0 });
+    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, '4h': 0, day: 0 });
     expect(await mark('5m')).toBe('2025-03-01T13:00:00.000Z');
     expect(await mark()).toBe('2025-03-01T13:00:00.000Z');
     expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([
@@ -460,9 +507,10 @@ describe('5-minute units closing sooner than hours', () => {
     expect(await closer.closeThrough(at('10:00:00'), undefined, at('10:13:00'))).toEqual({
       '5m': 2,
       hour: 0,
+      '4h': 0,
       day: 0,
     });
-    expect(await marks()).toEqual({ '5m': '10:10', hour: null, day: null });
+    expect(await marks()).toEqual({ '5m': '10:10', hour: null, '4h': null, day: null });
 
     // 10:06 x4 arrives late into the closed unit 10:05, with 10:12 x1 of the open unit 10:10.
     await write([flow(6, 4), flow(12, 1)]);
@@ -499,6 +547,7 @@ describe('5-minute units closing sooner than hours', () => {
     expect(await closer.closeThrough(at('11:00:00'), undefined, at('11:13:00'))).toEqual({
       '5m': 2,
       hour: 1,
+      '4h': 0,
       day: 0,
     });
     expect(await rows('edge_rollups_5m')).toEqual([
@@ -508,7 +557,7 @@ describe('5-minute units closing sooner than hours', () => {
       { unit: '11:05', count: 1, last_bucket: '11:05' },
     ]);
     expect(await rows('edge_rollups_hourly')).toEqual([{ unit: '10:00', count: 10, last_bucket: '10:12' }]);
-    expect(await marks()).toEqual({ '5m': '11:10', hour: '11:00', day: null });
+    expect(await marks()).toEqual({ '5m': '11:10', hour: '11:00', '4h': null, day: null });
   });
 });
 
@@ -581,19 +630,28 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
       `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS mark FROM rollup_resolutions ORDER BY 1`,
     )) as Array<{ resolution: string; mark: string }>;
     expect(marks).toEqual([
+      { resolution: '4h', mark: '03-02 00:00' },
       { resolution: '5m', mark: '03-02 03:00' },
       { resolution: 'day', mark: '03-02 00:00' },
       { resolution: 'hour', mark: '03-02 03:00' },
     ]);
     const [sums] = (await ds.query(
       `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_5m) AS fives,
-        (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
-    )) as Array<{ minutes: number; fives: number; hours: number; days: number }>;
-    expect(sums).toEqual({ minutes: written, fives: written, hours: written, days: writtenFirstDay });
+        (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups_4h) AS fours,
+        (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
+    )) as Array<{ minutes: number; fives: number; hours: number; fours: number; days: number }>;
+    expect(sums).toEqual({
+      minutes: written,
+      fives: written,
+      hours: written,
+      fours: writtenFirstDay,
+      days: writtenFirstDay,
+    });
     // Row by row: every coarse row is the sum of its minutes, and no (unit, edge) is missing.
     for (const [table, unit, mark] of [
       ['edge_rollups_5m', '5 minutes', '2025-03-02T03:00:00Z'],
       ['edge_rollups_hourly', '1 hour', '2025-03-02T03:00:00Z'],
+      ['edge_rollups_4h', '4 hours', '2025-03-02T00:00:00Z'],
       ['edge_rollups_daily', '1 day', '2025-03-02T00:00:00Z'],
     ]) {
       const fromMinutes = `SELECT date_bin('${unit}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS unit, edge_key,
