@@ -1,4 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { INDEXES } from './1764300000000-HourlyRollups.js';
+import { partitionsLikeHourly } from './1764500000000-HourlyTotals.js';
 
 /**
  * A 4-hour roll-up resolution between the hours and the days (docs/ARCHITECTURE.md "Hourly and
@@ -11,19 +13,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Existing installs: filled here from the hour rows already stored, under the lock the closer and
  * the writers take (no unit closes and no late minute arrives meanwhile), through the last whole
  * 4-hour unit before the hour mark, and its mark set there; the closer goes on from it. The days
- * already closed were summed from the same hour rows. One INSERT ... SELECT over every hour row
- * (about a second per million on a small machine).
+ * already closed were summed from the same hour rows. One INSERT ... SELECT over the hour rows
+ * before that mark, so its time grows with the stored hours (HOURLY_ROLLUP_RETENTION_DAYS).
  */
 const TABLE = 'edge_rollups_4h';
-
-/** The hourly table's read indexes (1764300000000-HourlyRollups.ts). */
-const INDEXES: Array<[string, string]> = [
-  ['verdict_bucket', '(verdict, bucket)'],
-  ['dst_ns_bucket', '(dst_namespace, bucket)'],
-  ['src_ns_bucket', '(src_namespace, bucket)'],
-  ['src_workload_bucket', '(src_workload, bucket)'],
-  ['dst_workload_bucket', '(dst_workload, bucket)'],
-];
 
 /** Columns every row of an edge key shares (min() picks the one value). */
 const KEY = `cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace, dst_workload, dst_port,
@@ -43,24 +36,12 @@ export class FourHourRollups1764600000000 implements MigrationInterface {
       ) PARTITION BY RANGE (bucket)`);
     for (const [name, cols] of INDEXES) await q.query(`CREATE INDEX ${TABLE}_${name} ON ${TABLE} ${cols}`);
     await q.query(`CREATE INDEX ${TABLE}_policies ON ${TABLE} USING gin (policies) WHERE policies <> '{}'`);
-    // One partition per day the hour rows have (their partitions' names end in _pYYYYMMDD).
-    const days = (await q.query(
-      `SELECT substring(c.relname FROM '_p([0-9]{8})$') AS day FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-        WHERE p.relname = 'edge_rollups_hourly' ORDER BY 1`,
-    )) as Array<{ day: string | null }>;
-    const iso = (ms: number) => new Date(ms).toISOString();
-    for (const { day } of days) {
-      if (day === null) continue;
-      const from = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
-      await q.query(
-        `CREATE TABLE ${TABLE}_p${day} PARTITION OF ${TABLE} FOR VALUES FROM ('${iso(from)}') TO ('${iso(from + 86_400_000)}')`,
-      );
-    }
+    await partitionsLikeHourly(q, TABLE);
     const [{ hour }] = (await q.query(
       `SELECT closed_through AS hour FROM rollup_resolutions WHERE resolution = 'hour'`,
     )) as Array<{ hour: Date | null }>;
-    const mark = hour === null ? null : iso(Math.floor(hour.getTime() / FOUR_HOURS_MS) * FOUR_HOURS_MS);
+    const mark =
+      hour === null ? null : new Date(Math.floor(hour.getTime() / FOUR_HOURS_MS) * FOUR_HOURS_MS).toISOString();
     if (mark !== null)
       await q.query(
         `INSERT INTO ${TABLE} (bucket, edge_key, ${KEY}, src_labels, dst_labels, count, packets, bytes, first_seen,
