@@ -103,7 +103,7 @@ export async function benchHourlyQueries(
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
     await ds.query(
-      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, rollup_totals_hourly`,
+      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, rollup_totals_hourly`,
     );
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
@@ -134,30 +134,34 @@ export async function benchHourlyQueries(
     await ds.query(`VACUUM ANALYZE edge_rollups`);
     const fillSeconds = round((performance.now() - t0) / 1000);
 
-    // The closer as serve runs it: every unit that ended more than 15 minutes ago. The last 24 h
-    // (every edge every minute) are closed 5 minutes at a time and timed: a 5-minute unit alone,
-    // and at each hour's end its last 5-minute unit plus the hour.
+    // The closer as serve runs it with the default lateness: every 5-minute unit that ended more
+    // than 2 minutes ago, every hour that ended more than 15 minutes ago. The last 24 h (every edge
+    // every minute) are closed 5 minutes at a time and timed: a 5-minute unit alone, and at each
+    // hour's end (15 minutes later) a 5-minute unit plus the hour.
     const closer = new RollupCloser(ds, partitions, silentLogger);
     const t1 = performance.now();
     await closer.closeThrough(longStart + HOUR_MS);
     await closer.closeThrough(dayStart);
     const fiveMinutes: number[] = [];
     const fullHours: number[] = [];
-    for (let t = dayStart + FIVE_MINUTES_MS; t <= now - 15 * MINUTE; t += FIVE_MINUTES_MS) {
+    for (let t = dayStart + FIVE_MINUTES_MS; t <= now - 2 * MINUTE; t += FIVE_MINUTES_MS) {
       const s = performance.now();
-      const closed = await closer.closeThrough(t);
+      const closed = await closer.closeThrough(t + 2 * MINUTE - 15 * MINUTE, undefined, t);
       (closed.hour > 0 ? fullHours : fiveMinutes).push((performance.now() - s) / 1000);
     }
     const closeSeconds = round((performance.now() - t1) / 1000);
     fiveMinutes.sort((a, b) => a - b);
     fullHours.sort((a, b) => a - b);
-    await ds.query(`VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_daily, rollup_totals_hourly`);
-    const [{ minutes, fives, hours, days: dayRows }] = (await ds.query(
+    await ds.query(
+      `VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, rollup_totals_hourly`,
+    );
+    const [{ minutes, fives, hours, fours, days: dayRows }] = (await ds.query(
       `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_5m)::bigint AS fives,
-        (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours, (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,
-    )) as Array<{ minutes: string; fives: string; hours: string; days: string }>;
+        (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours, (SELECT count(*) FROM edge_rollups_4h)::bigint AS fours,
+        (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,
+    )) as Array<{ minutes: string; fives: string; hours: string; fours: string; days: string }>;
     say(
-      `closed: ${fives} 5-minute rows, ${hours} hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
+      `closed: ${fives} 5-minute rows, ${hours} hour rows, ${fours} 4-hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
     );
 
     const config = loadConfig({

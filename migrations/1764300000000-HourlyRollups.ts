@@ -14,8 +14,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  */
 const TABLES = ['edge_rollups_hourly', 'edge_rollups_daily'] as const;
 
-/** The minute table's read indexes (the policies GIN index is added separately). */
-const INDEXES: Array<[string, string]> = [
+/** The minute table's read indexes (the policies GIN index is added separately; 4-hour rows reuse them). */
+export const INDEXES: Array<[string, string]> = [
   ['verdict_bucket', '(verdict, bucket)'],
   ['dst_ns_bucket', '(dst_namespace, bucket)'],
   ['src_ns_bucket', '(src_namespace, bucket)'],

@@ -13,6 +13,23 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  */
 const TABLE = 'rollup_totals_hourly';
 
+/** One partition of `table` per day the hour rows have (their partitions' names end in _pYYYYMMDD). */
+export async function partitionsLikeHourly(q: QueryRunner, table: string): Promise<void> {
+  const days = (await q.query(
+    `SELECT substring(c.relname FROM '_p([0-9]{8})$') AS day FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+      WHERE p.relname = 'edge_rollups_hourly' ORDER BY 1`,
+  )) as Array<{ day: string | null }>;
+  for (const { day } of days) {
+    if (day === null) continue;
+    const from = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
+    const iso = (ms: number) => new Date(ms).toISOString();
+    await q.query(
+      `CREATE TABLE ${table}_p${day} PARTITION OF ${table} FOR VALUES FROM ('${iso(from)}') TO ('${iso(from + 86_400_000)}')`,
+    );
+  }
+}
+
 export class HourlyTotals1764500000000 implements MigrationInterface {
   name = 'HourlyTotals1764500000000';
 
@@ -26,20 +43,7 @@ export class HourlyTotals1764500000000 implements MigrationInterface {
         count bigint NOT NULL,
         PRIMARY KEY (bucket, cluster, verdict)
       ) PARTITION BY RANGE (bucket)`);
-    // One partition per day the hour rows have (their partitions' names end in _pYYYYMMDD).
-    const days = (await q.query(
-      `SELECT substring(c.relname FROM '_p([0-9]{8})$') AS day FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-        WHERE p.relname = 'edge_rollups_hourly' ORDER BY 1`,
-    )) as Array<{ day: string | null }>;
-    for (const { day } of days) {
-      if (day === null) continue;
-      const from = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
-      const iso = (ms: number) => new Date(ms).toISOString();
-      await q.query(
-        `CREATE TABLE ${TABLE}_p${day} PARTITION OF ${TABLE} FOR VALUES FROM ('${iso(from)}') TO ('${iso(from + 86_400_000)}')`,
-      );
-    }
+    await partitionsLikeHourly(q, TABLE);
     await q.query(`
       INSERT INTO ${TABLE} (bucket, cluster, verdict, count)
       SELECT bucket, cluster, verdict, sum(count) FROM edge_rollups_hourly GROUP BY 1, 2, 3`);

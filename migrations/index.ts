@@ -6,6 +6,7 @@ import { CheckpointGenerations1764250000000 } from './1764250000000-CheckpointGe
 import { HourlyRollups1764300000000 } from './1764300000000-HourlyRollups.js';
 import { FiveMinuteRollups1764400000000 } from './1764400000000-FiveMinuteRollups.js';
 import { HourlyTotals1764500000000 } from './1764500000000-HourlyTotals.js';
+import { FourHourRollups1764600000000 } from './1764600000000-FourHourRollups.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   HourlyRollups1764300000000,
   FiveMinuteRollups1764400000000,
   HourlyTotals1764500000000,
+  FourHourRollups1764600000000,
 ];

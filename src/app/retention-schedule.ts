@@ -48,17 +48,23 @@ export function scheduleRetention(
   return schedulePeriodic('retention', (signal) => store.deleteExpired(now(), days, signal), log, everyMs);
 }
 
-/** Closes every hour that ended more than `latenessMs` ago (and the days they complete), now and every `everyMs`. */
+/**
+ * Closes every 5-minute unit that ended more than `lateness.fiveMinuteMs` ago and every hour that
+ * ended more than `lateness.hourMs` ago (and the days they complete), now and every `everyMs`.
+ */
 export function scheduleRollupClosing(
   closer: RollupCloser,
-  latenessMs: number,
+  lateness: { hourMs: number; fiveMinuteMs: number },
   log: Logger,
   everyMs: number,
   now: () => number = Date.now,
 ): () => Promise<void> {
   return schedulePeriodic(
-    'closing hourly and daily roll-ups',
-    (signal) => closer.closeThrough(now() - latenessMs, signal),
+    'closing 5-minute, hourly and daily roll-ups',
+    (signal) => {
+      const t = now();
+      return closer.closeThrough(t - lateness.hourMs, signal, t - lateness.fiveMinuteMs);
+    },
     log,
     everyMs,
   );

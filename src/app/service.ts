@@ -29,7 +29,7 @@ export interface RunningService {
 }
 
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
-/** How often closed hours are looked for (an hour closes HOURLY_ROLLUP_LATENESS after its end). */
+/** How often units to close are looked for (FIVE_MINUTE_ROLLUP_LATENESS, HOURLY_ROLLUP_LATENESS after their end). */
 const ROLLUP_CLOSING_EVERY_MS = 60 * 1000;
 
 /**
@@ -70,7 +70,7 @@ export async function startService(config: AppConfig, log: Logger): Promise<Runn
       pipeline.defer(
         scheduleRollupClosing(
           repositories.rollupCloser,
-          config.hourlyRollupLatenessMs,
+          { hourMs: config.hourlyRollupLatenessMs, fiveMinuteMs: config.fiveMinuteRollupLatenessMs },
           log.child({ component: 'rollup-closer' }),
           ROLLUP_CLOSING_EVERY_MS,
         ),

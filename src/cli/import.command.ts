@@ -159,7 +159,12 @@ export function registerImport(program: Command): void {
             });
             bar?.stop();
             // The imported hours and days are summed into their roll-ups now, not at serve's next pass.
-            await pipeline.repositories.rollupCloser.closeThrough(Date.now() - config.hourlyRollupLatenessMs);
+            const now = Date.now();
+            await pipeline.repositories.rollupCloser.closeThrough(
+              now - config.hourlyRollupLatenessMs,
+              undefined,
+              now - config.fiveMinuteRollupLatenessMs,
+            );
             for (const f of summary.files)
               if (f.resumedAt > 0)
                 process.stderr.write(`${f.file}: resumed at byte ${f.resumedAt} (already imported before)\n`);

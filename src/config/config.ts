@@ -87,6 +87,8 @@ export interface AppConfig {
   retention: { rollupDays: number; hourlyRollupDays: number; eventDays: number; deadLetterDays: number };
   /** How long after an hour ends its minute roll-ups are summed into the hourly roll-ups. */
   hourlyRollupLatenessMs: number;
+  /** How long after a 5-minute unit ends it is summed into `edge_rollups_5m` (later minutes take the late path). */
+  fiveMinuteRollupLatenessMs: number;
   /**
    * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
    * drop events and dead letters `import` carries across batches before it writes them.
@@ -423,6 +425,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       deadLetterDays: int(env, 'DEAD_LETTER_RETENTION_DAYS', 7, 0, 3650),
     },
     hourlyRollupLatenessMs: duration(env, 'HOURLY_ROLLUP_LATENESS', '15m'),
+    fiveMinuteRollupLatenessMs: duration(env, 'FIVE_MINUTE_ROLLUP_LATENESS', '2m'),
     aggregator: {
       maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000),
       importFlushEntries: int(env, 'IMPORT_FLUSH_ENTRIES', 20_000, 1, 1_000_000),

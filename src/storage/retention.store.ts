@@ -18,6 +18,7 @@ export class PostgresRetentionStore implements RetentionStore {
       // Read only for the ends of a window, like the minutes it replaces: kept as long as they are.
       edge_rollups_5m: days.rollupDays,
       edge_rollups_hourly: hourlyDays(days),
+      edge_rollups_4h: hourlyDays(days),
       edge_rollups_daily: hourlyDays(days),
       // The hour rows' sums: kept exactly as long as they are.
       rollup_totals_hourly: hourlyDays(days),
@@ -33,7 +34,7 @@ export class PostgresRetentionStore implements RetentionStore {
 }
 
 /**
- * The hourly and daily roll-ups' retention in effect: at least the minutes' (a reader takes a closed
+ * The hourly, 4-hour and daily roll-ups' retention in effect: at least the minutes' (a reader takes a closed
  * hour or day from its table only, so its rows must outlive the minutes they replace); 0 keeps forever.
  */
 export function hourlyDays(days: RetentionDays): number {

@@ -1,6 +1,7 @@
 /**
- * The coarser roll-up resolutions (5-minute, hourly, daily), built exactly once from the finer ones:
- * minutes → `edge_rollups_5m` → `edge_rollups_hourly` → `edge_rollups_daily`.
+ * The coarser roll-up resolutions (5-minute, hourly, 4-hour, daily), built exactly once from the
+ * finer ones: minutes → `edge_rollups_5m` → `edge_rollups_hourly` → `edge_rollups_4h` →
+ * `edge_rollups_daily`.
  *
  * Per resolution, `rollup_resolutions.closed_through` splits time in two: every minute before it
  * is also summed in that resolution's table, no minute after it is. Two writers keep that true:
@@ -14,11 +15,15 @@
  * table lock rather than FOR UPDATE on the row because table locks queue fairly: writers whose
  * transactions overlap without a gap (several aggregators) can starve a row-lock waiter, since
  * FOR SHARE lockers do not queue behind it. Readers' plain SELECT of the marks never waits.
- * The hot path pays one FOR SHARE of three rows per batch; the extra upserts run only for late minutes.
+ * The hot path pays one FOR SHARE of four rows per batch; the extra upserts run only for late minutes.
  *
  * A unit closes once every finer unit of it is closed (an hour once its twelve 5-minute units are,
- * a day once its hours are: a mark never passes the finer one's), so a minute before a coarse mark
- * is before every finer mark too, and every sum stays exact.
+ * a 4-hour unit once its hours are, a day once its 4-hour units are: a mark never passes the finer
+ * one's), so a minute before a coarse mark is before every finer mark too, and every sum stays exact.
+ * Each resolution decides "late" from its own mark, so 5-minute units may close sooner after they
+ * end than hours (FIVE_MINUTE_ROLLUP_LATENESS against HOURLY_ROLLUP_LATENESS): a minute of an open
+ * hour arriving after its 5-minute unit closed is added to the 5-minute row only, and reaches the
+ * hour when the hour is summed from the 5-minute rows.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../common/logger.js';
@@ -26,16 +31,17 @@ import type { PartitionManager } from './partition.manager.js';
 
 export const FIVE_MINUTES_MS = 300_000;
 export const HOUR_MS = 3_600_000;
+export const FOUR_HOURS_MS = 14_400_000;
 export const DAY_MS = 86_400_000;
 
 /** A coarser resolution: its table, its unit, and the finer table it is summed from. */
 export interface Resolution {
-  name: '5m' | 'hour' | 'day';
-  table: 'edge_rollups_5m' | 'edge_rollups_hourly' | 'edge_rollups_daily';
+  name: '5m' | 'hour' | '4h' | 'day';
+  table: 'edge_rollups_5m' | 'edge_rollups_hourly' | 'edge_rollups_4h' | 'edge_rollups_daily';
   unitMs: number;
-  /** For date_bin (from the epoch-aligned origin below: UTC 5 minutes, hours and days). */
-  interval: '5 minutes' | '1 hour' | '1 day';
-  source: 'edge_rollups' | 'edge_rollups_5m' | 'edge_rollups_hourly';
+  /** For date_bin (from the epoch-aligned origin below: UTC 5 minutes, hours, 00/04/08/... and days). */
+  interval: '5 minutes' | '1 hour' | '4 hours' | '1 day';
+  source: 'edge_rollups' | 'edge_rollups_5m' | 'edge_rollups_hourly' | 'edge_rollups_4h';
   /** The source's column holding the latest minute a row covers. */
   sourceLast: 'bucket' | 'last_bucket';
 }
@@ -57,16 +63,25 @@ export const HOURLY: Resolution = {
   source: 'edge_rollups_5m',
   sourceLast: 'last_bucket',
 };
+/** Halves (or better) the hour rows of a window: at most 3 hours at each end instead of 23 in all. */
+export const FOUR_HOURLY: Resolution = {
+  name: '4h',
+  table: 'edge_rollups_4h',
+  unitMs: FOUR_HOURS_MS,
+  interval: '4 hours',
+  source: 'edge_rollups_hourly',
+  sourceLast: 'last_bucket',
+};
 export const DAILY: Resolution = {
   name: 'day',
   table: 'edge_rollups_daily',
   unitMs: DAY_MS,
   interval: '1 day',
-  source: 'edge_rollups_hourly',
+  source: 'edge_rollups_4h',
   sourceLast: 'last_bucket',
 };
 /** Finest first: each is summed from the one before it (or from the minutes). */
-export const RESOLUTIONS: readonly Resolution[] = [FIVE_MINUTELY, HOURLY, DAILY];
+export const RESOLUTIONS: readonly Resolution[] = [FIVE_MINUTELY, HOURLY, FOUR_HOURLY, DAILY];
 
 /** What makes an edge in the API's edge list (it groups roll-up rows by these). */
 export const EDGE_COLUMNS = [
@@ -221,7 +236,7 @@ export async function addLateMinutes(m: EntityManager, late: LateMarks): Promise
 export type ClosedUnits = Record<Resolution['name'], number>;
 
 /**
- * Closes 5-minute units, then hours, then days: each unit in its own transaction, so writers wait
+ * Closes 5-minute units, then hours, 4-hour units and days: each unit in its own transaction, so writers wait
  * at most one unit's sum.
  */
 export class RollupCloser {
@@ -232,21 +247,27 @@ export class RollupCloser {
   ) {}
 
   /**
-   * Closes every 5-minute unit that ends at or before `end` and holds minute rows, in time order,
-   * then every hour whose 5-minute units are all closed, then every day whose hours are; empty
-   * units are skipped. Returns the units closed. An aborted signal stops between units (each unit
-   * is whole or absent).
+   * Closes every 5-minute unit that ends at or before `fiveMinuteEnd` (default `end`) and holds
+   * minute rows, in time order, then every hour that ends at or before `end` whose 5-minute units
+   * are all closed, every 4-hour unit whose hours are, every day whose 4-hour units are; empty
+   * units are skipped. 5-minute units may
+   * close sooner after they end than hours (FIVE_MINUTE_ROLLUP_LATENESS): a minute arriving after
+   * its 5-minute unit closed reaches that unit's row through the writers' late path, and its hour
+   * when the hour closes (summed from the 5-minute rows), or through the late path too once the
+   * hour is closed. Returns the units closed. An aborted signal stops between units (each unit is
+   * whole or absent).
    */
-  async closeThrough(end: number, signal?: AbortSignal): Promise<ClosedUnits> {
-    const closed: ClosedUnits = { '5m': 0, hour: 0, day: 0 };
+  async closeThrough(end: number, signal?: AbortSignal, fiveMinuteEnd = end): Promise<ClosedUnits> {
+    const closed: ClosedUnits = { '5m': 0, hour: 0, '4h': 0, day: 0 };
     let finerMark: number | null = Infinity;
     for (const r of RESOLUTIONS) {
+      const until = r === FIVE_MINUTELY ? fiveMinuteEnd : end;
       // A unit closes only once the finer resolution it is summed from is closed through its end.
-      const limit = Math.min(Math.floor(end / r.unitMs), Math.floor((finerMark ?? -Infinity) / r.unitMs)) * r.unitMs;
+      const limit = Math.min(Math.floor(until / r.unitMs), Math.floor((finerMark ?? -Infinity) / r.unitMs)) * r.unitMs;
       if (Number.isFinite(limit)) closed[r.name] = await this.close(r, limit, signal);
       finerMark = (await closedThrough(this.ds)).get(r.name) ?? null;
     }
-    if (closed['5m'] + closed.hour + closed.day > 0) this.log.info('roll-ups closed', { ...closed });
+    if (Object.values(closed).some((n) => n > 0)) this.log.info('roll-ups closed', { ...closed });
     return closed;
   }
 

@@ -1,7 +1,8 @@
 /**
  * Which roll-up resolution answers a window: whole closed days from `edge_rollups_daily`, whole
- * closed hours from `edge_rollups_hourly`, and the ragged minutes at either end (and every unit not
- * closed yet) from `edge_rollups`. The result is a row source with the same columns whichever
+ * closed 4-hour units (00/04/08/... UTC) from `edge_rollups_4h`, whole closed hours from
+ * `edge_rollups_hourly`, whole closed 5-minute units from `edge_rollups_5m`, and the ragged minutes
+ * at either end (and every unit not closed yet) from `edge_rollups`. The result is a row source with the same columns whichever
  * tables it reads, so every aggregate over it equals the same aggregate over the minutes alone
  * (coarse rows are exact sums of their minutes; see rollup-closer.ts).
  */
@@ -108,9 +109,10 @@ export function totalsAnswer(f: DropFilters): boolean {
 
 /**
  * A time series' rows (`bucket`, `verdict`, `count`), as a subquery aliased `r`. For a step of
- * whole hours and filters the hour totals keep, every closed hour (whole days too) comes from
- * `rollup_totals_hourly`, a few rows per hour instead of one per edge; the rest as rollupSource
- * reads it. The totals are the hour rows' exact sums (rollup-closer.ts), so the points are the same.
+ * whole hours and filters the hour totals keep, every closed hour (whole 4-hour units and days
+ * too) comes from `rollup_totals_hourly`, a few rows per hour instead of one per edge; the rest as
+ * rollupSource reads it. The totals are the hour rows' exact sums (rollup-closer.ts), so the points
+ * are the same.
  */
 export function seriesSource(db: Queryable, f: DropFilters, ps: SqlParams, stepMs: number): Promise<string> {
   if (stepMs % HOUR_MS !== 0 || !totalsAnswer(f)) return rollupSource(db, f, ps, { stepMs });
@@ -118,7 +120,7 @@ export function seriesSource(db: Queryable, f: DropFilters, ps: SqlParams, stepM
     db,
     f,
     ps,
-    (marks) => rollupSegments(f, marks, stepMs, ['day']),
+    (marks) => rollupSegments(f, marks, stepMs, ['4h', 'day']),
     (s) => `bucket, verdict, count FROM ${s.table === 'edge_rollups_hourly' ? 'rollup_totals_hourly' : s.table}`,
   );
 }

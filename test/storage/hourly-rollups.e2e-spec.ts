@@ -87,6 +87,12 @@ describe('hourly roll-ups', () => {
           to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
         FROM edge_rollups_5m WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
     )) as Array<{ unit: string; verdict: string; count: number; last_bucket: string }>;
+  const fourHourRows = async () =>
+    (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS unit, verdict, count::int AS count,
+          to_char(last_bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS last_bucket
+        FROM edge_rollups_4h ORDER BY 1, 2`,
+    )) as Array<{ unit: string; verdict: string; count: number; last_bucket: string }>;
   const dayRows = async () =>
     (await ds.query(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD') AS day, verdict, count::int AS count,
@@ -145,11 +151,19 @@ describe('hourly roll-ups', () => {
     expect(await mark('5m')).toBeNull();
     // 5-minute units 02-28 08:00 and 23:50, 03-01 10:00, 10:05, 10:55, 11:00, 11:30 and 12:10 (12:59
     // is in a unit ending after 12:40); hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00 from
-    // them (hour 12 is not over); then day 02-28 from its hours.
-    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, hour: 4, day: 1 });
+    // them (hour 12 is not over); 4-hour units 02-28 08:00 and 20:00, 03-01 08:00 from the hours;
+    // then day 02-28 from its 4-hour units.
+    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, hour: 4, '4h': 3, day: 1 });
     expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
+    expect(await mark('4h')).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('day')).toBe('2025-03-01T00:00:00.000Z');
+    expect(await fourHourRows()).toEqual([
+      { unit: '02-28 08:00', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { unit: '02-28 20:00', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
+      { unit: '03-01 08:00', verdict: 'allowed', count: 11, last_bucket: '03-01 11:00' },
+      { unit: '03-01 08:00', verdict: 'denied', count: 9, last_bucket: '03-01 11:30' },
+    ]);
     expect(await dayRows()).toEqual([
       { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
       { day: '02-28', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
@@ -188,8 +202,9 @@ describe('hourly roll-ups', () => {
       policies: ['db/deny-web'],
     });
     // Again: nothing left to close, nothing counted twice.
-    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, day: 0 });
+    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, '4h': 0, day: 0 });
     expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
+    expect((await fourHourRows()).map((r) => r.count)).toEqual([6, 9, 11, 9]);
     expect((await fiveMinuteRows()).map((r) => r.count)).toEqual([1, 2, 3, 10, 4, 5]);
     expect((await totalRows()).map((r) => r.count)).toEqual([6, 9, 1, 5, 10, 4]);
   });
@@ -205,8 +220,16 @@ describe('hourly roll-ups', () => {
     await write([
       [flow(61, 8, { verdict: 'dropped', dstPort: 6379, dropReason: 'CT_MAP_INSERTION_FAILED' }), undefined],
     ]);
-    // D at 02-28 12:00 x50: into the closed day (and a new row of its closed hour 12:00).
+    // D at 02-28 12:00 x50: into the closed day (and new rows of its closed hour 12:00 and 4-hour unit 12:00).
     await write([[flow(-1320, 50), DENY]]);
+    expect(await fourHourRows()).toEqual([
+      { unit: '02-28 08:00', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
+      { unit: '02-28 12:00', verdict: 'denied', count: 50, last_bucket: '02-28 12:00' },
+      { unit: '02-28 20:00', verdict: 'denied', count: 9, last_bucket: '02-28 23:50' },
+      { unit: '03-01 08:00', verdict: 'allowed', count: 11, last_bucket: '03-01 11:00' },
+      { unit: '03-01 08:00', verdict: 'denied', count: 109, last_bucket: '03-01 11:30' },
+      { unit: '03-01 08:00', verdict: 'dropped', count: 8, last_bucket: '03-01 11:01' },
+    ]);
     expect(await dayRows()).toEqual([
       { day: '02-28', verdict: 'allowed', count: 6, last_bucket: '02-28 08:00' },
       { day: '02-28', verdict: 'denied', count: 59, last_bucket: '02-28 23:50' },
@@ -258,6 +281,29 @@ describe('hourly roll-ups', () => {
       ['2025-02-28', 65, 59],
       ['2025-03-01', 133, 114],
     ]);
+  });
+
+  it('a window holding a whole closed 4-hour unit reads it from the 4-hour rows, minutes around it', async () => {
+    // 4-hour unit 03-01 08:00 (A 1 + 10, D 2 + 100 + 3 + 4, X 8), then D 5 at 12:10 from the minutes.
+    const W4: DropFilters = { from: at('07:10:00'), to: at('12:15:40'), verdict: ALL };
+    const list = async () => (await edges.edges(W4, 10, 0)).items.map((i) => [i.verdict, i.count]);
+    expect(await list()).toEqual([
+      ['denied', 114],
+      ['allowed', 11],
+      ['dropped', 8],
+    ]);
+    // Marking the 4-hour row shows the list read it (the hour and 5-minute rows are left as they are).
+    const x = `bucket = '2025-03-01T08:00:00Z' AND verdict = 'dropped'`;
+    await ds.query(`UPDATE edge_rollups_4h SET count = count + 1000 WHERE ${x}`);
+    try {
+      expect(await list()).toEqual([
+        ['dropped', 1008],
+        ['denied', 114],
+        ['allowed', 11],
+      ]);
+    } finally {
+      await ds.query(`UPDATE edge_rollups_4h SET count = count - 1000 WHERE ${x}`);
+    }
   });
 
   // Minute buckets 10:30 through 12:15: 5-minute units [10:30, 11:00), hour 11, 5-minute units
@@ -381,6 +427,7 @@ describe('hourly roll-ups', () => {
     } finally {
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:15:00Z' WHERE resolution = '5m'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = 'hour'`);
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = '4h'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T00:00:00Z' WHERE resolution = 'day'`);
     }
   });
@@ -400,7 +447,7 @@ describe('hourly roll-ups', () => {
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
     expect((await totalRows()).filter((r) => r.hour === '03-01 12:00')).toEqual([]);
     await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
-    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, day: 0 });
+    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, '4h': 0, day: 0 });
     expect(await mark('5m')).toBe('2025-03-01T13:00:00.000Z');
     expect(await mark()).toBe('2025-03-01T13:00:00.000Z');
     expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([
@@ -415,6 +462,102 @@ describe('hourly roll-ups', () => {
       { hour: '03-01 12:00', cluster: 'c1', verdict: 'allowed', count: 27 },
       { hour: '03-01 12:00', cluster: 'c1', verdict: 'denied', count: 5 },
     ]);
+  });
+});
+
+describe('5-minute units closing sooner than hours', () => {
+  let db: Awaited<ReturnType<typeof open>>;
+
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('a minute arriving after its 5-minute unit closed but before its hour did lands in the unit once, and in the hour when it closes', async () => {
+    const { ds } = db;
+    const partitions = new PartitionManager(ds, silentLogger);
+    const writer = new PostgresRollupWriter(ds, partitions);
+    const closer = new RollupCloser(ds, partitions, silentLogger);
+    const stats = new PostgresRollupStatsReader(ds);
+    const edges = new PostgresEdgeReader(ds);
+    const write = async (flows: FlowRecord[]) => {
+      const b = new BatchRollup();
+      for (const f of flows) b.add(f, DENY);
+      await writer.writeBatch(b, [], []);
+    };
+    const rows = async (table: string) =>
+      (await ds.query(
+        `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, count::int AS count,
+            to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket FROM ${table} ORDER BY 1`,
+      )) as Array<{ unit: string; count: number; last_bucket: string }>;
+    const marks = async () =>
+      Object.fromEntries(
+        (
+          (await ds.query(
+            `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'HH24:MI') AS mark FROM rollup_resolutions`,
+          )) as Array<{ resolution: string; mark: string | null }>
+        ).map((r) => [r.resolution, r.mark]),
+      );
+
+    // D at 10:01 x2 and 10:07 x3. At 10:15 with 2 minutes' lateness for 5-minute units and 15 for
+    // hours: the units 10:00 and 10:05 close (10:10 ends at 10:15, after 10:13), no hour does.
+    await write([flow(1, 2), flow(7, 3)]);
+    expect(await closer.closeThrough(at('10:00:00'), undefined, at('10:13:00'))).toEqual({
+      '5m': 2,
+      hour: 0,
+      '4h': 0,
+      day: 0,
+    });
+    expect(await marks()).toEqual({ '5m': '10:10', hour: null, '4h': null, day: null });
+
+    // 10:06 x4 arrives late into the closed unit 10:05, with 10:12 x1 of the open unit 10:10.
+    await write([flow(6, 4), flow(12, 1)]);
+    expect(await rows('edge_rollups_5m')).toEqual([
+      { unit: '10:00', count: 2, last_bucket: '10:01' },
+      { unit: '10:05', count: 7, last_bucket: '10:07' },
+    ]);
+    expect(await rows('edge_rollups_hourly')).toEqual([]);
+
+    // Readers read the closed 5-minute units and the minutes after them: 2 + 3 + 4 + 1.
+    const w: DropFilters = { from: at('10:00:00'), to: at('10:20:00'), verdict: ALL };
+    const list = await edges.edges(w, 10, 0);
+    expect(list.items.map((e) => [e.verdict, e.count])).toEqual([['denied', 10]]);
+    const windows: DropFilters[] = [w, { ...w, from: at('10:05:30') }, { ...w, to: at('10:10:00') }];
+    const answers = async () => {
+      const out: unknown[] = [];
+      for (const f of windows)
+        out.push(
+          await edges.edges(f, 10, 0),
+          await stats.summary(f, 'edge', 10),
+          await stats.timeseries(f, '5m'),
+          await stats.timeseries(f, '1m'),
+        );
+      return out;
+    };
+    const withUnits = await answers();
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
+    expect(await answers()).toEqual(withUnits);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T10:10:00Z' WHERE resolution = '5m'`);
+
+    // With 11:05 x1 (an hour closes once the 5-minute mark passes its end), at 11:15 the units
+    // 10:10 and 11:05 and the hour 10 close: the hour holds the late minute once.
+    await write([flow(65, 1)]);
+    expect(await closer.closeThrough(at('11:00:00'), undefined, at('11:13:00'))).toEqual({
+      '5m': 2,
+      hour: 1,
+      '4h': 0,
+      day: 0,
+    });
+    expect(await rows('edge_rollups_5m')).toEqual([
+      { unit: '10:00', count: 2, last_bucket: '10:01' },
+      { unit: '10:05', count: 7, last_bucket: '10:07' },
+      { unit: '10:10', count: 1, last_bucket: '10:12' },
+      { unit: '11:05', count: 1, last_bucket: '11:05' },
+    ]);
+    expect(await rows('edge_rollups_hourly')).toEqual([{ unit: '10:00', count: 10, last_bucket: '10:12' }]);
+    expect(await marks()).toEqual({ '5m': '11:10', hour: '11:00', '4h': null, day: null });
   });
 });
 
@@ -457,13 +600,24 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
         await w.writeBatch(b, [], []);
       }
     };
-    const closerLoop = async () => {
+    // `ahead`: 5-minute units close an hour before their hours (a shorter lateness than hours'), so
+    // minutes reach closed 5-minute units of open hours too.
+    const closerLoop = async (ahead = 0) => {
       const c = new RollupCloser(ds, partitions, silentLogger);
-      for (let h = 1; h <= HOURS; h++) await c.closeThrough(T0 + (START / 60 + h) * 3_600_000);
+      for (let h = 1; h <= HOURS; h++) {
+        const end = T0 + (START / 60 + h) * 3_600_000;
+        await c.closeThrough(end - ahead, undefined, end);
+      }
     };
     // Some minutes in every hour first, so the closers have units to close while writers go on.
     await Promise.all([writerLoop('c0', 5), writerLoop('c1', 5), writerLoop('c2', 5)]);
-    await Promise.all([writerLoop('c0', 30), writerLoop('c1', 30), closerLoop(), writerLoop('c2', 30), closerLoop()]);
+    await Promise.all([
+      writerLoop('c0', 30),
+      writerLoop('c1', 30),
+      closerLoop(),
+      writerLoop('c2', 30),
+      closerLoop(3_600_000),
+    ]);
     // A minute in the last 5-minute unit (the generator leaves some units empty): an hour closes once
     // its last 5-minute unit does, and an empty unit stays open.
     const last = new BatchRollup();
@@ -476,19 +630,28 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
       `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS mark FROM rollup_resolutions ORDER BY 1`,
     )) as Array<{ resolution: string; mark: string }>;
     expect(marks).toEqual([
+      { resolution: '4h', mark: '03-02 00:00' },
       { resolution: '5m', mark: '03-02 03:00' },
       { resolution: 'day', mark: '03-02 00:00' },
       { resolution: 'hour', mark: '03-02 03:00' },
     ]);
     const [sums] = (await ds.query(
       `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_5m) AS fives,
-        (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
-    )) as Array<{ minutes: number; fives: number; hours: number; days: number }>;
-    expect(sums).toEqual({ minutes: written, fives: written, hours: written, days: writtenFirstDay });
+        (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups_4h) AS fours,
+        (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
+    )) as Array<{ minutes: number; fives: number; hours: number; fours: number; days: number }>;
+    expect(sums).toEqual({
+      minutes: written,
+      fives: written,
+      hours: written,
+      fours: writtenFirstDay,
+      days: writtenFirstDay,
+    });
     // Row by row: every coarse row is the sum of its minutes, and no (unit, edge) is missing.
     for (const [table, unit, mark] of [
       ['edge_rollups_5m', '5 minutes', '2025-03-02T03:00:00Z'],
       ['edge_rollups_hourly', '1 hour', '2025-03-02T03:00:00Z'],
+      ['edge_rollups_4h', '4 hours', '2025-03-02T00:00:00Z'],
       ['edge_rollups_daily', '1 day', '2025-03-02T00:00:00Z'],
     ]) {
       const fromMinutes = `SELECT date_bin('${unit}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS unit, edge_key,

@@ -37,16 +37,52 @@ describe('migrations against real PostgreSQL', () => {
     expect(partitioned.map((r) => r.relname)).toEqual([
       'drop_events',
       'edge_rollups',
+      'edge_rollups_4h',
       'edge_rollups_5m',
       'edge_rollups_daily',
       'edge_rollups_hourly',
       'rollup_totals_hourly',
     ]);
     expect(await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions ORDER BY 1`)).toEqual([
+      { resolution: '4h', closed_through: null },
       { resolution: '5m', closed_through: null },
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // FourHourRollups sums the hour rows an install already has into 4-hour units, through the last
+    // whole unit before the hour mark (09:00: units 00:00 and 04:00; the 08:00 hour waits for the closer).
+    await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
+    expect(await tables()).not.toContain('edge_rollups_4h');
+    await ds.query(
+      `CREATE TABLE edge_rollups_hourly_p20250501 PARTITION OF edge_rollups_hourly FOR VALUES FROM ('2025-05-01') TO ('2025-05-02')`,
+    );
+    await ds.query(`INSERT INTO edge_rollups_hourly (bucket, edge_key, cluster, src_kind, dst_kind, protocol, verdict,
+        direction, source, src_labels, count, first_seen, last_seen, last_bucket)
+      SELECT b::timestamptz, k, 'c', 'pod', 'pod', 'TCP', 'denied', 'ingress', 'hubble', l::jsonb, n, b::timestamptz,
+        b::timestamptz + interval '30 seconds', b::timestamptz + interval '59 minutes'
+      FROM (VALUES ('2025-05-01T03:00:00Z', 'k1', '{"v":"1"}', 2), ('2025-05-01T04:00:00Z', 'k1', '{"v":"2"}', 3),
+        ('2025-05-01T07:00:00Z', 'k1', '{"v":"3"}', 4), ('2025-05-01T07:00:00Z', 'k2', NULL, 5),
+        ('2025-05-01T08:00:00Z', 'k1', '{"v":"4"}', 6)) AS x(b, k, l, n)`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-05-01T09:00:00Z' WHERE resolution = 'hour'`);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(
+      await ds.query(
+        `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, edge_key, count::int AS count, src_labels,
+            to_char(first_seen AT TIME ZONE 'UTC', 'HH24:MI:SS') AS first_seen,
+            to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
+          FROM edge_rollups_4h ORDER BY 1, 2`,
+      ),
+    ).toEqual([
+      { unit: '00:00', edge_key: 'k1', count: 2, src_labels: { v: '1' }, first_seen: '03:00:00', last_bucket: '03:59' },
+      { unit: '04:00', edge_key: 'k1', count: 7, src_labels: { v: '3' }, first_seen: '04:00:00', last_bucket: '07:59' },
+      { unit: '04:00', edge_key: 'k2', count: 5, src_labels: null, first_seen: '07:00:00', last_bucket: '07:59' },
+    ]);
+    expect(await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = '4h'`)).toEqual([
+      { closed_through: new Date('2025-05-01T08:00:00Z') },
+    ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
+    await ds.query(`DROP TABLE edge_rollups_hourly_p20250501`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL WHERE resolution = 'hour'`);
     // HourlyTotals sums the hour rows an install already has into the totals, per hour, cluster and verdict.
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
     expect(await tables()).not.toContain('rollup_totals_hourly');
@@ -75,6 +111,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
     await ds.query(`DROP TABLE edge_rollups_hourly_p20250501`);
 
@@ -119,6 +156,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
     await ds.undoLastMigration({ transaction: 'each' }); // FiveMinuteRollups
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyRollups
