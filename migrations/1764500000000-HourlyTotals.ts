@@ -13,12 +13,13 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  */
 const TABLE = 'rollup_totals_hourly';
 
-/** One partition of `table` per day the hour rows have (their partitions' names end in _pYYYYMMDD). */
-export async function partitionsLikeHourly(q: QueryRunner, table: string): Promise<void> {
+/** One partition of `table` per day `like` has (its partitions' names end in _pYYYYMMDD). */
+export async function partitionsLike(q: QueryRunner, table: string, like: string): Promise<void> {
   const days = (await q.query(
     `SELECT substring(c.relname FROM '_p([0-9]{8})$') AS day FROM pg_inherits i
       JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-      WHERE p.relname = 'edge_rollups_hourly' ORDER BY 1`,
+      WHERE p.relname = $1 ORDER BY 1`,
+    [like],
   )) as Array<{ day: string | null }>;
   for (const { day } of days) {
     if (day === null) continue;
@@ -43,7 +44,7 @@ export class HourlyTotals1764500000000 implements MigrationInterface {
         count bigint NOT NULL,
         PRIMARY KEY (bucket, cluster, verdict)
       ) PARTITION BY RANGE (bucket)`);
-    await partitionsLikeHourly(q, TABLE);
+    await partitionsLike(q, TABLE, 'edge_rollups_hourly');
     await q.query(`
       INSERT INTO ${TABLE} (bucket, cluster, verdict, count)
       SELECT bucket, cluster, verdict, sum(count) FROM edge_rollups_hourly GROUP BY 1, 2, 3`);

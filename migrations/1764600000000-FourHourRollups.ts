@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { INDEXES } from './1764300000000-HourlyRollups.js';
-import { partitionsLikeHourly } from './1764500000000-HourlyTotals.js';
+import { partitionsLike } from './1764500000000-HourlyTotals.js';
 
 /**
  * A 4-hour roll-up resolution between the hours and the days (docs/ARCHITECTURE.md "Hourly and
@@ -16,52 +16,88 @@ import { partitionsLikeHourly } from './1764500000000-HourlyTotals.js';
  * already closed were summed from the same hour rows. One INSERT ... SELECT over the hour rows
  * before that mark, so its time grows with the stored hours (HOURLY_ROLLUP_RETENTION_DAYS).
  */
-const TABLE = 'edge_rollups_4h';
 
 /** Columns every row of an edge key shares (min() picks the one value). */
 const KEY = `cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace, dst_workload, dst_port,
   protocol, verdict, direction, drop_reason, attribution_level, policies, source`;
 
-const FOUR_HOURS_MS = 14_400_000;
+/** A roll-up resolution added between two others, summed from the finer one's rows. */
+export interface AddedResolution {
+  /** rollup_resolutions.resolution */
+  name: string;
+  table: string;
+  unitMs: number;
+  /** For date_bin, from the closer's epoch-aligned origin. */
+  interval: string;
+  /** The finer resolution: its name, and its table (whose columns, partitions and rows the new one takes). */
+  finer: string;
+  source: string;
+}
+
+/**
+ * Creates `r.table` like its source (partitioned, with the read indexes), fills it from the source
+ * rows through the last whole unit before the finer mark and sets its mark there, under the marks'
+ * lock (no unit closes and no late minute arrives meanwhile). The mark stays NULL when the finer
+ * one is: the closer then sums the source rows from the start.
+ */
+export async function addResolution(q: QueryRunner, r: AddedResolution): Promise<void> {
+  await q.query(`LOCK TABLE rollup_resolutions IN EXCLUSIVE MODE`);
+  await q.query(`
+    CREATE TABLE ${r.table} (
+      LIKE ${r.source} INCLUDING DEFAULTS,
+      PRIMARY KEY (bucket, edge_key)
+    ) PARTITION BY RANGE (bucket)`);
+  for (const [name, cols] of INDEXES) await q.query(`CREATE INDEX ${r.table}_${name} ON ${r.table} ${cols}`);
+  await q.query(`CREATE INDEX ${r.table}_policies ON ${r.table} USING gin (policies) WHERE policies <> '{}'`);
+  await partitionsLike(q, r.table, r.source);
+  const [{ finer }] = (await q.query(`SELECT closed_through AS finer FROM rollup_resolutions WHERE resolution = $1`, [
+    r.finer,
+  ])) as Array<{ finer: Date | null }>;
+  const mark = finer === null ? null : new Date(Math.floor(finer.getTime() / r.unitMs) * r.unitMs).toISOString();
+  if (mark !== null)
+    await q.query(
+      `INSERT INTO ${r.table} (bucket, edge_key, ${KEY}, src_labels, dst_labels, count, packets, bytes, first_seen,
+        last_seen, last_bucket)
+      SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key,
+        ${KEY.split(',')
+          .map((c) => `min(${c.trim()})`)
+          .join(', ')},
+        (array_agg(src_labels ORDER BY last_bucket DESC) FILTER (WHERE src_labels IS NOT NULL))[1],
+        (array_agg(dst_labels ORDER BY last_bucket DESC) FILTER (WHERE dst_labels IS NOT NULL))[1],
+        sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(last_bucket)
+      FROM ${r.source} WHERE bucket < $1::timestamptz
+      GROUP BY 1, 2`,
+      [mark],
+    );
+  await q.query(`INSERT INTO rollup_resolutions (resolution, closed_through) VALUES ($1, $2::timestamptz)`, [
+    r.name,
+    mark,
+  ]);
+}
+
+/** addResolution's way back. */
+export async function dropResolution(q: QueryRunner, r: AddedResolution): Promise<void> {
+  await q.query(`DELETE FROM rollup_resolutions WHERE resolution = $1`, [r.name]);
+  await q.query(`DROP TABLE ${r.table}`);
+}
+
+const FOUR_HOURS: AddedResolution = {
+  name: '4h',
+  table: 'edge_rollups_4h',
+  unitMs: 14_400_000,
+  interval: '4 hours',
+  finer: 'hour',
+  source: 'edge_rollups_hourly',
+};
 
 export class FourHourRollups1764600000000 implements MigrationInterface {
   name = 'FourHourRollups1764600000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`LOCK TABLE rollup_resolutions IN EXCLUSIVE MODE`);
-    await q.query(`
-      CREATE TABLE ${TABLE} (
-        LIKE edge_rollups_hourly INCLUDING DEFAULTS,
-        PRIMARY KEY (bucket, edge_key)
-      ) PARTITION BY RANGE (bucket)`);
-    for (const [name, cols] of INDEXES) await q.query(`CREATE INDEX ${TABLE}_${name} ON ${TABLE} ${cols}`);
-    await q.query(`CREATE INDEX ${TABLE}_policies ON ${TABLE} USING gin (policies) WHERE policies <> '{}'`);
-    await partitionsLikeHourly(q, TABLE);
-    const [{ hour }] = (await q.query(
-      `SELECT closed_through AS hour FROM rollup_resolutions WHERE resolution = 'hour'`,
-    )) as Array<{ hour: Date | null }>;
-    const mark =
-      hour === null ? null : new Date(Math.floor(hour.getTime() / FOUR_HOURS_MS) * FOUR_HOURS_MS).toISOString();
-    if (mark !== null)
-      await q.query(
-        `INSERT INTO ${TABLE} (bucket, edge_key, ${KEY}, src_labels, dst_labels, count, packets, bytes, first_seen,
-          last_seen, last_bucket)
-        SELECT date_bin('4 hours', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key,
-          ${KEY.split(',')
-            .map((c) => `min(${c.trim()})`)
-            .join(', ')},
-          (array_agg(src_labels ORDER BY last_bucket DESC) FILTER (WHERE src_labels IS NOT NULL))[1],
-          (array_agg(dst_labels ORDER BY last_bucket DESC) FILTER (WHERE dst_labels IS NOT NULL))[1],
-          sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(last_bucket)
-        FROM edge_rollups_hourly WHERE bucket < $1::timestamptz
-        GROUP BY 1, 2`,
-        [mark],
-      );
-    await q.query(`INSERT INTO rollup_resolutions (resolution, closed_through) VALUES ('4h', $1::timestamptz)`, [mark]);
+    await addResolution(q, FOUR_HOURS);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DELETE FROM rollup_resolutions WHERE resolution = '4h'`);
-    await q.query(`DROP TABLE ${TABLE}`);
+    await dropResolution(q, FOUR_HOURS);
   }
 }
