@@ -44,14 +44,18 @@ export interface HourlyQueriesResult {
   days: number;
   minuteRows: number;
   fiveMinuteRows: number;
+  fifteenMinuteRows: number;
   hourRows: number;
+  fourHourRows: number;
   dayRows: number;
   fillSeconds: number;
   /** Closing the hours of the window with the real closer. */
   closeSeconds: number;
   /** Closing one 5-minute unit (every edge every minute), median, s. */
   closeFiveMinutesSeconds: number;
-  /** Closing an hour's last 5-minute unit and then the hour from its 5-minute rows, median, s. */
+  /** Closing a 15-minute unit's last 5-minute unit and then the 15-minute unit from its 5-minute rows, median, s. */
+  closeFifteenMinutesSeconds: number;
+  /** Closing an hour's last 5-minute and 15-minute units and then the hour from its 15-minute rows, median, s. */
   closeFullHourSeconds: number;
   /**
    * Per request: p50 and p95 of the warm runs and the cold first run, ms; the CPU time of one warm
@@ -103,7 +107,8 @@ export async function benchHourlyQueries(
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
     await ds.query(
-      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, rollup_totals_hourly`,
+      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_15m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily,
+        rollup_totals_hourly`,
     );
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
@@ -134,34 +139,37 @@ export async function benchHourlyQueries(
     await ds.query(`VACUUM ANALYZE edge_rollups`);
     const fillSeconds = round((performance.now() - t0) / 1000);
 
-    // The closer as serve runs it with the default lateness: every 5-minute unit that ended more
-    // than 2 minutes ago, every hour that ended more than 15 minutes ago. The last 24 h (every edge
-    // every minute) are closed 5 minutes at a time and timed: a 5-minute unit alone, and at each
-    // hour's end (15 minutes later) a 5-minute unit plus the hour.
+    // The closer as serve runs it with the default lateness: every 5-minute and 15-minute unit that
+    // ended more than 2 minutes ago, every hour that ended more than 15 minutes ago. The last 24 h
+    // (every edge every minute) are closed 5 minutes at a time and timed: a 5-minute unit alone, a
+    // 5-minute unit plus the 15-minute unit it completes, and at each hour's end (15 minutes later)
+    // those plus the hour.
     const closer = new RollupCloser(ds, partitions, silentLogger);
     const t1 = performance.now();
     await closer.closeThrough(longStart + HOUR_MS);
     await closer.closeThrough(dayStart);
     const fiveMinutes: number[] = [];
+    const quarters: number[] = [];
     const fullHours: number[] = [];
     for (let t = dayStart + FIVE_MINUTES_MS; t <= now - 2 * MINUTE; t += FIVE_MINUTES_MS) {
       const s = performance.now();
       const closed = await closer.closeThrough(t + 2 * MINUTE - 15 * MINUTE, undefined, t);
-      (closed.hour > 0 ? fullHours : fiveMinutes).push((performance.now() - s) / 1000);
+      (closed.hour > 0 ? fullHours : closed['15m'] > 0 ? quarters : fiveMinutes).push((performance.now() - s) / 1000);
     }
     const closeSeconds = round((performance.now() - t1) / 1000);
-    fiveMinutes.sort((a, b) => a - b);
-    fullHours.sort((a, b) => a - b);
+    for (const times of [fiveMinutes, quarters, fullHours]) times.sort((a, b) => a - b);
     await ds.query(
-      `VACUUM ANALYZE edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, rollup_totals_hourly`,
+      `VACUUM ANALYZE edge_rollups_5m, edge_rollups_15m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily,
+        rollup_totals_hourly`,
     );
-    const [{ minutes, fives, hours, fours, days: dayRows }] = (await ds.query(
+    const [{ minutes, fives, fifteens, hours, fours, days: dayRows }] = (await ds.query(
       `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_5m)::bigint AS fives,
+        (SELECT count(*) FROM edge_rollups_15m)::bigint AS fifteens,
         (SELECT count(*) FROM edge_rollups_hourly)::bigint AS hours, (SELECT count(*) FROM edge_rollups_4h)::bigint AS fours,
         (SELECT count(*) FROM edge_rollups_daily)::bigint AS days`,
-    )) as Array<{ minutes: string; fives: string; hours: string; fours: string; days: string }>;
+    )) as Array<{ minutes: string; fives: string; fifteens: string; hours: string; fours: string; days: string }>;
     say(
-      `closed: ${fives} 5-minute rows, ${hours} hour rows, ${fours} 4-hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
+      `closed: ${fives} 5-minute rows, ${fifteens} 15-minute rows, ${hours} hour rows, ${fours} 4-hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
     );
 
     const config = loadConfig({
@@ -230,11 +238,14 @@ export async function benchHourlyQueries(
       days,
       minuteRows: Number(minutes),
       fiveMinuteRows: Number(fives),
+      fifteenMinuteRows: Number(fifteens),
       hourRows: Number(hours),
+      fourHourRows: Number(fours),
       dayRows: Number(dayRows),
       fillSeconds,
       closeSeconds,
       closeFiveMinutesSeconds: Math.round(percentile(fiveMinutes, 50) * 100) / 100,
+      closeFifteenMinutesSeconds: Math.round(percentile(quarters, 50) * 100) / 100,
       closeFullHourSeconds: Math.round(percentile(fullHours, 50) * 100) / 100,
       requests,
     };

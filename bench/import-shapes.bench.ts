@@ -114,7 +114,7 @@ export async function timeImportChild(
  */
 async function emptyTables(db: Database): Promise<void> {
   await db.dataSource.query(
-    'TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, drop_events, stream_checkpoints, dead_letters',
+    'TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_15m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, drop_events, stream_checkpoints, dead_letters',
   );
   await db.dataSource.query('UPDATE rollup_resolutions SET closed_through = NULL');
 }

@@ -212,8 +212,10 @@ async function main(): Promise<void> {
       });
       process.stdout.write(
         `\nAPI requests at ${r.edges.toLocaleString('en')} active edges per minute (${r.minuteRows.toLocaleString('en')} minute rows, ` +
-          `${r.fiveMinuteRows.toLocaleString('en')} 5-minute rows, ${r.hourRows.toLocaleString('en')} hour rows, ${r.dayRows.toLocaleString('en')} day rows; ` +
-          `a 5-minute unit closes in ${r.closeFiveMinutesSeconds} s, an hour's last unit and the hour in ${r.closeFullHourSeconds} s), ms:\n`,
+          `${r.fiveMinuteRows.toLocaleString('en')} 5-minute rows, ${r.fifteenMinuteRows.toLocaleString('en')} 15-minute rows, ` +
+          `${r.hourRows.toLocaleString('en')} hour rows, ${r.fourHourRows.toLocaleString('en')} 4-hour rows, ${r.dayRows.toLocaleString('en')} day rows; ` +
+          `a 5-minute unit closes in ${r.closeFiveMinutesSeconds} s, with its 15-minute unit in ${r.closeFifteenMinutesSeconds} s, ` +
+          `an hour's last units and the hour in ${r.closeFullHourSeconds} s), ms:\n`,
       );
       for (const q of r.requests)
         process.stdout.write(

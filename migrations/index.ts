@@ -7,6 +7,7 @@ import { HourlyRollups1764300000000 } from './1764300000000-HourlyRollups.js';
 import { FiveMinuteRollups1764400000000 } from './1764400000000-FiveMinuteRollups.js';
 import { HourlyTotals1764500000000 } from './1764500000000-HourlyTotals.js';
 import { FourHourRollups1764600000000 } from './1764600000000-FourHourRollups.js';
+import { FifteenMinuteRollups1764700000000 } from './1764700000000-FifteenMinuteRollups.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   FiveMinuteRollups1764400000000,
   HourlyTotals1764500000000,
   FourHourRollups1764600000000,
+  FifteenMinuteRollups1764700000000,
 ];

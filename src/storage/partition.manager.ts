@@ -5,6 +5,7 @@ export const PARTITIONED_TABLES = [
   'edge_rollups',
   'drop_events',
   'edge_rollups_5m',
+  'edge_rollups_15m',
   'edge_rollups_hourly',
   'edge_rollups_4h',
   'edge_rollups_daily',
@@ -21,8 +22,10 @@ const DAY = 86_400_000;
 const STORAGE: Record<PartitionedTable, string> = {
   edge_rollups: ' WITH (fillfactor = 50)',
   drop_events: '',
-  // 5-minute, hour, 4-hour and day rows are written once when their unit closes; only late minutes update them.
+  // 5-minute, 15-minute, hour, 4-hour and day rows are written once when their unit closes; only late
+  // minutes update them.
   edge_rollups_5m: '',
+  edge_rollups_15m: '',
   edge_rollups_hourly: '',
   edge_rollups_4h: '',
   edge_rollups_daily: '',

@@ -15,8 +15,9 @@ export class PostgresRetentionStore implements RetentionStore {
   async deleteExpired(now: number, days: RetentionDays, signal?: AbortSignal): Promise<string[]> {
     const dropped = await this.partitions.dropExpired(now, {
       edge_rollups: days.rollupDays,
-      // Read only for the ends of a window, like the minutes it replaces: kept as long as they are.
+      // Read only for the ends of a window, like the minutes they replace: kept as long as they are.
       edge_rollups_5m: days.rollupDays,
+      edge_rollups_15m: days.rollupDays,
       edge_rollups_hourly: hourlyDays(days),
       edge_rollups_4h: hourlyDays(days),
       edge_rollups_daily: hourlyDays(days),

@@ -1,7 +1,7 @@
 /**
- * The coarser roll-up resolutions (5-minute, hourly, 4-hour, daily), built exactly once from the
- * finer ones: minutes → `edge_rollups_5m` → `edge_rollups_hourly` → `edge_rollups_4h` →
- * `edge_rollups_daily`.
+ * The coarser roll-up resolutions (5-minute, 15-minute, hourly, 4-hour, daily), built exactly once
+ * from the finer ones: minutes → `edge_rollups_5m` → `edge_rollups_15m` → `edge_rollups_hourly` →
+ * `edge_rollups_4h` → `edge_rollups_daily`.
  *
  * Per resolution, `rollup_resolutions.closed_through` splits time in two: every minute before it
  * is also summed in that resolution's table, no minute after it is. Two writers keep that true:
@@ -15,35 +15,43 @@
  * table lock rather than FOR UPDATE on the row because table locks queue fairly: writers whose
  * transactions overlap without a gap (several aggregators) can starve a row-lock waiter, since
  * FOR SHARE lockers do not queue behind it. Readers' plain SELECT of the marks never waits.
- * The hot path pays one FOR SHARE of four rows per batch; the extra upserts run only for late minutes.
+ * The hot path pays one FOR SHARE of five rows per batch; the extra upserts run only for late minutes.
  *
- * A unit closes once every finer unit of it is closed (an hour once its twelve 5-minute units are,
- * a 4-hour unit once its hours are, a day once its 4-hour units are: a mark never passes the finer
- * one's), so a minute before a coarse mark is before every finer mark too, and every sum stays exact.
- * Each resolution decides "late" from its own mark, so 5-minute units may close sooner after they
- * end than hours (FIVE_MINUTE_ROLLUP_LATENESS against HOURLY_ROLLUP_LATENESS): a minute of an open
- * hour arriving after its 5-minute unit closed is added to the 5-minute row only, and reaches the
- * hour when the hour is summed from the 5-minute rows.
+ * A unit closes once every finer unit of it is closed (a 15-minute unit once its three 5-minute
+ * units are, an hour once its four 15-minute units are, a 4-hour unit once its hours are, a day
+ * once its 4-hour units are: a mark never passes the finer one's), so a minute before a coarse mark
+ * is before every finer mark too, and every sum stays exact. Each resolution decides "late" from
+ * its own mark, so 5-minute and 15-minute units may close sooner after they end than hours
+ * (FIVE_MINUTE_ROLLUP_LATENESS against HOURLY_ROLLUP_LATENESS): a minute of an open hour arriving
+ * after its 5-minute unit closed is added to the 5-minute row (and to its 15-minute row if that
+ * unit closed too) only, and reaches the coarser rows when they are summed from the finer ones.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../common/logger.js';
 import type { PartitionManager } from './partition.manager.js';
 
 export const FIVE_MINUTES_MS = 300_000;
+export const FIFTEEN_MINUTES_MS = 900_000;
 export const HOUR_MS = 3_600_000;
 export const FOUR_HOURS_MS = 14_400_000;
 export const DAY_MS = 86_400_000;
 
 /** A coarser resolution: its table, its unit, and the finer table it is summed from. */
 export interface Resolution {
-  name: '5m' | 'hour' | '4h' | 'day';
-  table: 'edge_rollups_5m' | 'edge_rollups_hourly' | 'edge_rollups_4h' | 'edge_rollups_daily';
+  name: '5m' | '15m' | 'hour' | '4h' | 'day';
+  table: 'edge_rollups_5m' | 'edge_rollups_15m' | 'edge_rollups_hourly' | 'edge_rollups_4h' | 'edge_rollups_daily';
   unitMs: number;
-  /** For date_bin (from the epoch-aligned origin below: UTC 5 minutes, hours, 00/04/08/... and days). */
-  interval: '5 minutes' | '1 hour' | '4 hours' | '1 day';
-  source: 'edge_rollups' | 'edge_rollups_5m' | 'edge_rollups_hourly' | 'edge_rollups_4h';
+  /** For date_bin (from the epoch-aligned origin below: UTC 5 and 15 minutes, hours, 00/04/08/... and days). */
+  interval: '5 minutes' | '15 minutes' | '1 hour' | '4 hours' | '1 day';
+  source: 'edge_rollups' | 'edge_rollups_5m' | 'edge_rollups_15m' | 'edge_rollups_hourly' | 'edge_rollups_4h';
   /** The source's column holding the latest minute a row covers. */
   sourceLast: 'bucket' | 'last_bucket';
+  /**
+   * Which lateness its units close with (RollupCloser.closeThrough's ends): 'short' for the
+   * 5-minute and 15-minute units (FIVE_MINUTE_ROLLUP_LATENESS), 'hour' for the rest
+   * (HOURLY_ROLLUP_LATENESS).
+   */
+  lateness: 'short' | 'hour';
 }
 
 /** Shortens the ragged ends of a window read from the minutes, and the closer's lock per close. */
@@ -54,14 +62,29 @@ export const FIVE_MINUTELY: Resolution = {
   interval: '5 minutes',
   source: 'edge_rollups',
   sourceLast: 'bucket',
+  lateness: 'short',
+};
+/**
+ * Shortens a window's 5-minute ends: per edge at most 2 5-minute rows and a few 15-minute rows at
+ * each end instead of up to 11 5-minute rows at the start and 14 at the end.
+ */
+export const FIFTEEN_MINUTELY: Resolution = {
+  name: '15m',
+  table: 'edge_rollups_15m',
+  unitMs: FIFTEEN_MINUTES_MS,
+  interval: '15 minutes',
+  source: 'edge_rollups_5m',
+  sourceLast: 'last_bucket',
+  lateness: 'short',
 };
 export const HOURLY: Resolution = {
   name: 'hour',
   table: 'edge_rollups_hourly',
   unitMs: HOUR_MS,
   interval: '1 hour',
-  source: 'edge_rollups_5m',
+  source: 'edge_rollups_15m',
   sourceLast: 'last_bucket',
+  lateness: 'hour',
 };
 /** Halves (or better) the hour rows of a window: at most 3 hours at each end instead of 23 in all. */
 export const FOUR_HOURLY: Resolution = {
@@ -71,6 +94,7 @@ export const FOUR_HOURLY: Resolution = {
   interval: '4 hours',
   source: 'edge_rollups_hourly',
   sourceLast: 'last_bucket',
+  lateness: 'hour',
 };
 export const DAILY: Resolution = {
   name: 'day',
@@ -79,9 +103,10 @@ export const DAILY: Resolution = {
   interval: '1 day',
   source: 'edge_rollups_4h',
   sourceLast: 'last_bucket',
+  lateness: 'hour',
 };
 /** Finest first: each is summed from the one before it (or from the minutes). */
-export const RESOLUTIONS: readonly Resolution[] = [FIVE_MINUTELY, HOURLY, FOUR_HOURLY, DAILY];
+export const RESOLUTIONS: readonly Resolution[] = [FIVE_MINUTELY, FIFTEEN_MINUTELY, HOURLY, FOUR_HOURLY, DAILY];
 
 /** What makes an edge in the API's edge list (it groups roll-up rows by these). */
 export const EDGE_COLUMNS = [
@@ -236,8 +261,8 @@ export async function addLateMinutes(m: EntityManager, late: LateMarks): Promise
 export type ClosedUnits = Record<Resolution['name'], number>;
 
 /**
- * Closes 5-minute units, then hours, 4-hour units and days: each unit in its own transaction, so writers wait
- * at most one unit's sum.
+ * Closes 5-minute units, then 15-minute units, hours, 4-hour units and days: each unit in its own
+ * transaction, so writers wait at most one unit's sum.
  */
 export class RollupCloser {
   constructor(
@@ -248,20 +273,20 @@ export class RollupCloser {
 
   /**
    * Closes every 5-minute unit that ends at or before `fiveMinuteEnd` (default `end`) and holds
-   * minute rows, in time order, then every hour that ends at or before `end` whose 5-minute units
-   * are all closed, every 4-hour unit whose hours are, every day whose 4-hour units are; empty
-   * units are skipped. 5-minute units may
-   * close sooner after they end than hours (FIVE_MINUTE_ROLLUP_LATENESS): a minute arriving after
-   * its 5-minute unit closed reaches that unit's row through the writers' late path, and its hour
-   * when the hour closes (summed from the 5-minute rows), or through the late path too once the
-   * hour is closed. Returns the units closed. An aborted signal stops between units (each unit is
-   * whole or absent).
+   * minute rows, in time order, then every 15-minute unit that ends at or before `fiveMinuteEnd`
+   * whose 5-minute units are all closed, every hour that ends at or before `end` whose 15-minute
+   * units are, every 4-hour unit whose hours are, every day whose 4-hour units are; empty units are
+   * skipped. 5-minute and 15-minute units may close sooner after they end than hours
+   * (FIVE_MINUTE_ROLLUP_LATENESS): a minute arriving after its 5-minute unit closed reaches that
+   * unit's row through the writers' late path, and each coarser unit when it closes (summed from
+   * the finer rows), or through the late path too once it is closed. Returns the units closed. An
+   * aborted signal stops between units (each unit is whole or absent).
    */
   async closeThrough(end: number, signal?: AbortSignal, fiveMinuteEnd = end): Promise<ClosedUnits> {
-    const closed: ClosedUnits = { '5m': 0, hour: 0, '4h': 0, day: 0 };
+    const closed: ClosedUnits = { '5m': 0, '15m': 0, hour: 0, '4h': 0, day: 0 };
     let finerMark: number | null = Infinity;
     for (const r of RESOLUTIONS) {
-      const until = r === FIVE_MINUTELY ? fiveMinuteEnd : end;
+      const until = r.lateness === 'short' ? fiveMinuteEnd : end;
       // A unit closes only once the finer resolution it is summed from is closed through its end.
       const limit = Math.min(Math.floor(until / r.unitMs), Math.floor((finerMark ?? -Infinity) / r.unitMs)) * r.unitMs;
       if (Number.isFinite(limit)) closed[r.name] = await this.close(r, limit, signal);

@@ -1,10 +1,11 @@
 /**
  * Which roll-up resolution answers a window: whole closed days from `edge_rollups_daily`, whole
  * closed 4-hour units (00/04/08/... UTC) from `edge_rollups_4h`, whole closed hours from
- * `edge_rollups_hourly`, whole closed 5-minute units from `edge_rollups_5m`, and the ragged minutes
- * at either end (and every unit not closed yet) from `edge_rollups`. The result is a row source with the same columns whichever
- * tables it reads, so every aggregate over it equals the same aggregate over the minutes alone
- * (coarse rows are exact sums of their minutes; see rollup-closer.ts).
+ * `edge_rollups_hourly`, whole closed 15-minute units (:00/:15/:30/:45) from `edge_rollups_15m`,
+ * whole closed 5-minute units from `edge_rollups_5m`, and the ragged minutes at either end (and
+ * every unit not closed yet) from `edge_rollups`. The result is a row source with the same columns
+ * whichever tables it reads, so every aggregate over it equals the same aggregate over the minutes
+ * alone (coarse rows are exact sums of their minutes; see rollup-closer.ts).
  */
 import type { DropFilters } from './readers.js';
 import { HOUR_MS, RESOLUTIONS, closedThrough, type Marks, type Resolution } from './rollup-closer.js';

@@ -1,6 +1,6 @@
 /**
- * The 5-minute, hourly and daily roll-ups over real PostgreSQL, fed through the real minute writer: the
- * closer sums closed 5-minute units, hours and days once, late minutes into a closed unit reach its rows through the writer,
+ * The 5-minute, 15-minute, hourly, 4-hour and daily roll-ups over real PostgreSQL, fed through the real minute writer: the
+ * closer sums closed 5-minute units, 15-minute units, hours, 4-hour units and days once, late minutes into a closed unit reach its rows through the writer,
  * a failure inside the closer's transaction leaves nothing half-counted, concurrent writers and
  * closers never count a minute twice or lose one, and the readers answer exactly what a
  * minute-only query answers (windows starting and ending mid-hour and mid-minute).
@@ -81,12 +81,15 @@ describe('hourly roll-ups', () => {
           to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
         FROM edge_rollups_hourly WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
     )) as Array<{ hour: string; verdict: string; count: number; last_bucket: string }>;
-  const fiveMinuteRows = async () =>
+  /** A sub-hour table's rows from 03-01 10:00. */
+  const unitRows = async (table: 'edge_rollups_5m' | 'edge_rollups_15m') =>
     (await ds.query(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, verdict, count::int AS count,
           to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
-        FROM edge_rollups_5m WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
+        FROM ${table} WHERE bucket >= '2025-03-01T10:00:00Z' ORDER BY 1, 2`,
     )) as Array<{ unit: string; verdict: string; count: number; last_bucket: string }>;
+  const fiveMinuteRows = () => unitRows('edge_rollups_5m');
+  const fifteenMinuteRows = () => unitRows('edge_rollups_15m');
   const fourHourRows = async () =>
     (await ds.query(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS unit, verdict, count::int AS count,
@@ -149,12 +152,16 @@ describe('hourly roll-ups', () => {
   it('closes the units that ended by the given time and the coarser ones they complete, once, and moves the marks', async () => {
     expect(await mark()).toBeNull();
     expect(await mark('5m')).toBeNull();
+    expect(await mark('15m')).toBeNull();
     // 5-minute units 02-28 08:00 and 23:50, 03-01 10:00, 10:05, 10:55, 11:00, 11:30 and 12:10 (12:59
-    // is in a unit ending after 12:40); hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00 from
-    // them (hour 12 is not over); 4-hour units 02-28 08:00 and 20:00, 03-01 08:00 from the hours;
-    // then day 02-28 from its 4-hour units.
-    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, hour: 4, '4h': 3, day: 1 });
+    // is in a unit ending after 12:40); 15-minute units 02-28 08:00 and 23:45, 03-01 10:00, 10:45,
+    // 11:00, 11:30 and 12:00 from them (12:15-12:30 would end before 12:40, but the 5-minute mark
+    // is at 12:15); hours 02-28 08:00 and 23:00, 03-01 10:00 and 11:00 from those (hour 12 is not
+    // over); 4-hour units 02-28 08:00 and 20:00, 03-01 08:00 from the hours; then day 02-28 from
+    // its 4-hour units.
+    expect(await closer.closeThrough(at('12:40:00'))).toEqual({ '5m': 8, '15m': 7, hour: 4, '4h': 3, day: 1 });
     expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
+    expect(await mark('15m')).toBe('2025-03-01T12:15:00.000Z');
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('4h')).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('day')).toBe('2025-03-01T00:00:00.000Z');
@@ -182,6 +189,14 @@ describe('hourly roll-ups', () => {
       { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
       { unit: '12:10', verdict: 'denied', count: 5, last_bucket: '12:10' },
     ]);
+    expect(await fifteenMinuteRows()).toEqual([
+      { unit: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
+      { unit: '10:00', verdict: 'denied', count: 2, last_bucket: '10:05' },
+      { unit: '10:45', verdict: 'denied', count: 3, last_bucket: '10:59' },
+      { unit: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
+      { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
+      { unit: '12:00', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
     // The hours' totals per cluster and verdict, closed with them.
     expect(await totalRows()).toEqual([
       { hour: '02-28 08:00', cluster: 'c1', verdict: 'allowed', count: 6 },
@@ -202,17 +217,18 @@ describe('hourly roll-ups', () => {
       policies: ['db/deny-web'],
     });
     // Again: nothing left to close, nothing counted twice.
-    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, hour: 0, '4h': 0, day: 0 });
+    expect(await closer.closeThrough(at('12:59:59'))).toEqual({ '5m': 0, '15m': 0, hour: 0, '4h': 0, day: 0 });
     expect((await hourRows()).map((r) => r.count)).toEqual([1, 5, 10, 4]);
     expect((await fourHourRows()).map((r) => r.count)).toEqual([6, 9, 11, 9]);
     expect((await fiveMinuteRows()).map((r) => r.count)).toEqual([1, 2, 3, 10, 4, 5]);
+    expect((await fifteenMinuteRows()).map((r) => r.count)).toEqual([1, 2, 3, 10, 4, 5]);
     expect((await totalRows()).map((r) => r.count)).toEqual([6, 9, 1, 5, 10, 4]);
   });
 
   it('adds late minutes of a closed unit to its rows through the writer, and only those', async () => {
-    // D at 10:30 x100 (closed hour 10, new 5-minute row 10:30) with A at 12:30 x20 (open hour 12,
-    // 5-minute unit 12:30 not closed) in one batch; then a new edge X (dropped, port 6379) at 11:01
-    // x8 into closed hour 11 and 5-minute unit 11:00.
+    // D at 10:30 x100 (closed hour 10, new 5-minute and 15-minute rows 10:30) with A at 12:30 x20
+    // (open hour 12, 5-minute and 15-minute units 12:30 not closed) in one batch; then a new edge X
+    // (dropped, port 6379) at 11:01 x8 into closed hour 11 and 5-minute and 15-minute units 11:00.
     await write([
       [flow(30, 100), DENY],
       [flow(150, 20, { verdict: 'allowed' }), undefined],
@@ -251,6 +267,16 @@ describe('hourly roll-ups', () => {
       { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
       { unit: '12:10', verdict: 'denied', count: 5, last_bucket: '12:10' },
     ]);
+    expect(await fifteenMinuteRows()).toEqual([
+      { unit: '10:00', verdict: 'allowed', count: 1, last_bucket: '10:00' },
+      { unit: '10:00', verdict: 'denied', count: 2, last_bucket: '10:05' },
+      { unit: '10:30', verdict: 'denied', count: 100, last_bucket: '10:30' },
+      { unit: '10:45', verdict: 'denied', count: 3, last_bucket: '10:59' },
+      { unit: '11:00', verdict: 'allowed', count: 10, last_bucket: '11:00' },
+      { unit: '11:00', verdict: 'dropped', count: 8, last_bucket: '11:01' },
+      { unit: '11:30', verdict: 'denied', count: 4, last_bucket: '11:30' },
+      { unit: '12:00', verdict: 'denied', count: 5, last_bucket: '12:10' },
+    ]);
     // Late into closed hours: 02-28 12:00 (a new total), 03-01 10:00 and 11:00; 12:30 is not closed.
     expect(await totalRows()).toEqual([
       { hour: '02-28 08:00', cluster: 'c1', verdict: 'allowed', count: 6 },
@@ -264,6 +290,7 @@ describe('hourly roll-ups', () => {
     ]);
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
+    expect(await mark('15m')).toBe('2025-03-01T12:15:00.000Z');
   });
 
   it('a window holding a whole closed day reads it from the daily rows, hours and minutes around it', async () => {
@@ -284,7 +311,7 @@ describe('hourly roll-ups', () => {
   });
 
   it('a window holding a whole closed 4-hour unit reads it from the 4-hour rows, minutes around it', async () => {
-    // 4-hour unit 03-01 08:00 (A 1 + 10, D 2 + 100 + 3 + 4, X 8), then D 5 at 12:10 from the minutes.
+    // 4-hour unit 03-01 08:00 (A 1 + 10, D 2 + 100 + 3 + 4, X 8), then D 5 at 12:10 from the 15-minute row 12:00.
     const W4: DropFilters = { from: at('07:10:00'), to: at('12:15:40'), verdict: ALL };
     const list = async () => (await edges.edges(W4, 10, 0)).items.map((i) => [i.verdict, i.count]);
     expect(await list()).toEqual([
@@ -306,9 +333,48 @@ describe('hourly roll-ups', () => {
     }
   });
 
-  // Minute buckets 10:30 through 12:15: 5-minute units [10:30, 11:00), hour 11, 5-minute units
+  // Minute buckets 10:30 through 12:15: 15-minute units [10:30, 11:00), hour 11, 15-minute unit
   // [12:00, 12:15), the minute 12:15.
   const W: DropFilters = { from: at('10:30:20'), to: at('12:15:40'), verdict: ALL };
+
+  it('a window with 15-minute units at both ends reads them from the 15-minute rows; a 5-minute step does not', async () => {
+    // D: 15-minute rows 10:30 (100) and 10:45 (3), hour 11 (4), 15-minute row 12:00 (5).
+    const list = async () => (await edges.edges(W, 10, 0)).items.map((i) => [i.verdict, i.count]);
+    const series = async (step: '5m' | '15m') =>
+      (await stats.timeseries({ ...W, verdict: ['denied'] }, step)).items
+        .filter((p) => p.count > 0)
+        .map((p) => [p.time.slice(11, 16), p.count]);
+    expect(await list()).toEqual([
+      ['denied', 112],
+      ['allowed', 10],
+      ['dropped', 8],
+    ]);
+    // Marking the 15-minute rows at each end shows which reads took them (the 5-minute, hour and
+    // minute rows are left as they are).
+    const x = `bucket IN ('2025-03-01T10:45:00Z', '2025-03-01T12:00:00Z') AND verdict = 'denied'`;
+    await ds.query(`UPDATE edge_rollups_15m SET count = count + 1000 WHERE ${x}`);
+    try {
+      expect(await list()).toEqual([
+        ['denied', 2112],
+        ['allowed', 10],
+        ['dropped', 8],
+      ]);
+      expect(await series('15m')).toEqual([
+        ['10:30', 100],
+        ['10:45', 1003],
+        ['11:30', 4],
+        ['12:00', 1005],
+      ]);
+      expect(await series('5m')).toEqual([
+        ['10:30', 100],
+        ['10:55', 3],
+        ['11:30', 4],
+        ['12:10', 5],
+      ]);
+    } finally {
+      await ds.query(`UPDATE edge_rollups_15m SET count = count - 1000 WHERE ${x}`);
+    }
+  });
 
   it('summary over a window starting and ending mid-hour: the ragged ends come from the minutes', async () => {
     const s = await stats.summary(W, 'edge', 10);
@@ -325,7 +391,7 @@ describe('hourly roll-ups', () => {
     });
   });
 
-  it('time series: hour steps use the hour rows, finer steps the 5-minute rows, same points either way', async () => {
+  it('time series: hour steps use the hour rows, finer steps the 15-minute and 5-minute rows, same points either way', async () => {
     const hourly = await stats.timeseries(W, '1h');
     expect(hourly.items).toEqual([
       { time: '2025-03-01T10:00:00.000Z', count: 103, verdicts: { allowed: 0, denied: 103, dropped: 0, audit: 0 } },
@@ -426,6 +492,7 @@ describe('hourly roll-ups', () => {
       expect(await answers()).toEqual(withHours);
     } finally {
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:15:00Z' WHERE resolution = '5m'`);
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:15:00Z' WHERE resolution = '15m'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = 'hour'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T12:00:00Z' WHERE resolution = '4h'`);
       await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T00:00:00Z' WHERE resolution = 'day'`);
@@ -433,8 +500,8 @@ describe('hourly roll-ups', () => {
   });
 
   it('a failure inside the closer leaves the unit unclosed and uncounted; the next pass counts it once', async () => {
-    // Hour 12: D x5 (5-minute unit 12:10, closed), A x20 (12:30) and x7 (12:59). The mark update
-    // fails after the rows of the first unit (5-minute unit 12:30) were inserted.
+    // Hour 12: D x5 (5-minute unit 12:10 and 15-minute unit 12:00, closed), A x20 (12:30) and x7
+    // (12:59). The mark update fails after the rows of the first unit (5-minute unit 12:30) were inserted.
     await ds.query(`CREATE FUNCTION fail_mark() RETURNS trigger LANGUAGE plpgsql AS
       $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`);
     await ds.query(
@@ -442,17 +509,25 @@ describe('hourly roll-ups', () => {
     );
     await expect(closer.closeThrough(at('14:00:00'))).rejects.toThrow(/injected failure/);
     expect(await mark('5m')).toBe('2025-03-01T12:15:00.000Z');
+    expect(await mark('15m')).toBe('2025-03-01T12:15:00.000Z');
     expect(await mark()).toBe('2025-03-01T12:00:00.000Z');
     expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([]);
+    expect((await fifteenMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([]);
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([]);
     expect((await totalRows()).filter((r) => r.hour === '03-01 12:00')).toEqual([]);
     await ds.query(`DROP TRIGGER fail_mark ON rollup_resolutions`);
-    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, hour: 1, '4h': 0, day: 0 });
+    // 5-minute units 12:30 and 12:55, 15-minute units 12:30 and 12:45, hour 12 from the 15-minute rows.
+    expect(await closer.closeThrough(at('14:00:00'))).toEqual({ '5m': 2, '15m': 2, hour: 1, '4h': 0, day: 0 });
     expect(await mark('5m')).toBe('2025-03-01T13:00:00.000Z');
+    expect(await mark('15m')).toBe('2025-03-01T13:00:00.000Z');
     expect(await mark()).toBe('2025-03-01T13:00:00.000Z');
     expect((await fiveMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([
       { unit: '12:30', verdict: 'allowed', count: 20, last_bucket: '12:30' },
       { unit: '12:55', verdict: 'allowed', count: 7, last_bucket: '12:59' },
+    ]);
+    expect((await fifteenMinuteRows()).filter((r) => r.unit >= '12:15')).toEqual([
+      { unit: '12:30', verdict: 'allowed', count: 20, last_bucket: '12:30' },
+      { unit: '12:45', verdict: 'allowed', count: 7, last_bucket: '12:59' },
     ]);
     expect((await hourRows()).filter((r) => r.hour === '12:00')).toEqual([
       { hour: '12:00', verdict: 'allowed', count: 27, last_bucket: '12:59' },
@@ -465,7 +540,7 @@ describe('hourly roll-ups', () => {
   });
 });
 
-describe('5-minute units closing sooner than hours', () => {
+describe('5-minute and 15-minute units closing sooner than hours', () => {
   let db: Awaited<ReturnType<typeof open>>;
 
   beforeAll(async () => {
@@ -475,7 +550,7 @@ describe('5-minute units closing sooner than hours', () => {
     await db.drop();
   });
 
-  it('a minute arriving after its 5-minute unit closed but before its hour did lands in the unit once, and in the hour when it closes', async () => {
+  it('a minute arriving after its 5-minute or 15-minute unit closed but before its hour did lands in those units once, and in the hour when it closes', async () => {
     const { ds } = db;
     const partitions = new PartitionManager(ds, silentLogger);
     const writer = new PostgresRollupWriter(ds, partitions);
@@ -501,16 +576,20 @@ describe('5-minute units closing sooner than hours', () => {
         ).map((r) => [r.resolution, r.mark]),
       );
 
-    // D at 10:01 x2 and 10:07 x3. At 10:15 with 2 minutes' lateness for 5-minute units and 15 for
-    // hours: the units 10:00 and 10:05 close (10:10 ends at 10:15, after 10:13), no hour does.
-    await write([flow(1, 2), flow(7, 3)]);
-    expect(await closer.closeThrough(at('10:00:00'), undefined, at('10:13:00'))).toEqual({
-      '5m': 2,
-      hour: 0,
+    const closed = (fives: number, fifteens: number, hours: number) => ({
+      '5m': fives,
+      '15m': fifteens,
+      hour: hours,
       '4h': 0,
       day: 0,
     });
-    expect(await marks()).toEqual({ '5m': '10:10', hour: null, '4h': null, day: null });
+
+    // D at 10:01 x2 and 10:07 x3. At 10:15 with 2 minutes' lateness for 5-minute and 15-minute
+    // units and 15 for hours: the units 10:00 and 10:05 close (10:10 ends at 10:15, after 10:13),
+    // no 15-minute unit (10:00 ends at 10:15) and no hour does.
+    await write([flow(1, 2), flow(7, 3)]);
+    expect(await closer.closeThrough(at('10:00:00'), undefined, at('10:13:00'))).toEqual(closed(2, 0, 0));
+    expect(await marks()).toEqual({ '5m': '10:10', '15m': null, hour: null, '4h': null, day: null });
 
     // 10:06 x4 arrives late into the closed unit 10:05, with 10:12 x1 of the open unit 10:10.
     await write([flow(6, 4), flow(12, 1)]);
@@ -518,9 +597,10 @@ describe('5-minute units closing sooner than hours', () => {
       { unit: '10:00', count: 2, last_bucket: '10:01' },
       { unit: '10:05', count: 7, last_bucket: '10:07' },
     ]);
+    expect(await rows('edge_rollups_15m')).toEqual([]);
     expect(await rows('edge_rollups_hourly')).toEqual([]);
 
-    // Readers read the closed 5-minute units and the minutes after them: 2 + 3 + 4 + 1.
+    // Readers read the closed units and the minutes after them: 2 + 3 + 4 + 1 (and 6 below).
     const w: DropFilters = { from: at('10:00:00'), to: at('10:20:00'), verdict: ALL };
     const list = await edges.edges(w, 10, 0);
     expect(list.items.map((e) => [e.verdict, e.count])).toEqual([['denied', 10]]);
@@ -531,37 +611,74 @@ describe('5-minute units closing sooner than hours', () => {
         out.push(
           await edges.edges(f, 10, 0),
           await stats.summary(f, 'edge', 10),
+          await stats.timeseries(f, '15m'),
           await stats.timeseries(f, '5m'),
           await stats.timeseries(f, '1m'),
         );
       return out;
     };
-    const withUnits = await answers();
-    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
-    expect(await answers()).toEqual(withUnits);
-    await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-03-01T10:10:00Z' WHERE resolution = '5m'`);
+    const sameAsMinutes = async () => {
+      const saved = (await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions`)) as Array<{
+        resolution: string;
+        closed_through: Date | null;
+      }>;
+      const withUnits = await answers();
+      await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
+      expect(await answers()).toEqual(withUnits);
+      for (const r of saved)
+        await ds.query(`UPDATE rollup_resolutions SET closed_through = $1 WHERE resolution = $2`, [
+          r.closed_through,
+          r.resolution,
+        ]);
+    };
+    await sameAsMinutes();
 
-    // With 11:05 x1 (an hour closes once the 5-minute mark passes its end), at 11:15 the units
-    // 10:10 and 11:05 and the hour 10 close: the hour holds the late minute once.
-    await write([flow(65, 1)]);
-    expect(await closer.closeThrough(at('11:00:00'), undefined, at('11:13:00'))).toEqual({
-      '5m': 2,
-      hour: 1,
-      '4h': 0,
-      day: 0,
-    });
+    // At 10:19 the unit 10:10 closes, then the 15-minute unit 10:00 from the three 5-minute rows
+    // (with the late minute); the hour is not over.
+    expect(await closer.closeThrough(at('10:00:00'), undefined, at('10:17:00'))).toEqual(closed(1, 1, 0));
+    expect(await rows('edge_rollups_15m')).toEqual([{ unit: '10:00', count: 10, last_bucket: '10:12' }]);
+    expect(await marks()).toEqual({ '5m': '10:15', '15m': '10:15', hour: null, '4h': null, day: null });
+
+    // 10:08 x6 arrives late into the closed 5-minute unit 10:05 and the closed 15-minute unit
+    // 10:00 (decided by the 15-minute mark) of the open hour 10: into both rows once.
+    await write([flow(8, 6)]);
     expect(await rows('edge_rollups_5m')).toEqual([
       { unit: '10:00', count: 2, last_bucket: '10:01' },
-      { unit: '10:05', count: 7, last_bucket: '10:07' },
+      { unit: '10:05', count: 13, last_bucket: '10:08' },
+      { unit: '10:10', count: 1, last_bucket: '10:12' },
+    ]);
+    expect(await rows('edge_rollups_15m')).toEqual([{ unit: '10:00', count: 16, last_bucket: '10:12' }]);
+    expect(await rows('edge_rollups_hourly')).toEqual([]);
+    expect((await edges.edges(w, 10, 0)).items.map((e) => [e.verdict, e.count])).toEqual([['denied', 16]]);
+    await sameAsMinutes();
+
+    // 11:05 x1 and 11:14 x1. At 11:15 (hours up to 11:00, 5-minute units up to 11:13) the unit
+    // 11:05 closes; the 15-minute units after 10:15 hold no 5-minute row before 11:00, so the
+    // 15-minute mark stays at 10:15 and the hour 10 waits for it although it is over.
+    await write([flow(65, 1), flow(74, 1)]);
+    expect(await closer.closeThrough(at('11:00:00'), undefined, at('11:13:00'))).toEqual(closed(1, 0, 0));
+    expect(await marks()).toEqual({ '5m': '11:10', '15m': '10:15', hour: null, '4h': null, day: null });
+    expect(await rows('edge_rollups_hourly')).toEqual([]);
+    // At 11:19 the unit 11:10 closes, the 15-minute unit 11:00, and so the hour 10 (from its
+    // 15-minute rows): it holds both late minutes once.
+    expect(await closer.closeThrough(at('11:00:00'), undefined, at('11:17:00'))).toEqual(closed(1, 1, 1));
+    expect(await rows('edge_rollups_5m')).toEqual([
+      { unit: '10:00', count: 2, last_bucket: '10:01' },
+      { unit: '10:05', count: 13, last_bucket: '10:08' },
       { unit: '10:10', count: 1, last_bucket: '10:12' },
       { unit: '11:05', count: 1, last_bucket: '11:05' },
+      { unit: '11:10', count: 1, last_bucket: '11:14' },
     ]);
-    expect(await rows('edge_rollups_hourly')).toEqual([{ unit: '10:00', count: 10, last_bucket: '10:12' }]);
-    expect(await marks()).toEqual({ '5m': '11:10', hour: '11:00', '4h': null, day: null });
+    expect(await rows('edge_rollups_15m')).toEqual([
+      { unit: '10:00', count: 16, last_bucket: '10:12' },
+      { unit: '11:00', count: 2, last_bucket: '11:14' },
+    ]);
+    expect(await rows('edge_rollups_hourly')).toEqual([{ unit: '10:00', count: 16, last_bucket: '10:12' }]);
+    expect(await marks()).toEqual({ '5m': '11:15', '15m': '11:15', hour: '11:00', '4h': null, day: null });
   });
 });
 
-describe('5-minute, hourly and daily roll-ups under concurrent writers and closers', () => {
+describe('5-minute, 15-minute, hourly, 4-hour and daily roll-ups under concurrent writers and closers', () => {
   let db: Awaited<ReturnType<typeof open>>;
 
   beforeAll(async () => {
@@ -571,7 +688,7 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
     await db.drop();
   });
 
-  it('counts every minute exactly once in the 5-minute, hour and day rows', async () => {
+  it('counts every minute exactly once in the 5-minute, 15-minute, hour, 4-hour and day rows', async () => {
     const { ds } = db;
     const partitions = new PartitionManager(ds, silentLogger);
     // Six hours across midnight: 03-01 21:00 to 03-02 03:00 (minutes 660 to 1019 after T0).
@@ -600,8 +717,8 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
         await w.writeBatch(b, [], []);
       }
     };
-    // `ahead`: 5-minute units close an hour before their hours (a shorter lateness than hours'), so
-    // minutes reach closed 5-minute units of open hours too.
+    // `ahead`: 5-minute and 15-minute units close an hour before their hours (a shorter lateness
+    // than hours'), so minutes reach closed 5-minute and 15-minute units of open hours too.
     const closerLoop = async (ahead = 0) => {
       const c = new RollupCloser(ds, partitions, silentLogger);
       for (let h = 1; h <= HOURS; h++) {
@@ -619,7 +736,7 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
       closerLoop(3_600_000),
     ]);
     // A minute in the last 5-minute unit (the generator leaves some units empty): an hour closes once
-    // its last 5-minute unit does, and an empty unit stays open.
+    // its last 15-minute unit does, that one once its last 5-minute unit does, and an empty unit stays open.
     const last = new BatchRollup();
     last.add(flow(START + HOURS * 60 - 1, 1, { cluster: 'c0' }), undefined);
     written += 1;
@@ -630,6 +747,7 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
       `SELECT resolution, to_char(closed_through AT TIME ZONE 'UTC', 'MM-DD HH24:MI') AS mark FROM rollup_resolutions ORDER BY 1`,
     )) as Array<{ resolution: string; mark: string }>;
     expect(marks).toEqual([
+      { resolution: '15m', mark: '03-02 03:00' },
       { resolution: '4h', mark: '03-02 00:00' },
       { resolution: '5m', mark: '03-02 03:00' },
       { resolution: 'day', mark: '03-02 00:00' },
@@ -637,12 +755,14 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
     ]);
     const [sums] = (await ds.query(
       `SELECT (SELECT sum(count)::int FROM edge_rollups) AS minutes, (SELECT sum(count)::int FROM edge_rollups_5m) AS fives,
+        (SELECT sum(count)::int FROM edge_rollups_15m) AS fifteens,
         (SELECT sum(count)::int FROM edge_rollups_hourly) AS hours, (SELECT sum(count)::int FROM edge_rollups_4h) AS fours,
         (SELECT sum(count)::int FROM edge_rollups_daily) AS days`,
-    )) as Array<{ minutes: number; fives: number; hours: number; fours: number; days: number }>;
+    )) as Array<{ minutes: number; fives: number; fifteens: number; hours: number; fours: number; days: number }>;
     expect(sums).toEqual({
       minutes: written,
       fives: written,
+      fifteens: written,
       hours: written,
       fours: writtenFirstDay,
       days: writtenFirstDay,
@@ -650,6 +770,7 @@ describe('5-minute, hourly and daily roll-ups under concurrent writers and close
     // Row by row: every coarse row is the sum of its minutes, and no (unit, edge) is missing.
     for (const [table, unit, mark] of [
       ['edge_rollups_5m', '5 minutes', '2025-03-02T03:00:00Z'],
+      ['edge_rollups_15m', '15 minutes', '2025-03-02T03:00:00Z'],
       ['edge_rollups_hourly', '1 hour', '2025-03-02T03:00:00Z'],
       ['edge_rollups_4h', '4 hours', '2025-03-02T00:00:00Z'],
       ['edge_rollups_daily', '1 day', '2025-03-02T00:00:00Z'],

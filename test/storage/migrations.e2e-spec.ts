@@ -37,6 +37,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(partitioned.map((r) => r.relname)).toEqual([
       'drop_events',
       'edge_rollups',
+      'edge_rollups_15m',
       'edge_rollups_4h',
       'edge_rollups_5m',
       'edge_rollups_daily',
@@ -44,11 +45,75 @@ describe('migrations against real PostgreSQL', () => {
       'rollup_totals_hourly',
     ]);
     expect(await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions ORDER BY 1`)).toEqual([
+      { resolution: '15m', closed_through: null },
       { resolution: '4h', closed_through: null },
       { resolution: '5m', closed_through: null },
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // FifteenMinuteRollups sums the 5-minute rows an install already has into 15-minute units,
+    // through the last whole unit before the 5-minute mark (10:40: units 10:00 and 10:15; the 10:30
+    // unit waits for the closer). The hour mark (10:00) is left as it is.
+    await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
+    expect(await tables()).not.toContain('edge_rollups_15m');
+    await ds.query(
+      `CREATE TABLE edge_rollups_5m_p20250501 PARTITION OF edge_rollups_5m FOR VALUES FROM ('2025-05-01') TO ('2025-05-02')`,
+    );
+    await ds.query(`INSERT INTO edge_rollups_5m (bucket, edge_key, cluster, src_kind, dst_kind, protocol, verdict,
+        direction, source, src_labels, count, first_seen, last_seen, last_bucket)
+      SELECT b::timestamptz, k, 'c', 'pod', 'pod', 'TCP', 'denied', 'ingress', 'hubble', l::jsonb, n, b::timestamptz,
+        b::timestamptz + interval '30 seconds', lb::timestamptz
+      FROM (VALUES ('2025-05-01T10:00:00Z', 'k1', '{"v":"1"}', 2, '2025-05-01T10:04:00Z'),
+        ('2025-05-01T10:05:00Z', 'k1', '{"v":"2"}', 3, '2025-05-01T10:06:00Z'),
+        ('2025-05-01T10:10:00Z', 'k1', NULL, 4, '2025-05-01T10:14:00Z'),
+        ('2025-05-01T10:20:00Z', 'k2', '{"v":"9"}', 5, '2025-05-01T10:21:00Z'),
+        ('2025-05-01T10:30:00Z', 'k1', '{"v":"3"}', 6, '2025-05-01T10:33:00Z')) AS x(b, k, l, n, lb)`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-05-01T10:40:00Z' WHERE resolution = '5m'`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = '2025-05-01T10:00:00Z' WHERE resolution = 'hour'`);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(
+      await ds.query(
+        `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, edge_key, count::int AS count, src_labels,
+            to_char(first_seen AT TIME ZONE 'UTC', 'HH24:MI:SS') AS first_seen,
+            to_char(last_seen AT TIME ZONE 'UTC', 'HH24:MI:SS') AS last_seen,
+            to_char(last_bucket AT TIME ZONE 'UTC', 'HH24:MI') AS last_bucket
+          FROM edge_rollups_15m ORDER BY 1, 2`,
+      ),
+    ).toEqual([
+      {
+        unit: '10:00',
+        edge_key: 'k1',
+        count: 9,
+        src_labels: { v: '2' },
+        first_seen: '10:00:00',
+        last_seen: '10:10:30',
+        last_bucket: '10:14',
+      },
+      {
+        unit: '10:15',
+        edge_key: 'k2',
+        count: 5,
+        src_labels: { v: '9' },
+        first_seen: '10:20:00',
+        last_seen: '10:20:30',
+        last_bucket: '10:21',
+      },
+    ]);
+    expect(await ds.query(`SELECT resolution, closed_through FROM rollup_resolutions ORDER BY 1`)).toEqual([
+      { resolution: '15m', closed_through: new Date('2025-05-01T10:30:00Z') },
+      { resolution: '4h', closed_through: null },
+      { resolution: '5m', closed_through: new Date('2025-05-01T10:40:00Z') },
+      { resolution: 'day', closed_through: null },
+      { resolution: 'hour', closed_through: new Date('2025-05-01T10:00:00Z') },
+    ]);
+    // The day's 15-minute partition, named like the 5-minute rows' (retention drops both by name).
+    expect(
+      await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'edge_rollups_15m_p20250501'`),
+    ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
+    await ds.query(`DROP TABLE edge_rollups_5m_p20250501`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
+
     // FourHourRollups sums the hour rows an install already has into 4-hour units, through the last
     // whole unit before the hour mark (09:00: units 00:00 and 04:00; the 08:00 hour waits for the closer).
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
@@ -80,6 +145,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = '4h'`)).toEqual([
       { closed_through: new Date('2025-05-01T08:00:00Z') },
     ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
     await ds.query(`DROP TABLE edge_rollups_hourly_p20250501`);
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL WHERE resolution = 'hour'`);
@@ -111,6 +177,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
     await ds.query(`DROP TABLE edge_rollups_hourly_p20250501`);
@@ -156,6 +223,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
     await ds.undoLastMigration({ transaction: 'each' }); // FiveMinuteRollups
