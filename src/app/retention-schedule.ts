@@ -49,8 +49,9 @@ export function scheduleRetention(
 }
 
 /**
- * Closes every 5-minute unit that ended more than `lateness.fiveMinuteMs` ago and every hour that
- * ended more than `lateness.hourMs` ago (and the days they complete), now and every `everyMs`.
+ * Closes every 5-minute and 15-minute unit that ended more than `lateness.fiveMinuteMs` ago and
+ * every hour that ended more than `lateness.hourMs` ago (and the 4-hour units and days they
+ * complete), now and every `everyMs`.
  */
 export function scheduleRollupClosing(
   closer: RollupCloser,
@@ -60,7 +61,7 @@ export function scheduleRollupClosing(
   now: () => number = Date.now,
 ): () => Promise<void> {
   return schedulePeriodic(
-    'closing 5-minute, hourly and daily roll-ups',
+    'closing 5-minute, 15-minute, hourly, 4-hour and daily roll-ups',
     (signal) => {
       const t = now();
       return closer.closeThrough(t - lateness.hourMs, signal, t - lateness.fiveMinuteMs);

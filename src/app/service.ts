@@ -29,7 +29,7 @@ export interface RunningService {
 }
 
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
-/** How often units to close are looked for (FIVE_MINUTE_ROLLUP_LATENESS, HOURLY_ROLLUP_LATENESS after their end). */
+/** How often units to close are looked for (FIVE_MINUTE_ROLLUP_LATENESS for 5- and 15-minute units, HOURLY_ROLLUP_LATENESS after their end). */
 const ROLLUP_CLOSING_EVERY_MS = 60 * 1000;
 
 /**

@@ -87,7 +87,10 @@ export interface AppConfig {
   retention: { rollupDays: number; hourlyRollupDays: number; eventDays: number; deadLetterDays: number };
   /** How long after an hour ends its minute roll-ups are summed into the hourly roll-ups. */
   hourlyRollupLatenessMs: number;
-  /** How long after a 5-minute unit ends it is summed into `edge_rollups_5m` (later minutes take the late path). */
+  /**
+   * How long after a 5-minute (15-minute) unit ends it is summed into `edge_rollups_5m`
+   * (`edge_rollups_15m`); later minutes take the late path.
+   */
   fiveMinuteRollupLatenessMs: number;
   /**
    * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
