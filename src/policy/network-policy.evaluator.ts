@@ -260,6 +260,14 @@ const PodEndpoint = function (this: PolicyEndpoint, pod: PodObject, namespaceLab
 } as unknown as new (pod: PodObject, namespaceLabels: Labels) => PolicyEndpoint;
 PodEndpoint.prototype = Object.prototype;
 
+/**
+ * Whether a probe's port (PORT_SLOTS - 1 for none) and protocol fit the numeric keys of the
+ * decision cache and of the port-code memo: a protocol with a cache-key index, an integer port.
+ */
+function keyedPort(protocol: ProtocolEntry, port: number): boolean {
+  return protocol.index >= 0 && Number.isInteger(port) && port >= 0 && port < PORT_SLOTS;
+}
+
 /** A port answer as an outcome code (PORT_MATCH, PORT_UNRESOLVED or 0). */
 function portCode(r: CompiledRule, port: number | undefined, proto: string, dst: Ctx): number {
   const pm = r.matchPort(port, proto, dst);
@@ -515,17 +523,9 @@ export class NetworkPolicyEvaluator {
       dst = this.identity(probe.dst);
     } while (src.generation !== s.interner.generation || dst.generation !== s.interner.generation);
     const port = probe.port ?? PORT_SLOTS - 1;
-    const protoIndex = protocol.index;
-    if (
-      protoIndex < 0 ||
-      !Number.isInteger(port) ||
-      port < 0 ||
-      port >= PORT_SLOTS ||
-      src.src > MAX_KEY ||
-      dst.dst > MAX_KEY
-    )
+    if (!keyedPort(protocol, port) || src.src > MAX_KEY || dst.dst > MAX_KEY)
       return this.decide(probe, proto, -1, src, dst);
-    const portProto = port * PROTO_SLOTS + protoIndex;
+    const portProto = port * PROTO_SLOTS + protocol.index;
     const hit = s.cache.get(src.src, dst.dst, portProto);
     if (hit) return hit;
     const d = this.decide(probe, proto, this.portSlot(protocol, port), src, dst);
@@ -542,11 +542,7 @@ export class NetworkPolicyEvaluator {
     } while (src.generation !== this.s.interner.generation || dst.generation !== this.s.interner.generation);
     const protocol = this.protocol(probe.protocol);
     const port = probe.port ?? PORT_SLOTS - 1;
-    const slot =
-      protocol.index >= 0 && Number.isInteger(port) && port >= 0 && port < PORT_SLOTS
-        ? this.portSlot(protocol, port)
-        : -1;
-    return this.decide(probe, protocol.name, slot, src, dst);
+    return this.decide(probe, protocol.name, keyedPort(protocol, port) ? this.portSlot(protocol, port) : -1, src, dst);
   }
 
   /** Policies that select the endpoint for a direction (isolating it). */
