@@ -18,6 +18,8 @@ import { SqlParams } from './sql-filters.js';
 import { aggregateRows, iso, num, orNull, parseJson, rows, type Queryable, type Row } from './sql-rows.js';
 
 const GROUP = EDGE_COLUMNS.join(', ');
+/** What edgeSql reads of each row (besides last_bucket). */
+const EDGE_SOURCE_COLUMNS = `${GROUP}, direction, count, packets, bytes, first_seen, last_seen`;
 const GROUP_ORDER = EDGE_COLUMNS.map((_, i) => String(i + 1)).join(', ');
 
 /**
@@ -60,7 +62,7 @@ function labelSql(found: Row[], ps: SqlParams): string {
 /** The window's edges (a page of them when `page` is given) with their latest labels. */
 async function edgeRows(db: Queryable, f: DropFilters, page?: { limit: number; offset: number }): Promise<Row[]> {
   const ps = new SqlParams();
-  const source = await rollupSource(db, f, ps);
+  const source = await rollupSource(db, f, ps, { columns: EDGE_SOURCE_COLUMNS });
   const found = await aggregateRows(
     db,
     edgeSql(source, page ? ` LIMIT ${ps.add(page.limit)} OFFSET ${ps.add(page.offset)}` : ''),

@@ -84,19 +84,24 @@ async function segmentUnion(
   return `(${parts.join('\n  UNION ALL ')}) AS r`;
 }
 
-/** The window's roll-up rows, filtered, as a subquery aliased `r` (COLUMNS and last_bucket). */
+/**
+ * The window's roll-up rows, filtered, as a subquery aliased `r` (`columns`, default COLUMNS, and
+ * last_bucket). A reader that names only the columns it aggregates saves copying the others out
+ * of every row of every segment.
+ */
 export function rollupSource(
   db: Queryable,
   f: DropFilters,
   ps: SqlParams,
-  opts: { stepMs?: number } = {},
+  opts: { stepMs?: number; columns?: string } = {},
 ): Promise<string> {
+  const columns = opts.columns ?? COLUMNS;
   return segmentUnion(
     db,
     f,
     ps,
     (marks) => rollupSegments(f, marks, opts.stepMs),
-    (s) => `${COLUMNS}, ${s.table === 'edge_rollups' ? 'bucket AS last_bucket' : 'last_bucket'} FROM ${s.table}`,
+    (s) => `${columns}, ${s.table === 'edge_rollups' ? 'bucket AS last_bucket' : 'last_bucket'} FROM ${s.table}`,
   );
 }
 

@@ -2,6 +2,7 @@
  * DropFilters as a parameterized WHERE clause for either table (drop_events or edge_rollups).
  * Values only ever travel as $n parameters; column names come from the fixed maps below.
  */
+import { VERDICTS } from '../flow/flow-record.js';
 import type { DropFilters } from './readers.js';
 
 /** Builds `$n` placeholders while collecting their values. */
@@ -75,7 +76,12 @@ export function filterClause(f: DropFilters, table: TableColumns, ps: SqlParams)
   if (f.policy !== undefined) c.push(`policies @> ARRAY[${ps.add(f.policy)}::text]`);
   if (f.reason !== undefined) c.push(`drop_reason = ${ps.add(f.reason)}`);
   if (f.direction !== undefined) c.push(`direction = ANY(${ps.add(f.direction)}::text[])`);
-  c.push(f.verdict.length === 1 ? `verdict = ${ps.add(f.verdict[0])}` : `verdict = ANY(${ps.add(f.verdict)}::text[])`);
+  // Every verdict (the edge list's default) needs no condition: stored rows hold only these, and
+  // the comparison would cost every row of a long window.
+  if (!VERDICTS.every((v) => f.verdict.includes(v)))
+    c.push(
+      f.verdict.length === 1 ? `verdict = ${ps.add(f.verdict[0])}` : `verdict = ANY(${ps.add(f.verdict)}::text[])`,
+    );
   if (f.attribution !== undefined) c.push(`attribution_level = ANY(${ps.add(f.attribution)}::text[])`);
-  return c.join(' AND ');
+  return c.length === 0 ? 'TRUE' : c.join(' AND ');
 }
