@@ -23,7 +23,7 @@ import { startService } from '../src/app/service.js';
 import { silentLogger } from '../src/common/logger.js';
 import { loadConfig } from '../src/config/config.js';
 import { createDataSource } from '../src/storage/data-source.js';
-import { FIVE_MINUTES_MS, HOUR_MS, RollupCloser } from '../src/storage/rollup-closer.js';
+import { FIVE_MINUTES_MS, HOUR_MS, RESOLUTIONS, RollupCloser } from '../src/storage/rollup-closer.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
 import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
 import { runWithBenchDatabase } from './bench-database.js';
@@ -66,6 +66,8 @@ export interface HourlyQueriesResult {
 }
 
 const MINUTE = 60_000;
+/** Every coarser roll-up table, finest first. */
+const COARSE_TABLES = RESOLUTIONS.map((r) => r.table).join(', ');
 
 /** Minute rows for every edge and every minute in [$1, $2), or one row per edge per hour when $3. */
 function fillSql(edges: number): string {
@@ -106,10 +108,7 @@ export async function benchHourlyQueries(
     const dayNumbers: number[] = [];
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
-    await ds.query(
-      `TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_15m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily,
-        rollup_totals_hourly`,
-    );
+    await ds.query(`TRUNCATE edge_rollups, ${COARSE_TABLES}, rollup_totals_hourly`);
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
     const t0 = performance.now();
@@ -158,10 +157,7 @@ export async function benchHourlyQueries(
     }
     const closeSeconds = round((performance.now() - t1) / 1000);
     for (const times of [fiveMinutes, quarters, fullHours]) times.sort((a, b) => a - b);
-    await ds.query(
-      `VACUUM ANALYZE edge_rollups_5m, edge_rollups_15m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily,
-        rollup_totals_hourly`,
-    );
+    await ds.query(`VACUUM ANALYZE ${COARSE_TABLES}, rollup_totals_hourly`);
     const [{ minutes, fives, fifteens, hours, fours, days: dayRows }] = (await ds.query(
       `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_5m)::bigint AS fives,
         (SELECT count(*) FROM edge_rollups_15m)::bigint AS fifteens,

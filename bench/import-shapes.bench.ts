@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/common/logger.js';
 import { lineText, readRawLines } from '../src/ingest/line-reader.js';
 import { openDatabase, type Database } from '../src/storage/database.js';
+import { RESOLUTIONS } from '../src/storage/rollup-closer.js';
 import {
   generateHubbleLines,
   HUBBLE_SHAPES,
@@ -105,6 +106,9 @@ export async function timeImportChild(
   return { seconds, peakRss: peak, stdout };
 }
 
+/** Every coarser roll-up table, finest first. */
+const COARSE_TABLES = RESOLUTIONS.map((r) => r.table).join(', ');
+
 /**
  * Empty tables as a first import sees them: the coarser roll-ups and their marks too. The import
  * closes the 5-minute units it wrote (import.command.ts); with the marks left from the previous
@@ -113,9 +117,7 @@ export async function timeImportChild(
  * onto the previous shape's.
  */
 async function emptyTables(db: Database): Promise<void> {
-  await db.dataSource.query(
-    'TRUNCATE edge_rollups, edge_rollups_5m, edge_rollups_15m, edge_rollups_hourly, edge_rollups_4h, edge_rollups_daily, drop_events, stream_checkpoints, dead_letters',
-  );
+  await db.dataSource.query(`TRUNCATE edge_rollups, ${COARSE_TABLES}, drop_events, stream_checkpoints, dead_letters`);
   await db.dataSource.query('UPDATE rollup_resolutions SET closed_through = NULL');
 }
 
