@@ -122,27 +122,26 @@ export const EDGE_COLUMNS = [
   'verdict',
 ] as const;
 
-/** Columns a coarse row takes from its finer rows (labels, sums and last_bucket are computed). */
+/** Columns a coarse row takes from its finer rows (sums and last_bucket are computed). */
 const KEY_COLUMNS = [...EDGE_COLUMNS, 'direction', 'drop_reason', 'attribution_level', 'policies', 'source'] as const;
 
-const INSERT_COLUMNS = `bucket, edge_key, ${KEY_COLUMNS.join(', ')}, src_labels, dst_labels,
+/**
+ * Coarse rows carry no labels (`src_labels`, `dst_labels` stay NULL): readers take an edge's
+ * labels from its last minute row (`last_bucket`), and picking each unit's latest labels cost an
+ * ordered aggregate, a sort of every finer row, at every close, and made every coarse row as wide
+ * as the labels (docs/PERFORMANCE.md).
+ */
+const INSERT_COLUMNS = `bucket, edge_key, ${KEY_COLUMNS.join(', ')},
   count, packets, bytes, first_seen, last_seen, last_bucket`;
 
 /** Every column but `source` follows from the edge key; min() picks one value without grouping by them. */
 const KEY_AGGREGATES = KEY_COLUMNS.map((c) => `min(${c})`).join(', ');
 
-/** A row's labels are its latest finer row's (the newest labels seen in the unit). */
-function labelAggregates(last: string): string {
-  return `(array_agg(src_labels ORDER BY ${last} DESC) FILTER (WHERE src_labels IS NOT NULL))[1],
-  (array_agg(dst_labels ORDER BY ${last} DESC) FILTER (WHERE dst_labels IS NOT NULL))[1]`;
-}
-
 /** The closer: one unit of finer rows summed into rows of the resolution ($1: the unit's start). */
 function closeSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} (${INSERT_COLUMNS})
-SELECT $1::timestamptz, edge_key, ${KEY_AGGREGATES}, ${labelAggregates(r.sourceLast)},
-  sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
+SELECT $1::timestamptz, edge_key, ${KEY_AGGREGATES}, sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
 FROM ${r.source}
 WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '${r.interval}'
 GROUP BY edge_key`;
@@ -156,7 +155,7 @@ function addLateSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
 SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${KEY_AGGREGATES},
-  ${labelAggregates('bucket')}, sum(count), sum(packets), sum(bytes),
+  sum(count), sum(packets), sum(bytes),
   min(first_seen), max(last_seen), max(bucket)
 FROM rollup_stage
 WHERE bucket < $1::timestamptz
@@ -167,10 +166,6 @@ ON CONFLICT (bucket, edge_key) DO UPDATE SET
   bytes = h.bytes + EXCLUDED.bytes,
   first_seen = LEAST(h.first_seen, EXCLUDED.first_seen),
   last_seen = GREATEST(h.last_seen, EXCLUDED.last_seen),
-  src_labels = CASE WHEN EXCLUDED.last_bucket >= h.last_bucket THEN COALESCE(EXCLUDED.src_labels, h.src_labels)
-    ELSE COALESCE(h.src_labels, EXCLUDED.src_labels) END,
-  dst_labels = CASE WHEN EXCLUDED.last_bucket >= h.last_bucket THEN COALESCE(EXCLUDED.dst_labels, h.dst_labels)
-    ELSE COALESCE(h.dst_labels, EXCLUDED.dst_labels) END,
   last_bucket = GREATEST(h.last_bucket, EXCLUDED.last_bucket)`;
 }
 
