@@ -8,6 +8,7 @@ import { FiveMinuteRollups1764400000000 } from './1764400000000-FiveMinuteRollup
 import { HourlyTotals1764500000000 } from './1764500000000-HourlyTotals.js';
 import { FourHourRollups1764600000000 } from './1764600000000-FourHourRollups.js';
 import { FifteenMinuteRollups1764700000000 } from './1764700000000-FifteenMinuteRollups.js';
+import { DropRowMinuteIndexes1764800000000 } from './1764800000000-DropRowMinuteIndexes.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   HourlyTotals1764500000000,
   FourHourRollups1764600000000,
   FifteenMinuteRollups1764700000000,
+  DropRowMinuteIndexes1764800000000,
 ];

@@ -51,6 +51,30 @@ describe('migrations against real PostgreSQL', () => {
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // DropRowMinuteIndexes: the minute table's filter indexes hold drop rows only; reverted, all rows.
+    const minuteIndexes = async (): Promise<string[]> =>
+      (
+        (await ds.query(
+          `SELECT indexdef FROM pg_indexes WHERE tablename = 'edge_rollups'
+             AND indexname NOT IN ('edge_rollups_pkey', 'edge_rollups_policies') ORDER BY indexname`,
+        )) as Array<{ indexdef: string }>
+      ).map((r) => r.indexdef);
+    const on = 'ON ONLY public.edge_rollups USING btree';
+    expect(await minuteIndexes()).toEqual([
+      `CREATE INDEX edge_rollups_dst_ns_bucket ${on} (dst_namespace, bucket) WHERE (verdict <> 'allowed'::text)`,
+      `CREATE INDEX edge_rollups_dst_workload_bucket ${on} (dst_workload, bucket) WHERE (verdict <> 'allowed'::text)`,
+      `CREATE INDEX edge_rollups_src_ns_bucket ${on} (src_namespace, bucket) WHERE (verdict <> 'allowed'::text)`,
+      `CREATE INDEX edge_rollups_src_workload_bucket ${on} (src_workload, bucket) WHERE (verdict <> 'allowed'::text)`,
+      `CREATE INDEX edge_rollups_verdict_bucket ${on} (verdict, bucket) WHERE (verdict <> 'allowed'::text)`,
+    ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes
+    expect(await minuteIndexes()).toEqual([
+      `CREATE INDEX edge_rollups_dst_ns_bucket ${on} (dst_namespace, bucket)`,
+      `CREATE INDEX edge_rollups_dst_workload_bucket ${on} (dst_workload, bucket)`,
+      `CREATE INDEX edge_rollups_src_ns_bucket ${on} (src_namespace, bucket)`,
+      `CREATE INDEX edge_rollups_src_workload_bucket ${on} (src_workload, bucket)`,
+      `CREATE INDEX edge_rollups_verdict_bucket ${on} (verdict, bucket)`,
+    ]);
     // FifteenMinuteRollups sums the 5-minute rows an install already has into 15-minute units,
     // through the last whole unit before the 5-minute mark (10:40: units 10:00 and 10:15; the 10:30
     // unit waits for the closer). The hour mark (10:00) is left as it is.
@@ -110,6 +134,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'edge_rollups_15m_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
     await ds.query(`DROP TABLE edge_rollups_5m_p20250501`);
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
@@ -145,6 +170,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = '4h'`)).toEqual([
       { closed_through: new Date('2025-05-01T08:00:00Z') },
     ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
     await ds.query(`DROP TABLE edge_rollups_hourly_p20250501`);
@@ -177,6 +203,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
@@ -223,6 +250,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
     await ds.undoLastMigration({ transaction: 'each' }); // HourlyTotals
