@@ -3,9 +3,10 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The minute table's filter indexes (verdict, namespaces and workloads, each with `bucket`) cover
  * only rows that are not `allowed`. Every row written paid for all five, and allowed rows are
- * most of them (75 % of a sample cluster's minute rows), while the readers that need these
- * indexes on minute rows are the `/drops` summaries and series, which only ever ask for drop
- * verdicts (a verdict list that implies the predicate, so PostgreSQL uses the partial indexes).
+ * most of them (75 % of the minute rows of the import bench's dense sample), while the readers
+ * that need these indexes on minute rows are the `/drops` summaries and series, which only ever
+ * ask for drop verdicts (a verdict list that implies the predicate, so PostgreSQL uses the
+ * partial indexes).
  * Measured in docs/PERFORMANCE.md: COPY of real minute rows about 30 % cheaper, the drop reads
  * faster (smaller indexes holding only what they read), and a namespace-filtered edge list, which
  * also reads allowed rows, ~45 ms slower (it reads a window's ragged minutes by time instead).
