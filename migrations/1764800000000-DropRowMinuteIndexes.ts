@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { INDEXES } from './1764300000000-HourlyRollups.js';
 
 /**
  * The minute table's filter indexes (verdict, namespaces and workloads, each with `bucket`) cover
@@ -13,30 +14,23 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * The coarser tables keep their full indexes: long windows read them.
  *
  * Built on the partitioned parent, so every partition (existing and future) gets them; on a large
- * minute table the upgrade spends the time of building five indexes over the drop rows.
+ * minute table the upgrade spends the time of building five indexes over the drop rows. The
+ * five are HourlyRollups' INDEXES, the minute table's read indexes by their suffixes.
  */
-const INDEXES: Array<[string, string]> = [
-  ['edge_rollups_verdict_bucket', '(verdict, bucket)'],
-  ['edge_rollups_dst_ns_bucket', '(dst_namespace, bucket)'],
-  ['edge_rollups_src_ns_bucket', '(src_namespace, bucket)'],
-  ['edge_rollups_src_workload_bucket', '(src_workload, bucket)'],
-  ['edge_rollups_dst_workload_bucket', '(dst_workload, bucket)'],
-];
-
 export class DropRowMinuteIndexes1764800000000 implements MigrationInterface {
   name = 'DropRowMinuteIndexes1764800000000';
 
   async up(q: QueryRunner): Promise<void> {
     for (const [name, cols] of INDEXES) {
-      await q.query(`DROP INDEX IF EXISTS ${name}`);
-      await q.query(`CREATE INDEX ${name} ON edge_rollups ${cols} WHERE verdict <> 'allowed'`);
+      await q.query(`DROP INDEX IF EXISTS edge_rollups_${name}`);
+      await q.query(`CREATE INDEX edge_rollups_${name} ON edge_rollups ${cols} WHERE verdict <> 'allowed'`);
     }
   }
 
   async down(q: QueryRunner): Promise<void> {
     for (const [name, cols] of INDEXES) {
-      await q.query(`DROP INDEX IF EXISTS ${name}`);
-      await q.query(`CREATE INDEX ${name} ON edge_rollups ${cols}`);
+      await q.query(`DROP INDEX IF EXISTS edge_rollups_${name}`);
+      await q.query(`CREATE INDEX edge_rollups_${name} ON edge_rollups ${cols}`);
     }
   }
 }
