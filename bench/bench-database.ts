@@ -3,6 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../src/common/logger.js';
 import { startEmbeddedPostgres } from '../src/storage/embedded-postgres.js';
+import { RESOLUTIONS } from '../src/storage/rollup-closer.js';
+
+/** Every coarser roll-up table, finest first (for the benches that empty or vacuum them). */
+export const COARSE_ROLLUP_TABLES = RESOLUTIONS.map((r) => r.table).join(', ');
 
 /**
  * A database bench run on its own: PostgreSQL at DATABASE_URL, or an embedded one started for

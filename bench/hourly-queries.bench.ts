@@ -25,10 +25,10 @@ import { startService } from '../src/app/service.js';
 import { silentLogger } from '../src/common/logger.js';
 import { loadConfig } from '../src/config/config.js';
 import { createDataSource } from '../src/storage/data-source.js';
-import { FIVE_MINUTES_MS, HOUR_MS, RESOLUTIONS, RollupCloser } from '../src/storage/rollup-closer.js';
+import { FIVE_MINUTES_MS, HOUR_MS, RollupCloser } from '../src/storage/rollup-closer.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
 import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
-import { runWithBenchDatabase } from './bench-database.js';
+import { COARSE_ROLLUP_TABLES, runWithBenchDatabase } from './bench-database.js';
 import { endedChildrenCpu, postgresCpu, postmasterPid } from './serve-processes.js';
 
 export interface HourlyQueriesOptions {
@@ -68,8 +68,6 @@ export interface HourlyQueriesResult {
 }
 
 const MINUTE = 60_000;
-/** Every coarser roll-up table, finest first. */
-const COARSE_TABLES = RESOLUTIONS.map((r) => r.table).join(', ');
 
 /** Minute rows for every edge and every minute in [$1, $2), or one row per edge per hour when $3. */
 function fillSql(edges: number): string {
@@ -112,7 +110,7 @@ export async function benchHourlyQueries(
     const dayNumbers: number[] = [];
     for (let d = Math.floor(longStart / 86_400_000); d <= Math.floor(end / 86_400_000); d++) dayNumbers.push(d);
     await partitions.ensure(dayNumbers);
-    await ds.query(`TRUNCATE edge_rollups, ${COARSE_TABLES}, rollup_totals_hourly`);
+    await ds.query(`TRUNCATE edge_rollups, ${COARSE_ROLLUP_TABLES}, rollup_totals_hourly`);
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
 
     const t0 = performance.now();
@@ -169,7 +167,7 @@ export async function benchHourlyQueries(
     }
     const closeSeconds = round((performance.now() - t1) / 1000);
     for (const times of [fiveMinutes, quarters, fullHours]) times.sort((a, b) => a - b);
-    await ds.query(`VACUUM ANALYZE ${COARSE_TABLES}, rollup_totals_hourly`);
+    await ds.query(`VACUUM ANALYZE ${COARSE_ROLLUP_TABLES}, rollup_totals_hourly`);
     const [{ minutes, fives, fifteens, hours, fours, days: dayRows }] = (await ds.query(
       `SELECT (SELECT count(*) FROM edge_rollups)::bigint AS minutes, (SELECT count(*) FROM edge_rollups_5m)::bigint AS fives,
         (SELECT count(*) FROM edge_rollups_15m)::bigint AS fifteens,

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/common/logger.js';
 import { lineText, readRawLines } from '../src/ingest/line-reader.js';
 import { openDatabase, type Database } from '../src/storage/database.js';
-import { RESOLUTIONS } from '../src/storage/rollup-closer.js';
+import { COARSE_ROLLUP_TABLES } from './bench-database.js';
 import {
   generateHubbleLines,
   HUBBLE_SHAPES,
@@ -106,9 +106,6 @@ export async function timeImportChild(
   return { seconds, peakRss: peak, stdout };
 }
 
-/** Every coarser roll-up table, finest first. */
-const COARSE_TABLES = RESOLUTIONS.map((r) => r.table).join(', ');
-
 /**
  * Empty tables as a first import sees them: the coarser roll-ups and their marks too. The import
  * closes the 5-minute units it wrote (import.command.ts); with the marks left from the previous
@@ -117,7 +114,9 @@ const COARSE_TABLES = RESOLUTIONS.map((r) => r.table).join(', ');
  * onto the previous shape's.
  */
 async function emptyTables(db: Database): Promise<void> {
-  await db.dataSource.query(`TRUNCATE edge_rollups, ${COARSE_TABLES}, drop_events, stream_checkpoints, dead_letters`);
+  await db.dataSource.query(
+    `TRUNCATE edge_rollups, ${COARSE_ROLLUP_TABLES}, drop_events, stream_checkpoints, dead_letters`,
+  );
   await db.dataSource.query('UPDATE rollup_resolutions SET closed_through = NULL');
 }
 
