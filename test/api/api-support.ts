@@ -1,5 +1,5 @@
 /** Shared set-up of the API e2e tests: a real service on a fresh database, fixture data imported through the real pipeline. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../src/common/logger.js';
@@ -36,20 +36,45 @@ export function collectingLogger(lines: LogLine[] = []): Logger & { lines: LogLi
   return Object.assign(mk(), { lines });
 }
 
+/**
+ * Starts the service. Without DROPSCOPE_DATA_DIR in `env`, on a temp data dir of its own, removed
+ * when the service has closed (or failed to start).
+ */
 export async function startApi(env: Record<string, string>, log: Logger): Promise<RunningService> {
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DROPSCOPE_ROLES: 'aggregator,api',
-    API_READ_TOKENS: READ_TOKEN,
-    API_ADMIN_TOKENS: ADMIN_TOKEN,
-    DROPSCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'dropscope-api-')),
-    ...env,
-  });
-  return startService(config, log);
+  const ownDir = env.DROPSCOPE_DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'dropscope-api-')) : undefined;
+  const removeOwnDir = () => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  };
+  let svc: RunningService;
+  try {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DROPSCOPE_ROLES: 'aggregator,api',
+      API_READ_TOKENS: READ_TOKEN,
+      API_ADMIN_TOKENS: ADMIN_TOKEN,
+      ...(ownDir ? { DROPSCOPE_DATA_DIR: ownDir } : {}),
+      ...env,
+    });
+    svc = await startService(config, log);
+  } catch (e) {
+    removeOwnDir();
+    throw e;
+  }
+  const close = svc.close;
+  svc.close = async () => {
+    try {
+      await close();
+    } finally {
+      removeOwnDir();
+    }
+  };
+  return svc;
 }
 
 export interface Dataset {
+  /** The temp folder holding the generated files: the caller removes it (removeDataset) when done. */
+  dir: string;
   /** Import order: [file, mapper factory]. */
   files: Array<{ path: string; mapper: () => LineMapper }>;
   /** Every FlowRecord the files hold, mapped independently of the service (same mappers, same order). */
@@ -137,7 +162,12 @@ export function buildDataset(now: number): Dataset {
     { path: recent, mapper: (): LineMapper => new HubbleLineMapper({}) },
   ];
   const records = files.flatMap((f) => mapAll(f.path, f.mapper));
-  return { files, records, recentStart };
+  return { dir, files, records, recentStart };
+}
+
+/** Removes the temp folder of buildDataset's generated files. */
+export function removeDataset(ds: Dataset): void {
+  rmSync(ds.dir, { recursive: true, force: true });
 }
 
 export async function importDataset(svc: RunningService, ds: Dataset): Promise<void> {

@@ -11,6 +11,7 @@ import {
   buildDataset,
   collectingLogger,
   importDataset,
+  removeDataset,
   startApi,
   type Dataset,
 } from './api-support.js';
@@ -127,6 +128,7 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
   afterAll(async () => {
     await svc?.close();
     await db?.drop();
+    if (data) removeDataset(data);
   });
 
   it('imported a dataset with drops of several kinds', () => {
