@@ -33,6 +33,7 @@ describe('GoldmaneCollector over mTLS against a real gRPC Flows server', () => {
   afterAll(async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
+    certs?.remove();
   });
 
   it('streams, maps, checkpoints, survives a server restart and a collector restart with each flow once', async () => {

@@ -15,6 +15,7 @@ describe('serve with GOLDMANE_ADDR over mTLS (the environment wiring, end to end
 
   it('stores Goldmane flows in PostgreSQL once each, across a service restart', async () => {
     const certs = makeTestCerts(['goldmane.calico-system.svc']);
+    cleanup.push(async () => certs.remove()); // runs last: the cleanups run in reverse
     const server = new FakeGoldmane(
       grpc.ServerCredentials.createSsl(
         certs.read(certs.caFile),

@@ -281,6 +281,7 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
 
   it('mTLS: connects with CA + client certificate + server name, sends the default whitelist', async () => {
     const certs = makeTestCerts();
+    cleanup.push(() => certs.remove()); // runs last: the cleanups run in reverse
     const h = await harness();
     cleanup.push(() => h.bus.close());
     const relay = new FakeHubbleRelay({
@@ -319,6 +320,7 @@ describe('HubbleRelayCollector against a fake Hubble Relay', () => {
 
   it('TLS: refuses a Relay whose certificate does not match, and a client without certificate is refused by mTLS', async () => {
     const certs = makeTestCerts();
+    cleanup.push(() => certs.remove()); // runs last: the cleanups run in reverse
     const h = await harness();
     cleanup.push(() => h.bus.close());
     const relay = new FakeHubbleRelay({

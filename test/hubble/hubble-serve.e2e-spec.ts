@@ -22,6 +22,7 @@ describe('serve with HUBBLE_ADDR over mTLS (the environment wiring, end to end)'
 
   it('streams drops from Hubble Relay into PostgreSQL and resumes from its checkpoint', async () => {
     const certs = makeTestCerts();
+    cleanup.push(async () => certs.remove()); // runs last: the cleanups run in reverse
     const relay = new FakeHubbleRelay({
       tls: {
         ca: certs.read(certs.caFile),

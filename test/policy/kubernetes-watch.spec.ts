@@ -3,10 +3,10 @@
  * (fake-kube-apiserver.ts): paging, watch events into the evaluator's verdicts, 410 re-lists,
  * reconnects, absent CRDs, token handling; the combined file + API source; the config variables.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { Logger } from '../../src/common/logger.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
@@ -73,6 +73,9 @@ let certs: TestCerts;
 beforeAll(() => {
   certs = makeTestCerts(['kubernetes.test']);
 });
+afterAll(() => {
+  certs?.remove();
+});
 
 describe('KubernetesWatch against a fake API server (HTTPS)', () => {
   const TOKEN = 'sa-token-0123456789abcdef';
@@ -108,6 +111,7 @@ describe('KubernetesWatch against a fake API server (HTTPS)', () => {
     await watch?.stop();
     watch = undefined;
     await server.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   function start(extra: Partial<ConstructorParameters<typeof KubernetesWatch>[0]> = {}): KubernetesWatch {
@@ -468,10 +472,12 @@ describe('KubernetesWatch against a fake API server (HTTPS)', () => {
 describe('CombinedInventorySource: POLICY_MANIFESTS files plus the API watch', () => {
   let server: FakeKubeApiServer;
   let source: CombinedInventorySource | undefined;
+  const dirs: string[] = [];
   afterEach(async () => {
     source?.stop();
     source = undefined;
     await server.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
   it('merges both, the API winning on the same object; a file reload keeps the API objects', async () => {
@@ -481,6 +487,7 @@ describe('CombinedInventorySource: POLICY_MANIFESTS files plus the API watch', (
     server.apply(PATHS.pods, pod('x', 'a', '10.0.0.1'));
     const url = await server.listen();
     const dir = mkdtempSync(join(tmpdir(), 'dropscope-kube-files-'));
+    dirs.push(dir);
     const file = join(dir, 'cluster.yaml');
     writeFileSync(
       file,
@@ -512,6 +519,7 @@ describe('CombinedInventorySource: POLICY_MANIFESTS files plus the API watch', (
 
 describe('config: POLICY_KUBERNETES and the KUBERNETES_* variables', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dropscope-kube-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const token = join(dir, 'token');
   const ca = join(dir, 'ca.crt');
   writeFileSync(token, 'x');

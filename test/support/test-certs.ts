@@ -1,6 +1,6 @@
 /** Throwaway CA, server and client certificates made with the openssl CLI, for TLS/mTLS tests. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,8 @@ export interface TestCerts {
   clientCertFile: string;
   clientKeyFile: string;
   read(file: string): Buffer;
+  /** Removes `dir` and the files in it: call it once nothing reads them any more. */
+  remove(): void;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -63,5 +65,6 @@ export function makeTestCerts(serverNames: string[] = ['relay.test']): TestCerts
     clientCertFile: join(dir, 'client.crt'),
     clientKeyFile: join(dir, 'client.key'),
     read: (file: string) => readFileSync(file),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
