@@ -5,9 +5,6 @@
  * in flight (a stalled database write, as seen by that member only).
  */
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { Aggregator } from '../../src/aggregator/aggregator.js';
 import { AggregatorMetrics } from '../../src/aggregator/aggregator.metrics.js';
@@ -91,7 +88,8 @@ export interface MemberOptions {
  */
 export async function startMember(name: string, o: MemberOptions): Promise<Member> {
   const db: Database = await openDatabase(
-    { url: o.databaseUrl, dataDir: mkdtempSync(join(tmpdir(), 'ds-member-')), poolSize: 4 },
+    // With a URL the data dir (where the embedded PostgreSQL would live) is never used.
+    { url: o.databaseUrl, dataDir: '/nonexistent', poolSize: 4 },
     silentLogger,
   );
   const repos = postgresWriteRepositories(db.dataSource, silentLogger);
