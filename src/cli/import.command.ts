@@ -116,6 +116,7 @@ export function registerImport(program: Command): void {
                 `--retime reads each file twice: ${f} is not a regular file; save it to a file first`,
               );
           }
+          const mappingThreads = threadCount(opts.threads);
           // After each full collection, let the heap grow to twice what is live rather than V8's
           // default of up to four times: the import's memory then follows its flush budget
           // (IMPORT_FLUSH_ENTRIES) at a little more GC time (docs/PERFORMANCE.md). Read at each
@@ -146,7 +147,7 @@ export function registerImport(program: Command): void {
               cluster: opts.clusterName ?? config.clusterName,
               retention: config.retention,
               retime: opts.retime,
-              mappingThreads: threadCount(opts.threads),
+              mappingThreads,
               onProgress: (p) => {
                 if (!bar) return;
                 if (p.file !== current) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -79,16 +79,15 @@ describe('dropscope import options and summary', () => {
   });
 
   it('--threads takes a whole number of worker threads up to the core count', async () => {
-    const r = await runCli([
-      'import',
-      '--source',
-      'hubble',
-      '--threads',
-      'many',
-      'examples/flows/hubble-observe.jsonl',
-    ]);
+    // A usage error, found before the (embedded) database is opened.
+    const dataDir = join(dir, 'threads-data-dir');
+    const r = await runCli(
+      ['import', '--source', 'hubble', '--threads', 'many', 'examples/flows/hubble-observe.jsonl'],
+      { DROPSCOPE_DATA_DIR: dataDir },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--threads must be an integer from 0 to \d+, got "many"/);
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it('--retime refuses standard input with a usage error', async () => {
