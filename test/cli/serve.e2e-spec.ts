@@ -1,12 +1,23 @@
-import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collect, runCli, spawnCli, waitForOutput } from '../support/cli.js';
 
 describe('dropscope serve on the embedded default', () => {
+  // Each test's serve (and its embedded PostgreSQL) has stopped by the end of the test.
+  const dirs: string[] = [];
+  const tempDir = (prefix: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   it('starts embedded PostgreSQL, answers /healthz, /readyz and /metrics, and stops cleanly on SIGTERM', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'dropscope-serve-'));
+    const dataDir = tempDir('dropscope-serve-');
     const child = spawnCli(['serve', '--port', '0'], { DROPSCOPE_DATA_DIR: dataDir, LOG_LEVEL: 'info' });
     const exited = collect(child);
     const line = await waitForOutput(child, /"msg":"dropscope started"/, 90_000);
@@ -53,7 +64,7 @@ describe('dropscope serve on the embedded default', () => {
     [{ HOST: 'two words' }, 'HOST must be an IP address or a host name'],
     [{ KAFKA_SASL_USERNAME: 'u' }, 'KAFKA_BROKERS must be set: KAFKA_SASL_USERNAME is set'],
   ])('refuses bad configuration %j with one line naming the variable', async (env, expected) => {
-    const r = await runCli(['serve'], { DROPSCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'ds-bad-')), ...env });
+    const r = await runCli(['serve'], { DROPSCOPE_DATA_DIR: tempDir('ds-bad-'), ...env });
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -62,7 +73,7 @@ describe('dropscope serve on the embedded default', () => {
   });
 
   it('still shuts down on SIGTERM after its stdout and stderr readers went away', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'dropscope-serve-orphan-'));
+    const dataDir = tempDir('dropscope-serve-orphan-');
     const child = spawnCli(['serve', '--port', '0'], { DROPSCOPE_DATA_DIR: dataDir, AUTH_DISABLED: 'true' });
     await waitForOutput(child, /"msg":"dropscope started"/, 90_000);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
