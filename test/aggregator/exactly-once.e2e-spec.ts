@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -37,12 +37,15 @@ async function totalFlows(url: string): Promise<number> {
 
 describe('exactly-once into PostgreSQL across an aggregator crash', () => {
   const dbs: Array<{ drop(): Promise<void> }> = [];
+  const dirs: string[] = [];
   afterAll(async () => {
     for (const d of dbs) await d.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('embedded mode: an import killed mid-stream and re-run stores exactly what an uninterrupted import stores', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-crash-'));
+    dirs.push(dir);
     const file = join(dir, 'flows.jsonl');
     const lines: string[] = [];
     for (const l of generateHubbleLines({ count: 150_000, seed: 7, policyDropShare: 0.2, otherDropShare: 0.02 }))

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateHubbleLines } from '../../src/synthetic/hubble-flow.generator.js';
@@ -18,8 +18,10 @@ const MANIFESTS = join(ROOT, 'test', 'policy', 'fixtures', 'hubble-samples-clust
 const TABLES = ['edge_rollups', 'edge_rollups_hourly', 'edge_rollups_daily', 'drop_events', 'dead_letters'];
 
 const dbs: Array<{ drop(): Promise<void> }> = [];
+const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dbs) await d.drop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Every row of the import's tables as text, sorted (ids and write times left out). */
@@ -66,6 +68,7 @@ async function importWithThreads(file: string | string[], threads: number, env: 
 describe('import in worker threads stores what the single-threaded import stores', () => {
   it('a file of every kind of line, drops attributed with a policy inventory: counts by hand, same tables', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-threads-'));
+    dirs.push(dir);
     const file = join(dir, 'flows.jsonl');
     // Two whole minutes, ten minutes ago.
     const m0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
@@ -133,6 +136,7 @@ describe('import in worker threads stores what the single-threaded import stores
 
   it('a generated file (dense service graph), no policy inventory: the same tables and counts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-threads-'));
+    dirs.push(dir);
     const file = join(dir, 'flows.jsonl');
     const lines: string[] = [];
     for (const l of generateHubbleLines({
@@ -157,6 +161,7 @@ describe('import in worker threads stores what the single-threaded import stores
 
   it('several files share the worker threads: each file its own dead letters and checkpoint', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-threads-'));
+    dirs.push(dir);
     // Two files over 4 MiB, each with one malformed line, and a small one read on the main thread.
     const files = [11, 12, 13].map((seed) => {
       const file = join(dir, `flows-${seed}.jsonl`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
@@ -74,7 +74,8 @@ describe('dropscope normalize', () => {
     const flow = readFileSync(HUBBLE, 'utf8')
       .split('\n')
       .find((l) => l.includes('"flow"'))!;
-    const file = join(mkdtempSync(join(tmpdir(), 'ds-epipe-')), 'many.jsonl');
+    const dir = mkdtempSync(join(tmpdir(), 'ds-epipe-'));
+    const file = join(dir, 'many.jsonl');
     writeFileSync(file, `${Array.from({ length: 600 }, () => flow).join('\n')}\n`);
     const r = spawnSync(
       'bash',
@@ -86,6 +87,7 @@ describe('dropscope normalize', () => {
       ],
       { encoding: 'utf8', timeout: 60_000 },
     );
+    rmSync(dir, { recursive: true, force: true });
     expect(r.stdout.trim()).toBe('status=0');
     expect(r.stderr).not.toMatch(/EPIPE/);
   });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -124,12 +124,17 @@ describe('API fuzz: never a 5xx', () => {
     );
     base = `http://127.0.0.1:${svc.port}`;
     // some recent traffic, so queries reach real rows
-    const file = join(mkdtempSync(join(tmpdir(), 'ds-fuzz-api-')), 'recent.jsonl');
-    const lines = generateHubbleLines({ count: 300, seed: 3, policyDropShare: 0.3, startMs: Date.now() - 600_000 });
-    writeFileSync(file, `${[...lines].join('\n')}\n`);
-    await importFile(file, () => new HubbleLineMapper(), svc.runtime.bus, {
-      load: (s) => svc.runtime.repositories.checkpoints.load(s),
-    });
+    const dir = mkdtempSync(join(tmpdir(), 'ds-fuzz-api-'));
+    try {
+      const file = join(dir, 'recent.jsonl');
+      const lines = generateHubbleLines({ count: 300, seed: 3, policyDropShare: 0.3, startMs: Date.now() - 600_000 });
+      writeFileSync(file, `${[...lines].join('\n')}\n`);
+      await importFile(file, () => new HubbleLineMapper(), svc.runtime.bus, {
+        load: (s) => svc.runtime.repositories.checkpoints.load(s),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   afterAll(async () => {
