@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,9 +57,11 @@ describe('alert delivery through the outbox to a real HTTP Slack stand-in', () =
   let ds: DataSource;
   const clock = { t: T0, now: () => clock.t };
   let alerting: AlertingHandle;
+  const dirs: string[] = [];
 
   const config = () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-alerts-'));
+    dirs.push(dir);
     const rules = join(dir, 'rules.yaml');
     writeFileSync(
       rules,
@@ -132,6 +134,7 @@ describe('alert delivery through the outbox to a real HTTP Slack stand-in', () =
     await ds?.destroy();
     await slack.stop();
     await db?.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('delivers every group notification once and in order across 500s, a 429, a hang and a restart', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -62,6 +62,7 @@ describe('serve: denied Calico records reach Slack as one Block Kit message per 
     cleanups.push(() => new Promise((r) => slack.close(r)));
 
     const dir = mkdtempSync(join(tmpdir(), 'ds-alerts-serve-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true })); // after serve stops (run in reverse)
     const log = join(dir, 'flows.log');
     writeFileSync(log, '');
     const rules = join(dir, 'rules.yaml');

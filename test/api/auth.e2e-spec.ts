@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -15,12 +15,14 @@ type Json = Record<string, unknown>;
 
 describe('API authentication modes and the no-inventory case', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const dirs: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
   });
   afterAll(async () => {
     await db?.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('METRICS_AUTH=true protects /metrics with the read scope; no inventory → policies note and policy-test 409', async () => {
@@ -64,6 +66,7 @@ describe('API authentication modes and the no-inventory case', () => {
 
   it('without configured tokens, generates an admin token file (0600) at first start, reuses it, never logs it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'dropscope-auth-'));
+    dirs.push(dataDir);
     const log = collectingLogger();
     const env = { DATABASE_URL: db.url, API_READ_TOKENS: '', API_ADMIN_TOKENS: '', DROPSCOPE_DATA_DIR: dataDir };
     let svc = await startApi(env, log);

@@ -3,7 +3,7 @@
  * filter, and in the policy views. Manifests and expected values are written out by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -60,13 +60,14 @@ describe('a drop isolated by two policies', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let svc: RunningService;
   let base: string;
+  let dir: string | undefined;
 
   const get = (path: string, query: Record<string, string | number>) =>
     request(base).get(path).query(query).set('Authorization', `Bearer ${READ_TOKEN}`).expect(200);
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const dir = mkdtempSync(join(tmpdir(), 'dropscope-multi-policy-'));
+    dir = mkdtempSync(join(tmpdir(), 'dropscope-multi-policy-'));
     const manifests = join(dir, 'shop.yaml');
     writeFileSync(manifests, MANIFESTS);
     svc = await startApi({ DATABASE_URL: db.url, POLICY_MANIFESTS: manifests }, collectingLogger());
@@ -78,6 +79,7 @@ describe('a drop isolated by two policies', () => {
   afterAll(async () => {
     await svc?.close();
     await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('summary by=policy lists both policies, each with all 3 drops', async () => {

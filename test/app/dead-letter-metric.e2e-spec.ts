@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/common/logger.js';
@@ -10,7 +10,8 @@ import { until } from '../support/wait.js';
 describe('dead-letter metric in the embedded mode', () => {
   it('counts a line the collector could not read (stage collector), as well as storing it', async () => {
     const db = await createTestDatabase();
-    const log = join(mkdtempSync(join(tmpdir(), 'ds-dlm-')), 'flows.log');
+    const dir = mkdtempSync(join(tmpdir(), 'ds-dlm-'));
+    const log = join(dir, 'flows.log');
     writeFileSync(log, 'this is not a flow log line\n{"also": "not one"\n');
     const svc = await startApi(
       { DATABASE_URL: db.url, DROPSCOPE_ROLES: 'collector,aggregator,api', CALICO_FLOWLOG_PATH: log },
@@ -29,6 +30,7 @@ describe('dead-letter metric in the embedded mode', () => {
     } finally {
       await svc.close();
       await db.drop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

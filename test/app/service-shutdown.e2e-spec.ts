@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,13 +13,14 @@ describe('service shutdown', () => {
   it('lets a running retention pass finish before closing the pool: no "retention failed" on shutdown', async () => {
     const db = await createTestDatabase();
     const locker = new pg.Client({ connectionString: db.url });
+    const dir = mkdtempSync(join(tmpdir(), 'ds-shutdown-'));
     const config = loadConfig({
       PORT: '0',
       HOST: '127.0.0.1',
       DROPSCOPE_ROLES: 'aggregator',
       DATABASE_URL: db.url,
       AUTH_DISABLED: 'true',
-      DROPSCOPE_DATA_DIR: mkdtempSync(join(tmpdir(), 'ds-shutdown-')),
+      DROPSCOPE_DATA_DIR: dir,
     });
     try {
       // A first start migrates; then an expired partition whose DROP we hold up with a lock, so
@@ -50,6 +51,7 @@ describe('service shutdown', () => {
     } finally {
       await locker.end().catch(() => undefined);
       await db.drop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

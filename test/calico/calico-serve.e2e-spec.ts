@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -28,12 +28,15 @@ async function stored(url: string): Promise<{ flows: number; checkpoints: string
 
 describe('serve with CALICO_FLOWLOG_PATH: tail, crash, rotate, restart', () => {
   const dbs: Array<{ drop(): Promise<void> }> = [];
+  const dirs: string[] = [];
   afterAll(async () => {
     for (const d of dbs) await d.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('stores every flow-log line exactly once in PostgreSQL across a SIGKILL and a rotation', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-calico-serve-'));
+    dirs.push(dir);
     const log = join(dir, 'flows.log');
     const gen = new CalicoFlowLogGenerator({
       seed: 3,

@@ -6,7 +6,7 @@
  * rule group is evaluated without error.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -66,6 +66,7 @@ describe('the dashboards and alert rules on a real Prometheus scraping the servi
   let db: { url: string; drop(): Promise<void> };
   let svc: RunningService | undefined;
   let prom: PrometheusServer | undefined;
+  let dir: string | undefined;
   let flowLog: string;
   const example = readFileSync(CALICO_EXAMPLE, 'utf8')
     .split('\n')
@@ -86,7 +87,8 @@ describe('the dashboards and alert rules on a real Prometheus scraping the servi
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    flowLog = join(mkdtempSync(join(tmpdir(), 'dropscope-prom-scrape-')), 'flows.log');
+    dir = mkdtempSync(join(tmpdir(), 'dropscope-prom-scrape-'));
+    flowLog = join(dir, 'flows.log');
     // Half the example before the start, a line that is not a flow record, and one the aggregator
     // refuses: dated more than a day in the future.
     const ahead = Math.floor(Date.now() / 1000) + 3 * 86_400;
@@ -137,6 +139,7 @@ describe('the dashboards and alert rules on a real Prometheus scraping the servi
     await prom?.stop();
     await svc?.close();
     await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('every Prometheus expression of the dashboards runs without error', async () => {

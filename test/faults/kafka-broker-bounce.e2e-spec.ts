@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
@@ -18,9 +18,11 @@ import { flowLines, metricValue, startServe, storedTotals } from './fault-suppor
 describe('fault: Kafka broker down and up again under ingest', () => {
   let kafka: KafkaMockCluster | undefined;
   const drops: Array<() => Promise<void>> = [];
+  const dirs: string[] = [];
   afterAll(async () => {
     await kafka?.stop();
     for (const d of drops) await d();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('the collector retries, the aggregator resumes, nothing is lost or doubled', async () => {
@@ -31,6 +33,7 @@ describe('fault: Kafka broker down and up again under ingest', () => {
     const db = await createTestDatabase();
     drops.push(() => db.drop());
     const dir = mkdtempSync(join(tmpdir(), 'ds-fault-kafka-'));
+    dirs.push(dir);
     const log = join(dir, 'flows.log');
     const now = Math.floor(Date.now() / 1000);
     writeFileSync(log, flowLines(0, 20, now));

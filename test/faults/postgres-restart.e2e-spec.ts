@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from '../support/wait.js';
@@ -13,13 +13,15 @@ import { flowLines, ownPostgres, readyz, startServe, storedTotals, type OwnPostg
  */
 describe('fault: PostgreSQL stopped and restarted under ingest', () => {
   let pgServer: OwnPostgres | undefined;
+  let dir: string | undefined;
   afterAll(async () => {
     await pgServer?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('reports the database down, then catches up with nothing lost or doubled', async () => {
     pgServer = await ownPostgres();
-    const dir = mkdtempSync(join(tmpdir(), 'ds-fault-pg-'));
+    dir = mkdtempSync(join(tmpdir(), 'ds-fault-pg-'));
     const log = join(dir, 'flows.log');
     const now = Math.floor(Date.now() / 1000);
     writeFileSync(log, flowLines(0, 20, now));

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, queryRows } from '../support/test-database.js';
@@ -16,14 +16,17 @@ const WRITE_ERRORS = 'dropscope_batch_write_errors_total{code="53100"}';
  */
 describe('fault: disk-full write errors surfaced, never swallowed', () => {
   const dbs: Array<{ drop(): Promise<void> }> = [];
+  const dirs: string[] = [];
   afterAll(async () => {
     for (const d of dbs) await d.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('logs and counts the failed batches, commits none of them partly, and stores them once the disk has room', async () => {
     const db = await createTestDatabase();
     dbs.push(db);
     const dir = mkdtempSync(join(tmpdir(), 'ds-fault-disk-'));
+    dirs.push(dir);
     const log = join(dir, 'flows.log');
     const now = Math.floor(Date.now() / 1000);
     writeFileSync(log, flowLines(0, 10, now));
