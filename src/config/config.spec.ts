@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.js';
@@ -9,6 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ds-config-'));
 const pem = join(dir, 'a.pem');
 writeFileSync(pem, 'x');
 const base = { DROPSCOPE_DATA_DIR: join(dir, 'data') };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function error(env: Record<string, string>): string {
   try {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runCli } from '../support/cli.js';
@@ -21,6 +21,11 @@ interface ProbeLine {
 }
 
 describe('dropscope policy-test', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   it('answers one probe with the verdict and the isolating policies', async () => {
     const open = await runCli(['policy-test', '--cluster', CLUSTER, '--from', 'y/a', '--to', 'x/b', '--port', '80']);
     expect(open.code).toBe(0);
@@ -50,6 +55,7 @@ describe('dropscope policy-test', () => {
 
   it('runs many probes from a file in input order and prints a matrix', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-probes-'));
+    dirs.push(dir);
     const probes = join(dir, 'probes.jsonl');
     writeFileSync(
       probes,
@@ -136,6 +142,7 @@ describe('dropscope policy-test', () => {
 
   it('reports the bad lines of a probes file, evaluates the rest and exits 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-probes-'));
+    dirs.push(dir);
     const probes = join(dir, 'probes.jsonl');
     writeFileSync(
       probes,

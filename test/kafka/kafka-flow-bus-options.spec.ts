@@ -1,6 +1,6 @@
 /** KafkaFlowBus configuration: TLS files, SASL secrecy, topic creation on a broker that cannot. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -38,27 +38,31 @@ afterAll(async () => {
 describe('KafkaFlowBus options', () => {
   it('reads TLS material from files and keeps servername and rejectUnauthorized', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dropscope-kafka-tls-'));
-    writeFileSync(join(dir, 'ca.pem'), 'CA PEM');
-    writeFileSync(join(dir, 'cert.pem'), 'CERT PEM');
-    writeFileSync(join(dir, 'key.pem'), 'KEY PEM');
-    const tls = kafkaTlsConfig({
-      caFile: join(dir, 'ca.pem'),
-      certFile: join(dir, 'cert.pem'),
-      keyFile: join(dir, 'key.pem'),
-      servername: 'kafka.internal',
-    });
-    expect(typeof tls).toBe('object');
-    if (typeof tls !== 'object') return;
-    expect(String(tls.ca)).toBe('CA PEM');
-    expect(String(tls.cert)).toBe('CERT PEM');
-    expect(String(tls.key)).toBe('KEY PEM');
-    expect(tls.servername).toBe('kafka.internal');
-    expect(tls.rejectUnauthorized).toBe(true);
-    expect(kafkaTlsConfig(true)).toBe(true);
-    expect(kafkaTlsConfig(undefined)).toBeUndefined();
-    expect(() => kafkaTlsConfig({ caFile: join(dir, 'missing.pem') })).toThrow(
-      /cannot read Kafka TLS CA file .*missing\.pem/,
-    );
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'CA PEM');
+      writeFileSync(join(dir, 'cert.pem'), 'CERT PEM');
+      writeFileSync(join(dir, 'key.pem'), 'KEY PEM');
+      const tls = kafkaTlsConfig({
+        caFile: join(dir, 'ca.pem'),
+        certFile: join(dir, 'cert.pem'),
+        keyFile: join(dir, 'key.pem'),
+        servername: 'kafka.internal',
+      });
+      expect(typeof tls).toBe('object');
+      if (typeof tls !== 'object') return;
+      expect(String(tls.ca)).toBe('CA PEM');
+      expect(String(tls.cert)).toBe('CERT PEM');
+      expect(String(tls.key)).toBe('KEY PEM');
+      expect(tls.servername).toBe('kafka.internal');
+      expect(tls.rejectUnauthorized).toBe(true);
+      expect(kafkaTlsConfig(true)).toBe(true);
+      expect(kafkaTlsConfig(undefined)).toBeUndefined();
+      expect(() => kafkaTlsConfig({ caFile: join(dir, 'missing.pem') })).toThrow(
+        /cannot read Kafka TLS CA file .*missing\.pem/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // The mock broker has no SASL (its ApiVersions lists no SaslHandshake): the client connects for

@@ -6,7 +6,7 @@
  * denied; frontend → cart:8080 and DNS from cart and payments to kube-system/coredns were allowed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -38,6 +38,7 @@ const changed = (items: Item[]): string[] =>
 describe('suggest and what-if over stored history', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let env: Record<string, string>;
+  const dirs: string[] = [];
 
   beforeAll(async () => {
     assertBuilt();
@@ -50,6 +51,7 @@ describe('suggest and what-if over stored history', () => {
 
   afterAll(async () => {
     await db?.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('suggest --from: the fix for the four denied edges, checked against the stored history', async () => {
@@ -86,7 +88,9 @@ describe('suggest and what-if over stored history', () => {
   it('what-if --from --add the suggested fix: exactly the four denied edges newly allowed', async () => {
     const fix = await runCli(['suggest', '--cluster', CLUSTER, '--from', '-7d'], env);
     expect(fix.code).toBe(0);
-    const file = join(mkdtempSync(join(tmpdir(), 'stored-what-if-')), 'fix.yaml');
+    const dir = mkdtempSync(join(tmpdir(), 'stored-what-if-'));
+    dirs.push(dir);
+    const file = join(dir, 'fix.yaml');
     writeFileSync(file, fix.stdout);
     const r = await runCli(
       ['what-if', '--cluster', CLUSTER, '--add', file, '--from', '-7d', '--to', 'now', '--format', 'json'],

@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -10,6 +10,11 @@ const CLUSTER = 'examples/cluster';
 const HUBBLE = 'examples/flows/hubble-observe.jsonl';
 
 describe('dropscope suggest', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   beforeAll(() => assertBuilt());
 
   it('fix: the example cluster gets the allow rules for the four dropped edges, verified', async () => {
@@ -58,6 +63,7 @@ describe('dropscope suggest', () => {
   it('records: reads FlowRecord JSON lines as `dropscope normalize` prints them', async () => {
     const norm = await runCli(['normalize', '--source', 'hubble', HUBBLE]);
     const dir = mkdtempSync(join(tmpdir(), 'suggest-'));
+    dirs.push(dir);
     const file = join(dir, 'records.jsonl');
     writeFileSync(file, norm.stdout);
     const r = await runCli([

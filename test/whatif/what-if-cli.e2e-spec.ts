@@ -3,8 +3,8 @@
  * (examples/): shop has default-deny, allow-dns (egress to kube-system DNS), frontend-egress (to
  * cart) and allow-frontend-to-cart; four edges were observed dropped.
  */
-import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertBuilt, runCli } from '../support/cli.js';
@@ -26,6 +26,11 @@ const edgeText = (i: Item): string =>
   `${i.src.namespace}/${i.src.workload}>${i.dst.ip ?? `${i.dst.namespace}/${i.dst.workload}`}:${i.dstPort}`;
 
 describe('dropscope what-if', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   beforeAll(() => assertBuilt());
 
   it('removing shop default-deny and allow-dns opens the cart → postgres and payments → 52.1.2.3 drops only', async () => {
@@ -52,6 +57,7 @@ describe('dropscope what-if', () => {
 
   it('table: a default-deny in kube-system breaks DNS from cart and payments', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'what-if-'));
+    dirs.push(dir);
     const file = join(dir, 'kube-system-deny.yaml');
     writeFileSync(
       file,
