@@ -44,15 +44,17 @@ const EVENTS = 200_000;
  * The rows are as wide as the aggregator's: the edge key in its real form (cluster, both ends,
  * port, protocol, verdict, direction, reason, attribution level, policies: ~100 characters) and
  * each end's labels as a Helm-installed Deployment's pods carry them (eight labels, ~300 bytes).
- * Narrow stand-ins made every scan, index and close cheaper than on a real cluster's rows.
+ * Narrow stand-ins made every scan, index and close cheaper than on a real cluster's rows. The
+ * edge id is what the aggregator writes (src/aggregator/edge-id.ts), in its SQL form.
  */
 export function syntheticRollupInsert(from: string): string {
   return `
-INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
+INSERT INTO edge_rollups (bucket, edge_key, edge_id, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
   attribution_level, policies, source, count, packets, bytes, first_seen, last_seen)
 SELECT b, concat_ws('|', 'prod', sns || '/' || sww, dns || '/' || dww, port, proto, v, dir, reason, level,
     array_to_string(pol, ',')),
+  md5(concat_ws(chr(31), 'prod', 'pod', sns, sww, 'pod', dns, dww, port::text, proto, v))::uuid,
   'prod', 'pod', sns, sww, ${podLabels('sw', 'sns')}, 'pod', dns, dww, ${podLabels('dw', 'dns')},
   port, proto, v, dir, reason, level, pol,
   'hubble', c * f, c * f * 10, c * f * 1200, b + interval '1 second', b + f * interval '1 minute' - interval '1 second'

@@ -9,6 +9,7 @@ import { HourlyTotals1764500000000 } from './1764500000000-HourlyTotals.js';
 import { FourHourRollups1764600000000 } from './1764600000000-FourHourRollups.js';
 import { FifteenMinuteRollups1764700000000 } from './1764700000000-FifteenMinuteRollups.js';
 import { DropRowMinuteIndexes1764800000000 } from './1764800000000-DropRowMinuteIndexes.js';
+import { EdgeIds1764900000000 } from './1764900000000-EdgeIds.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   FourHourRollups1764600000000,
   FifteenMinuteRollups1764700000000,
   DropRowMinuteIndexes1764800000000,
+  EdgeIds1764900000000,
 ];

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { edgeId } from './edge-id.js';
 import { endpointKey } from '../flow/aggregation-key.js';
 import type { FlowEndpoint, FlowRecord } from '../flow/flow-record.js';
 import { isDrop } from '../flow/flow-record.js';
@@ -11,6 +12,8 @@ import { parseFlowTime } from '../flow/flow-time.js';
 export interface RollupRow {
   bucket: string;
   edge_key: string;
+  /** The edge list's id of the row's ten list fields (edge-id.ts). */
+  edge_id: string;
   cluster: string;
   src_kind: string;
   src_namespace: string;
@@ -207,6 +210,7 @@ export class BatchRollup {
       row = {
         bucket,
         edge_key: storedEdgeKey(key.slice(bucket.length + 1)),
+        edge_id: '',
         cluster: f.cluster,
         src_kind: f.src.kind,
         src_namespace: f.src.namespace ?? '',
@@ -230,6 +234,7 @@ export class BatchRollup {
         first_seen: t,
         last_seen: t,
       };
+      row.edge_id = edgeId(row);
       this.rollups.set(key, row);
     } else {
       // The first labels seen, whichever flush they fall in (the writer keeps stored ones).

@@ -13,6 +13,7 @@ import type { DropEventRow, FormattedRollupRow, RollupRow } from '../aggregator/
 export const ROLLUP_COLUMNS = [
   ['bucket', 'timestamptz'],
   ['edge_key', 'text'],
+  ['edge_id', 'uuid'],
   ['cluster', 'text'],
   ['src_kind', 'text'],
   ['src_namespace', 'text'],
@@ -124,7 +125,7 @@ export function labelsField(labels: Record<string, string> | null): string {
 /** The fields of a roll-up row up to `source` (ROLLUP_COLUMNS order): what identifies the row. */
 export function rollupHead(r: RollupRow): string {
   return (
-    `${r.bucket}\t${copyText(r.edge_key)}\t${copyText(r.cluster)}\t${copyText(r.src_kind)}\t` +
+    `${r.bucket}\t${copyText(r.edge_key)}\t${r.edge_id}\t${copyText(r.cluster)}\t${copyText(r.src_kind)}\t` +
     `${copyText(r.src_namespace)}\t${copyText(r.src_workload)}\t` +
     `${copyText(r.dst_kind)}\t${copyText(r.dst_namespace)}\t${copyText(r.dst_workload)}\t` +
     `${r.dst_port}\t${copyText(r.protocol)}\t${copyText(r.verdict)}\t` +

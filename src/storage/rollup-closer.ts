@@ -122,6 +122,14 @@ export const EDGE_COLUMNS = [
   'verdict',
 ] as const;
 
+/**
+ * A row's edge id (src/aggregator/edge-id.ts): the stored one, or for rows written before the
+ * column existed (NULL) the same MD5 computed here. The ten columns are never NULL.
+ */
+export const EDGE_ID_SQL = `coalesce(edge_id, md5(concat_ws(chr(31), ${EDGE_COLUMNS.map((c) =>
+  c === 'dst_port' ? 'dst_port::text' : c,
+).join(', ')}))::uuid)`;
+
 /** Columns a coarse row takes from its finer rows (sums and last_bucket are computed). */
 const KEY_COLUMNS = [...EDGE_COLUMNS, 'direction', 'drop_reason', 'attribution_level', 'policies', 'source'] as const;
 
@@ -131,7 +139,7 @@ const KEY_COLUMNS = [...EDGE_COLUMNS, 'direction', 'drop_reason', 'attribution_l
  * ordered aggregate, a sort of every finer row, at every close, and made every coarse row as wide
  * as the labels (docs/PERFORMANCE.md).
  */
-const INSERT_COLUMNS = `bucket, edge_key, ${KEY_COLUMNS.join(', ')},
+const INSERT_COLUMNS = `bucket, edge_key, edge_id, ${KEY_COLUMNS.join(', ')},
   count, packets, bytes, first_seen, last_seen, last_bucket`;
 
 /** Every column but `source` follows from the edge key; min() picks one value without grouping by them. */
@@ -141,10 +149,10 @@ const KEY_AGGREGATES = KEY_COLUMNS.map((c) => `min(${c})`).join(', ');
 function closeSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} (${INSERT_COLUMNS})
-SELECT $1::timestamptz, edge_key, ${KEY_AGGREGATES}, sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
+SELECT $1::timestamptz, edge_key, ${EDGE_ID_SQL}, ${KEY_AGGREGATES}, sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
 FROM ${r.source}
 WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '${r.interval}'
-GROUP BY edge_key`;
+GROUP BY edge_key, 3`;
 }
 
 /**
@@ -154,13 +162,14 @@ GROUP BY edge_key`;
 function addLateSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
-SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${KEY_AGGREGATES},
+SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, edge_id, ${KEY_AGGREGATES},
   sum(count), sum(packets), sum(bytes),
   min(first_seen), max(last_seen), max(bucket)
 FROM rollup_stage
 WHERE bucket < $1::timestamptz
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 ON CONFLICT (bucket, edge_key) DO UPDATE SET
+  edge_id = COALESCE(h.edge_id, EXCLUDED.edge_id),
   count = h.count + EXCLUDED.count,
   packets = h.packets + EXCLUDED.packets,
   bytes = h.bytes + EXCLUDED.bytes,

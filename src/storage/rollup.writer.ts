@@ -26,14 +26,15 @@ const BUCKETS_WITH_ROWS = `SELECT b AS bucket FROM unnest($1::timestamptz[]) AS 
   WHERE EXISTS (SELECT 1 FROM edge_rollups r WHERE r.bucket = b)`;
 
 const UPSERT_ROLLUPS = `
-INSERT INTO edge_rollups (bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
+INSERT INTO edge_rollups (bucket, edge_key, edge_id, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
   attribution_level, policies, source, count, packets, bytes, first_seen, last_seen)
-SELECT bucket, edge_key, cluster, src_kind, src_namespace, src_workload, src_labels,
+SELECT bucket, edge_key, edge_id, cluster, src_kind, src_namespace, src_workload, src_labels,
   dst_kind, dst_namespace, dst_workload, dst_labels, dst_port, protocol, verdict, direction, drop_reason,
   attribution_level, policies, source, count, packets, bytes, first_seen, last_seen
 FROM rollup_stage
 ON CONFLICT (bucket, edge_key) DO UPDATE SET
+  edge_id = COALESCE(edge_rollups.edge_id, EXCLUDED.edge_id),
   count = edge_rollups.count + EXCLUDED.count,
   packets = edge_rollups.packets + EXCLUDED.packets,
   bytes = edge_rollups.bytes + EXCLUDED.bytes,

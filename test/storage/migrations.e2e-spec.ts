@@ -51,6 +51,19 @@ describe('migrations against real PostgreSQL', () => {
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // EdgeIds: a nullable edge_id uuid on every roll-up table; reverted, none.
+    const edgeIdColumns = async (): Promise<unknown[]> =>
+      (await ds.query(
+        `SELECT table_name, data_type, is_nullable FROM information_schema.columns
+           WHERE table_schema = 'public' AND column_name = 'edge_id' AND table_name NOT LIKE '%_p2%' ORDER BY 1`,
+      )) as unknown[];
+    expect(await edgeIdColumns()).toEqual(
+      partitioned
+        .filter((r) => r.relname.startsWith('edge_rollups'))
+        .map((r) => ({ table_name: r.relname, data_type: 'uuid', is_nullable: 'YES' })),
+    );
+    await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds
+    expect(await edgeIdColumns()).toEqual([]);
     // DropRowMinuteIndexes: the minute table's filter indexes hold drop rows only; reverted, all rows.
     const minuteIndexes = async (): Promise<string[]> =>
       (
@@ -134,6 +147,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'edge_rollups_15m_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
     await ds.query(`DROP TABLE edge_rollups_5m_p20250501`);
@@ -170,6 +184,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = '4h'`)).toEqual([
       { closed_through: new Date('2025-05-01T08:00:00Z') },
     ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups
@@ -203,6 +218,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups (applied again above)
@@ -250,6 +266,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
     await ds.undoLastMigration({ transaction: 'each' }); // FourHourRollups

@@ -1,0 +1,194 @@
+/**
+ * Edge ids over real PostgreSQL (src/aggregator/edge-id.ts): the writer stores PostgreSQL's own
+ * MD5 of the ten list columns, the closer carries it into every coarser row, rows stored before
+ * the column existed (NULL) still group with new rows of their edge, and an edge whose last minute
+ * is gone takes its columns from the coarser rows. Expected values are written by hand.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
+import { silentLogger } from '../../src/common/logger.js';
+import type { FlowEndpoint, FlowRecord } from '../../src/flow/flow-record.js';
+import { createDataSource } from '../../src/storage/data-source.js';
+import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
+import { PartitionManager } from '../../src/storage/partition.manager.js';
+import { RollupCloser } from '../../src/storage/rollup-closer.js';
+import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
+import { createTestDatabase } from '../support/test-database.js';
+
+const T0 = Date.parse('2025-03-01T10:00:00Z');
+const ALL = ['allowed', 'denied', 'dropped', 'audit'];
+const WEB: FlowEndpoint = {
+  kind: 'pod',
+  namespace: 'shop',
+  workload: { kind: 'Deployment', name: 'web' },
+  labels: { app: 'web' },
+};
+const PG: FlowEndpoint = { kind: 'pod', namespace: 'db', workload: { kind: 'StatefulSet', name: 'pg' } };
+
+/** A flow `minute` minutes after T0 (at second 5): shop/web to db/pg:5432, denied, unless told otherwise. */
+function flow(minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    id: `f${minute}-${count}`,
+    source: 'hubble',
+    cluster: 'c1',
+    time: new Date(T0 + minute * 60_000 + 5_000).toISOString(),
+    verdict: 'denied',
+    direction: 'egress',
+    src: WEB,
+    dst: PG,
+    protocol: 'TCP',
+    dstPort: 5432,
+    count,
+    policies: [],
+    ...over,
+  };
+}
+
+/** PostgreSQL's MD5 of a row's ten list columns, as the migration's comment defines the id. */
+const PG_MD5 = `md5(concat_ws(chr(31), cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace,
+  dst_workload, dst_port::text, protocol, verdict))::uuid::text`;
+
+const ROLLUP_TABLES = [
+  'edge_rollups',
+  'edge_rollups_5m',
+  'edge_rollups_15m',
+  'edge_rollups_hourly',
+  'edge_rollups_4h',
+  'edge_rollups_daily',
+];
+
+describe('edge ids', () => {
+  let drop: () => Promise<void>;
+  let ds: DataSource;
+  let writer: PostgresRollupWriter;
+  let closer: RollupCloser;
+  let edges: PostgresEdgeReader;
+
+  const write = async (flows: FlowRecord[]) => {
+    const b = new BatchRollup();
+    for (const f of flows) b.add(f, undefined);
+    await writer.writeBatch(b, [], []);
+  };
+  const empty = async () => {
+    await ds.query(`TRUNCATE ${ROLLUP_TABLES.join(', ')}, rollup_totals_hourly`);
+    await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
+  };
+
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    ds = createDataSource(db.url, 4);
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    drop = async () => {
+      await ds.destroy();
+      await db.drop();
+    };
+    const partitions = new PartitionManager(ds, silentLogger);
+    writer = new PostgresRollupWriter(ds, partitions);
+    closer = new RollupCloser(ds, partitions, silentLogger);
+    edges = new PostgresEdgeReader(ds);
+  });
+  afterAll(async () => {
+    await drop();
+  });
+
+  it("stores PostgreSQL's MD5 of the ten columns on minute rows, and the closer carries it to every resolution", async () => {
+    await empty();
+    const world: FlowEndpoint = { kind: 'world', ip: '203.0.113.7' };
+    const cafe: FlowEndpoint = { kind: 'pod', namespace: 'café', workload: { kind: 'Deployment', name: 'köln' } };
+    await write([
+      flow(1, 2),
+      flow(2, 3, { verdict: 'allowed' }),
+      flow(3, 1, { src: world, dst: cafe, protocol: 'ICMPv4', dstPort: undefined, icmpType: 0, verdict: 'dropped' }),
+      // 23:59: the day's last 15-minute unit, so every coarser unit of the day can close.
+      flow(839, 1),
+    ]);
+    // Both ids worked out by hand (`printf ... | md5sum`, as in src/aggregator/edge-id.spec.ts).
+    const minute = (await ds.query(
+      `SELECT verdict, edge_id::text AS id, ${PG_MD5} AS md5 FROM edge_rollups ORDER BY verdict, bucket`,
+    )) as Array<{ verdict: string; id: string; md5: string }>;
+    expect(minute.map((r) => [r.verdict, r.id])).toEqual([
+      ['allowed', minute[0].md5],
+      ['denied', 'b12216c2-2b74-47b8-243a-1e8ba008e7d9'],
+      ['denied', 'b12216c2-2b74-47b8-243a-1e8ba008e7d9'],
+      ['dropped', 'c3d47c79-faf3-4148-647e-d7eb7df1f420'],
+    ]);
+    expect(minute.every((r) => r.id === r.md5)).toBe(true);
+
+    expect(await closer.closeThrough(Date.parse('2025-03-03T00:00:00Z'))).toEqual({
+      '5m': 2,
+      '15m': 2,
+      hour: 2,
+      '4h': 2,
+      day: 1,
+    });
+    for (const table of ROLLUP_TABLES.slice(1)) {
+      const coarse = (await ds.query(`SELECT edge_id::text AS id, ${PG_MD5} AS md5 FROM ${table}`)) as Array<{
+        id: string;
+        md5: string;
+      }>;
+      expect(new Set(coarse.map((r) => r.id))).toEqual(new Set(minute.map((r) => r.id)));
+      expect(coarse.every((r) => r.id === r.md5)).toBe(true);
+    }
+  });
+
+  it('groups rows stored before the column existed (NULL) with new rows of their edge, in the list and when closing', async () => {
+    await empty();
+    await write([flow(1, 2), flow(7, 3)]);
+    // As an upgrade finds them: rows written by a version without edge ids.
+    await ds.query(`UPDATE edge_rollups SET edge_id = NULL`);
+    await write([flow(8, 4), flow(12, 5, { verdict: 'allowed' })]);
+    expect(Number((await ds.query(`SELECT count(*) FROM edge_rollups WHERE edge_id IS NULL`))[0].count)).toBe(2);
+
+    const w = { from: T0, to: T0 + 3_600_000, verdict: ALL };
+    const list = async () =>
+      (await edges.edges(w, 10, 0)).items.map((e) => [e.verdict, e.count, e.src.workload, e.dst.workload, e.dstPort]);
+    const expected = [
+      ['denied', 9, 'Deployment/web', 'StatefulSet/pg', 5432],
+      ['allowed', 5, 'Deployment/web', 'StatefulSet/pg', 5432],
+    ];
+    expect(await list()).toEqual(expected);
+
+    // 10:00-10:05 holds only old rows, 10:05-10:10 old and new: the 5-minute rows get the id.
+    await closer.closeThrough(T0, undefined, T0 + 15 * 60_000);
+    const units = (await ds.query(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS unit, count::int AS count, edge_id::text = ${PG_MD5} AS ok
+        FROM edge_rollups_5m ORDER BY 1`,
+    )) as Array<{ unit: string; count: number; ok: boolean }>;
+    expect(units).toEqual([
+      { unit: '10:00', count: 2, ok: true },
+      { unit: '10:05', count: 7, ok: true },
+      { unit: '10:10', count: 5, ok: true },
+    ]);
+    expect(await list()).toEqual(expected);
+  });
+
+  it('an edge whose last minute is no longer stored takes its columns from the coarser rows, without labels', async () => {
+    await empty();
+    await write([flow(1, 2), flow(70, 3), flow(71, 6, { dst: { ...PG, namespace: 'db2' } })]);
+    await closer.closeThrough(Date.parse('2025-03-03T00:00:00Z'));
+    // The minutes' retention is shorter than the hours' (HOURLY_ROLLUP_RETENTION_DAYS).
+    await ds.query(`DELETE FROM edge_rollups`);
+    const page = await edges.edges({ from: T0, to: T0 + 2 * 3_600_000, verdict: ALL }, 10, 0);
+    expect(
+      page.items.map((e) => [e.count, e.src.namespace, e.src.workload, e.dst.namespace, e.dst.workload, e.src.labels]),
+    ).toEqual([
+      [6, 'shop', 'Deployment/web', 'db2', 'StatefulSet/pg', null],
+      [5, 'shop', 'Deployment/web', 'db', 'StatefulSet/pg', null],
+    ]);
+  });
+
+  it('orders equal counts by edge id: pages never repeat or skip an edge', async () => {
+    await empty();
+    const dsts = ['a', 'b', 'c', 'd', 'e'].map((ns): FlowEndpoint => ({ ...PG, namespace: ns }));
+    await write(dsts.map((dst, i) => flow(i, 4, { dst })));
+    const w = { from: T0, to: T0 + 3_600_000, verdict: ALL };
+    const seen: string[] = [];
+    for (let offset = 0; offset < 5; offset += 2)
+      for (const e of (await edges.edges(w, 2, offset)).items) seen.push(String(e.dst.namespace));
+    expect([...seen].sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    const again = (await edges.edges(w, 5, 0)).items.map((e) => String(e.dst.namespace));
+    expect(again).toEqual(seen);
+  });
+});
