@@ -16,7 +16,9 @@ const TABLES = [
  * columns takes about a third off the list's query (docs/PERFORMANCE.md). Writers and the closer
  * fill it from now on. Rows already stored keep NULL, so the upgrade rewrites nothing (a nullable
  * column without a default is only a catalog change); readers and the closer compute the same id
- * for them (EDGE_ID_SQL in src/storage/rollup-closer.ts) until retention drops them.
+ * for them (EDGE_ID_SQL in src/storage/rollup-closer.ts) until retention drops them. Both are
+ * the MD5 of the same UTF-8 text in a UTF-8 database, and of ASCII names (Kubernetes names are)
+ * in any other.
  */
 export class EdgeIds1764900000000 implements MigrationInterface {
   name = 'EdgeIds1764900000000';

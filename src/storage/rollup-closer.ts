@@ -145,14 +145,23 @@ const INSERT_COLUMNS = `bucket, edge_key, edge_id, ${KEY_COLUMNS.join(', ')},
 /** Every column but `source` follows from the edge key; min() picks one value without grouping by them. */
 const KEY_AGGREGATES = KEY_COLUMNS.map((c) => `min(${c})`).join(', ');
 
+/**
+ * A unit's edge id, one per edge key whatever its finer rows hold: the stored one (all the same),
+ * or for rows stored before the column, computed from the key's columns as EDGE_ID_SQL does.
+ * Grouping by the key alone keeps one row per key even if a database computed MD5 differently.
+ */
+const UNIT_EDGE_ID = `coalesce(max(edge_id::text)::uuid, md5(concat_ws(chr(31), ${EDGE_COLUMNS.map((c) =>
+  c === 'dst_port' ? 'min(dst_port)::text' : `min(${c})`,
+).join(', ')}))::uuid)`;
+
 /** The closer: one unit of finer rows summed into rows of the resolution ($1: the unit's start). */
 function closeSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} (${INSERT_COLUMNS})
-SELECT $1::timestamptz, edge_key, ${EDGE_ID_SQL}, ${KEY_AGGREGATES}, sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
+SELECT $1::timestamptz, edge_key, ${UNIT_EDGE_ID}, ${KEY_AGGREGATES}, sum(count), sum(packets), sum(bytes), min(first_seen), max(last_seen), max(${r.sourceLast})
 FROM ${r.source}
 WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '${r.interval}'
-GROUP BY edge_key, 3`;
+GROUP BY edge_key`;
 }
 
 /**
@@ -162,12 +171,12 @@ GROUP BY edge_key, 3`;
 function addLateSql(r: Resolution): string {
   return `
 INSERT INTO ${r.table} AS h (${INSERT_COLUMNS})
-SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, edge_id, ${KEY_AGGREGATES},
+SELECT date_bin('${r.interval}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), edge_key, ${UNIT_EDGE_ID}, ${KEY_AGGREGATES},
   sum(count), sum(packets), sum(bytes),
   min(first_seen), max(last_seen), max(bucket)
 FROM rollup_stage
 WHERE bucket < $1::timestamptz
-GROUP BY 1, 2, 3
+GROUP BY 1, 2
 ON CONFLICT (bucket, edge_key) DO UPDATE SET
   edge_id = COALESCE(h.edge_id, EXCLUDED.edge_id),
   count = h.count + EXCLUDED.count,
