@@ -150,7 +150,7 @@ const KEY_AGGREGATES = KEY_COLUMNS.map((c) => `min(${c})`).join(', ');
  * or for rows stored before the column, computed from the key's columns as EDGE_ID_SQL does.
  * Grouping by the key alone keeps one row per key even if a database computed MD5 differently.
  */
-const UNIT_EDGE_ID = `coalesce(max(edge_id::text)::uuid, md5(concat_ws(chr(31), ${EDGE_COLUMNS.map((c) =>
+const UNIT_EDGE_ID = `coalesce(max(edge_id::text COLLATE "C")::uuid, md5(concat_ws(chr(31), ${EDGE_COLUMNS.map((c) =>
   c === 'dst_port' ? 'min(dst_port)::text' : `min(${c})`,
 ).join(', ')}))::uuid)`;
 
