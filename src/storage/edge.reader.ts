@@ -42,20 +42,23 @@ const EDGE_VALUES = EDGE_COLUMNS.map((c) => `min(e.${c}) AS ${c}`).join(', ');
 
 /**
  * The listed edges' columns and latest labels, in one query: each edge's rows in its last minute
- * bucket, the newest non-null labels among them. The rows of just those minutes (usually one or
- * two for all edges) are read once and joined to the list by hash: materialized, so PostgreSQL
- * cannot turn the join into one primary-key lookup per edge, each filtering its whole minute.
+ * bucket, the newest non-null labels among them. The listed edges' rows of just those minutes
+ * (usually one or two for all edges) are read once, kept by id (a page is often a tenth of a
+ * minute's rows) and joined to the list by hash: materialized, so PostgreSQL cannot turn the join
+ * into one primary-key lookup per edge, each filtering its whole minute.
  */
 function columnSql(found: Row[], ps: SqlParams): string {
   const lastBuckets = found.map((r) => iso(r.last_bucket));
+  const buckets = ps.add([...new Set(lastBuckets)]);
+  const ids = ps.add(found.map((r) => r.edge_id));
   return `WITH e AS MATERIALIZED (
         SELECT bucket, ${EDGE_ID_SQL} AS edge_id, ${GROUP}, src_labels, dst_labels, last_seen FROM edge_rollups
-        WHERE bucket = ANY(${ps.add([...new Set(lastBuckets)])}::timestamptz[]))
+        WHERE bucket = ANY(${buckets}::timestamptz[]) AND ${EDGE_ID_SQL} = ANY(${ids}::uuid[]))
       SELECT v.i, ${EDGE_VALUES},
         (array_agg(e.src_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.src_labels IS NOT NULL))[1]::text AS src_labels,
         (array_agg(e.dst_labels ORDER BY e.last_seen DESC) FILTER (WHERE e.dst_labels IS NOT NULL))[1]::text AS dst_labels
-      FROM unnest(${ps.add(found.map((_, i) => i))}::integer[], ${ps.add(lastBuckets)}::timestamptz[],
-        ${ps.add(found.map((r) => r.edge_id))}::uuid[]) AS v(i, bucket, edge_id)
+      FROM unnest(${ps.add(found.map((_, i) => i))}::integer[], ${ps.add(lastBuckets)}::timestamptz[], ${ids}::uuid[])
+        AS v(i, bucket, edge_id)
       JOIN e ON e.bucket = v.bucket AND e.edge_id = v.edge_id
       GROUP BY v.i`;
 }
@@ -66,8 +69,9 @@ function columnSql(found: Row[], ps: SqlParams): string {
  * resolution whose unit holds the edge's last minute. Coarse rows carry no labels.
  */
 function coarseColumnSql(missing: Array<{ i: number; row: Row }>, ps: SqlParams): string {
+  const ids = ps.add(missing.map((m) => m.row.edge_id));
   const v = `unnest(${ps.add(missing.map((m) => m.i))}::integer[], ${ps.add(missing.map((m) => iso(m.row.last_bucket)))}::timestamptz[],
-        ${ps.add(missing.map((m) => m.row.edge_id))}::uuid[]) AS v(i, last_bucket, edge_id)`;
+        ${ids}::uuid[]) AS v(i, last_bucket, edge_id)`;
   return RESOLUTIONS.map((r) => {
     // Units start at multiples of their length since the epoch (UTC), as date_bin's origin.
     const units = new Set(
@@ -75,7 +79,7 @@ function coarseColumnSql(missing: Array<{ i: number; row: Row }>, ps: SqlParams)
     );
     return `SELECT v.i, ${EDGE_VALUES} FROM ${v}
       JOIN (SELECT bucket, ${EDGE_ID_SQL} AS edge_id, ${GROUP} FROM ${r.table}
-        WHERE bucket = ANY(${ps.add([...units])}::timestamptz[])) e
+        WHERE bucket = ANY(${ps.add([...units])}::timestamptz[]) AND ${EDGE_ID_SQL} = ANY(${ids}::uuid[])) e
         ON e.bucket = date_bin('${r.interval}', v.last_bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AND e.edge_id = v.edge_id
       GROUP BY v.i`;
   }).join('\n      UNION ALL ');
