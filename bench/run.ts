@@ -75,83 +75,87 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ result: T; seconds: n
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dropscope-bench-'));
   chmodSync(dir, 0o755); // the embedded PostgreSQL (postgres user, when we are root) keeps its data inside
-  const file = join(dir, 'hubble-flows.jsonl');
-  process.stdout.write(`dropscope bench: ${FLOWS.toLocaleString('en')} flows, node ${process.version}\n`);
-
-  const gen = await measure(async () => {
-    const out = createWriteStream(file, { highWaterMark: 1 << 20 });
-    let chunk = '';
-    for (const line of generateHubbleLines({ count: FLOWS, seed: 42, policyDropShare: 0.2, otherDropShare: 0.02 })) {
-      chunk += `${line}\n`;
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await once(out, 'drain');
-        chunk = '';
-      }
-    }
-    out.end(chunk);
-    await once(out, 'finish');
-  });
-  const size = statSync(file).size;
-  process.stdout.write(`generated ${file} (${mb(size)}) in ${gen.seconds.toFixed(1)} s\n\n`);
-
-  const rows: Array<[string, number, number, number]> = [];
-
-  // 1. Reference: bare JSON.parse of the same lines, read the same way.
-  const ref = await measure(async () => {
-    let n = 0;
-    for await (const lines of readLines(file)) for (const l of lines) if (l.text.length > 0 && JSON.parse(l.text)) n++;
-    return n;
-  });
-  const refRate = ref.result / ref.seconds;
-  rows.push(['JSON.parse (reference)', ref.result, ref.seconds, ref.peakRss]);
-
-  // 2. normalize: what `dropscope normalize --source hubble FILE > /dev/null` does.
-  const norm = await measure(async () => {
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    const { createReadStream } = await import('node:fs');
-    return normalizeStream(
-      createReadStream(file, { highWaterMark: 1 << 20 }),
-      new HubbleLineMapper({}),
-      sink,
-      () => undefined,
-    );
-  });
-  rows.push(['normalize', norm.result.lines, norm.seconds, norm.peakRss]);
-
-  // 3. import into real PostgreSQL: normalize -> aggregator -> roll-ups + drop events.
-  const dataDir = join(dir, 'data');
-  const pipeline = await openImportPipeline(
-    loadConfig({ DATABASE_URL: process.env.DATABASE_URL, DROPSCOPE_DATA_DIR: dataDir }),
-    silentLogger,
-    new Registry(),
-  );
-  let importSummary;
+  // Removed however the import stages end (unless --keep): the data dir holds a PostgreSQL cluster.
   try {
-    if (process.env.DATABASE_URL) {
-      // Start from empty tables so the figure is repeatable (only with a database you gave it).
-      await pipeline.db.dataSource.query('TRUNCATE edge_rollups, drop_events, stream_checkpoints, dead_letters');
-    }
-    const imp = await measure(() => runImport({ pipeline, files: [file], source: 'hubble', cluster: 'bench' }));
-    importSummary = imp.result;
-    rows.push(['import (PostgreSQL)', norm.result.lines, imp.seconds, imp.peakRss]);
-  } finally {
-    await pipeline.close();
-  }
+    const file = join(dir, 'hubble-flows.jsonl');
+    process.stdout.write(`dropscope bench: ${FLOWS.toLocaleString('en')} flows, node ${process.version}\n`);
 
-  process.stdout.write(
-    `${'stage'.padEnd(24)} ${'input flows/s'.padStart(14)} ${'ratio'.padStart(7)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(9)}\n`,
-  );
-  for (const [name, n, s, rss] of rows)
-    process.stdout.write(
-      `${name.padEnd(24)} ${rate(n, s).toLocaleString('en').padStart(14)} ${(n / s / refRate).toFixed(2).padStart(7)} ${s.toFixed(1).padStart(8)} ${mb(rss).padStart(9)}\n`,
+    const gen = await measure(async () => {
+      const out = createWriteStream(file, { highWaterMark: 1 << 20 });
+      let chunk = '';
+      for (const line of generateHubbleLines({ count: FLOWS, seed: 42, policyDropShare: 0.2, otherDropShare: 0.02 })) {
+        chunk += `${line}\n`;
+        if (chunk.length > 1 << 20) {
+          if (!out.write(chunk)) await once(out, 'drain');
+          chunk = '';
+        }
+      }
+      out.end(chunk);
+      await once(out, 'finish');
+    });
+    const size = statSync(file).size;
+    process.stdout.write(`generated ${file} (${mb(size)}) in ${gen.seconds.toFixed(1)} s\n\n`);
+
+    const rows: Array<[string, number, number, number]> = [];
+
+    // 1. Reference: bare JSON.parse of the same lines, read the same way.
+    const ref = await measure(async () => {
+      let n = 0;
+      for await (const lines of readLines(file))
+        for (const l of lines) if (l.text.length > 0 && JSON.parse(l.text)) n++;
+      return n;
+    });
+    const refRate = ref.result / ref.seconds;
+    rows.push(['JSON.parse (reference)', ref.result, ref.seconds, ref.peakRss]);
+
+    // 2. normalize: what `dropscope normalize --source hubble FILE > /dev/null` does.
+    const norm = await measure(async () => {
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const { createReadStream } = await import('node:fs');
+      return normalizeStream(
+        createReadStream(file, { highWaterMark: 1 << 20 }),
+        new HubbleLineMapper({}),
+        sink,
+        () => undefined,
+      );
+    });
+    rows.push(['normalize', norm.result.lines, norm.seconds, norm.peakRss]);
+
+    // 3. import into real PostgreSQL: normalize -> aggregator -> roll-ups + drop events.
+    const dataDir = join(dir, 'data');
+    const pipeline = await openImportPipeline(
+      loadConfig({ DATABASE_URL: process.env.DATABASE_URL, DROPSCOPE_DATA_DIR: dataDir }),
+      silentLogger,
+      new Registry(),
     );
-  process.stdout.write(
-    `\nimport stored ${importSummary.flows.toLocaleString('en')} flows (${importSummary.denied.toLocaleString('en')} denied, ` +
-      `${importSummary.dropped.toLocaleString('en')} dropped; policy-verdict/drop pairs collapsed), ` +
-      `${importSummary.deadLetters} dead letters\n`,
-  );
+    let importSummary;
+    try {
+      if (process.env.DATABASE_URL) {
+        // Start from empty tables so the figure is repeatable (only with a database you gave it).
+        await pipeline.db.dataSource.query('TRUNCATE edge_rollups, drop_events, stream_checkpoints, dead_letters');
+      }
+      const imp = await measure(() => runImport({ pipeline, files: [file], source: 'hubble', cluster: 'bench' }));
+      importSummary = imp.result;
+      rows.push(['import (PostgreSQL)', norm.result.lines, imp.seconds, imp.peakRss]);
+    } finally {
+      await pipeline.close();
+    }
 
-  if (!flag('--keep')) rmSync(dir, { recursive: true, force: true });
+    process.stdout.write(
+      `${'stage'.padEnd(24)} ${'input flows/s'.padStart(14)} ${'ratio'.padStart(7)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(9)}\n`,
+    );
+    for (const [name, n, s, rss] of rows)
+      process.stdout.write(
+        `${name.padEnd(24)} ${rate(n, s).toLocaleString('en').padStart(14)} ${(n / s / refRate).toFixed(2).padStart(7)} ${s.toFixed(1).padStart(8)} ${mb(rss).padStart(9)}\n`,
+      );
+    process.stdout.write(
+      `\nimport stored ${importSummary.flows.toLocaleString('en')} flows (${importSummary.denied.toLocaleString('en')} denied, ` +
+        `${importSummary.dropped.toLocaleString('en')} dropped; policy-verdict/drop pairs collapsed), ` +
+        `${importSummary.deadLetters} dead letters\n`,
+    );
+  } finally {
+    if (!flag('--keep')) rmSync(dir, { recursive: true, force: true });
+  }
 
   if (!flag('--skip-policy')) {
     const p = await benchPolicyEvaluator();
