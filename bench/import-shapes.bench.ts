@@ -45,8 +45,8 @@ export interface ShapeResult {
   importPeakRssBytes: number;
 }
 
-/** Writes `count` lines of the given shape (seed fixed: same file every time). */
-export async function writeHubbleFile(path: string, count: number, shape: HubbleShape): Promise<void> {
+/** Writes `count` lines of the given shape, or the generator's default (seed fixed: same file every time). */
+export async function writeHubbleFile(path: string, count: number, shape?: HubbleShape): Promise<void> {
   const out = createWriteStream(path, { highWaterMark: 1 << 20 });
   let chunk = '';
   for (const line of generateHubbleLines({ count, seed: 42, shape, policyDropShare: 0.2, otherDropShare: 0.02 })) {

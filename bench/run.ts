@@ -22,8 +22,7 @@
  * --kafka-lines N (default 100,000), --keep (keep the file), --skip-hourly (the 30-day query stage:
  * about 20 GB of disk and 15-30 minutes), --hourly-edges N (default 10,000), --hourly-days N (default 30).
  */
-import { chmodSync, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { once } from 'node:events';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -33,7 +32,6 @@ import { openImportPipeline } from '../src/app/composition.js';
 import { normalizeStream } from '../src/cli/normalize.command.js';
 import { silentLogger } from '../src/common/logger.js';
 import { loadConfig } from '../src/config/config.js';
-import { generateHubbleLines } from '../src/synthetic/hubble-flow.generator.js';
 import { HubbleLineMapper } from '../src/collector/hubble/hubble-line.mapper.js';
 import { runImport } from '../src/ingest/import-runner.js';
 import { readLines } from '../src/ingest/line-reader.js';
@@ -41,7 +39,7 @@ import { openDatabase } from '../src/storage/database.js';
 import { benchApiQueries } from './api-queries.bench.js';
 import { benchAttributionMemory } from './attribution-memory.bench.js';
 import { benchHourlyQueries } from './hourly-queries.bench.js';
-import { benchImportShapes, formatShapeResult } from './import-shapes.bench.js';
+import { benchImportShapes, formatShapeResult, writeHubbleFile } from './import-shapes.bench.js';
 import { benchPolicyEvaluator } from './policy-evaluator.bench.js';
 import { benchWhatIf } from './what-if.bench.js';
 
@@ -80,19 +78,7 @@ async function main(): Promise<void> {
     const file = join(dir, 'hubble-flows.jsonl');
     process.stdout.write(`dropscope bench: ${FLOWS.toLocaleString('en')} flows, node ${process.version}\n`);
 
-    const gen = await measure(async () => {
-      const out = createWriteStream(file, { highWaterMark: 1 << 20 });
-      let chunk = '';
-      for (const line of generateHubbleLines({ count: FLOWS, seed: 42, policyDropShare: 0.2, otherDropShare: 0.02 })) {
-        chunk += `${line}\n`;
-        if (chunk.length > 1 << 20) {
-          if (!out.write(chunk)) await once(out, 'drain');
-          chunk = '';
-        }
-      }
-      out.end(chunk);
-      await once(out, 'finish');
-    });
+    const gen = await measure(() => writeHubbleFile(file, FLOWS));
     const size = statSync(file).size;
     process.stdout.write(`generated ${file} (${mb(size)}) in ${gen.seconds.toFixed(1)} s\n\n`);
 
