@@ -164,6 +164,18 @@ describe('edge ids', () => {
     expect(await list()).toEqual(expected);
   });
 
+  it('closes one row per edge key even when its minutes hold different ids (MD5 computed elsewhere)', async () => {
+    await empty();
+    await write([flow(1, 2), flow(2, 3)]);
+    // As if one minute's id had been computed by a database that hashes the text differently.
+    const other = '00000000-0000-4000-8000-000000000001';
+    await ds.query(`UPDATE edge_rollups SET edge_id = $1 WHERE bucket = '2025-03-01T10:01:00Z'`, [other]);
+    await closer.closeThrough(T0, undefined, T0 + 5 * 60_000);
+    expect(
+      await ds.query(`SELECT count::int AS count, edge_id::text AS id FROM edge_rollups_5m ORDER BY bucket`),
+    ).toEqual([{ count: 5, id: 'b12216c2-2b74-47b8-243a-1e8ba008e7d9' }]);
+  });
+
   it('an edge whose last minute is no longer stored takes its columns from the coarser rows, without labels', async () => {
     await empty();
     await write([flow(1, 2), flow(70, 3), flow(71, 6, { dst: { ...PG, namespace: 'db2' } })]);
