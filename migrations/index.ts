@@ -10,6 +10,7 @@ import { FourHourRollups1764600000000 } from './1764600000000-FourHourRollups.js
 import { FifteenMinuteRollups1764700000000 } from './1764700000000-FifteenMinuteRollups.js';
 import { DropRowMinuteIndexes1764800000000 } from './1764800000000-DropRowMinuteIndexes.js';
 import { EdgeIds1764900000000 } from './1764900000000-EdgeIds.js';
+import { RollupGenerations1765000000000 } from './1765000000000-RollupGenerations.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   FifteenMinuteRollups1764700000000,
   DropRowMinuteIndexes1764800000000,
   EdgeIds1764900000000,
+  RollupGenerations1765000000000,
 ];

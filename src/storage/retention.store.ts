@@ -2,6 +2,8 @@ import type { DataSource } from 'typeorm';
 import type { PartitionManager } from './partition.manager.js';
 import type { RetentionDays, RetentionStore } from './ports.js';
 
+const DAY_MS = 86_400_000;
+
 /**
  * Retention in PostgreSQL: whole daily partitions of roll-ups and drop events are dropped (cheap,
  * no bloat); dead letters, a small unpartitioned table, are deleted by age.
@@ -25,6 +27,12 @@ export class PostgresRetentionStore implements RetentionStore {
       rollup_totals_hourly: hourlyDays(days),
       drop_events: days.eventDays,
     });
+    // Generations of hours older than every roll-up they describe (edge-unit-cache.ts).
+    const coarseDays = hourlyDays(days);
+    if (coarseDays > 0 && !signal?.aborted)
+      await this.ds.query(`DELETE FROM rollup_generations WHERE hour < $1::timestamptz`, [
+        new Date((Math.floor(now / DAY_MS) - coarseDays) * DAY_MS).toISOString(),
+      ]);
     if (days.deadLetterDays > 0 && !signal?.aborted)
       await this.ds.query(`DELETE FROM dead_letters WHERE received_at < $1::timestamptz - make_interval(days => $2)`, [
         new Date(now).toISOString(),

@@ -268,6 +268,56 @@ export async function lateMarks(m: EntityManager, firstBucket: string): Promise<
 export async function addLateMinutes(m: EntityManager, late: LateMarks): Promise<void> {
   for (const [r, mark] of late)
     for (const sql of ADD_LATE_SQL.get(r.name)!) await m.query(sql, [new Date(mark).toISOString()]);
+  // The finest mark is the latest: every minute late for any resolution is before it.
+  const finest = late.find(([r]) => r === FIVE_MINUTELY);
+  if (finest) await m.query(BUMP_GENERATIONS_SQL, [new Date(finest[1]).toISOString()]);
+}
+
+/**
+ * Counts a change in each hour the batch's minutes before the 5-minute mark ($1) fall in
+ * (rollup_generations). Hours in time order, so two writers lock their rows in the same order.
+ */
+const BUMP_GENERATIONS_SQL = `
+INSERT INTO rollup_generations AS g (hour, generation)
+SELECT hour, 1 FROM (SELECT DISTINCT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS hour
+  FROM rollup_stage WHERE bucket < $1::timestamptz) h
+ORDER BY hour
+ON CONFLICT (hour) DO UPDATE SET generation = g.generation + 1`;
+
+/**
+ * Counts a write by `writer` in each of `minutes` (ISO), in the batch's transaction
+ * (rollup_minute_writes). One row per minute and writer: concurrent writers never wait on each
+ * other's rows. Minutes in time order, so a writer's retried batch locks in the same order.
+ */
+export async function bumpMinuteWrites(m: Querier, writer: string, minutes: string[]): Promise<void> {
+  await m.query(
+    `INSERT INTO rollup_minute_writes AS w (minute, writer, generation)
+     SELECT minute, $2::uuid, 1 FROM unnest($1::timestamptz[]) AS minute ORDER BY minute
+     ON CONFLICT (minute, writer) DO UPDATE SET generation = w.generation + 1`,
+    [minutes, writer],
+  );
+}
+
+/**
+ * Each open minute's writes in [from, to) (ms): per minute, every writer's count, as one string
+ * (empty for a minute nobody wrote). Equal strings: the minute's rows are unchanged.
+ */
+export async function minuteWrites(db: Querier, from: number, to: number): Promise<Map<number, string>> {
+  const found = (await db.query(
+    `SELECT minute, string_agg(writer || ':' || generation, ',' ORDER BY writer) AS writes FROM rollup_minute_writes
+      WHERE minute >= $1::timestamptz AND minute < $2::timestamptz GROUP BY minute`,
+    [new Date(from).toISOString(), new Date(to).toISOString()],
+  )) as Array<{ minute: unknown; writes: unknown }>;
+  return new Map(found.map((r) => [asMs(r.minute)!, String(r.writes)]));
+}
+
+/** Each UTC hour's generation in [from, to) (ms), for hours that have one (rollup_generations). */
+export async function generations(db: Querier, from: number, to: number): Promise<Map<number, number>> {
+  const found = (await db.query(
+    `SELECT hour, generation FROM rollup_generations WHERE hour >= $1::timestamptz AND hour < $2::timestamptz`,
+    [new Date(from).toISOString(), new Date(to).toISOString()],
+  )) as Array<{ hour: unknown; generation: unknown }>;
+  return new Map(found.map((r) => [asMs(r.hour)!, Number(r.generation)]));
 }
 
 /** Which units one closing pass closed, per resolution. */
@@ -322,6 +372,11 @@ export class RollupCloser {
         if (unit === null) return 'done';
         if (unit !== next) return 'retry'; // a writer added an earlier minute meanwhile
         for (const sql of CLOSE_SQL.get(r.name)!) await m.query(sql, [new Date(unit).toISOString()]);
+        // Closed minutes change only through the late path (rollup_generations) from now on.
+        if (r === FIVE_MINUTELY)
+          await m.query(`DELETE FROM rollup_minute_writes WHERE minute < $1::timestamptz`, [
+            new Date(unit + r.unitMs).toISOString(),
+          ]);
         await m.query(`UPDATE rollup_resolutions SET closed_through = $1::timestamptz WHERE resolution = $2`, [
           new Date(unit + r.unitMs).toISOString(),
           r.name,

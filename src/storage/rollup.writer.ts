@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -8,7 +9,7 @@ import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.po
 import { upsertCheckpoints } from './checkpoint.store.js';
 import { EVENT_COLUMNS, eventsToCopyText, formattedRollupLine, ROLLUP_COLUMNS, rollupLine } from './copy-text.js';
 import { insertDeadLetters } from './dead-letter.store.js';
-import { addLateMinutes, lateMarks, type LateMarks } from './rollup-closer.js';
+import { addLateMinutes, bumpMinuteWrites, lateMarks, type LateMarks } from './rollup-closer.js';
 import type { PartitionManager } from './partition.manager.js';
 
 /**
@@ -58,6 +59,8 @@ export interface PreparedBatch {
   fresh: Map<string, string>;
   /** The earliest roll-up bucket of the batch (ISO; they sort as times). */
   firstBucket?: string;
+  /** Every minute the batch has roll-up rows in (ISO). */
+  minutes: Set<string>;
   deadLetters: DeadLetter[];
   checkpoints: StreamCheckpoint[];
   /** Drop events in COPY text format. */
@@ -137,6 +140,8 @@ export class PostgresRollupWriter implements RollupWriter {
   private writtenKeys = 0;
   /** Minutes known to hold rows this writer did not write (or forgotten): always upserted. */
   private readonly shared = new Set<string>();
+  /** This writer's rows in rollup_minute_writes (readers' cache of open minutes: rollup-closer.ts). */
+  private readonly writerId = randomUUID();
 
   constructor(
     private readonly ds: DataSource,
@@ -161,7 +166,11 @@ export class PostgresRollupWriter implements RollupWriter {
     let firstBucket: string | undefined;
     let upserts = '';
     const fresh = new Map<string, string>();
+    const minutes = new Set<string>();
+    let lastMinute = '';
     const route = (bucket: string, key: string, line: string) => {
+      // Rows come mostly minute by minute: one Set lookup per change of minute.
+      if (bucket !== lastMinute) minutes.add((lastMinute = bucket));
       if (!this.shared.has(bucket)) {
         let keys = this.written.get(bucket);
         if (keys === undefined) this.written.set(bucket, (keys = new Set()));
@@ -204,6 +213,7 @@ export class PostgresRollupWriter implements RollupWriter {
       rollups: upserts.length > 0 ? upserts : undefined,
       fresh,
       firstBucket,
+      minutes,
       events: events.length > 0 ? events : undefined,
       deadLetters,
       checkpoints,
@@ -289,6 +299,7 @@ export class PostgresRollupWriter implements RollupWriter {
       // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts); they
       // are read from rollup_stage, which holds the batch's rows until the commit.
       if (upserts && p.firstBucket) await addLateMinutes(m, late ?? (await lateMarks(m, p.firstBucket)));
+      if (p.minutes.size > 0) await bumpMinuteWrites(m, this.writerId, [...p.minutes]);
       await insertDeadLetters(m, p.deadLetters);
       await upsertCheckpoints(m, p.checkpoints);
     });

@@ -51,6 +51,12 @@ describe('migrations against real PostgreSQL', () => {
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // RollupGenerations: the two tables the edge list's cache checks, empty; reverted, gone.
+    expect(await ds.query(`SELECT count(*)::int AS n FROM rollup_generations`)).toEqual([{ n: 0 }]);
+    expect(await ds.query(`SELECT count(*)::int AS n FROM rollup_minute_writes`)).toEqual([{ n: 0 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations
+    expect(await tables()).not.toContain('rollup_generations');
+    expect(await tables()).not.toContain('rollup_minute_writes');
     // EdgeIds: a nullable edge_id uuid on every roll-up table; reverted, none.
     const edgeIdColumns = async (): Promise<unknown[]> =>
       (await ds.query(
@@ -147,6 +153,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'edge_rollups_15m_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
@@ -184,6 +191,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = '4h'`)).toEqual([
       { closed_through: new Date('2025-05-01T08:00:00Z') },
     ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
@@ -218,6 +226,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups (applied again above)
@@ -266,6 +275,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // FifteenMinuteRollups
