@@ -10,6 +10,7 @@ import type { AlertsApiDeps } from './alerts.controller.js';
 import type { PolicyInventory } from '../policy/policy-inventory.js';
 import { PostgresDropEventReader } from '../storage/drop-event.reader.js';
 import { PostgresEdgeReader } from '../storage/edge.reader.js';
+import { EdgeUnitCache, tableRetention } from '../storage/edge-unit-cache.js';
 import type { DropEventReader, EdgeReader, RollupStatsReader } from '../storage/readers.js';
 import { PostgresRollupStatsReader } from '../storage/rollup-stats.reader.js';
 
@@ -45,7 +46,7 @@ export function apiDependenciesFrom(runtime: Runtime): ApiDependencies {
   const ds = runtime.db.dataSource;
   return {
     drops: new PostgresDropEventReader(ds),
-    edges: new PostgresEdgeReader(ds),
+    edges: edgeReader(runtime),
     stats: new PostgresRollupStatsReader(ds),
     policies: { current: () => runtime.policies?.current() },
     auth: runtime.config.auth,
@@ -53,6 +54,16 @@ export function apiDependenciesFrom(runtime: Runtime): ApiDependencies {
     log: runtime.log.child({ component: 'api' }),
     serveApi: runtime.config.roles.has('api'),
   };
+}
+
+/** The edge reader, with its cache of closed units unless EDGE_LIST_CACHE_MB is 0. */
+function edgeReader(runtime: Runtime): PostgresEdgeReader {
+  const { edgeListCacheBytes, retention } = runtime.config;
+  if (edgeListCacheBytes === 0) return new PostgresEdgeReader(runtime.db.dataSource);
+  return new PostgresEdgeReader(runtime.db.dataSource, {
+    units: new EdgeUnitCache({ maxBytes: edgeListCacheBytes, retention: tableRetention(retention) }),
+    log: runtime.log.child({ component: 'edge-list-cache' }),
+  });
 }
 
 function alertsApi(runtime: Runtime): AlertsApiDeps {

@@ -92,6 +92,8 @@ export interface AppConfig {
    * (`edge_rollups_15m`); later minutes take the late path.
    */
   fiveMinuteRollupLatenessMs: number;
+  /** EDGE_LIST_CACHE_MB: memory for the edge list's closed units (edge-unit-cache.ts); 0 turns it off. */
+  edgeListCacheBytes: number;
   /**
    * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
    * drop events and dead letters `import` carries across batches before it writes them.
@@ -429,6 +431,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     },
     hourlyRollupLatenessMs: duration(env, 'HOURLY_ROLLUP_LATENESS', '15m'),
     fiveMinuteRollupLatenessMs: duration(env, 'FIVE_MINUTE_ROLLUP_LATENESS', '2m'),
+    edgeListCacheBytes: int(env, 'EDGE_LIST_CACHE_MB', 64, 0, 65_536) * 1024 * 1024,
     aggregator: {
       maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000),
       importFlushEntries: int(env, 'IMPORT_FLUSH_ENTRIES', 20_000, 1, 1_000_000),

@@ -12,9 +12,22 @@ import {
   type ObservedEndpoint,
   type ReaderPage,
 } from './readers.js';
-import { EDGE_COLUMNS, EDGE_ID_SQL, RESOLUTIONS } from './rollup-closer.js';
-import { rollupSource } from './rollup-source.js';
-import { SqlParams } from './sql-filters.js';
+import type { Logger } from '../common/logger.js';
+import {
+  EGRESS,
+  EdgeTotals,
+  INGRESS,
+  UNKNOWN_DIRECTION,
+  unitEdges,
+  unitVersion,
+  type EdgeSums,
+  type EdgeUnitCache,
+  type UnitEdges,
+  type UnitRef,
+} from './edge-unit-cache.js';
+import { EDGE_COLUMNS, EDGE_ID_SQL, RESOLUTIONS, closedThrough, generations, minuteWrites } from './rollup-closer.js';
+import { rollupSegments, rollupSource, windowUnits, type RollupSegment } from './rollup-source.js';
+import { ROLLUPS, SqlParams, filterClause, timeRange } from './sql-filters.js';
 import { iso, num, orNull, parseJson, rows, type Queryable, type Row } from './sql-rows.js';
 
 const GROUP = EDGE_COLUMNS.join(', ');
@@ -99,30 +112,233 @@ async function reading<T>(db: Queryable, read: (q: Queryable) => Promise<T>): Pr
  * One transaction: the partitions the list read cannot be dropped by retention before the
  * columns are looked up.
  */
-async function edgeRows(db: Queryable, f: DropFilters, page?: { limit: number; offset: number }): Promise<Row[]> {
+async function edgeRows(db: Queryable, f: DropFilters, page?: Page): Promise<Row[]> {
   const ps = new SqlParams();
   const source = await rollupSource(db, f, ps, { columns: EDGE_SOURCE_COLUMNS });
-  return reading(db, async (q) => {
-    const found = await rows(
+  return reading(db, async (q) =>
+    withColumns(
       q,
-      edgeSql(source, page ? ` LIMIT ${ps.add(page.limit)} OFFSET ${ps.add(page.offset)}` : ''),
-      ps,
-    );
-    if (found.length === 0) return found;
-    const cps = new SqlParams();
-    const columns = new Map((await rows(q, columnSql(found, cps), cps)).map((c) => [num(c.i), c]));
-    const missing = found.flatMap((row, i) => (columns.has(i) ? [] : [{ i, row }]));
-    if (missing.length > 0) {
-      const mps = new SqlParams();
-      for (const c of await rows(q, coarseColumnSql(missing, mps), mps))
-        if (!columns.has(num(c.i))) columns.set(num(c.i), { ...c, src_labels: null, dst_labels: null });
+      await rows(q, edgeSql(source, page ? ` LIMIT ${ps.add(page.limit)} OFFSET ${ps.add(page.offset)}` : ''), ps),
+    ),
+  );
+}
+
+/** The listed edges (edgeSql's rows) with their columns and latest labels (see edgeRows). */
+async function withColumns(q: Queryable, found: Row[]): Promise<Row[]> {
+  if (found.length === 0) return found;
+  const cps = new SqlParams();
+  const columns = new Map((await rows(q, columnSql(found, cps), cps)).map((c) => [num(c.i), c]));
+  const missing = found.flatMap((row, i) => (columns.has(i) ? [] : [{ i, row }]));
+  if (missing.length > 0) {
+    const mps = new SqlParams();
+    for (const c of await rows(q, coarseColumnSql(missing, mps), mps))
+      if (!columns.has(num(c.i))) columns.set(num(c.i), { ...c, src_labels: null, dst_labels: null });
+  }
+  // Not found at all cannot happen while this transaction holds the partitions it read; an edge
+  // without its columns could not be shown, so it would be left out rather than fail the page.
+  return found.flatMap((r, i) => {
+    const c = columns.get(i);
+    return c === undefined ? [] : [{ ...r, ...c }];
+  });
+}
+
+interface Page {
+  limit: number;
+  offset: number;
+}
+
+/**
+ * When more than this share of a window's units is missing, the request reads every row as
+ * before and the units are read in the background: reading them by unit costs more than reading
+ * the window whole (one group per unit and edge instead of per edge).
+ */
+const SYNC_FILL_SHARE = 0.25;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/** A unit's or the open minutes' edges, summed per edge id (times in ms, directions as bits). */
+const UNIT_EDGE_SUMS = `edge_id,
+  bit_or(CASE direction WHEN 'ingress' THEN ${INGRESS} WHEN 'egress' THEN ${EGRESS} WHEN 'unknown' THEN ${UNKNOWN_DIRECTION} ELSE 0 END) AS directions,
+  sum(count::float8) AS count, sum(packets::float8) AS packets, sum(bytes::float8) AS bytes,
+  floor(extract(epoch FROM min(first_seen)) * 1000)::float8 AS first_seen,
+  floor(extract(epoch FROM max(last_seen)) * 1000)::float8 AS last_seen,
+  floor(extract(epoch FROM max(last_bucket)) * 1000)::float8 AS last_bucket`;
+
+/** The cache key of a window's filters (every filter but the time range). */
+function filterKey(f: DropFilters): string {
+  return JSON.stringify(
+    Object.entries(f)
+      .filter(([k, v]) => k !== 'from' && k !== 'to' && v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
+
+function unitKey(u: UnitRef, filters: string): string {
+  return `${u.table}|${u.start}|${filters}`;
+}
+
+function edgeSums(r: Row): EdgeSums {
+  return {
+    id: String(r.edge_id),
+    directions: num(r.directions),
+    count: num(r.count),
+    packets: num(r.packets),
+    bytes: num(r.bytes),
+    firstSeen: num(r.first_seen),
+    lastSeen: num(r.last_seen),
+    lastBucket: num(r.last_bucket),
+  };
+}
+
+/** An edge's sums as edgeSql's row. */
+function sumsRow(e: EdgeSums): Row {
+  return {
+    edge_id: e.id,
+    ingress: (e.directions & INGRESS) !== 0,
+    egress: (e.directions & EGRESS) !== 0,
+    unknown_direction: (e.directions & UNKNOWN_DIRECTION) !== 0,
+    count: e.count,
+    packets: e.packets,
+    bytes: e.bytes,
+    first_seen: new Date(e.firstSeen),
+    last_seen: new Date(e.lastSeen),
+    last_bucket: new Date(e.lastBucket),
+  };
+}
+
+/**
+ * In one query: each unit's edges (grouped by unit and edge id) and the open segments' edges
+ * (grouped by edge id). Returns the units' edges in the units' order, and the open edges.
+ */
+async function unitAndOpenSums(
+  q: Queryable,
+  f: DropFilters,
+  units: readonly UnitRef[],
+  // Table names come from the fixed roll-up tables (rollup-source.ts), never from a request.
+  open: ReadonlyArray<Pick<RollupSegment, 'from' | 'to'> & { table: string }>,
+): Promise<{ units: EdgeSums[][]; open: EdgeSums[] }> {
+  if (units.length === 0 && open.length === 0) return { units: [], open: [] };
+  const ps = new SqlParams();
+  const filters = filterClause(f, ROLLUPS, ps);
+  const lastBucket = (table: string): string => (table === 'edge_rollups' ? 'bucket' : 'last_bucket');
+  const cols = `${EDGE_ID_SQL} AS edge_id, direction, count, packets, bytes, first_seen, last_seen`;
+  const tables = [...new Set(units.map((u) => u.table))];
+  const parts = [
+    ...tables.map((t, i) => {
+      const starts = units.filter((u) => u.table === t).map((u) => new Date(u.start).toISOString());
+      return `SELECT ${i} AS part, bucket AS unit, ${cols}, ${lastBucket(t)} AS last_bucket FROM ${t}
+        WHERE bucket = ANY(${ps.add(starts)}::timestamptz[]) AND ${filters}`;
+    }),
+    ...open.map(
+      (
+        s,
+      ) => `SELECT -1 AS part, NULL::timestamptz AS unit, ${cols}, ${lastBucket(s.table)} AS last_bucket FROM ${s.table}
+        WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filters}`,
+    ),
+  ];
+  const found = await rows(
+    q,
+    `SELECT part, unit, ${UNIT_EDGE_SUMS} FROM (${parts.join('\n  UNION ALL ')}) AS r GROUP BY part, unit, edge_id`,
+    ps,
+  );
+  const byUnit = new Map<string, EdgeSums[]>();
+  const openSums: EdgeSums[] = [];
+  for (const r of found) {
+    if (num(r.part) < 0) openSums.push(edgeSums(r));
+    else {
+      const key = `${tables[num(r.part)]}|${iso(r.unit)}`;
+      const list = byUnit.get(key);
+      if (list) list.push(edgeSums(r));
+      else byUnit.set(key, [edgeSums(r)]);
     }
-    // Not found at all cannot happen while this transaction holds the partitions it read; an edge
-    // without its columns could not be shown, so it would be left out rather than fail the page.
-    return found.flatMap((r, i) => {
-      const c = columns.get(i);
-      return c === undefined ? [] : [{ ...r, ...c }];
-    });
+  }
+  return {
+    units: units.map((u) => byUnit.get(`${u.table}|${new Date(u.start).toISOString()}`) ?? []),
+    open: openSums,
+  };
+}
+
+interface MissingUnit {
+  unit: UnitRef;
+  key: string;
+  version: string;
+}
+
+/**
+ * The edge list from units kept in `cache` (see edge-unit-cache.ts): closed units, versioned by
+ * the generations of their hours, and open minutes, versioned by their writers' counts. Units
+ * missing or changed are read in one query when they are few; when many (a first request, a
+ * window moved far), returns what reads them, for the caller to run once it has read the whole
+ * window as before; null when the window has no units to keep. A unit's version is read before its rows, so a
+ * write between the two only makes the next request read the unit again.
+ */
+async function cachedEdgeRows(
+  db: Queryable,
+  f: DropFilters,
+  page: Page | undefined,
+  cache: EdgeUnitCache,
+): Promise<Row[] | null | (() => Promise<void>)> {
+  const marks = await closedThrough(db);
+  const split = windowUnits(rollupSegments(f, marks), marks.get('5m') ?? null);
+  const closed = split.units.filter((u) => cache.usable(u));
+  const openMinutes = split.open.flatMap((s) => {
+    const out: UnitRef[] = [];
+    for (let t = s.from; t < s.to; t += MINUTE_MS) out.push({ table: s.table, start: t, end: t + MINUTE_MS });
+    return out;
+  });
+  // Units of a day retention may drop soon are read every time (a drop bumps no generation).
+  const uncached = split.units
+    .filter((u) => !cache.usable(u))
+    .map((u) => ({ table: u.table, from: u.start, to: u.end }));
+  if (closed.length + openMinutes.length === 0) return null;
+  const filters = filterKey(f);
+  const wanted: MissingUnit[] = [];
+  if (closed.length > 0) {
+    const gens = await generations(
+      db,
+      Math.floor(Math.min(...closed.map((u) => u.start)) / HOUR_MS) * HOUR_MS,
+      Math.max(...closed.map((u) => u.end)),
+    );
+    for (const unit of closed) wanted.push({ unit, key: unitKey(unit, filters), version: unitVersion(unit, gens) });
+  }
+  if (openMinutes.length > 0) {
+    const writes = await minuteWrites(db, openMinutes[0].start, openMinutes[openMinutes.length - 1].end);
+    for (const unit of openMinutes)
+      wanted.push({ unit, key: `open|${unitKey(unit, filters)}`, version: writes.get(unit.start) ?? '' });
+  }
+  const totals = new EdgeTotals();
+  const missing: MissingUnit[] = [];
+  for (const w of wanted) {
+    const kept = cache.get(w.key, w.version);
+    if (kept) totals.addUnit(kept);
+    else missing.push(w);
+  }
+  const store = (m: MissingUnit, sums: EdgeSums[]): UnitEdges => {
+    const u = unitEdges(sums);
+    cache.set(m.key, m.version, u);
+    return u;
+  };
+  const read = (q: Queryable, open: typeof uncached) =>
+    unitAndOpenSums(
+      q,
+      f,
+      missing.map((m) => m.unit),
+      open,
+    );
+  if (missing.length > wanted.length * SYNC_FILL_SHARE)
+    return async () => {
+      await reading(db, async (q) => {
+        const found = await read(q, []);
+        missing.forEach((m, i) => store(m, found.units[i]));
+      });
+    };
+  return reading(db, async (q) => {
+    const found = await read(q, uncached);
+    missing.forEach((m, i) => totals.addUnit(store(m, found.units[i])));
+    for (const e of found.open)
+      totals.add(e.id, e.directions, e.count, e.packets, e.bytes, e.firstSeen, e.lastSeen, e.lastBucket);
+    const all = totals.sorted();
+    return withColumns(q, (page ? all.slice(page.offset, page.offset + page.limit) : all).map(sumsRow));
   });
 }
 
@@ -156,11 +372,46 @@ function directions(r: Row): string[] {
   );
 }
 
+/** What the reader keeps between requests: closed units' edges, and who hears of a failed fill. */
+export interface EdgeReaderCache {
+  units: EdgeUnitCache;
+  log: Logger;
+}
+
 export class PostgresEdgeReader implements EdgeReader {
-  constructor(private readonly db: Queryable) {}
+  private filling: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly cache?: EdgeReaderCache,
+  ) {}
+
+  /** Resolves once no background fill of the cache is running (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.filling) await this.filling;
+  }
+
+  /** One background fill at a time; another request while it runs reads every row instead. */
+  private fillLater(fill: () => Promise<void>): void {
+    if (this.filling) return;
+    this.filling = fill()
+      .catch((e: unknown) => this.cache?.log.warn('edge list cache fill failed', { error: String(e) }))
+      .finally(() => {
+        this.filling = null;
+      });
+  }
+
+  private async rows(f: DropFilters, page?: Page): Promise<Row[]> {
+    const cached = this.cache ? await cachedEdgeRows(this.db, f, page, this.cache.units) : null;
+    if (Array.isArray(cached)) return cached;
+    const found = await edgeRows(this.db, f, page);
+    // After the answer is read: the fill competes with nothing this request waits for.
+    if (cached) this.fillLater(cached);
+    return found;
+  }
 
   async edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>> {
-    const found = await edgeRows(this.db, f, { limit: limit + 1, offset });
+    const found = await this.rows(f, { limit: limit + 1, offset });
     const more = found.length > limit;
     const items = (more ? found.slice(0, limit) : found).map((r): EdgeItem => ({
       cluster: String(r.cluster),
@@ -182,7 +433,7 @@ export class PostgresEdgeReader implements EdgeReader {
     const f: DropFilters = { from: w.from, to: w.to, verdict: [...VERDICTS] };
     if (w.namespace !== undefined) f.namespace = w.namespace;
     if (w.cluster !== undefined) f.cluster = w.cluster;
-    return (await edgeRows(this.db, f)).map((r): ObservedEdge => ({
+    return (await this.rows(f)).map((r): ObservedEdge => ({
       cluster: String(r.cluster),
       src: observedEndpoint(r, 'src'),
       dst: observedEndpoint(r, 'dst'),

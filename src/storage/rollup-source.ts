@@ -7,6 +7,7 @@
  * whichever tables it reads, so every aggregate over it equals the same aggregate over the minutes
  * alone (coarse rows are exact sums of their minutes; see rollup-closer.ts).
  */
+import type { UnitRef } from './edge-unit-cache.js';
 import type { DropFilters } from './readers.js';
 import { HOUR_MS, RESOLUTIONS, closedThrough, type Marks, type Resolution } from './rollup-closer.js';
 import { ROLLUPS, filterClause, timeRange, type SqlParams } from './sql-filters.js';
@@ -129,4 +130,33 @@ export function seriesSource(db: Queryable, f: DropFilters, ps: SqlParams, stepM
     (marks) => rollupSegments(f, marks, stepMs, ['4h', 'day']),
     (s) => `bucket, verdict, count FROM ${s.table === 'edge_rollups_hourly' ? 'rollup_totals_hourly' : s.table}`,
   );
+}
+
+const UNIT_MS = new Map<string, number>([
+  ['edge_rollups', MINUTE_MS],
+  ...RESOLUTIONS.map((r) => [r.table, r.unitMs] as const),
+]);
+
+/** A window's rows split into closed units and the minutes still open. */
+export interface WindowUnits {
+  /** Every unit of each coarse segment, and each minute before the 5-minute mark. */
+  units: UnitRef[];
+  /** Minutes at or after the 5-minute mark: still being written. */
+  open: RollupSegment[];
+}
+
+/**
+ * The segments' closed units: rows of a coarse table exist only for closed units, and a minute
+ * before the 5-minute mark changes only through the writers' late path (rollup_generations).
+ */
+export function windowUnits(segments: readonly RollupSegment[], fiveMinuteMark: number | null): WindowUnits {
+  const units: UnitRef[] = [];
+  const open: RollupSegment[] = [];
+  for (const s of segments) {
+    const unitMs = UNIT_MS.get(s.table)!;
+    const cut = s.table === 'edge_rollups' ? Math.min(Math.max(fiveMinuteMark ?? -Infinity, s.from), s.to) : s.to;
+    for (let t = s.from; t < cut; t += unitMs) units.push({ table: s.table, start: t, end: t + unitMs });
+    if (cut < s.to) open.push({ table: s.table, from: cut, to: s.to });
+  }
+  return { units, open };
 }

@@ -6,15 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
-import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
-import { silentLogger } from '../../src/common/logger.js';
 import type { FlowEndpoint, FlowRecord } from '../../src/flow/flow-record.js';
-import { createDataSource } from '../../src/storage/data-source.js';
 import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
-import { PartitionManager } from '../../src/storage/partition.manager.js';
-import { RollupCloser } from '../../src/storage/rollup-closer.js';
-import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
-import { createTestDatabase } from '../support/test-database.js';
+import type { RollupCloser } from '../../src/storage/rollup-closer.js';
+import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 const ALL = ['allowed', 'denied', 'dropped', 'audit'];
@@ -59,38 +54,24 @@ const ROLLUP_TABLES = [
 ];
 
 describe('edge ids', () => {
-  let drop: () => Promise<void>;
+  let db: RollupDatabase;
   let ds: DataSource;
-  let writer: PostgresRollupWriter;
   let closer: RollupCloser;
   let edges: PostgresEdgeReader;
+  let write: RollupDatabase['write'];
 
-  const write = async (flows: FlowRecord[]) => {
-    const b = new BatchRollup();
-    for (const f of flows) b.add(f, undefined);
-    await writer.writeBatch(b, [], []);
-  };
   const empty = async () => {
     await ds.query(`TRUNCATE ${ROLLUP_TABLES.join(', ')}, rollup_totals_hourly`);
     await ds.query(`UPDATE rollup_resolutions SET closed_through = NULL`);
   };
 
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    ds = createDataSource(db.url, 4);
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
-    drop = async () => {
-      await ds.destroy();
-      await db.drop();
-    };
-    const partitions = new PartitionManager(ds, silentLogger);
-    writer = new PostgresRollupWriter(ds, partitions);
-    closer = new RollupCloser(ds, partitions, silentLogger);
+    db = await startRollupDatabase();
+    ({ ds, closer, write } = db);
     edges = new PostgresEdgeReader(ds);
   });
   afterAll(async () => {
-    await drop();
+    await db.drop();
   });
 
   it("stores PostgreSQL's MD5 of the ten columns on minute rows, and the closer carries it to every resolution", async () => {

@@ -1,0 +1,156 @@
+/**
+ * The edge list's cache of units over real PostgreSQL (src/storage/edge-unit-cache.ts): it returns
+ * what reading every row returns, serves unchanged units from memory, and reads again the units a
+ * late minute or a new write changed (rollup_generations, rollup_minute_writes). Expected counts
+ * are worked out by hand from the flows written.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import { silentLogger } from '../../src/common/logger.js';
+import { VERDICTS, type FlowEndpoint, type FlowRecord } from '../../src/flow/flow-record.js';
+import { EdgeUnitCache } from '../../src/storage/edge-unit-cache.js';
+import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
+import type { DropFilters } from '../../src/storage/readers.js';
+import type { RollupCloser } from '../../src/storage/rollup-closer.js';
+import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
+
+const T0 = Date.parse('2025-03-01T10:00:00Z');
+const MIN = 60_000;
+const WEB: FlowEndpoint = { kind: 'pod', namespace: 'shop', workload: { kind: 'Deployment', name: 'web' } };
+const PG: FlowEndpoint = { kind: 'pod', namespace: 'db', workload: { kind: 'StatefulSet', name: 'pg' } };
+const API: FlowEndpoint = { kind: 'pod', namespace: 'shop', workload: { kind: 'Deployment', name: 'api' } };
+
+/** A flow `minute` minutes after T0 (at second 5): shop/web to db/pg:5432, denied, unless told otherwise. */
+function flow(minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    id: `f${minute}-${count}-${over.verdict ?? 'denied'}`,
+    source: 'hubble',
+    cluster: 'c1',
+    time: new Date(T0 + minute * MIN + 5_000).toISOString(),
+    verdict: 'denied',
+    direction: 'egress',
+    src: WEB,
+    dst: PG,
+    protocol: 'TCP',
+    dstPort: 5432,
+    count,
+    policies: [],
+    ...over,
+  };
+}
+
+describe('edge list cache', () => {
+  let db: RollupDatabase;
+  let ds: DataSource;
+  let closer: RollupCloser;
+  let write: RollupDatabase['write'];
+  let plain: PostgresEdgeReader;
+  let cached: PostgresEdgeReader;
+  let units: EdgeUnitCache;
+
+  const hits = () => units.stats().hits;
+  const misses = () => units.stats().misses;
+
+  beforeAll(async () => {
+    db = await startRollupDatabase();
+    ({ ds, closer, write } = db);
+    plain = new PostgresEdgeReader(ds);
+    units = new EdgeUnitCache({ maxBytes: 16 << 20, retention: () => 0 });
+    cached = new PostgresEdgeReader(ds, { units, log: silentLogger });
+  });
+  afterAll(async () => {
+    await cached.settled();
+    await db.drop();
+  });
+
+  // 10:07 to 12:08 inclusive (the minute holding `to` counts). Closed through 12:05 below, it reads
+  // minutes 10:07-10:09, the 5-minute unit 10:10, 15-minute units 10:15-10:45, the hour 11:00, the
+  // 5-minute unit 12:00 (13 units with the open minutes 12:05-12:08).
+  // Every verdict, as the suggestions' input asks: observedEdges shares these units.
+  const window: DropFilters = { from: T0 + 7.5 * MIN, to: T0 + 128.5 * MIN, verdict: [...VERDICTS] };
+  const counts = async (r: PostgresEdgeReader, f = window) =>
+    (await r.edges(f, 100, 0)).items.map((e) => [e.verdict, e.dst.workload, e.count]);
+
+  it('returns what reading every row returns, then serves unchanged units from memory', async () => {
+    // web -> pg denied, one flow every minute 10:01-12:10; allowed, 10 flows at 10:03, 11:03 and 12:06.
+    const flows = Array.from({ length: 130 }, (_, i) => flow(i + 1, 1));
+    for (const m of [3, 63, 126]) flows.push(flow(m, 10, { verdict: 'allowed' }));
+    flows.push(flow(64, 2, { dst: API, dstPort: 8080 }));
+    await write(flows);
+    await closer.closeThrough(T0 + 125 * MIN);
+    // Minutes 10:07-12:08: 122 denied; 11:03 and 12:06 allowed: 20; 11:04 web -> api: 2.
+    const expected = [
+      ['denied', 'StatefulSet/pg', 122],
+      ['allowed', 'StatefulSet/pg', 20],
+      ['denied', 'Deployment/api', 2],
+    ];
+    expect(await counts(plain)).toEqual(expected);
+
+    // First request: nothing kept, so it reads every row and then keeps the units.
+    const first = await cached.edges(window, 100, 0);
+    expect(first).toEqual(await plain.edges(window, 100, 0));
+    expect(misses()).toBe(13);
+    await cached.settled();
+    expect(units.stats().units).toBe(13);
+
+    const before = hits();
+    expect(await cached.edges(window, 100, 0)).toEqual(first);
+    expect(hits() - before).toBe(13);
+    expect(misses()).toBe(13);
+    // Pages and the suggestions' input read the same units.
+    expect(await cached.edges(window, 1, 1)).toEqual(await plain.edges(window, 1, 1));
+    expect(await cached.observedEdges({ from: window.from, to: window.to })).toEqual(
+      await plain.observedEdges({ from: window.from, to: window.to }),
+    );
+    expect(misses()).toBe(13);
+    // Closed minutes' write counts were removed by the closer; open ones remain.
+    const [{ min }] = (await ds.query(`SELECT min(minute) AS min FROM rollup_minute_writes`)) as Array<{ min: Date }>;
+    expect(min).toEqual(new Date(T0 + 125 * MIN));
+  });
+
+  it('reads again the units a late minute and a new write changed, few of them with the request', async () => {
+    // 12:02 is closed (5-minute unit 12:00): the late path counts hour 12:00. 12:07 is open.
+    await write([flow(122, 5), flow(127, 4)]);
+    expect(await ds.query(`SELECT hour, generation::int AS generation FROM rollup_generations`)).toEqual([
+      { hour: new Date(T0 + 120 * MIN), generation: 1 },
+    ]);
+    const before = misses();
+    expect(await counts(cached)).toEqual([
+      ['denied', 'StatefulSet/pg', 131],
+      ['allowed', 'StatefulSet/pg', 20],
+      ['denied', 'Deployment/api', 2],
+    ]);
+    // The 5-minute unit 12:00 and the minute 12:07, read with the request.
+    expect(misses() - before).toBe(2);
+    expect(await cached.edges(window, 100, 0)).toEqual(await plain.edges(window, 100, 0));
+    expect(misses() - before).toBe(2);
+  });
+
+  it('reads the whole window when many units changed, and keeps them again for the next request', async () => {
+    // 10:10 is in hour 10:00: seven units change (three minutes, a 5-minute and three 15-minute units).
+    await write([flow(10, 5)]);
+    const before = misses();
+    expect(await counts(cached)).toEqual([
+      ['denied', 'StatefulSet/pg', 136],
+      ['allowed', 'StatefulSet/pg', 20],
+      ['denied', 'Deployment/api', 2],
+    ]);
+    expect(misses() - before).toBe(7);
+    await cached.settled();
+    const hitsBefore = hits();
+    expect(await cached.edges(window, 100, 0)).toEqual(await plain.edges(window, 100, 0));
+    expect(hits() - hitsBefore).toBe(13);
+    expect(misses() - before).toBe(7);
+  });
+
+  it('keeps units per filter', async () => {
+    const f: DropFilters = { ...window, verdict: ['allowed'] };
+    expect(await counts(cached, f)).toEqual([['allowed', 'StatefulSet/pg', 20]]);
+    await cached.settled();
+    expect(await counts(cached, f)).toEqual([['allowed', 'StatefulSet/pg', 20]]);
+    const ns: DropFilters = { ...window, dstNamespace: 'shop' };
+    expect(await cached.edges(ns, 100, 0)).toEqual(await plain.edges(ns, 100, 0));
+    await cached.settled();
+    expect(await counts(cached, ns)).toEqual([['denied', 'Deployment/api', 2]]);
+  });
+});
