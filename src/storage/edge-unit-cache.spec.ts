@@ -1,12 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   EGRESS,
-  EdgeTotals,
   EdgeUnitCache,
   INGRESS,
+  StaleUnitError,
   UNKNOWN_DIRECTION,
   tableRetention,
-  unitEdges,
   unitVersion,
   type EdgeSums,
 } from './edge-unit-cache.js';
@@ -32,29 +31,41 @@ function sums(id: string, count: number, over: Partial<EdgeSums> = {}): EdgeSums
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
+const forever = (): number => 0;
+
 describe('EdgeTotals', () => {
   it('adds counters, ors directions, keeps the earliest first and the latest last seen and minute', () => {
-    const t = new EdgeTotals();
-    t.addUnit(
-      unitEdges([
-        sums(A, 3, { packets: 30, bytes: 300, firstSeen: 500, lastSeen: 900, lastBucket: 60_000 }),
-        sums(B, 1, { directions: INGRESS }),
-      ]),
-    );
-    t.addUnit(
-      unitEdges([
-        sums(A, 4, {
-          directions: INGRESS,
-          packets: 40,
-          bytes: 400,
-          firstSeen: 700,
-          lastSeen: 1500,
-          lastBucket: 120_000,
-        }),
-      ]),
-    );
-    t.add(B, UNKNOWN_DIRECTION, 2, 5, 50, 100, 3000, 180_000);
-    expect(t.size).toBe(2);
+    const cache = new EdgeUnitCache({ maxBytes: 1 << 20, retention: forever });
+    const first = cache.unit([
+      sums(A, 3, { packets: 30, bytes: 300, firstSeen: 500, lastSeen: 900, lastBucket: 60_000 }),
+      sums(B, 1, { directions: INGRESS }),
+    ]);
+    const second = cache.unit([
+      sums(A, 4, {
+        directions: INGRESS,
+        packets: 40,
+        bytes: 400,
+        firstSeen: 700,
+        lastSeen: 1500,
+        lastBucket: 120_000,
+      }),
+    ]);
+    const t = cache.totals();
+    t.addUnit(first);
+    t.addUnit(second);
+    // An edge no unit holds yet, and one more of B (as the open rows are added).
+    t.add(sums(C, 1, { firstSeen: 50, lastSeen: 60 }));
+    t.add({
+      id: B,
+      directions: UNKNOWN_DIRECTION,
+      count: 2,
+      packets: 5,
+      bytes: 50,
+      firstSeen: 100,
+      lastSeen: 3000,
+      lastBucket: 180_000,
+    });
+    expect(t.size).toBe(3);
     expect(t.sorted()).toEqual([
       {
         id: A,
@@ -76,17 +87,31 @@ describe('EdgeTotals', () => {
         lastSeen: 3000,
         lastBucket: 180_000,
       },
+      { id: C, directions: EGRESS, count: 1, packets: 0, bytes: 0, firstSeen: 50, lastSeen: 60, lastBucket: 0 },
     ]);
+    // New totals start from nothing: the scratch of the last ones is not carried over.
+    const again = cache.totals();
+    again.addUnit(second);
+    expect(again.sorted().map((e) => [e.id, e.count, e.firstSeen])).toEqual([[A, 4, 700]]);
   });
 
-  it('orders the most flows first and equal counts by id, as the SQL does', () => {
-    const t = new EdgeTotals();
-    t.addUnit(unitEdges([sums(C, 5), sums(A, 2), sums(B, 5)]));
+  it('orders the most flows first and equal counts by id, as the SQL does, and pages', () => {
+    const cache = new EdgeUnitCache({ maxBytes: 1 << 20, retention: forever });
+    const t = cache.totals();
+    t.addUnit(cache.unit([sums(C, 5), sums(A, 2), sums(B, 5)]));
     expect(t.sorted().map((e) => [e.id, e.count])).toEqual([
       [B, 5],
       [C, 5],
       [A, 2],
     ]);
+    expect(t.sorted(1, 1).map((e) => e.id)).toEqual([C]);
+  });
+
+  it('refuses a unit made before the id table was cleared', () => {
+    const cache = new EdgeUnitCache({ maxBytes: 1 << 20, retention: forever });
+    const old = cache.unit([sums(A, 1)]);
+    cache.clear();
+    expect(() => cache.totals().addUnit(old)).toThrow(StaleUnitError);
   });
 });
 
@@ -103,11 +128,9 @@ describe('unitVersion', () => {
 });
 
 describe('EdgeUnitCache', () => {
-  const forever = (): number => 0;
-
   it('serves a unit only at the version it was kept with', () => {
     const cache = new EdgeUnitCache({ maxBytes: 1 << 20, retention: forever });
-    const u = unitEdges([sums(A, 1)]);
+    const u = cache.unit([sums(A, 1)]);
     cache.set('k', '0,0', u);
     expect(cache.get('k', '0,0')).toBe(u);
     expect(cache.get('k', '0,1')).toBeUndefined();
@@ -116,9 +139,9 @@ describe('EdgeUnitCache', () => {
   });
 
   it('drops the least recently used units to stay within its budget', () => {
-    const one = unitEdges([sums(A, 1)]);
-    // Room for two one-edge units, not three.
+    // Room for two one-edge units and their id, not three (253 bytes a unit, 157 an id).
     const cache = new EdgeUnitCache({ maxBytes: 700, retention: forever });
+    const one = cache.unit([sums(A, 1)]);
     cache.set('a', 'v', one);
     cache.set('b', 'v', one);
     expect(cache.get('a', 'v')).toBe(one); // a is now the most recent
@@ -129,7 +152,7 @@ describe('EdgeUnitCache', () => {
     expect(cache.stats()).toMatchObject({ units: 2, evictions: 1 });
     expect(cache.stats().bytes).toBeLessThanOrEqual(700);
     // A unit larger than the whole budget is not kept at all.
-    cache.set('big', 'v', unitEdges(Array.from({ length: 20 }, (_, i) => sums(`${i}`, 1))));
+    cache.set('big', 'v', cache.unit(Array.from({ length: 20 }, (_, i) => sums(`${i}`, 1))));
     expect(cache.get('big', 'v')).toBeUndefined();
     expect(cache.stats().units).toBe(2);
   });

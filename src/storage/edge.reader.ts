@@ -15,10 +15,9 @@ import {
 import type { Logger } from '../common/logger.js';
 import {
   EGRESS,
-  EdgeTotals,
   INGRESS,
   UNKNOWN_DIRECTION,
-  unitEdges,
+  StaleUnitError,
   unitVersion,
   type EdgeSums,
   type EdgeUnitCache,
@@ -306,15 +305,15 @@ async function cachedEdgeRows(
     for (const unit of openMinutes)
       wanted.push({ unit, key: `open|${unitKey(unit, filters)}`, version: writes.get(unit.start) ?? '' });
   }
-  const totals = new EdgeTotals();
+  const kept: UnitEdges[] = [];
   const missing: MissingUnit[] = [];
   for (const w of wanted) {
-    const kept = cache.get(w.key, w.version);
-    if (kept) totals.addUnit(kept);
+    const unit = cache.get(w.key, w.version);
+    if (unit) kept.push(unit);
     else missing.push(w);
   }
   const store = (m: MissingUnit, sums: EdgeSums[]): UnitEdges => {
-    const u = unitEdges(sums);
+    const u = cache.unit(sums);
     cache.set(m.key, m.version, u);
     return u;
   };
@@ -334,11 +333,20 @@ async function cachedEdgeRows(
     };
   return reading(db, async (q) => {
     const found = await read(q, uncached);
-    missing.forEach((m, i) => totals.addUnit(store(m, found.units[i])));
-    for (const e of found.open)
-      totals.add(e.id, e.directions, e.count, e.packets, e.bytes, e.firstSeen, e.lastSeen, e.lastBucket);
-    const all = totals.sorted();
-    return withColumns(q, (page ? all.slice(page.offset, page.offset + page.limit) : all).map(sumsRow));
+    // From here to the page's rows without a pause: the totals add into the cache's scratch.
+    let edges: EdgeSums[];
+    try {
+      const totals = cache.totals();
+      for (const u of kept) totals.addUnit(u);
+      missing.forEach((m, i) => totals.addUnit(store(m, found.units[i])));
+      for (const e of found.open) totals.add(e);
+      edges = page ? totals.sorted(page.offset, page.limit) : totals.sorted();
+    } catch (e) {
+      // The id table was cleared while this request waited: read every row instead.
+      if (e instanceof StaleUnitError) return null;
+      throw e;
+    }
+    return withColumns(q, edges.map(sumsRow));
   });
 }
 
@@ -391,7 +399,7 @@ export class PostgresEdgeReader implements EdgeReader {
     while (this.filling) await this.filling;
   }
 
-  /** One background fill at a time; another request while it runs reads every row instead. */
+  /** One background fill at a time; requests meanwhile wait for it (rows()). */
   private fillLater(fill: () => Promise<void>): void {
     if (this.filling) return;
     this.filling = fill()
@@ -402,6 +410,9 @@ export class PostgresEdgeReader implements EdgeReader {
   }
 
   private async rows(f: DropFilters, page?: Page): Promise<Row[]> {
+    // A fill under way is most likely of this window (dashboards repeat their requests): waiting
+    // for it costs less than reading every row beside it.
+    if (this.cache) await this.settled();
     const cached = this.cache ? await cachedEdgeRows(this.db, f, page, this.cache.units) : null;
     if (Array.isArray(cached)) return cached;
     const found = await edgeRows(this.db, f, page);
