@@ -4,6 +4,10 @@
  * 1 % audit) over 30 days, with the hourly and daily roll-ups built by the real closer. Times the summary,
  * time-series and /flows/edges requests over the last 24 h and 30 d (both windows start and end
  * mid-hour, so the ragged minutes at each end come from the minute table) and reports p50/p95.
+ * The edge list is timed twice: first through a second API with its cache of units off
+ * (EDGE_LIST_CACHE_MB=0), then through the default one, whose first ("cold") request reads every
+ * row and fills the cache in the background; the timed runs after it include the one that
+ * meets that fill.
  *
  * Minute rows are generated with generate_series SQL, as wide as real ones (api-queries.bench.ts).
  * The hours where a window's ragged ends fall hold every edge every minute: the first hour of each
@@ -27,9 +31,56 @@ import { loadConfig } from '../src/config/config.js';
 import { createDataSource } from '../src/storage/data-source.js';
 import { FIVE_MINUTES_MS, HOUR_MS, RollupCloser } from '../src/storage/rollup-closer.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
+import { PostgresRollupWriter } from '../src/storage/rollup.writer.js';
+import { BatchRollup } from '../src/aggregator/edge-rollup.js';
+import type { FlowEndpoint, FlowRecord } from '../src/flow/flow-record.js';
 import { EDGE_ENDS, EDGE_VERDICT, syntheticRollupInsert } from './api-queries.bench.js';
 import { COARSE_ROLLUP_TABLES, runWithBenchDatabase } from './bench-database.js';
 import { endedChildrenCpu, postgresCpu, postmasterPid } from './serve-processes.js';
+
+const PORTS = [80, 443, 5432, 6379, 8080, 9090, 53, 3306];
+
+/** One flow of each of the fill's edges (the same ends, port and verdict as EDGE_ENDS and EDGE_VERDICT) at `now`. */
+function liveBatch(edges: number, now: number): BatchRollup {
+  const b = new BatchRollup();
+  const time = new Date(now).toISOString();
+  for (let k = 0; k < edges; k++) {
+    const pod = (ns: number, w: number): FlowEndpoint => ({
+      kind: 'pod',
+      namespace: `ns-${ns}`,
+      workload: { kind: 'Deployment', name: `app-${w}` },
+    });
+    const v = k % 100 < 85 ? 'allowed' : k % 100 < 97 ? 'denied' : k % 100 < 99 ? 'dropped' : 'audit';
+    const f: FlowRecord = {
+      id: `live-${now}-${k}`,
+      source: 'hubble',
+      cluster: 'prod',
+      time,
+      verdict: v,
+      direction: k % 2 === 0 ? 'ingress' : 'egress',
+      src: pod(k % 50, Math.floor(k / 50) % 20),
+      dst: pod((k * 7 + Math.floor(k / 50)) % 50, Math.floor(k / 3) % 20),
+      protocol: k % 8 === 6 ? 'UDP' : 'TCP',
+      dstPort: PORTS[k % 8],
+      count: 1,
+      policies: [],
+    };
+    b.add(f, undefined);
+  }
+  return b;
+}
+
+/** The API's settings for this benchmark's service. */
+function configEnv(databaseUrl: string, dataDir: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DROPSCOPE_ROLES: 'api',
+    AUTH_DISABLED: 'true',
+    DROPSCOPE_DATA_DIR: dataDir,
+  };
+}
 
 export interface HourlyQueriesOptions {
   /** Active edges per minute (default 10,000). */
@@ -178,20 +229,31 @@ export async function benchHourlyQueries(
       `closed: ${fives} 5-minute rows, ${fifteens} 15-minute rows, ${hours} hour rows, ${fours} 4-hour rows and ${dayRows} day rows from ${minutes} minute rows in ${closeSeconds} s`,
     );
 
-    const config = loadConfig({
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DROPSCOPE_ROLES: 'api',
-      AUTH_DISABLED: 'true',
-      DROPSCOPE_DATA_DIR: dataDir,
-    });
+    const config = loadConfig(configEnv(databaseUrl, dataDir));
     const service = await startService(config, silentLogger);
+    // The same API without the edge list's cache of units (EDGE_LIST_CACHE_MB=0), for comparison.
+    const uncached = await startService(
+      loadConfig({ ...configEnv(databaseUrl, dataDir), EDGE_LIST_CACHE_MB: '0' }),
+      silentLogger,
+    ).catch(async (e: unknown) => {
+      await service.close();
+      throw e;
+    });
     const requests: HourlyQueriesResult['requests'] = [];
     try {
-      const base = `http://127.0.0.1:${service.port}/api/v1`;
+      const bases = {
+        cached: `http://127.0.0.1:${service.port}/api/v1`,
+        uncached: `http://127.0.0.1:${uncached.port}/api/v1`,
+      };
       const long = `-${days}d`;
-      const cases: Array<[string, string]> = [
+      // The edge list without its cache first: the cached requests' first run is then the cache's cold start.
+      const cases: Array<[string, string, 'uncached'?]> = [
+        ['edges 24h (all verdicts), without the cache (comparison, no goal)', `/flows/edges?from=-24h`, 'uncached'],
+        [
+          `edges ${days}d (all verdicts), without the cache (comparison, no goal)`,
+          `/flows/edges?from=${long}`,
+          'uncached',
+        ],
         ['summary 24h by=edge', `/drops/summary?from=-24h`],
         ['summary 24h by=namespace', `/drops/summary?from=-24h&by=namespace`],
         ['summary 24h by=policy', `/drops/summary?from=-24h&by=policy`],
@@ -212,7 +274,8 @@ export async function benchHourlyQueries(
         const pgCpu = postmaster === null ? 0 : postgresCpu(postmaster) + endedChildrenCpu(postmaster);
         return (own.user + own.system) / 1e6 + pgCpu;
       };
-      for (const [name, path] of cases) {
+      for (const [name, path, which] of cases) {
+        const base = bases[which ?? 'cached'];
         const ms: number[] = [];
         let cpuStart = 0;
         for (let i = 0; i <= runs; i++) {
@@ -235,7 +298,36 @@ export async function benchHourlyQueries(
         requests.push(r);
         say(`${name}: p50 ${r.p50} ms, p95 ${r.p95} ms (cold ${r.cold} ms), CPU ${r.cpuMs ?? '?'} ms per run`);
       }
+      // Live traffic: before each request a writer adds every edge's flows to the current minute,
+      // so each request reads that minute again (its writers' count changed).
+      const writer = new PostgresRollupWriter(ds, partitions);
+      const ms: number[] = [];
+      let writeMs = 0;
+      for (let i = 0; i <= runs; i++) {
+        const w = performance.now();
+        await writer.writeBatch(liveBatch(edges, Date.now()), [], []);
+        writeMs += performance.now() - w;
+        const t = performance.now();
+        const res = await fetch(`${bases.cached}/flows/edges?from=-24h`);
+        if (!res.ok) throw new Error(`live edges: HTTP ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+        ms.push(performance.now() - t);
+      }
+      const warm = ms.slice(1).sort((a, b) => a - b);
+      const liveCase = {
+        name: `edges 24h (all verdicts), ${edges.toLocaleString('en')} rows written to the current minute before each`,
+        path: '/flows/edges?from=-24h',
+        p50: round(percentile(warm, 50)),
+        p95: round(percentile(warm, 95)),
+        cold: round(ms[0]),
+        cpuMs: null,
+      };
+      requests.push(liveCase);
+      say(
+        `${liveCase.name}: p50 ${liveCase.p50} ms, p95 ${liveCase.p95} ms (first ${liveCase.cold} ms; each write ${round(writeMs / (runs + 1))} ms, not timed)`,
+      );
     } finally {
+      await uncached.close();
       await service.close();
     }
     return {
