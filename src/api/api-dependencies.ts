@@ -10,6 +10,7 @@ import type { AlertsApiDeps } from './alerts.controller.js';
 import type { PolicyInventory } from '../policy/policy-inventory.js';
 import { PostgresDropEventReader } from '../storage/drop-event.reader.js';
 import { PostgresEdgeReader } from '../storage/edge.reader.js';
+import { registerEdgeListCacheMetrics } from '../storage/edge-list-cache.metrics.js';
 import { EdgeUnitCache, tableRetention } from '../storage/edge-unit-cache.js';
 import type { DropEventReader, EdgeReader, RollupStatsReader } from '../storage/readers.js';
 import { PostgresRollupStatsReader } from '../storage/rollup-stats.reader.js';
@@ -60,8 +61,10 @@ export function apiDependenciesFrom(runtime: Runtime): ApiDependencies {
 function edgeReader(runtime: Runtime): PostgresEdgeReader {
   const { edgeListCacheBytes, retention } = runtime.config;
   if (edgeListCacheBytes === 0) return new PostgresEdgeReader(runtime.db.dataSource);
+  const units = new EdgeUnitCache({ maxBytes: edgeListCacheBytes, retention: tableRetention(retention) });
+  registerEdgeListCacheMetrics(runtime.registry, units);
   return new PostgresEdgeReader(runtime.db.dataSource, {
-    units: new EdgeUnitCache({ maxBytes: edgeListCacheBytes, retention: tableRetention(retention) }),
+    units,
     log: runtime.log.child({ component: 'edge-list-cache' }),
   });
 }

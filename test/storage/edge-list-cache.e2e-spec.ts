@@ -5,9 +5,11 @@
  * are worked out by hand from the flows written.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { silentLogger } from '../../src/common/logger.js';
 import { VERDICTS, type FlowEndpoint, type FlowRecord } from '../../src/flow/flow-record.js';
+import { registerEdgeListCacheMetrics } from '../../src/storage/edge-list-cache.metrics.js';
 import { EdgeUnitCache } from '../../src/storage/edge-unit-cache.js';
 import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
 import type { DropFilters } from '../../src/storage/readers.js';
@@ -141,6 +143,19 @@ describe('edge list cache', () => {
     expect(await cached.edges(window, 100, 0)).toEqual(await plain.edges(window, 100, 0));
     expect(hits() - hitsBefore).toBe(13);
     expect(misses() - before).toBe(7);
+  });
+
+  it('reports its lookups and memory as metrics', async () => {
+    const registry = new Registry();
+    registerEdgeListCacheMetrics(registry, units);
+    const { hits: h, misses: m, bytes } = units.stats();
+    const text = await registry.metrics();
+    expect(text).toContain(`dropscope_edge_list_cache_units_total{result="hit"} ${h}`);
+    expect(text).toContain(`dropscope_edge_list_cache_units_total{result="miss"} ${m}`);
+    expect(text).toContain(`dropscope_edge_list_cache_bytes ${bytes}`);
+    expect(bytes).toBeGreaterThan(0);
+    await cached.edges(window, 100, 0);
+    expect(await registry.metrics()).toContain(`dropscope_edge_list_cache_units_total{result="hit"} ${h + 13}`);
   });
 
   it('keeps units per filter', async () => {
