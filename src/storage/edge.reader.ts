@@ -268,8 +268,9 @@ interface MissingUnit {
  * the generations of their hours, and open minutes, versioned by their writers' counts. Units
  * missing or changed are read in one query when they are few; when many (a first request, a
  * window moved far), returns what reads them, for the caller to run once it has read the whole
- * window as before; null when the window has no units to keep. A unit's version is read before its rows, so a
- * write between the two only makes the next request read the unit again.
+ * window as before. Null when the window has no units to keep, or the cache was cleared meanwhile:
+ * the caller reads the window whole. A unit's version is read before its rows, so a write between
+ * the two only makes the next request read the unit again.
  */
 async function cachedEdgeRows(
   db: Queryable,
