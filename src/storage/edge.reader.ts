@@ -280,14 +280,15 @@ async function cachedEdgeRows(
 ): Promise<Row[] | null | (() => Promise<void>)> {
   const marks = await closedThrough(db);
   const split = windowUnits(rollupSegments(f, marks), marks.get('5m') ?? null);
-  const closed = split.units.filter((u) => cache.usable(u));
-  const openMinutes = split.open.flatMap((s) => {
+  const openUnits = split.open.flatMap((s) => {
     const out: UnitRef[] = [];
     for (let t = s.from; t < s.to; t += MINUTE_MS) out.push({ table: s.table, start: t, end: t + MINUTE_MS });
     return out;
   });
+  const closed = split.units.filter((u) => cache.usable(u));
+  const openMinutes = openUnits.filter((u) => cache.usable(u));
   // Units of a day retention may drop soon are read every time (a drop bumps no generation).
-  const uncached = split.units
+  const uncached = [...split.units, ...openUnits]
     .filter((u) => !cache.usable(u))
     .map((u) => ({ table: u.table, from: u.start, to: u.end }));
   if (closed.length + openMinutes.length === 0) return null;

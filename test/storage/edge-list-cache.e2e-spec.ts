@@ -158,6 +158,33 @@ describe('edge list cache', () => {
     expect(await registry.metrics()).toContain(`dropscope_edge_list_cache_units_total{result="hit"} ${h + 13}`);
   });
 
+  it('reads every time the units of a day retention may drop within a day, and keeps the rest', async () => {
+    // Around midnight of 2025-03-10: one flow a minute 23:50-00:09, closed through 00:05.
+    const midnight = Date.parse('2025-03-10T00:00:00Z');
+    const at = (minute: number) => flow((midnight - T0) / MIN + minute, 1, { dst: API, dstPort: 9090 });
+    await write(Array.from({ length: 20 }, (_, i) => at(i - 10)));
+    await closer.closeThrough(midnight + 5 * MIN);
+    // Minutes kept 1 day, now 2025-03-10 05:00: the day before is read from the database each time.
+    const near = new EdgeUnitCache({
+      maxBytes: 16 << 20,
+      retention: () => 1,
+      now: () => midnight + 5 * 60 * MIN,
+    });
+    const reader = new PostgresEdgeReader(ds, { units: near, log: silentLogger });
+    // 23:52 to 00:07 inclusive: 16 flows, 8 of each day.
+    const f: DropFilters = { from: midnight - 8 * MIN, to: midnight + 7.5 * MIN, verdict: [...VERDICTS] };
+    const expected = [['denied', 'Deployment/api', 16]];
+    expect(await counts(plain, f)).toEqual(expected);
+    expect(await counts(reader, f)).toEqual(expected);
+    await reader.settled();
+    // Kept: the 5-minute unit 00:00 and the open minutes 00:05-00:07 (the day of 2025-03-09 never).
+    expect(near.stats().units).toBe(4);
+    const hitsBefore = near.stats().hits;
+    expect(await reader.edges(f, 100, 0)).toEqual(await plain.edges(f, 100, 0));
+    expect(near.stats().hits - hitsBefore).toBe(4);
+    expect(near.stats().units).toBe(4);
+  });
+
   it('keeps units per filter', async () => {
     const f: DropFilters = { ...window, verdict: ['allowed'] };
     expect(await counts(cached, f)).toEqual([['allowed', 'StatefulSet/pg', 20]]);
