@@ -386,7 +386,7 @@ function directions(r: Row): string[] {
   );
 }
 
-/** What the reader keeps between requests: closed units' edges, and who hears of a failed fill. */
+/** What the reader keeps between requests: units' edges, and who hears of a failed fill. */
 export interface EdgeReaderCache {
   units: EdgeUnitCache;
   log: Logger;
@@ -415,7 +415,12 @@ export class PostgresEdgeReader implements EdgeReader {
       });
   }
 
-  private async rows(f: DropFilters, page?: Page): Promise<Row[]> {
+  /**
+   * `fill`: whether a window missing most of its units is read into the cache afterwards. The
+   * edge list's windows come back (dashboards); the suggestions' (a namespace, days long) mostly
+   * do not, and their fill would cost the database as much again for nothing.
+   */
+  private async rows(f: DropFilters, page: Page | undefined, fill: boolean): Promise<Row[]> {
     // A fill under way is most likely of this window (dashboards repeat their requests): waiting
     // for it costs less than reading every row beside it.
     if (this.cache) await this.settled();
@@ -423,12 +428,12 @@ export class PostgresEdgeReader implements EdgeReader {
     if (Array.isArray(cached)) return cached;
     const found = await edgeRows(this.db, f, page);
     // After the answer is read: the fill competes with nothing this request waits for.
-    if (cached) this.fillLater(cached);
+    if (cached && fill) this.fillLater(cached);
     return found;
   }
 
   async edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>> {
-    const found = await this.rows(f, { limit: limit + 1, offset });
+    const found = await this.rows(f, { limit: limit + 1, offset }, true);
     const more = found.length > limit;
     const items = (more ? found.slice(0, limit) : found).map((r): EdgeItem => ({
       cluster: String(r.cluster),
@@ -450,7 +455,7 @@ export class PostgresEdgeReader implements EdgeReader {
     const f: DropFilters = { from: w.from, to: w.to, verdict: [...VERDICTS] };
     if (w.namespace !== undefined) f.namespace = w.namespace;
     if (w.cluster !== undefined) f.cluster = w.cluster;
-    return (await this.rows(f)).map((r): ObservedEdge => ({
+    return (await this.rows(f, undefined, false)).map((r): ObservedEdge => ({
       cluster: String(r.cluster),
       src: observedEndpoint(r, 'src'),
       dst: observedEndpoint(r, 'dst'),

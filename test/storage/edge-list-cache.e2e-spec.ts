@@ -185,6 +185,22 @@ describe('edge list cache', () => {
     expect(near.stats().units).toBe(4);
   });
 
+  it("fills the cache for the edge list's windows, not for the suggestions' input", async () => {
+    const fresh = new EdgeUnitCache({ maxBytes: 16 << 20, retention: () => 0 });
+    const reader = new PostgresEdgeReader(ds, { units: fresh, log: silentLogger });
+    const w = { from: window.from, to: window.to };
+    expect(await reader.observedEdges(w)).toEqual(await plain.observedEdges(w));
+    await reader.settled();
+    expect(fresh.stats().units).toBe(0);
+    await reader.edges(window, 100, 0);
+    await reader.settled();
+    expect(fresh.stats().units).toBe(13);
+    // Then the suggestions' input, same window and filters, is served from the kept units.
+    const hitsBefore = fresh.stats().hits;
+    expect(await reader.observedEdges(w)).toEqual(await plain.observedEdges(w));
+    expect(fresh.stats().hits - hitsBefore).toBe(13);
+  });
+
   it('keeps units per filter', async () => {
     const f: DropFilters = { ...window, verdict: ['allowed'] };
     expect(await counts(cached, f)).toEqual([['allowed', 'StatefulSet/pg', 20]]);
