@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Marks } from './rollup-closer.js';
-import { rollupSegments } from './rollup-source.js';
+import { rollupSegments, windowUnits, type RollupSegment } from './rollup-source.js';
 
 const t = (hhmm: string) => Date.parse(`2025-03-01T${hhmm}:00Z`);
 const MARKS: Marks = new Map([
@@ -11,7 +11,11 @@ const MARKS: Marks = new Map([
   ['day', t('00:00')],
 ]);
 const W = { from: t('01:07') + 30_000, to: t('21:50') + 10_000 };
-const seg = (table: string, from: string, to: string) => ({ table, from: t(from), to: t(to) });
+const seg = (table: RollupSegment['table'], from: string, to: string): RollupSegment => ({
+  table,
+  from: t(from),
+  to: t(to),
+});
 
 describe('rollupSegments', () => {
   it('takes whole closed 4-hour units inside a window, then hours, 15-minute units, 5-minute units and minutes at the ends', () => {
@@ -80,5 +84,41 @@ describe('rollupSegments', () => {
       seg('edge_rollups_5m', '21:00', '21:40'),
       seg('edge_rollups', '21:40', '21:51'),
     ]);
+  });
+});
+
+describe('windowUnits', () => {
+  const unit = (table: string, from: string, to: string) => ({ table, start: t(from), end: t(to) });
+
+  it('splits coarse segments into their units and minutes before the 5-minute mark into single minutes', () => {
+    const w = windowUnits(
+      [
+        seg('edge_rollups', '01:07', '01:10'),
+        seg('edge_rollups_15m', '01:15', '01:45'),
+        seg('edge_rollups_4h', '04:00', '12:00'),
+        seg('edge_rollups', '21:38', '21:43'),
+      ],
+      t('21:40'),
+    );
+    expect(w.units).toEqual([
+      unit('edge_rollups', '01:07', '01:08'),
+      unit('edge_rollups', '01:08', '01:09'),
+      unit('edge_rollups', '01:09', '01:10'),
+      unit('edge_rollups_15m', '01:15', '01:30'),
+      unit('edge_rollups_15m', '01:30', '01:45'),
+      unit('edge_rollups_4h', '04:00', '08:00'),
+      unit('edge_rollups_4h', '08:00', '12:00'),
+      unit('edge_rollups', '21:38', '21:39'),
+      unit('edge_rollups', '21:39', '21:40'),
+    ]);
+    // From the mark on, minutes are still written: open.
+    expect(w.open).toEqual([seg('edge_rollups', '21:40', '21:43')]);
+  });
+
+  it('leaves every minute open before any 5-minute unit has closed', () => {
+    expect(windowUnits([seg('edge_rollups', '01:07', '01:09')], null)).toEqual({
+      units: [],
+      open: [seg('edge_rollups', '01:07', '01:09')],
+    });
   });
 });

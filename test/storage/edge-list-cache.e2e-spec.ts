@@ -14,6 +14,9 @@ import { EdgeUnitCache } from '../../src/storage/edge-unit-cache.js';
 import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
 import type { DropFilters } from '../../src/storage/readers.js';
 import type { RollupCloser } from '../../src/storage/rollup-closer.js';
+import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
+import { PartitionManager } from '../../src/storage/partition.manager.js';
+import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
 import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
@@ -128,12 +131,35 @@ describe('edge list cache', () => {
     expect(misses() - before).toBe(2);
   });
 
+  it('counts each writer of an open minute on its own row, and reads the minute again after either writes', async () => {
+    // A second writer (another aggregator) writes the open minute 12:08 after the first one did.
+    const other = new PostgresRollupWriter(ds, new PartitionManager(ds, silentLogger));
+    await write([flow(128, 2)]);
+    const b = new BatchRollup();
+    b.add(flow(128, 3), undefined);
+    await other.writeBatch(b, [], []);
+    const rows = (await ds.query(
+      `SELECT generation::int AS generation FROM rollup_minute_writes WHERE minute = $1 ORDER BY writer`,
+      [new Date(T0 + 128 * MIN).toISOString()],
+    )) as Array<{ generation: number }>;
+    expect(rows.length).toBe(2);
+    const before = misses();
+    // 131 + 2 + 3.
+    expect((await counts(cached))[0]).toEqual(['denied', 'StatefulSet/pg', 136]);
+    expect(misses() - before).toBe(1);
+    const again = new BatchRollup();
+    again.add(flow(128, 4), undefined);
+    await other.writeBatch(again, [], []);
+    expect((await counts(cached))[0]).toEqual(['denied', 'StatefulSet/pg', 140]);
+    expect(misses() - before).toBe(2);
+  });
+
   it('reads the whole window when many units changed, and keeps them again for the next request', async () => {
     // 10:10 is in hour 10:00: seven units change (three minutes, a 5-minute and three 15-minute units).
     await write([flow(10, 5)]);
     const before = misses();
     expect(await counts(cached)).toEqual([
-      ['denied', 'StatefulSet/pg', 136],
+      ['denied', 'StatefulSet/pg', 145],
       ['allowed', 'StatefulSet/pg', 20],
       ['denied', 'Deployment/api', 2],
     ]);
