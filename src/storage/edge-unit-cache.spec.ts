@@ -107,11 +107,21 @@ describe('EdgeTotals', () => {
     expect(t.sorted(1, 1).map((e) => e.id)).toEqual([C]);
   });
 
-  it('refuses a unit made before the id table was cleared', () => {
+  it('refuses a unit made before the id table was cleared, and totals begun before it', () => {
     const cache = new EdgeUnitCache({ maxBytes: 1 << 20, retention: forever });
     const old = cache.unit([sums(A, 1)]);
+    const begun = cache.totals();
+    begun.addUnit(old);
     cache.clear();
     expect(() => cache.totals().addUnit(old)).toThrow(StaleUnitError);
+    // Slot 0 was A; after the clear it is B's: adding to the old totals would mix them up.
+    const fresh = cache.unit([sums(B, 2)]);
+    expect(() => begun.addUnit(fresh)).toThrow(StaleUnitError);
+    expect(() => begun.add(sums(C, 1))).toThrow(StaleUnitError);
+    expect(() => begun.sorted()).toThrow(StaleUnitError);
+    const t = cache.totals();
+    t.addUnit(fresh);
+    expect(t.sorted().map((e) => [e.id, e.count])).toEqual([[B, 2]]);
   });
 });
 

@@ -1,10 +1,11 @@
 /**
- * The edge list's cache of closed roll-up units. A window's rows come in units (rollup-source.ts):
- * whole 5-minute, 15-minute, hour, 4-hour and day rows, and single minutes. Once a unit is closed
- * (every minute of it before the 5-minute mark) its rows change only through the writers' late path,
- * which counts a change in each hour it touches (rollup_generations). So a unit's edges, summed per
- * edge once, can be kept with the generations of its hours and reused while they are unchanged:
- * a dashboard asking for the last 24 hours again then reads only the minutes still open.
+ * The edge list's cache of roll-up units. A window's rows come in units (rollup-source.ts): whole
+ * 5-minute, 15-minute, hour, 4-hour and day rows, and single minutes. Once a unit is closed (every
+ * minute of it before the 5-minute mark) its rows change only through the writers' late path,
+ * which counts a change in each hour it touches (rollup_generations); a minute still open changes
+ * with every write to it, which its writers count (rollup_minute_writes). So a unit's edges, summed
+ * per edge once, can be kept with that version and reused while it is unchanged: a dashboard
+ * asking for the last 24 hours again then reads only the minutes written since.
  *
  * Pure: no database. The reader (edge.reader.ts) reads the rows and the generations; this holds
  * them within a memory budget (least recently used first out) and sums units into edge totals.
@@ -132,13 +133,20 @@ function grow<T extends Uint32Array | Uint8Array | Float64Array>(a: T, length: n
 export class EdgeTotals {
   private readonly touched: number[] = [];
   private readonly epoch: number;
+  private readonly generation: number;
 
   constructor(private readonly t: EdgeSlots) {
     this.epoch = t.begin();
+    this.generation = t.generation;
+  }
+
+  /** Slots added so far mean other ids once the table is cleared: nothing may be added after. */
+  private check(u?: UnitEdges): void {
+    if (this.t.generation !== this.generation || (u && u.generation !== this.generation)) throw new StaleUnitError();
   }
 
   addUnit(u: UnitEdges): void {
-    if (u.generation !== this.t.generation) throw new StaleUnitError();
+    this.check(u);
     // Units packed after these totals began may hold newer slots.
     this.t.fit(this.t.size);
     for (let i = 0; i < u.slots.length; i++)
@@ -155,6 +163,7 @@ export class EdgeTotals {
   }
 
   add(e: EdgeSums): void {
+    this.check();
     const slot = this.t.slot(e.id);
     this.t.fit(slot + 1);
     this.addSlot(slot, e.directions, e.count, e.packets, e.bytes, e.firstSeen, e.lastSeen, e.lastBucket);
@@ -201,6 +210,7 @@ export class EdgeTotals {
    * is lowercase hex, so comparing the strings compares the bytes); `offset` and `limit` pick a page.
    */
   sorted(offset = 0, limit = Infinity): EdgeSums[] {
+    this.check();
     const t = this.t;
     const order = this.touched.sort((a, b) =>
       t.count[a] !== t.count[b] ? t.count[b] - t.count[a] : t.ids[a] < t.ids[b] ? -1 : t.ids[a] > t.ids[b] ? 1 : 0,
@@ -276,7 +286,7 @@ export interface EdgeUnitCacheStats {
 }
 
 /**
- * Closed units' edges by unit and filters, within a memory budget. A unit is kept and served only
+ * Units' edges by unit and filters, within a memory budget. A unit is kept and served only
  * while its day is at least a whole day inside its table's retention: retention drops whole days,
  * which no generation records, so a unit near the edge is read from the database instead.
  */
