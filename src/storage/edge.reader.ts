@@ -37,12 +37,14 @@ const EDGE_SOURCE_COLUMNS = `${EDGE_ID_SQL} AS edge_id, direction, count, packet
  * Hash-aggregates the window by edge id (no DISTINCT or ordered aggregates, which force a sort of
  * every row). `source`: rollupSource's rows, coarse rows carrying their last minute. One 16-byte
  * key per row instead of the ten columns it stands for; the page's columns are looked up after
- * (columnSql). Equal counts are ordered by id: stable from page to page.
+ * (columnSql). Equal counts are ordered by id: stable from page to page. Sums in float8 (a
+ * value, not an allocated numeric state per group: ~8 % of the query): exact while under 2^53, as
+ * the API's JSON numbers are anyway.
  */
 function edgeSql(source: string, page: string): string {
   return `SELECT edge_id, bool_or(direction = 'ingress') AS ingress, bool_or(direction = 'egress') AS egress,
           bool_or(direction = 'unknown') AS unknown_direction,
-          sum(count)::bigint AS count, sum(packets)::bigint AS packets, sum(bytes)::bigint AS bytes,
+          sum(count::float8) AS count, sum(packets::float8) AS packets, sum(bytes::float8) AS bytes,
           min(first_seen) AS first_seen, max(last_seen) AS last_seen, max(last_bucket) AS last_bucket
         FROM ${source}
         GROUP BY edge_id
