@@ -11,7 +11,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * `rollup_generations`: per UTC hour, how many batches changed roll-up rows of that hour after
  * its 5-minute unit had closed (late minutes: an import of old flows, a lagging collector). Rows
  * before the 5-minute mark change only that way, so an hour whose generation is unchanged still
- * holds the rows a reader saw before: the edge list's cache of closed units (edge-unit-cache.ts)
+ * holds the rows a reader saw before: the edge list's cache of units (edge-unit-cache.ts)
  * checks it instead of reading the rows again. Hours that never took late minutes have no row.
  */
 export class RollupGenerations1765000000000 implements MigrationInterface {

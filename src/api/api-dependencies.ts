@@ -57,7 +57,7 @@ export function apiDependenciesFrom(runtime: Runtime): ApiDependencies {
   };
 }
 
-/** The edge reader, with its cache of closed units unless EDGE_LIST_CACHE_MB is 0. */
+/** The edge reader, with its cache of units unless EDGE_LIST_CACHE_MB is 0. */
 function edgeReader(runtime: Runtime): PostgresEdgeReader {
   const { edgeListCacheBytes, retention } = runtime.config;
   if (edgeListCacheBytes === 0) return new PostgresEdgeReader(runtime.db.dataSource);

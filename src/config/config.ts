@@ -92,7 +92,7 @@ export interface AppConfig {
    * (`edge_rollups_15m`); later minutes take the late path.
    */
   fiveMinuteRollupLatenessMs: number;
-  /** EDGE_LIST_CACHE_MB: memory for the edge list's closed units (edge-unit-cache.ts); 0 turns it off. */
+  /** EDGE_LIST_CACHE_MB: memory for the edge list's kept units (edge-unit-cache.ts); 0 turns it off. */
   edgeListCacheBytes: number;
   /**
    * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
