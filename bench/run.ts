@@ -209,7 +209,7 @@ async function main(): Promise<void> {
       );
       for (const q of r.requests)
         process.stdout.write(
-          `  ${q.name.padEnd(36)} p50 ${q.p50.toFixed(1).padStart(8)}  p95 ${q.p95.toFixed(1).padStart(8)}\n`,
+          `  ${q.name.padEnd(36)} p50 ${q.p50.toFixed(1).padStart(8)}  p95 ${q.p95.toFixed(1).padStart(8)}  first ${q.cold.toFixed(1).padStart(8)}\n`,
         );
     } finally {
       await db.close();
