@@ -27,7 +27,7 @@ import {
 import { EDGE_COLUMNS, EDGE_ID_SQL, RESOLUTIONS, closedThrough, generations, minuteWrites } from './rollup-closer.js';
 import { rollupSegments, rollupSource, windowUnits, type RollupSegment } from './rollup-source.js';
 import { ROLLUPS, SqlParams, filterClause, timeRange } from './sql-filters.js';
-import { iso, num, orNull, parseJson, rows, type Queryable, type Row } from './sql-rows.js';
+import { iso, num, orNull, parseJson, reading, rows, type Queryable, type Row } from './sql-rows.js';
 
 const GROUP = EDGE_COLUMNS.join(', ');
 /** What edgeSql reads of each row (besides last_bucket): the edge's id, not its ten columns. */
@@ -97,15 +97,6 @@ function coarseColumnSql(missing: Array<{ i: number; row: Row }>, ps: SqlParams)
         ON e.bucket = date_bin('${r.interval}', v.last_bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AND e.edge_id = v.edge_id
       GROUP BY v.i`;
   }).join('\n      UNION ALL ');
-}
-
-/** Runs `read` in one transaction with more work_mem when the client can (see aggregateRows). */
-async function reading<T>(db: Queryable, read: (q: Queryable) => Promise<T>): Promise<T> {
-  if (!db.transaction) return read(db);
-  return db.transaction(async (m) => {
-    await m.query(`SET LOCAL work_mem = '64MB'`);
-    return read(m);
-  });
 }
 
 /**

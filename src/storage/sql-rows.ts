@@ -15,15 +15,20 @@ export async function rows(db: Queryable, sql: string, ps: SqlParams): Promise<R
 }
 
 /**
- * For aggregates over a day of roll-ups: in a transaction with more work_mem, so PostgreSQL
- * groups in memory (hash aggregate) instead of sorting on disk.
+ * Runs `read` in one transaction with more work_mem when the client can (a TypeORM DataSource),
+ * so PostgreSQL groups a day of roll-ups in memory (hash aggregate) instead of sorting on disk.
  */
-export async function aggregateRows(db: Queryable, sql: string, ps: SqlParams): Promise<Row[]> {
-  if (!db.transaction) return rows(db, sql, ps);
+export async function reading<T>(db: Queryable, read: (q: Queryable) => Promise<T>): Promise<T> {
+  if (!db.transaction) return read(db);
   return db.transaction(async (m) => {
     await m.query(`SET LOCAL work_mem = '64MB'`);
-    return (await m.query(sql, ps.values)) as Row[];
+    return read(m);
   });
+}
+
+/** One aggregate query over roll-ups, as `reading` runs it. */
+export function aggregateRows(db: Queryable, sql: string, ps: SqlParams): Promise<Row[]> {
+  return reading(db, (q) => rows(q, sql, ps));
 }
 
 export function iso(v: unknown): string {
