@@ -11,9 +11,7 @@
  * them within a memory budget (least recently used first out) and sums units into edge totals.
  */
 import type { RetentionDays } from './ports.js';
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
+import { DAY_MS, HOUR_MS } from './rollup-closer.js';
 
 /** Direction bits of an edge's rows: any ingress, any egress, any unknown. */
 export const INGRESS = 1;

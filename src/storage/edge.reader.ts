@@ -24,8 +24,16 @@ import {
   type UnitEdges,
   type UnitRef,
 } from './edge-unit-cache.js';
-import { EDGE_COLUMNS, EDGE_ID_SQL, RESOLUTIONS, closedThrough, generations, minuteWrites } from './rollup-closer.js';
-import { rollupSegments, rollupSource, windowUnits, type RollupSegment } from './rollup-source.js';
+import {
+  EDGE_COLUMNS,
+  EDGE_ID_SQL,
+  HOUR_MS,
+  RESOLUTIONS,
+  closedThrough,
+  generations,
+  minuteWrites,
+} from './rollup-closer.js';
+import { rollupSegments, rollupSource, windowUnits } from './rollup-source.js';
 import { ROLLUPS, SqlParams, filterClause, timeRange } from './sql-filters.js';
 import { iso, num, orNull, parseJson, reading, rows, type Queryable, type Row } from './sql-rows.js';
 
@@ -145,8 +153,6 @@ interface Page {
  * the window whole (one group per unit and edge instead of per edge).
  */
 const SYNC_FILL_SHARE = 0.25;
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
 
 /**
  * A unit's (or the uncached segments') edges, summed per edge id and packed into one bytea of
@@ -225,33 +231,29 @@ function unitColumns(table: string): string {
 }
 
 /**
- * Each unit's edges (one query per unit: a unit's hash of ~10,000 edges stays in the CPU's caches,
- * where one grouping by unit and edge over a day's units took ~3 times as long) and the uncached
- * segments' edges, summed over all of them.
+ * Each of `units`' edges (one query per unit: a unit's hash of ~10,000 edges stays in the CPU's
+ * caches, where one grouping by unit and edge over a day's units took ~3 times as long), and the
+ * edges of the `uncached` units summed over all of them.
  */
-async function unitAndOpenSums(
+async function unitSums(
   q: Queryable,
   f: DropFilters,
   units: readonly UnitRef[],
+  uncached: readonly UnitRef[],
+): Promise<{ units: EdgeSums[][]; uncached: EdgeSums[] }> {
   // Table names come from the fixed roll-up tables (rollup-source.ts), never from a request.
-  open: ReadonlyArray<Pick<RollupSegment, 'from' | 'to'> & { table: string }>,
-): Promise<{ units: EdgeSums[][]; open: EdgeSums[] }> {
+  const select = (u: UnitRef, ps: SqlParams) =>
+    `SELECT ${unitColumns(u.table)} FROM ${u.table} WHERE ${timeRange('bucket', u.start, u.end, ps)} AND ${filterClause(f, ROLLUPS, ps)}`;
   const byUnit: EdgeSums[][] = [];
   for (const u of units) {
     const ps = new SqlParams();
-    const sql = `${PACKED_EDGE_SUMS} (SELECT ${unitColumns(u.table)} FROM ${u.table}
-      WHERE bucket = ${ps.add(new Date(u.start).toISOString())}::timestamptz AND ${filterClause(f, ROLLUPS, ps)}) r
-      GROUP BY edge_id) g`;
-    byUnit.push(unpackEdgeSums((await rows(q, sql, ps))[0]));
+    byUnit.push(unpackEdgeSums((await rows(q, `${PACKED_EDGE_SUMS} (${select(u, ps)}) r GROUP BY edge_id) g`, ps))[0]));
   }
-  if (open.length === 0) return { units: byUnit, open: [] };
+  if (uncached.length === 0) return { units: byUnit, uncached: [] };
   const ps = new SqlParams();
-  const parts = open.map(
-    (s) => `SELECT ${unitColumns(s.table)} FROM ${s.table}
-      WHERE ${timeRange('bucket', s.from, s.to, ps)} AND ${filterClause(f, ROLLUPS, ps)}`,
-  );
+  const parts = uncached.map((u) => select(u, ps));
   const sql = `${PACKED_EDGE_SUMS} (${parts.join('\n  UNION ALL ')}) r GROUP BY edge_id) g`;
-  return { units: byUnit, open: unpackEdgeSums((await rows(q, sql, ps))[0]) };
+  return { units: byUnit, uncached: unpackEdgeSums((await rows(q, sql, ps))[0]) };
 }
 
 interface MissingUnit {
@@ -277,17 +279,10 @@ async function cachedEdgeRows(
 ): Promise<Row[] | null | (() => Promise<void>)> {
   const marks = await closedThrough(db);
   const split = windowUnits(rollupSegments(f, marks), marks.get('5m') ?? null);
-  const openUnits = split.open.flatMap((s) => {
-    const out: UnitRef[] = [];
-    for (let t = s.from; t < s.to; t += MINUTE_MS) out.push({ table: s.table, start: t, end: t + MINUTE_MS });
-    return out;
-  });
   const closed = split.units.filter((u) => cache.usable(u));
-  const openMinutes = openUnits.filter((u) => cache.usable(u));
+  const openMinutes = split.open.filter((u) => cache.usable(u));
   // Units of a day retention may drop soon are read every time (a drop bumps no generation).
-  const uncached = [...split.units, ...openUnits]
-    .filter((u) => !cache.usable(u))
-    .map((u) => ({ table: u.table, from: u.start, to: u.end }));
+  const uncached = [...split.units, ...split.open].filter((u) => !cache.usable(u));
   if (closed.length + openMinutes.length === 0) return null;
   const filters = filterKey(f);
   const wanted: MissingUnit[] = [];
@@ -316,29 +311,29 @@ async function cachedEdgeRows(
     cache.set(m.key, m.version, u);
     return u;
   };
-  const read = (q: Queryable, open: typeof uncached) =>
-    unitAndOpenSums(
+  const read = (q: Queryable, alsoUncached: boolean) =>
+    unitSums(
       q,
       f,
       missing.map((m) => m.unit),
-      open,
+      alsoUncached ? uncached : [],
     );
   if (missing.length > wanted.length * SYNC_FILL_SHARE)
     return async () => {
       await reading(db, async (q) => {
-        const found = await read(q, []);
+        const found = await read(q, false);
         missing.forEach((m, i) => store(m, found.units[i]));
       });
     };
   return reading(db, async (q) => {
-    const found = await read(q, uncached);
+    const found = await read(q, true);
     // From here to the page's rows without a pause: the totals add into the cache's scratch.
     let edges: EdgeSums[];
     try {
       const totals = cache.totals();
       for (const u of kept) totals.addUnit(u);
       missing.forEach((m, i) => totals.addUnit(store(m, found.units[i])));
-      for (const e of found.open) totals.add(e);
+      for (const e of found.uncached) totals.add(e);
       edges = page ? totals.sorted(page.offset, page.limit) : totals.sorted();
     } catch (e) {
       // The id table was cleared while this request waited: read every row instead.

@@ -1,8 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { PartitionManager } from './partition.manager.js';
 import type { RetentionDays, RetentionStore } from './ports.js';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from './rollup-closer.js';
 
 /**
  * Retention in PostgreSQL: whole daily partitions of roll-ups and drop events are dropped (cheap,

@@ -112,13 +112,17 @@ describe('windowUnits', () => {
       unit('edge_rollups', '21:39', '21:40'),
     ]);
     // From the mark on, minutes are still written: open.
-    expect(w.open).toEqual([seg('edge_rollups', '21:40', '21:43')]);
+    expect(w.open).toEqual([
+      unit('edge_rollups', '21:40', '21:41'),
+      unit('edge_rollups', '21:41', '21:42'),
+      unit('edge_rollups', '21:42', '21:43'),
+    ]);
   });
 
   it('leaves every minute open before any 5-minute unit has closed', () => {
     expect(windowUnits([seg('edge_rollups', '01:07', '01:09')], null)).toEqual({
       units: [],
-      open: [seg('edge_rollups', '01:07', '01:09')],
+      open: [unit('edge_rollups', '01:07', '01:08'), unit('edge_rollups', '01:08', '01:09')],
     });
   });
 });

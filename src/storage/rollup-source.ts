@@ -141,22 +141,22 @@ const UNIT_MS = new Map<string, number>([
 export interface WindowUnits {
   /** Every unit of each coarse segment, and each minute before the 5-minute mark. */
   units: UnitRef[];
-  /** Minutes at or after the 5-minute mark: still being written. */
-  open: RollupSegment[];
+  /** Each minute from the 5-minute mark on: still being written. */
+  open: UnitRef[];
 }
 
 /**
- * The segments' closed units: rows of a coarse table exist only for closed units, and a minute
- * before the 5-minute mark changes only through the writers' late path (rollup_generations).
+ * The segments' units: rows of a coarse table exist only for closed units, and a minute before
+ * the 5-minute mark changes only through the writers' late path (rollup_generations).
  */
 export function windowUnits(segments: readonly RollupSegment[], fiveMinuteMark: number | null): WindowUnits {
   const units: UnitRef[] = [];
-  const open: RollupSegment[] = [];
+  const open: UnitRef[] = [];
   for (const s of segments) {
     const unitMs = UNIT_MS.get(s.table)!;
     const cut = s.table === 'edge_rollups' ? Math.min(Math.max(fiveMinuteMark ?? -Infinity, s.from), s.to) : s.to;
-    for (let t = s.from; t < cut; t += unitMs) units.push({ table: s.table, start: t, end: t + unitMs });
-    if (cut < s.to) open.push({ table: s.table, from: cut, to: s.to });
+    for (let t = s.from; t < s.to; t += unitMs)
+      (t < cut ? units : open).push({ table: s.table, start: t, end: t + unitMs });
   }
   return { units, open };
 }
