@@ -265,7 +265,7 @@ interface MissingUnit {
 /**
  * The edge list from units kept in `cache` (see edge-unit-cache.ts): closed units, versioned by
  * the generations of their hours, and open minutes, versioned by their writers' counts. Units
- * missing or changed are read in one query when they are few; when many (a first request, a
+ * missing or changed are read with the request when they are few; when many (a first request, a
  * window moved far), returns what reads them, for the caller to run once it has read the whole
  * window as before. Null when the window has no units to keep, or the cache was cleared meanwhile:
  * the caller reads the window whole. A unit's version is read before its rows, so a write between

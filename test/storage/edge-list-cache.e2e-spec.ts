@@ -16,6 +16,7 @@ import type { DropFilters } from '../../src/storage/readers.js';
 import type { RollupCloser } from '../../src/storage/rollup-closer.js';
 import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
 import { PartitionManager } from '../../src/storage/partition.manager.js';
+import { PostgresRetentionStore } from '../../src/storage/retention.store.js';
 import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
 import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
 
@@ -236,5 +237,23 @@ describe('edge list cache', () => {
     expect(await cached.edges(ns, 100, 0)).toEqual(await plain.edges(ns, 100, 0));
     await cached.settled();
     expect(await counts(cached, ns)).toEqual([['denied', 'Deployment/api', 2]]);
+  });
+
+  // Last: it drops the partitions the tests above read.
+  it("retention deletes the generations of hours older than the hour rows' retention", async () => {
+    // The late writes above counted hours 10:00 and 12:00 of 2025-03-01; one hour of 03-06 added here.
+    await ds.query(`INSERT INTO rollup_generations (hour, generation) VALUES ('2025-03-06T00:00:00Z', 3)`);
+    expect(await ds.query(`SELECT count(*)::int AS n FROM rollup_generations`)).toEqual([{ n: 3 }]);
+    const retention = new PostgresRetentionStore(ds, new PartitionManager(ds, silentLogger));
+    // Hour rows kept 5 days (never less than the minutes' 1), now 2025-03-10: days before 03-05 go.
+    await retention.deleteExpired(Date.parse('2025-03-10T05:00:00Z'), {
+      rollupDays: 1,
+      hourlyRollupDays: 5,
+      eventDays: 0,
+      deadLetterDays: 0,
+    });
+    expect(await ds.query(`SELECT hour, generation::int AS generation FROM rollup_generations`)).toEqual([
+      { hour: new Date('2025-03-06T00:00:00Z'), generation: 3 },
+    ]);
   });
 });
