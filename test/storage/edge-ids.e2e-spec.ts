@@ -9,36 +9,15 @@ import type { DataSource } from 'typeorm';
 import type { FlowEndpoint, FlowRecord } from '../../src/flow/flow-record.js';
 import { PostgresEdgeReader } from '../../src/storage/edge.reader.js';
 import type { RollupCloser } from '../../src/storage/rollup-closer.js';
-import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
+import { DB_PG, SHOP_WEB, rollupFlow, startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 const ALL = ['allowed', 'denied', 'dropped', 'audit'];
-const WEB: FlowEndpoint = {
-  kind: 'pod',
-  namespace: 'shop',
-  workload: { kind: 'Deployment', name: 'web' },
-  labels: { app: 'web' },
-};
-const PG: FlowEndpoint = { kind: 'pod', namespace: 'db', workload: { kind: 'StatefulSet', name: 'pg' } };
+const WEB: FlowEndpoint = { ...SHOP_WEB, labels: { app: 'web' } };
 
-/** A flow `minute` minutes after T0 (at second 5): shop/web to db/pg:5432, denied, unless told otherwise. */
-function flow(minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord {
-  return {
-    id: `f${minute}-${count}`,
-    source: 'hubble',
-    cluster: 'c1',
-    time: new Date(T0 + minute * 60_000 + 5_000).toISOString(),
-    verdict: 'denied',
-    direction: 'egress',
-    src: WEB,
-    dst: PG,
-    protocol: 'TCP',
-    dstPort: 5432,
-    count,
-    policies: [],
-    ...over,
-  };
-}
+/** A flow `minute` minutes after T0 (at second 5): shop/web (labelled) to db/pg:5432, denied, unless told otherwise. */
+const flow = (minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord =>
+  rollupFlow(T0, minute, count, { src: WEB, ...over });
 
 /** PostgreSQL's MD5 of a row's ten list columns, as the migration's comment defines the id. */
 const PG_MD5 = `md5(concat_ws(chr(31), cluster, src_kind, src_namespace, src_workload, dst_kind, dst_namespace,
@@ -159,7 +138,7 @@ describe('edge ids', () => {
 
   it('an edge whose last minute is no longer stored takes its columns from the coarser rows, without labels', async () => {
     await empty();
-    await write([flow(1, 2), flow(70, 3), flow(71, 6, { dst: { ...PG, namespace: 'db2' } })]);
+    await write([flow(1, 2), flow(70, 3), flow(71, 6, { dst: { ...DB_PG, namespace: 'db2' } })]);
     await closer.closeThrough(Date.parse('2025-03-03T00:00:00Z'));
     // The minutes' retention is shorter than the hours' (HOURLY_ROLLUP_RETENTION_DAYS).
     await ds.query(`DELETE FROM edge_rollups`);
@@ -174,7 +153,7 @@ describe('edge ids', () => {
 
   it('orders equal counts by edge id: pages never repeat or skip an edge', async () => {
     await empty();
-    const dsts = ['a', 'b', 'c', 'd', 'e'].map((ns): FlowEndpoint => ({ ...PG, namespace: ns }));
+    const dsts = ['a', 'b', 'c', 'd', 'e'].map((ns): FlowEndpoint => ({ ...DB_PG, namespace: ns }));
     await write(dsts.map((dst, i) => flow(i, 4, { dst })));
     const w = { from: T0, to: T0 + 3_600_000, verdict: ALL };
     const seen: string[] = [];

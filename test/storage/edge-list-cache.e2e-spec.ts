@@ -17,33 +17,15 @@ import type { RollupCloser } from '../../src/storage/rollup-closer.js';
 import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
 import { PartitionManager } from '../../src/storage/partition.manager.js';
 import { PostgresRetentionStore } from '../../src/storage/retention.store.js';
-import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
-import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
+import { foldFlows, rollupFlow, startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 const MIN = 60_000;
-const WEB: FlowEndpoint = { kind: 'pod', namespace: 'shop', workload: { kind: 'Deployment', name: 'web' } };
-const PG: FlowEndpoint = { kind: 'pod', namespace: 'db', workload: { kind: 'StatefulSet', name: 'pg' } };
 const API: FlowEndpoint = { kind: 'pod', namespace: 'shop', workload: { kind: 'Deployment', name: 'api' } };
 
 /** A flow `minute` minutes after T0 (at second 5): shop/web to db/pg:5432, denied, unless told otherwise. */
-function flow(minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord {
-  return {
-    id: `f${minute}-${count}-${over.verdict ?? 'denied'}`,
-    source: 'hubble',
-    cluster: 'c1',
-    time: new Date(T0 + minute * MIN + 5_000).toISOString(),
-    verdict: 'denied',
-    direction: 'egress',
-    src: WEB,
-    dst: PG,
-    protocol: 'TCP',
-    dstPort: 5432,
-    count,
-    policies: [],
-    ...over,
-  };
-}
+const flow = (minute: number, count: number, over: Partial<FlowRecord> = {}): FlowRecord =>
+  rollupFlow(T0, minute, count, over);
 
 describe('edge list cache', () => {
   let db: RollupDatabase;
@@ -136,9 +118,7 @@ describe('edge list cache', () => {
     // A second writer (another aggregator) writes the open minute 12:08 after the first one did.
     const other = new PostgresRollupWriter(ds, new PartitionManager(ds, silentLogger));
     await write([flow(128, 2)]);
-    const b = new BatchRollup();
-    b.add(flow(128, 3), undefined);
-    await other.writeBatch(b, [], []);
+    await other.writeBatch(foldFlows([flow(128, 3)]), [], []);
     const rows = (await ds.query(
       `SELECT generation::int AS generation FROM rollup_minute_writes WHERE minute = $1 ORDER BY writer`,
       [new Date(T0 + 128 * MIN).toISOString()],
@@ -148,9 +128,7 @@ describe('edge list cache', () => {
     // 131 + 2 + 3.
     expect((await counts(cached))[0]).toEqual(['denied', 'StatefulSet/pg', 136]);
     expect(misses() - before).toBe(1);
-    const again = new BatchRollup();
-    again.add(flow(128, 4), undefined);
-    await other.writeBatch(again, [], []);
+    await other.writeBatch(foldFlows([flow(128, 4)]), [], []);
     expect((await counts(cached))[0]).toEqual(['denied', 'StatefulSet/pg', 140]);
     expect(misses() - before).toBe(2);
   });
