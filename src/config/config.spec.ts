@@ -85,6 +85,14 @@ describe('start-up checks', () => {
     expect(error({ ...kafka, KAFKA_MAX_WAIT_MS: '0' })).toContain('KAFKA_MAX_WAIT_MS');
   });
 
+  it('reads EDGE_LIST_CACHE_MB (default 64 MB; 0 turns the cache off) and refuses what is not a size', () => {
+    expect(loadConfig(base).edgeListCacheBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ ...base, EDGE_LIST_CACHE_MB: '0' }).edgeListCacheBytes).toBe(0);
+    expect(loadConfig({ ...base, EDGE_LIST_CACHE_MB: '256' }).edgeListCacheBytes).toBe(256 * 1024 * 1024);
+    expect(error({ EDGE_LIST_CACHE_MB: '64MB' })).toContain('EDGE_LIST_CACHE_MB must be an integer from 0 to 65536');
+    expect(error({ EDGE_LIST_CACHE_MB: '-1' })).toContain('EDGE_LIST_CACHE_MB');
+  });
+
   it('refuses an unknown key in the config file and names the closest known one', () => {
     const file = join(dir, 'typo.yaml');
     writeFileSync(file, 'RETENTON_DAYS: 0\n');
