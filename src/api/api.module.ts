@@ -5,6 +5,7 @@ import { ApiExceptionFilter } from './api-exception.filter.js';
 import type { ApiDependencies } from './api-dependencies.js';
 import { BearerAuthGuard } from './auth.guard.js';
 import { DropsController, FlowsController } from './drops.controller.js';
+import { EdgeListWarmup } from './edge-list-warmup.js';
 import { PoliciesController } from './policies.controller.js';
 import { SuggestionsController } from './suggestions.controller.js';
 import { WhatIfController } from './what-if.controller.js';
@@ -38,6 +39,8 @@ export class ApiModule {
         { provide: ALERTS_API, useValue: deps.alerts },
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_FILTER, useValue: new ApiExceptionFilter(deps.log) },
+        // The edge list's cache is warmed only where the API answers requests.
+        ...(deps.serveApi ? [EdgeListWarmup] : []),
       ],
     };
   }

@@ -276,8 +276,11 @@ async function cachedEdgeRows(
   f: DropFilters,
   page: Page | undefined,
   cache: EdgeUnitCache,
+  /** Null when nothing is closed yet (a new database: every minute of the window is open). */
+  onlyWithClosedUnits = false,
 ): Promise<Row[] | null | (() => Promise<void>)> {
   const marks = await closedThrough(db);
+  if (onlyWithClosedUnits && (marks.get('5m') ?? null) === null) return null;
   const split = windowUnits(rollupSegments(f, marks), marks.get('5m') ?? null);
   const closed = split.units.filter((u) => cache.usable(u));
   const openMinutes = split.open.filter((u) => cache.usable(u));
@@ -391,6 +394,24 @@ export class PostgresEdgeReader implements EdgeReader {
   /** Resolves once no background fill of the cache is running (tests, shutdown). */
   async settled(): Promise<void> {
     while (this.filling) await this.filling;
+  }
+
+  /**
+   * Reads the units of `f`'s window into the cache in the background, so that the first request
+   * for that window after a start finds them kept rather than reading every row and then waiting
+   * for a fill (the API warms its default window: api/edge-list-warmup.ts). Does nothing without a
+   * cache or while a fill runs; requests meanwhile wait for it, as for any fill. On a database
+   * where no unit is closed yet there is little to keep: each minute of the window would be a
+   * unit read on its own, so that waits for a request.
+   */
+  warm(f: DropFilters): void {
+    const cache = this.cache;
+    if (!cache) return;
+    this.fillLater(async () => {
+      const read = await cachedEdgeRows(this.db, f, undefined, cache.units, true);
+      // Few units missing (a window already kept): they were read and kept just now.
+      if (typeof read === 'function') await read();
+    });
   }
 
   /** One background fill at a time; requests meanwhile wait for it (rows()). */

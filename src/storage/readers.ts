@@ -170,6 +170,10 @@ export interface EdgeReader {
   edges(f: DropFilters, limit: number, offset: number): Promise<ReaderPage<EdgeItem, number>>;
   /** Every observed edge of a window (all verdicts), for `suggest --from` and `what-if`. */
   observedEdges(w: EdgeWindow): Promise<ObservedEdge[]>;
+  /** Reads a window into the reader's cache in the background, where it keeps one. */
+  warm?(f: DropFilters): void;
+  /** Resolves once no background read of the reader's is running (shutdown). */
+  settled?(): Promise<void>;
 }
 
 /** The protocols whose roll-up `dst_port` column holds the ICMP type. */

@@ -570,6 +570,40 @@ describe('REST API against real PostgreSQL with imported fixtures', () => {
     });
   });
 
+  describe('the edge list after a restart', () => {
+    const cacheUnits = async (port: number, result: 'hit' | 'miss') => {
+      const text = (await request(`http://127.0.0.1:${port}`).get('/metrics').expect(200)).text;
+      const m = new RegExp(`^dropscope_edge_list_cache_units_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text);
+      if (!m) throw new Error(`no dropscope_edge_list_cache_units_total{result="${result}"} in /metrics`);
+      return Number(m[1]);
+    };
+
+    it('a new API process keeps the default window at start: its first GET /flows/edges reads no unit again', async () => {
+      // Units closed up to 10 minutes ago, as the running service's closer would have by now.
+      await svc.runtime.repositories.rollupCloser.closeThrough(Date.now() - 10 * 60_000);
+      // A second process on the same database (a restart, a replica), serving only the API.
+      const restarted = await startApi({ DATABASE_URL: db.url, DROPSCOPE_ROLES: 'api' }, collectingLogger());
+      try {
+        const before = (await get('/api/v1/flows/edges').expect(200)).body as Json;
+        const res = await request(`http://127.0.0.1:${restarted.port}`)
+          .get('/api/v1/flows/edges')
+          .set('Authorization', `Bearer ${READ_TOKEN}`)
+          .expect(200);
+        expect(res.body).toEqual(before);
+        expect((res.body as { items: Json[] }).items.length).toBeGreaterThan(0);
+        // The warm-up looked each unit up once (misses) and read it; the request found them kept
+        // (hits), all but those at the window's ends if a minute turned or a unit closed meanwhile.
+        // Without a warm-up the first request reads every row: no hit.
+        const hits = await cacheUnits(restarted.port, 'hit');
+        const misses = await cacheUnits(restarted.port, 'miss');
+        expect(hits).toBeGreaterThan(5);
+        expect(hits * 2).toBeGreaterThan(misses);
+      } finally {
+        await restarted.close();
+      }
+    });
+  });
+
   describe('OpenAPI', () => {
     it('/docs-json documents every path, parameter and the bearer scheme', async () => {
       const res = await request(base).get('/docs-json').expect(200);

@@ -96,6 +96,27 @@ describe('edge list cache', () => {
     expect(min).toEqual(new Date(T0 + 125 * MIN));
   });
 
+  it('warm() keeps a window before its first request, which then reads no unit from the database', async () => {
+    // A reader started afresh (a new API process) over the rows of the test above.
+    const fresh = new EdgeUnitCache({ maxBytes: 16 << 20, retention: () => 0 });
+    const warmed = new PostgresEdgeReader(ds, { units: fresh, log: silentLogger });
+    warmed.warm(window);
+    await warmed.settled();
+    expect(fresh.stats()).toMatchObject({ units: 13, misses: 13, hits: 0 });
+    expect(await warmed.edges(window, 100, 0)).toEqual(await plain.edges(window, 100, 0));
+    expect(fresh.stats()).toMatchObject({ misses: 13, hits: 13 });
+    // Warming a window already kept reads nothing.
+    warmed.warm(window);
+    await warmed.settled();
+    expect(fresh.stats()).toMatchObject({ misses: 13, hits: 26 });
+    // A request that comes while the warm-up runs waits for it, then reads from memory too.
+    const other = new EdgeUnitCache({ maxBytes: 16 << 20, retention: () => 0 });
+    const racing = new PostgresEdgeReader(ds, { units: other, log: silentLogger });
+    racing.warm(window);
+    expect(await racing.edges(window, 100, 0)).toEqual(await plain.edges(window, 100, 0));
+    expect(other.stats()).toMatchObject({ misses: 13, hits: 13 });
+  });
+
   it('reads again the units a late minute and a new write changed, few of them with the request', async () => {
     // 12:02 is closed (5-minute unit 12:00): the late path counts hour 12:00. 12:07 is open.
     await write([flow(122, 5), flow(127, 4)]);
