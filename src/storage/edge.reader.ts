@@ -383,8 +383,27 @@ export interface EdgeReaderCache {
   log: Logger;
 }
 
+/** A background fill of the cache: the window and filters whose units it reads. */
+interface Fill {
+  done: Promise<void>;
+  filters: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * Whether a request for `f` gains from waiting for `fill`: the same filters over mostly the same
+ * time (a dashboard's window, moved on by the clock). Otherwise the fill would leave too many of
+ * the request's units missing, and the request would read every row after waiting.
+ */
+function fillServes(fill: Fill, f: DropFilters): boolean {
+  if (fill.filters !== filterKey(f)) return false;
+  const overlap = Math.min(fill.to, f.to) - Math.max(fill.from, f.from);
+  return overlap >= (f.to - f.from) * (1 - SYNC_FILL_SHARE);
+}
+
 export class PostgresEdgeReader implements EdgeReader {
-  private filling: Promise<void> | null = null;
+  private filling: Fill | null = null;
 
   constructor(
     private readonly db: Queryable,
@@ -393,35 +412,36 @@ export class PostgresEdgeReader implements EdgeReader {
 
   /** Resolves once no background fill of the cache is running (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.filling) await this.filling;
+    while (this.filling) await this.filling.done;
   }
 
   /**
    * Reads the units of `f`'s window into the cache in the background, so that the first request
    * for that window after a start finds them kept rather than reading every row and then waiting
    * for a fill (the API warms its default window: api/edge-list-warmup.ts). Does nothing without a
-   * cache or while a fill runs; requests meanwhile wait for it, as for any fill. On a database
+   * cache or while a fill runs; requests for that window meanwhile wait for it, as for any fill. On a database
    * where no unit is closed yet there is little to keep: each minute of the window would be a
    * unit read on its own, so that waits for a request.
    */
   warm(f: DropFilters): void {
     const cache = this.cache;
     if (!cache) return;
-    this.fillLater(async () => {
+    this.fillLater(f, async () => {
       const read = await cachedEdgeRows(this.db, f, undefined, cache.units, true);
       // Few units missing (a window already kept): they were read and kept just now.
       if (typeof read === 'function') await read();
     });
   }
 
-  /** One background fill at a time; requests meanwhile wait for it (rows()). */
-  private fillLater(fill: () => Promise<void>): void {
+  /** One background fill at a time (of `f`'s units); requests it serves wait for it (rows()). */
+  private fillLater(f: DropFilters, fill: () => Promise<void>): void {
     if (this.filling) return;
-    this.filling = fill()
+    const done = fill()
       .catch((e: unknown) => this.cache?.log.warn('edge list cache fill failed', { error: String(e) }))
       .finally(() => {
         this.filling = null;
       });
+    this.filling = { done, filters: filterKey(f), from: f.from, to: f.to };
   }
 
   /**
@@ -430,14 +450,15 @@ export class PostgresEdgeReader implements EdgeReader {
    * do not, and their fill would cost the database as much again for nothing.
    */
   private async rows(f: DropFilters, page: Page | undefined, fill: boolean): Promise<Row[]> {
-    // A fill under way is most likely of this window (dashboards repeat their requests): waiting
-    // for it costs less than reading every row beside it.
-    if (this.cache) await this.settled();
+    // A fill under way of this window (dashboards repeat their requests): waiting for it costs
+    // less than reading every row beside it. Other windows and filters do not wait.
+    const running = this.filling;
+    if (running && fillServes(running, f)) await running.done;
     const cached = this.cache ? await cachedEdgeRows(this.db, f, page, this.cache.units) : null;
     if (Array.isArray(cached)) return cached;
     const found = await edgeRows(this.db, f, page);
     // After the answer is read: the fill competes with nothing this request waits for.
-    if (cached && fill) this.fillLater(cached);
+    if (cached && fill) this.fillLater(f, cached);
     return found;
   }
 

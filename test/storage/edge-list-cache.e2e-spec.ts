@@ -117,6 +117,39 @@ describe('edge list cache', () => {
     expect(other.stats()).toMatchObject({ misses: 13, hits: 13 });
   });
 
+  it('a request waits for a fill of its own window, not for one of other filters or of a much shorter window', async () => {
+    // The fill's packed unit reads are held until released; every other query runs.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const gated = {
+      query: async (sql: string, params?: unknown[]) => {
+        if (sql.includes('uuid_send(edge_id)')) await held;
+        return ds.query(sql, params);
+      },
+    };
+    const units = new EdgeUnitCache({ maxBytes: 16 << 20, retention: () => 0 });
+    const reader = new PostgresEdgeReader(gated, { units, log: silentLogger });
+    const unheld = <T>(p: Promise<T>) =>
+      Promise.race([p, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 1000))]);
+    reader.warm(window);
+    try {
+      // Other filters, and the same filters over twice the window: answered while the fill is held.
+      const denied: DropFilters = { ...window, verdict: ['denied'] };
+      expect(await unheld(reader.edges(denied, 100, 0))).toEqual(await plain.edges(denied, 100, 0));
+      const longer: DropFilters = { ...window, from: window.from - (window.to - window.from) };
+      expect(await unheld(reader.edges(longer, 100, 0))).toEqual(await plain.edges(longer, 100, 0));
+      // The warmed window itself waits for the fill, then reads every unit from memory.
+      const same = reader.edges(window, 100, 0);
+      expect(await unheld(same)).toBe('waiting');
+      release();
+      expect(await same).toEqual(await plain.edges(window, 100, 0));
+      expect(units.stats()).toMatchObject({ units: 13, hits: 13 });
+    } finally {
+      release();
+      await reader.settled();
+    }
+  });
+
   it('reads again the units a late minute and a new write changed, few of them with the request', async () => {
     // 12:02 is closed (5-minute unit 12:00): the late path counts hour 12:00. 12:07 is open.
     await write([flow(122, 5), flow(127, 4)]);
