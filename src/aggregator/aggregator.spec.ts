@@ -178,6 +178,73 @@ describe('Aggregator over in-memory repositories', () => {
     expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(2);
   });
 
+  it('stores the batches that come while a write is in flight together, in the next write (group commit)', async () => {
+    const { writer, registry, aggregator } = setup();
+    const first = latch();
+    writer.gate = first.promise;
+    const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 'p0', position: '1' }] });
+    // Three batches of two streams (Kafka partitions consumed at once) while `a` is being stored.
+    const later = [
+      aggregator.handle({ records: [flow('b', 'denied')], checkpoints: [{ stream: 'p1', position: '7' }] }),
+      aggregator.handle({ records: [flow('c', 'allowed')], checkpoints: [{ stream: 'p0', position: '2' }] }),
+      aggregator.handle({ records: [flow('d', 'allowed')], checkpoints: [{ stream: 'p0', position: '3' }] }),
+    ];
+    await Promise.resolve();
+    expect(await settled(later[0])).toBe(false);
+    first.open();
+    await a;
+    const results = await Promise.all(later);
+    // One write for `a`, one for the three after it: its first checkpoint is p1's.
+    expect(writer.commits).toEqual(['1', '7']);
+    expect(writer.checkpoints.positions.get('p0')).toBe('3');
+    expect(writer.checkpoints.positions.get('p1')).toBe('7');
+    expect(writer.storedFlows()).toBe(8);
+    expect(results.map((r) => r.flows)).toEqual([2, 2, 2]);
+    expect(results.map((r) => r.drops)).toEqual([2, 0, 0]);
+    expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(8);
+    // Alone again, a batch is written at once.
+    await aggregator.handle({ records: [flow('e', 'allowed')], checkpoints: [{ stream: 'p1', position: '8' }] });
+    expect(writer.commits).toEqual(['1', '7', '8']);
+  });
+
+  it('fails every batch of a group commit whose write fails; the next batches are stored', async () => {
+    const { writer, registry, aggregator } = setup();
+    // The write that holds stream p1's checkpoint fails, once.
+    const prepare = writer.prepare.bind(writer);
+    let failP1 = true;
+    writer.prepare = (batch, checkpoints, dead) => {
+      const write = prepare(batch, checkpoints, dead);
+      return {
+        commit: async () => {
+          if (failP1 && checkpoints.some((c) => c.stream === 'p1')) {
+            failP1 = false;
+            throw new Error('connection lost');
+          }
+          await write.commit();
+        },
+      };
+    };
+    const first = latch();
+    writer.gate = first.promise;
+    const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 'p0', position: '1' }] });
+    const b = aggregator.handle({ records: [flow('b', 'allowed')], checkpoints: [{ stream: 'p1', position: '1' }] });
+    const c = aggregator.handle({ records: [flow('c', 'allowed')], checkpoints: [{ stream: 'p2', position: '1' }] });
+    first.open();
+    await a;
+    await expect(b).rejects.toThrow('connection lost');
+    await expect(c).rejects.toThrow('connection lost');
+    expect(writer.commits).toEqual(['1']);
+    expect([...writer.checkpoints.positions.keys()]).toEqual(['p0']);
+    expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(2);
+    // Their sources replay them: stored.
+    await Promise.all([
+      aggregator.handle({ records: [flow('b', 'allowed')], checkpoints: [{ stream: 'p1', position: '1' }] }),
+      aggregator.handle({ records: [flow('c', 'allowed')], checkpoints: [{ stream: 'p2', position: '1' }] }),
+    ]);
+    expect(writer.storedFlows()).toBe(6);
+    expect([...writer.checkpoints.positions.keys()].sort()).toEqual(['p0', 'p1', 'p2']);
+  });
+
   describe('carrying roll-ups across batches', () => {
     it('stores the batches it carried in one write, with the last checkpoint, when one asks for a flush', async () => {
       const { writer, aggregator } = carrying(100);

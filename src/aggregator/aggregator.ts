@@ -50,6 +50,8 @@ class OpenFlush {
   readonly drops = new Map<string, number>();
   readonly waiters: Waiter[] = [];
   timer?: ReturnType<typeof setTimeout>;
+  /** Without carrying: written once the write in flight when it was opened settles. */
+  sealAfterWrite = false;
 
   /** `failuresSeen`: the aggregator's failure count when the first batch was folded in. */
   constructor(readonly failuresSeen: number) {}
@@ -72,7 +74,8 @@ class OpenFlush {
  * Consumes bus batches: validates each record (bad ones become dead letters with the reason),
  * attributes drops, folds flows into per-minute roll-ups and drop events, and hands the result to
  * the roll-up writer, which stores it with the batches' checkpoints in one transaction. Without
- * `carry` each batch is stored on its own; with it, batches are carried into larger flushes.
+ * `carry` a batch is stored at once, or with the others that come while a write is in flight
+ * (group commit); with it, batches are carried into larger flushes.
  */
 export class Aggregator {
   /** Settles, with the failure count, when the last write handed out so far has settled. */
@@ -109,8 +112,20 @@ export class Aggregator {
       return Promise.reject(e as Error);
     }
     const stored = new Promise<BatchResult>((resolve, reject) => open.waiters.push({ result, resolve, reject }));
-    if (!this.carry || batch.flush || open.entries >= this.carry.maxEntries) this.seal();
-    else open.timer ??= setTimeout(() => this.seal(), this.carry.maxDelayMs);
+    if (this.carry) {
+      if (batch.flush || open.entries >= this.carry.maxEntries) this.seal();
+      else open.timer ??= setTimeout(() => this.seal(), this.carry.maxDelayMs);
+    } else if (this.writing.length === 0) {
+      this.seal();
+    } else if (!open.sealAfterWrite) {
+      // Group commit: batches that come while a write is in flight (several Kafka partitions
+      // consumed at once) are stored together by the next write, with all their checkpoints, in
+      // one transaction instead of one each. Alone, a batch is written at once.
+      open.sealAfterWrite = true;
+      void this.writing[this.writing.length - 1].finally(() => {
+        if (this.open === open) this.seal();
+      });
+    }
     return stored;
   }
 

@@ -45,6 +45,7 @@ export async function createBus(
     heartbeatInterval: k.heartbeatIntervalMs,
     dedupWindow: k.dedupWindow,
     maxWaitTimeInMs: k.maxWaitMs,
+    partitionsConsumedConcurrently: k.concurrentPartitions,
     logger: log.child({ component: 'kafka' }),
     registry,
     // In Kafka mode a collector's position is durable once the broker has its batch.

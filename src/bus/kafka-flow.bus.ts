@@ -115,7 +115,11 @@ export interface KafkaFlowBusOptions {
   rebalanceTimeout?: number;
   /** Longest a fetch waits on the broker for data (also bounds how long close() waits). Default 5000. */
   maxWaitTimeInMs?: number;
-  /** Partitions whose batches run concurrently in one consumer. Default 1. */
+  /**
+   * Partitions whose batches run concurrently in one consumer. Default 8. The aggregator stores
+   * batches that meet while a write is in flight in one transaction (group commit), so a member
+   * with several partitions writes fewer, larger transactions.
+   */
   partitionsConsumedConcurrently?: number;
   /** Where a partition with no stored position starts when Kafka has no committed offset either. Default true (earliest). */
   fromBeginning?: boolean;
@@ -594,7 +598,7 @@ export class KafkaFlowBus implements FlowBus {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 8,
       eachBatch: (payload) => this.eachBatch(consumer, handler, options, maxBatch, payload),
     });
   }
@@ -833,7 +837,16 @@ export class KafkaFlowBus implements FlowBus {
       } catch (e) {
         // Never skip: fetch again from the first record the handler did not store.
         const from = chunk[0].offset;
-        if (e instanceof StaleGenerationError) {
+        if (e instanceof StaleGenerationError && !e.streams.includes(kafkaStream(this.topic, partition))) {
+          // Stored together with another partition's batch (group commit) whose claim was lost:
+          // this partition is still ours, so its batch is only retried.
+          this.log.info('batch retried: it was stored with the batch of a partition another member owns now', {
+            partition,
+            from,
+            to: last,
+            fenced: e.streams,
+          });
+        } else if (e instanceof StaleGenerationError) {
           // Another member claimed the partition while this batch was in flight: its batch now.
           // The heartbeat in the backoff below reports the rebalance, and this member rejoins.
           this.fenced.inc();

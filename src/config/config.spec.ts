@@ -78,6 +78,14 @@ describe('start-up checks', () => {
     expect(loadConfig({ ...base, HOST: 'localhost' }).host).toBe('localhost');
   });
 
+  it('reads KAFKA_CONCURRENT_PARTITIONS (default 8, from 1)', () => {
+    const kafka = { ...base, KAFKA_BROKERS: 'k:9092' };
+    expect(loadConfig(kafka).kafka?.concurrentPartitions).toBe(8);
+    expect(loadConfig({ ...kafka, KAFKA_CONCURRENT_PARTITIONS: '1' }).kafka?.concurrentPartitions).toBe(1);
+    expect(error({ ...kafka, KAFKA_CONCURRENT_PARTITIONS: '0' })).toContain('KAFKA_CONCURRENT_PARTITIONS');
+    expect(error({ ...kafka, KAFKA_CONCURRENT_PARTITIONS: 'all' })).toContain('KAFKA_CONCURRENT_PARTITIONS');
+  });
+
   it('reads KAFKA_MAX_WAIT_MS (default 5 s, the longest a consumer fetch waits for data)', () => {
     const kafka = { ...base, KAFKA_BROKERS: 'k:9092' };
     expect(loadConfig(kafka).kafka?.maxWaitMs).toBe(5000);

@@ -67,6 +67,11 @@ export interface AppConfig {
     dedupWindow: number;
     /** KAFKA_MAX_WAIT_MS: longest a consumer fetch waits for data. */
     maxWaitMs: number;
+    /**
+     * KAFKA_CONCURRENT_PARTITIONS: partitions an aggregator consumes at once; their batches that
+     * meet while a write is in flight are stored together (one transaction).
+     */
+    concurrentPartitions: number;
   };
   hubble?: { addr: string; tls: TlsFiles; filter: 'policy' | 'drops' | 'all' };
   calico?: { flowLogPath: string };
@@ -347,6 +352,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
       heartbeatIntervalMs: int(env, 'KAFKA_HEARTBEAT_INTERVAL_MS', 3000, 100, 3_600_000),
       dedupWindow: int(env, 'KAFKA_DEDUP_WINDOW', 10_000, 0, 1_000_000),
       maxWaitMs: int(env, 'KAFKA_MAX_WAIT_MS', 5000, 10, 60_000),
+      concurrentPartitions: int(env, 'KAFKA_CONCURRENT_PARTITIONS', 8, 1, 256),
     };
     if (kafka.heartbeatIntervalMs >= kafka.sessionTimeoutMs)
       throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'must be smaller than KAFKA_SESSION_TIMEOUT_MS');
