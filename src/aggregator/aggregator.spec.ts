@@ -28,10 +28,11 @@ function flow(id: string, verdict: FlowRecord['verdict'], time = '2026-03-10T11:
   };
 }
 
-function setup(attributor: FlowAttributor = reportedOnlyAttributor, carry?: CarryOptions) {
+function setup(attributor: FlowAttributor = reportedOnlyAttributor, carry?: CarryOptions, groupCommit = false) {
   const writer = new InMemoryRollupWriter();
   const registry = new Registry();
-  const aggregator = new Aggregator(writer, attributor, new AggregatorMetrics(registry), silentLogger, clock, carry);
+  const metrics = new AggregatorMetrics(registry);
+  const aggregator = new Aggregator(writer, attributor, metrics, silentLogger, clock, carry, groupCommit);
   return { writer, registry, aggregator };
 }
 
@@ -178,8 +179,8 @@ describe('Aggregator over in-memory repositories', () => {
     expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(2);
   });
 
-  it('stores the batches that come while a write is in flight together, in the next write (group commit)', async () => {
-    const { writer, registry, aggregator } = setup();
+  it('with group commit, stores the batches that come while a write is in flight together, in the next write', async () => {
+    const { writer, registry, aggregator } = setup(reportedOnlyAttributor, undefined, true);
     const first = latch();
     writer.gate = first.promise;
     const a = aggregator.handle({ records: [flow('a', 'allowed')], checkpoints: [{ stream: 'p0', position: '1' }] });
@@ -208,7 +209,7 @@ describe('Aggregator over in-memory repositories', () => {
   });
 
   it('fails every batch of a group commit whose write fails; the next batches are stored', async () => {
-    const { writer, registry, aggregator } = setup();
+    const { writer, registry, aggregator } = setup(reportedOnlyAttributor, undefined, true);
     // The write that holds stream p1's checkpoint fails, once.
     const prepare = writer.prepare.bind(writer);
     let failP1 = true;

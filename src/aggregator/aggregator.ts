@@ -74,8 +74,8 @@ class OpenFlush {
  * Consumes bus batches: validates each record (bad ones become dead letters with the reason),
  * attributes drops, folds flows into per-minute roll-ups and drop events, and hands the result to
  * the roll-up writer, which stores it with the batches' checkpoints in one transaction. Without
- * `carry` a batch is stored at once, or with the others that come while a write is in flight
- * (group commit); with it, batches are carried into larger flushes.
+ * `carry` each batch is stored on its own, or with `groupCommit` with the others that come while
+ * a write is in flight; with `carry`, batches are carried into larger flushes.
  */
 export class Aggregator {
   /** Settles, with the failure count, when the last write handed out so far has settled. */
@@ -93,6 +93,13 @@ export class Aggregator {
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
     private readonly carry?: CarryOptions,
+    /**
+     * Without `carry`: batches that come while a write is in flight (several Kafka partitions
+     * consumed at once) are stored together by the next write, with all their checkpoints, in one
+     * transaction instead of one each (group commit). Off, each batch is prepared at once and its
+     * write chained after the one in flight (the in-process bus hands over two at a time so).
+     */
+    private readonly groupCommit = false,
   ) {}
 
   /**
@@ -115,12 +122,10 @@ export class Aggregator {
     if (this.carry) {
       if (batch.flush || open.entries >= this.carry.maxEntries) this.seal();
       else open.timer ??= setTimeout(() => this.seal(), this.carry.maxDelayMs);
-    } else if (this.writing.length === 0) {
+    } else if (!this.groupCommit || this.writing.length === 0) {
       this.seal();
     } else if (!open.sealAfterWrite) {
-      // Group commit: batches that come while a write is in flight (several Kafka partitions
-      // consumed at once) are stored together by the next write, with all their checkpoints, in
-      // one transaction instead of one each. Alone, a batch is written at once.
+      // Alone, a batch is written at once; one that comes while a write is in flight waits for it.
       open.sealAfterWrite = true;
       void this.writing[this.writing.length - 1].finally(() => {
         if (this.open === open) this.seal();

@@ -105,6 +105,8 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
         log.child({ component: 'aggregator' }),
         undefined,
         carry,
+        // Kafka members consume several partitions at once: their batches share transactions.
+        config.kafka !== undefined && !opts.localBus,
       );
       aggregator = agg;
       // Carried batches are stored before the bus closes (steps run in reverse order).

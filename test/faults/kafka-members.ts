@@ -96,7 +96,9 @@ export async function startMember(name: string, o: MemberOptions): Promise<Membe
   const registry = new Registry();
   const writer = new HoldingWriter(repos.rollups);
   writer.armed = o.holdFirstWrite ?? false;
-  const aggregator = new Aggregator(writer, reportedOnlyAttributor, new AggregatorMetrics(registry), silentLogger);
+  // As `serve` builds a Kafka member: batches of partitions consumed at once share transactions.
+  const metrics = new AggregatorMetrics(registry);
+  const aggregator = new Aggregator(writer, reportedOnlyAttributor, metrics, silentLogger, undefined, undefined, true);
   const consumer = restartingConsumer(
     (onFatalError) =>
       new KafkaFlowBus({
