@@ -418,10 +418,10 @@ export class PostgresEdgeReader implements EdgeReader {
   /**
    * Reads the units of `f`'s window into the cache in the background, so that the first request
    * for that window after a start finds them kept rather than reading every row and then waiting
-   * for a fill (the API warms its default window: api/edge-list-warmup.ts). Does nothing without a
-   * cache or while a fill runs; requests for that window meanwhile wait for it, as for any fill. On a database
-   * where no unit is closed yet there is little to keep: each minute of the window would be a
-   * unit read on its own, so that waits for a request.
+   * for a fill (the API warms its default window: api/edge-list-warmup.ts). Does nothing without
+   * a cache or while another fill runs; requests it serves wait for it, as for any fill. Skipped
+   * on a database where no unit is closed yet: each minute of the window would be a unit of its
+   * own, read one query each.
    */
   warm(f: DropFilters): void {
     const cache = this.cache;
