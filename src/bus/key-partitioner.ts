@@ -6,7 +6,7 @@ const M = 0x5bd1e995;
 /**
  * The Java client's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`) of a key's UTF-8
  * bytes, in 32-bit integer arithmetic: what kafkajs' DefaultPartitioner computes with a 64-bit
- * number object per step, which cost the collector ~8 µs per message.
+ * number object per step (~5.5 µs a 64-byte key against ~0.3 µs here).
  */
 export function murmur2(key: string | Buffer): number {
   if (typeof key === 'string') {
