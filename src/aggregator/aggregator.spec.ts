@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
+import { EarlierWriteFailedError } from '../bus/flow-bus.js';
 import { InMemoryRollupWriter } from '../storage/in-memory.repositories.js';
 import { silentLogger } from '../common/logger.js';
 import type { FlowRecord } from '../flow/flow-record.js';
@@ -45,6 +46,8 @@ async function expectNeitherStored(
 ): Promise<void> {
   await expect(a).rejects.toThrow('connection lost');
   await expect(b).rejects.toThrow('an earlier batch failed to store; this one is retried with it');
+  // Typed, so the bus logs it as a retry rather than as a second failure.
+  await expect(b).rejects.toBeInstanceOf(EarlierWriteFailedError);
   expect(writer.storedFlows()).toBe(0);
   expect(writer.checkpoints.positions.has('s')).toBe(false);
   expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(0);

@@ -1,4 +1,9 @@
-import type { ConsumedBatch, DeadLetter, StreamCheckpoint } from '../bus/flow-bus.js';
+import {
+  EarlierWriteFailedError,
+  type ConsumedBatch,
+  type DeadLetter,
+  type StreamCheckpoint,
+} from '../bus/flow-bus.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { writeErrorCode, type AggregatorMetrics } from './aggregator.metrics.js';
@@ -203,8 +208,7 @@ export class Aggregator {
     }
     open.release();
     const write = this.tail.then(async (failuresNow) => {
-      if (failuresNow !== failuresSeen)
-        throw new Error('an earlier batch failed to store; this one is retried with it');
+      if (failuresNow !== failuresSeen) throw new EarlierWriteFailedError();
       const stop = this.metrics.writeSeconds.startTimer();
       try {
         await prepared.commit();
@@ -226,7 +230,7 @@ export class Aggregator {
         // What is carried now was folded while this write was in flight: it may continue a
         // failed stream, so it fails now rather than at its own write.
         if (this.open && this.open.failuresSeen !== this.failures)
-          this.discard(this.open, new Error('an earlier batch failed to store; this one is retried with it'));
+          this.discard(this.open, new EarlierWriteFailedError());
       },
     );
     this.writing.push(settled);

@@ -43,6 +43,18 @@ export class StaleGenerationError extends Error {
   }
 }
 
+/**
+ * A batch not written because a write ordered before it failed (its data may continue a stream
+ * of the failed one): nothing of it was stored, and it is delivered again. The failure itself is
+ * reported with the batch whose write failed.
+ */
+export class EarlierWriteFailedError extends Error {
+  override readonly name = 'EarlierWriteFailedError';
+  constructor() {
+    super('an earlier batch failed to store; this one is retried with it');
+  }
+}
+
 export interface PublishBatch {
   /** Normalized flows (already validated by the collector's mapper). */
   records: unknown[];

@@ -27,6 +27,7 @@ import { keyHashPartitioner } from './key-partitioner.js';
 import {
   DLQ_TOPIC,
   FLOWS_TOPIC,
+  EarlierWriteFailedError,
   StaleGenerationError,
   truncateRaw,
   type BatchHandler,
@@ -847,6 +848,9 @@ export class KafkaFlowBus implements FlowBus {
             to: last,
             fenced: e.streams,
           });
+        } else if (e instanceof EarlierWriteFailedError) {
+          // Another partition's write, ordered before this batch's, failed and is reported there.
+          this.log.info('batch retried: a write ordered before it failed', { partition, from, to: last });
         } else if (e instanceof StaleGenerationError) {
           // Another member claimed the partition while this batch was in flight: its batch now.
           // The heartbeat in the backoff below reports the rebalance, and this member rejoins.
