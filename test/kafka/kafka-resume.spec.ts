@@ -4,8 +4,10 @@
  * own committed offsets say.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { KafkaFlowBus, type KafkaFlowBusOptions } from '../../src/bus/kafka-flow.bus.js';
-import type { ConsumedBatch } from '../../src/bus/flow-bus.js';
+import { Registry } from 'prom-client';
+import { KafkaFlowBus, kafkaStream, type KafkaFlowBusOptions } from '../../src/bus/kafka-flow.bus.js';
+import { EarlierWriteFailedError, StaleGenerationError, type ConsumedBatch } from '../../src/bus/flow-bus.js';
+import type { Logger } from '../../src/common/logger.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
 import { FAST_GROUP, flow, unique, waitFor } from './kafka-test-utils.js';
@@ -200,4 +202,53 @@ describe('KafkaFlowBus resume from stored positions', () => {
     await Promise.all([a.close(), b.close()]);
     store.expectExactly(600);
   }, 150_000);
+
+  it('tells a batch retried because of another partition apart from its own lost claim (log level, fenced count)', async () => {
+    const topic = await createTopic(1);
+    const store = new Store();
+    await produce(topic, range(0, 30));
+    const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
+    const logger = (): Logger => ({
+      debug: () => undefined,
+      info: (msg, fields) => lines.push({ level: 'info', msg, fields }),
+      warn: (msg, fields) => lines.push({ level: 'warn', msg, fields }),
+      error: (msg, fields) => lines.push({ level: 'error', msg, fields }),
+      child: () => logger(),
+    });
+    const registry = new Registry();
+    const own = kafkaStream(topic, 0);
+    const other = kafkaStream(topic, 5);
+    // What the aggregator throws: a shared write refused for another partition's stale claim, a
+    // batch behind a failed write, this partition's own stale claim, then a plain failure.
+    const failures: Error[] = [
+      new StaleGenerationError([other]),
+      new EarlierWriteFailedError(),
+      new StaleGenerationError([own]),
+      new Error('database unavailable'),
+    ];
+    const c = bus(topic, { logger: logger(), registry });
+    await c.consume(
+      async (b) => {
+        const e = failures.shift();
+        if (e) throw e;
+        await store.commit(b);
+      },
+      { groupId: unique('g'), loadCheckpoints: store.load, maxBatch: 10 },
+    );
+    await waitFor('positions covering 30 offsets', () => store.stored() >= 30);
+    await c.close();
+    store.expectExactly(30);
+
+    const about = (level: string, text: string) => lines.filter((l) => l.level === level && l.msg.includes(text));
+    expect(about('info', 'another member owns now')).toHaveLength(1);
+    expect(about('info', 'another member owns now')[0].fields).toMatchObject({ partition: 0, fenced: [other] });
+    expect(about('info', 'a write ordered before it failed')).toHaveLength(1);
+    expect(about('warn', 'stale generation')).toHaveLength(1);
+    // Only the plain failure is an error; the three above are retries the bus expected.
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].fields).toMatchObject({ error: expect.stringContaining('database unavailable') });
+    const fenced = await registry.getSingleMetric('dropscope_kafka_batches_fenced_total')?.get();
+    expect(fenced?.values.reduce((n, v) => n + v.value, 0)).toBe(1);
+  }, 60_000);
 });
