@@ -5,9 +5,7 @@ import type { FlowBus } from '../bus/flow-bus.js';
 import { InProcessFlowBus } from '../bus/in-process-flow.bus.js';
 import type { Logger } from '../common/logger.js';
 import type { AppConfig } from '../config/config.js';
-import { InventoryFlowAttributor } from '../policy/attribution.js';
-import { CombinedInventorySource } from '../policy/kubernetes-watch.js';
-import { PolicyInventorySource } from '../policy/policy-inventory.js';
+import type { PolicyInventorySource } from '../policy/policy-inventory.js';
 import type { CheckpointStore } from '../storage/ports.js';
 
 /** Kafka when KAFKA_BROKERS is set, else the in-process bus (embedded default). */
@@ -65,7 +63,12 @@ export async function createAttribution(
   registry?: Registry,
 ): Promise<{ attributor: FlowAttributor; policies?: PolicyInventorySource }> {
   const k8s = config.policyKubernetes;
+  if (!k8s && config.policyManifests.length === 0) return { attributor: reportedOnlyAttributor };
+  // Loaded only with an inventory: an import or a service without one does not pay for the
+  // evaluator, the manifest parser and the Kubernetes client at start.
+  const { InventoryFlowAttributor } = await import('../policy/attribution.js');
   if (k8s) {
+    const { CombinedInventorySource } = await import('../policy/kubernetes-watch.js');
     const policies = new CombinedInventorySource({
       paths: config.policyManifests,
       logger: log.child({ component: 'policy-inventory' }),
@@ -81,7 +84,7 @@ export async function createAttribution(
     await policies.start();
     return { attributor: new InventoryFlowAttributor(policies), policies };
   }
-  if (config.policyManifests.length === 0) return { attributor: reportedOnlyAttributor };
+  const { PolicyInventorySource } = await import('../policy/policy-inventory.js');
   const policies = new PolicyInventorySource({
     paths: config.policyManifests,
     logger: log.child({ component: 'policy-inventory' }),

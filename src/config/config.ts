@@ -1,7 +1,8 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { parseDuration } from './duration.js';
 import { closestVariable, KNOWN_VARIABLES } from './known-variables.js';
 
@@ -272,6 +273,8 @@ export function mergeConfigFile(env: Env): Env {
   if (path === undefined) return env;
   let doc: unknown;
   try {
+    // Loaded only for a config file: every command reads the configuration, few name a file.
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof Yaml;
     doc = parseYaml(readFileSync(path, 'utf8'), { schema: 'core', maxAliasCount: 0 });
   } catch (e) {
     throw new ConfigError('DROPSCOPE_CONFIG', `must name a readable YAML file (${(e as Error).message})`, path);
