@@ -4,7 +4,10 @@
  * single-threaded JSON.parse of the file in this process (the reference), then runs
  * `node dist/src/cli/main.js import --source hubble FILE` as a child process into empty tables
  * and reports its wall clock (node start-up included), input flows/s, the ratio to the
- * reference and the child's peak RSS (VmHWM from /proc/<pid>/status).
+ * reference and the child's peak RSS (VmHWM from /proc/<pid>/status). For comparison it also
+ * times the do-it-yourself path the issue names: one COPY of the raw lines into a `jsonb` column
+ * (PostgreSQL parses and stores each line; nothing is mapped, rolled up or indexed), from
+ * opening the file to the commit, over an open connection.
  *
  * The database is PostgreSQL at DATABASE_URL (its tables are emptied first) or an embedded one
  * this bench starts once; its start-up is not in the figure, connecting and migrating are.
@@ -14,7 +17,10 @@
  * Only writing a file: `node dist/bench/import-shapes.bench.js --generate FILE --shape dense`.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +49,9 @@ export interface ShapeResult {
   importFlowsPerSecond: number;
   ratio: number;
   importPeakRssBytes: number;
+  /** The do-it-yourself reference: COPY of the raw lines into a jsonb column. */
+  rawCopySeconds: number;
+  rawCopyRatio: number;
 }
 
 /** Writes `count` lines of the given shape, or the generator's default (seed fixed: same file every time). */
@@ -71,6 +80,33 @@ export async function bareJsonParseSeconds(file: string): Promise<number> {
     }
   if (n === 0) throw new Error(`${file} has no lines`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/**
+ * Seconds for one COPY of the file's lines into a scratch `jsonb` column, from opening the file
+ * to the commit. CSV with a quote and a delimiter no JSON line holds (JSON escapes every control
+ * character), so each line arrives as it is and PostgreSQL parses it as jsonb.
+ */
+export async function rawJsonbCopySeconds(file: string, databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('DROP TABLE IF EXISTS bench_raw_flows');
+    await client.query('CREATE TABLE bench_raw_flows (doc jsonb)');
+    const t0 = process.hrtime.bigint();
+    await pipeline(
+      createReadStream(file, { highWaterMark: 1 << 20 }),
+      client.query(copyFrom(`COPY bench_raw_flows (doc) FROM STDIN (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`)),
+    );
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const [{ n }] = (await client.query('SELECT count(*)::int AS n FROM bench_raw_flows')).rows as Array<{ n: number }>;
+    if (n === 0) throw new Error(`COPY of ${file} stored no rows`);
+    return seconds;
+  } finally {
+    // Its WAL is checkpointed here, not in the middle of the import timed next.
+    await client.query('DROP TABLE IF EXISTS bench_raw_flows; CHECKPOINT').catch(() => undefined);
+    await client.end();
+  }
 }
 
 function vmHwm(pid: number): number {
@@ -139,6 +175,7 @@ export async function benchImportShapes(opts: {
       const file = join(dir, `hubble-${shape}.jsonl`);
       await writeHubbleFile(file, opts.flows, shape);
       const referenceSeconds = await bareJsonParseSeconds(file);
+      const rawCopySeconds = await rawJsonbCopySeconds(file, url);
       await emptyTables(db);
       const imp = await timeImportChild(file, url, opts.threads === undefined ? [] : ['--threads', `${opts.threads}`]);
       const [{ n }] = (await db.dataSource.query(
@@ -154,6 +191,8 @@ export async function benchImportShapes(opts: {
         importFlowsPerSecond: opts.flows / imp.seconds,
         ratio: referenceSeconds / imp.seconds,
         importPeakRssBytes: imp.peakRss,
+        rawCopySeconds,
+        rawCopyRatio: referenceSeconds / rawCopySeconds,
       };
       results.push(r);
       opts.onResult?.(r);
@@ -173,7 +212,8 @@ export function formatShapeResult(r: ShapeResult): string {
     `import ${r.shape.padEnd(6)} (${r.lines.toLocaleString('en')} lines, ${mb(r.bytes)}, ` +
     `${r.edgeKeysPerMinute.toLocaleString('en')} edge keys/min): ` +
     `${Math.round(r.importFlowsPerSecond).toLocaleString('en')} flows/s in ${r.importSeconds.toFixed(1)} s wall ` +
-    `(JSON.parse ${r.referenceSeconds.toFixed(2)} s), ratio ${r.ratio.toFixed(2)}, peak RSS ${mb(r.importPeakRssBytes)}`
+    `(JSON.parse ${r.referenceSeconds.toFixed(2)} s), ratio ${r.ratio.toFixed(2)}, peak RSS ${mb(r.importPeakRssBytes)}; ` +
+    `raw lines COPY'd into jsonb ${r.rawCopySeconds.toFixed(1)} s, ratio ${r.rawCopyRatio.toFixed(2)}`
   );
 }
 
