@@ -28,7 +28,7 @@ import { startKafkaMockCluster, type KafkaMockCluster } from './kafka-mock-clust
 import {
   cpuOf,
   migrate,
-  partitionsShared,
+  startAggregatorGroup,
   portOf,
   postgresCpu,
   postmasterPid,
@@ -182,17 +182,21 @@ export async function benchKafkaPath(adminUrl: string, lines: number): Promise<K
       KAFKA_HEARTBEAT_INTERVAL_MS: '1000',
     };
     await migrate(kdb.url);
-    const aggs = [1, 2].map((i) =>
-      startServe(`aggregator-${i}`, {
-        ...kafkaEnv,
-        DROPSCOPE_ROLES: 'aggregator',
-        DROPSCOPE_DATA_DIR: join(dir, `a${i}`),
-      }),
-    );
-    const procs: Proc[] = [...aggs];
+    const procs: Proc[] = [];
     let kafka: KafkaPathBenchResult['kafka'];
     try {
-      await until('both aggregators to share the partitions', () => partitionsShared(aggs, PARTITIONS), procs, 120_000);
+      const aggs = await startAggregatorGroup({
+        count: 2,
+        partitions: PARTITIONS,
+        env: kafkaEnv,
+        groupPrefix: `dropscope-bench-${process.pid}`,
+        start: (name, env) => {
+          const p = startServe(name, { ...env, DROPSCOPE_DATA_DIR: join(dir, name) });
+          procs.push(p);
+          return p;
+        },
+        discard: (p) => procs.splice(procs.indexOf(p), 1),
+      });
       const collector = startServe('collector', {
         ...kafkaEnv,
         DROPSCOPE_ROLES: 'collector',

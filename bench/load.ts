@@ -35,7 +35,7 @@ import { LOAD_SOURCES, startLoadSource, type LoadSourceName } from './load-sourc
 import {
   cpuOf,
   migrate,
-  partitionsShared,
+  startAggregatorGroup,
   peakRssMiB,
   postgresCpu,
   postmasterPid,
@@ -157,28 +157,20 @@ async function main(teardown: Teardown): Promise<void> {
       // On the mock an idle fetch waits out its whole wait even when data arrives (docs/KAFKA.md).
       KAFKA_MAX_WAIT_MS: '200',
     };
-    // The mock cluster can fail a member at SyncGroup when members join together (docs/KAFKA.md):
-    // then start them all again, in a group of their own.
-    let aggs: Proc[] = [];
-    for (let attempt = 1; ; attempt++) {
-      const env = { ...kafkaEnv, DROPSCOPE_ROLES: 'aggregator', KAFKA_GROUP_ID: `dropscope-load-${attempt}` };
-      aggs = Array.from({ length: AGGREGATORS }, (_, i) => serve(`aggregator-${i + 1}`, env));
-      try {
-        await until('the aggregators to share the partitions', () => partitionsShared(aggs, PARTITIONS), aggs, 120_000);
-        break;
-      } catch (e) {
-        if (attempt >= 4) throw e;
-        process.stderr.write(`load: an aggregator failed to join the group; starting them again\n`);
-        await stopAll(aggs, 5000);
-        for (const a of aggs) {
-          procs.splice(procs.indexOf(a), 1);
-          owned.splice(
-            owned.findIndex(([, pid]) => pid === a.child.pid),
-            1,
-          );
-        }
-      }
-    }
+    await startAggregatorGroup({
+      count: AGGREGATORS,
+      partitions: PARTITIONS,
+      env: kafkaEnv,
+      groupPrefix: 'dropscope-load',
+      start: serve,
+      discard: (a) => {
+        procs.splice(procs.indexOf(a), 1);
+        owned.splice(
+          owned.findIndex(([, pid]) => pid === a.child.pid),
+          1,
+        );
+      },
+    });
     collector = serve('collector', { ...kafkaEnv, DROPSCOPE_ROLES: 'collector', ...source.env });
   } else {
     collector = serve('serve', { DROPSCOPE_ROLES: 'collector,aggregator', ...source.env });

@@ -183,6 +183,43 @@ export function partitionsShared(members: Proc[], partitions: number): boolean {
   );
 }
 
+/**
+ * Starts `count` aggregators (`start(name, env)`, each with `env` plus its own consumer group id)
+ * and waits until they share the topic's `partitions`. On librdkafka's mock cluster a member can
+ * fail at SyncGroup when members join together (docs/KAFKA.md), and `serve` then exits as it
+ * would in a pod; as a supervisor would, the members are then stopped and started again, in a
+ * group of their own, up to `attempts` times. `discard` is told of each member stopped that way.
+ */
+export async function startAggregatorGroup(opts: {
+  count: number;
+  partitions: number;
+  env: Record<string, string>;
+  groupPrefix: string;
+  start: (name: string, env: Record<string, string>) => Proc;
+  discard?: (p: Proc) => void;
+  attempts?: number;
+}): Promise<Proc[]> {
+  const attempts = opts.attempts ?? 4;
+  for (let attempt = 1; ; attempt++) {
+    const env = { ...opts.env, DROPSCOPE_ROLES: 'aggregator', KAFKA_GROUP_ID: `${opts.groupPrefix}-${attempt}` };
+    const aggs = Array.from({ length: opts.count }, (_, i) => opts.start(`aggregator-${i + 1}`, env));
+    try {
+      await until(
+        'the aggregators to share the partitions',
+        () => partitionsShared(aggs, opts.partitions),
+        aggs,
+        120_000,
+      );
+      return aggs;
+    } catch (e) {
+      if (attempt >= attempts) throw e;
+      process.stderr.write(`an aggregator failed to join the group (attempt ${attempt}); starting them again\n`);
+      await stopAll(aggs, 5000);
+      for (const a of aggs) opts.discard?.(a);
+    }
+  }
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when every process has exited. */
 export async function stopAll(procs: Proc[], graceMs = 15_000): Promise<void> {
   await Promise.all(
