@@ -72,8 +72,11 @@ export function filterClause(f: DropFilters, table: TableColumns, ps: SqlParams)
     const n = ps.add(f.pod);
     c.push(`(src_pod = ${n} OR dst_pod = ${n})`);
   }
-  // Containment (not `= ANY`) so the GIN index on policies serves it.
-  if (f.policy !== undefined) c.push(`policies @> ARRAY[${ps.add(f.policy)}::text]`);
+  // Containment (not `= ANY`) so the GIN index on policies serves it. That index is partial
+  // (WHERE policies <> '{}'), and PostgreSQL uses a partial index only when the query states its
+  // predicate: it does not infer "not empty" from containment, so without the second condition
+  // every policy filter read the whole window.
+  if (f.policy !== undefined) c.push(`policies @> ARRAY[${ps.add(f.policy)}::text] AND policies <> '{}'`);
   if (f.reason !== undefined) c.push(`drop_reason = ${ps.add(f.reason)}`);
   if (f.direction !== undefined) c.push(`direction = ANY(${ps.add(f.direction)}::text[])`);
   // Every verdict (the edge list's default) needs no condition: stored rows hold only these, and
