@@ -3,7 +3,10 @@
  * flows (a cluster of 50 namespaces x 20 workloads, 5,000 distinct edges of which ~250 are active
  * in any minute; 85 % of edge rows allowed, 12 % denied, 2 % dropped, 1 % audit; ~28 flows per
  * row) plus 200,000 drop events, then times the REAL read repositories (src/storage/*.reader.ts) for
- * every summary `by`, the time series, edges and the first page of drop events over 24 h.
+ * every summary `by`, the time series, edges and the first page of drop events over 24 h, twice:
+ * on the minute rows alone (nothing closed yet, the worst case: a `serve` whose closing has not
+ * run), then after the roll-up closer has summed the day into its 5-minute, 15-minute, hour,
+ * 4-hour and day rows, as a running `serve` does (what a 24 h request reads in production).
  * Rows are inserted directly with generate_series SQL (the aggregator's write path has its own
  * benchmark). Called by the bench runner; also runnable alone (embedded PostgreSQL when
  * DATABASE_URL is unset; the database must be empty or hold only this benchmark's data):
@@ -18,16 +21,23 @@ import { PostgresEdgeReader } from '../src/storage/edge.reader.js';
 import { SUMMARY_BY, type DropFilters } from '../src/storage/readers.js';
 import { PostgresRollupStatsReader } from '../src/storage/rollup-stats.reader.js';
 import { PartitionManager } from '../src/storage/partition.manager.js';
-import { runWithBenchDatabase } from './bench-database.js';
+import { RESOLUTIONS, RollupCloser } from '../src/storage/rollup-closer.js';
+import { COARSE_ROLLUP_TABLES, runWithBenchDatabase } from './bench-database.js';
 
 export interface ApiQueriesBenchResult {
   rollupRows: number;
   flows: number;
   dropEvents: number;
   fillSeconds: number;
-  /** Median of 5 warm runs, ms, per query. */
+  /** Median of 5 warm runs, ms, per query, on the minute rows alone (nothing closed). */
+  minutesMedianMs: Record<string, number>;
+  /** Slowest of those runs (first, cold run included), ms. */
+  minutesMaxMs: Record<string, number>;
+  /** Seconds the closer took to sum the day into the coarser roll-ups. */
+  closeSeconds: number;
+  /** Median of 5 warm runs, ms, per query, once the day is closed (as serve keeps it). */
   medianMs: Record<string, number>;
-  /** Slowest of the runs (first, cold run included), ms. */
+  /** Slowest of those runs (first, cold run included), ms. */
   maxMs: Record<string, number>;
 }
 
@@ -123,9 +133,13 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
     // A fixed day, so repeated runs hit the same (or freshly filled) partitions.
     const start = Date.parse('2025-06-01T00:00:00Z');
     const day = start / 86_400_000;
-    await new PartitionManager(ds, silentLogger).ensure([day, day + 1]);
+    const partitions = new PartitionManager(ds, silentLogger);
+    await partitions.ensure([day, day + 1]);
     const t0 = performance.now();
-    await ds.query(`TRUNCATE edge_rollups, drop_events`);
+    // The coarser roll-ups and their marks too: a closed mark left by an earlier run would send
+    // the readers to that run's coarse rows.
+    await ds.query(`TRUNCATE edge_rollups, ${COARSE_ROLLUP_TABLES}, rollup_totals_hourly, drop_events`);
+    await ds.query('UPDATE rollup_resolutions SET closed_through = NULL');
     await ds.query(FILL_ROLLUPS, [new Date(start).toISOString()]);
     await ds.query(FILL_EVENTS, [new Date(start).toISOString()]);
     await ds.query(`VACUUM ANALYZE edge_rollups`);
@@ -165,14 +179,33 @@ export async function benchApiQueries(databaseUrl: string): Promise<ApiQueriesBe
       ['drops pod=app-3-pod-1', () => events.listDrops({ ...window, pod: 'app-3-pod-1' }, 100)],
       ['policy drop stats', () => q.policyDropStats(window)],
     ];
-    const medianMs: Record<string, number> = {};
-    const maxMs: Record<string, number> = {};
-    for (const [name, fn] of cases) {
-      const r = await time(fn, 6);
-      medianMs[name] = r.median;
-      maxMs[name] = r.max;
-    }
-    return { rollupRows: rows, flows: Number(flows), dropEvents: EVENTS, fillSeconds, medianMs, maxMs };
+    const timeCases = async (): Promise<{ medianMs: Record<string, number>; maxMs: Record<string, number> }> => {
+      const medianMs: Record<string, number> = {};
+      const maxMs: Record<string, number> = {};
+      for (const [name, fn] of cases) {
+        const r = await time(fn, 6);
+        medianMs[name] = r.median;
+        maxMs[name] = r.max;
+      }
+      return { medianMs, maxMs };
+    };
+    const minutes = await timeCases();
+    const t1 = performance.now();
+    // Everything of the filled day is long past: every unit closes, the day row included.
+    await new RollupCloser(ds, partitions, silentLogger).closeThrough(start + 2 * 86_400_000);
+    for (const r of RESOLUTIONS) await ds.query(`VACUUM ANALYZE ${r.table}`);
+    const closeSeconds = Math.round((performance.now() - t1) / 100) / 10;
+    const closed = await timeCases();
+    return {
+      rollupRows: rows,
+      flows: Number(flows),
+      dropEvents: EVENTS,
+      fillSeconds,
+      minutesMedianMs: minutes.medianMs,
+      minutesMaxMs: minutes.maxMs,
+      closeSeconds,
+      ...closed,
+    };
   } finally {
     await ds.destroy();
   }
@@ -184,6 +217,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     const slow = Object.entries(r.medianMs).filter(([k, v]) => /^(summary|timeseries)/.test(k) && v >= 200);
     if (slow.length > 0)
-      process.stderr.write(`api queries: over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
+      process.stderr.write(`api queries (day closed): over the 200 ms goal: ${slow.map(([k]) => k).join(', ')}\n`);
   });
 }

@@ -259,6 +259,8 @@ export async function benchHourlyQueries(
         ['summary 24h by=edge', `/drops/summary?from=-24h`],
         ['summary 24h by=namespace', `/drops/summary?from=-24h&by=namespace`],
         ['summary 24h by=policy', `/drops/summary?from=-24h&by=policy`],
+        // One policy's drops: the partial GIN index on policies must serve it (sql-filters.ts).
+        ['summary 24h by=edge policy=ns-3/deny-1', `/drops/summary?from=-24h&policy=ns-3%2Fdeny-1`],
         ['timeseries 24h step=1h', `/drops/timeseries?from=-24h&step=1h`],
         ['timeseries 24h (default step 1h)', `/drops/timeseries?from=-24h`],
         [`summary ${days}d by=edge`, `/drops/summary?from=${long}`],
