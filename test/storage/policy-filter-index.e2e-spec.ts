@@ -12,6 +12,7 @@ import type { DataSource } from 'typeorm';
 import { silentLogger } from '../../src/common/logger.js';
 import { PartitionManager } from '../../src/storage/partition.manager.js';
 import type { DropFilters } from '../../src/storage/readers.js';
+import { RESOLUTIONS } from '../../src/storage/rollup-closer.js';
 import { EVENTS, ROLLUPS, SqlParams, filterClause, timeRange, whereClause } from '../../src/storage/sql-filters.js';
 import { startRollupDatabase, type RollupDatabase } from '../support/rollup-database.js';
 
@@ -23,14 +24,8 @@ const FILTERS: DropFilters = {
   policy: 'shop/deny-all',
 };
 
-const ROLLUP_TABLES = [
-  'edge_rollups',
-  'edge_rollups_5m',
-  'edge_rollups_15m',
-  'edge_rollups_hourly',
-  'edge_rollups_4h',
-  'edge_rollups_daily',
-];
+/** The minute roll-ups and every coarser resolution's table. */
+const ROLLUP_TABLES = ['edge_rollups', ...RESOLUTIONS.map((r) => r.table)];
 
 /** 20,000 rows of the day: 1 in 100 names the filtered policy, 1 in 4 some other policy, the rest none. */
 const ROWS = 'generate_series(0, 19999) AS i';
