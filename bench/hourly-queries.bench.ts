@@ -268,7 +268,7 @@ export async function benchHourlyQueries(
         [`summary ${days}d by=policy`, `/drops/summary?from=${long}&by=policy`],
         [`timeseries ${days}d (default step)`, `/drops/timeseries?from=${long}`],
         [`timeseries ${days}d step=1h`, `/drops/timeseries?from=${long}&step=1h`],
-        [`edges ${days}d (all verdicts)`, `/flows/edges?from=${long}`],
+        [`edges ${days}d (all verdicts; no goal: the goal is for 24 h)`, `/flows/edges?from=${long}`],
       ];
       const postmaster = await postmasterPid(databaseUrl).catch(() => null);
       const cpu = () => {
