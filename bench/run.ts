@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       );
       for (const [q, ms] of Object.entries(r.medianMs))
         process.stdout.write(
-          `  ${q.padEnd(40)} minutes ${r.minutesMedianMs[q].toFixed(1).padStart(7)} (${r.minutesMaxMs[q].toFixed(1)})` +
+          `  ${q.padEnd(42)} minutes ${r.minutesMedianMs[q].toFixed(1).padStart(7)} (${r.minutesMaxMs[q].toFixed(1)})` +
             `  closed ${ms.toFixed(1).padStart(7)} (${r.maxMs[q].toFixed(1)})\n`,
         );
     } finally {
