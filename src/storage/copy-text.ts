@@ -91,19 +91,41 @@ function copyField(v: unknown): string {
   return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');
 }
 
+/** A string or null as a COPY field. */
+function nullableText(s: string | null): string {
+  return s === null ? '\\N' : copyText(s);
+}
+
+/** A JSON value as a COPY field: JSON text has no raw newline, CR or tab, only backslashes to double. */
+function jsonField(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  const s = JSON.stringify(v);
+  return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');
+}
+
+/**
+ * One drop event as a COPY line (EVENT_COLUMNS order, no newline). Written out field by field:
+ * a loop over the column names reads the row by a different key each time, which V8 cannot
+ * make fast, and an import formats tens of thousands of these a second.
+ */
+export function dropEventLine(e: DropEventRow): string {
+  return (
+    `${copyText(e.flow_id)}\t${copyText(e.time)}\t${nullableText(e.end_time)}\t${copyText(e.source)}\t` +
+    `${copyText(e.cluster)}\t${nullableText(e.node)}\t${copyText(e.verdict)}\t${copyText(e.drop_reason)}\t` +
+    `${copyText(e.direction)}\t${copyText(e.src_kind)}\t${copyText(e.src_namespace)}\t${copyText(e.src_pod)}\t` +
+    `${copyText(e.src_workload)}\t${nullableText(e.src_ip)}\t${copyText(e.dst_kind)}\t` +
+    `${copyText(e.dst_namespace)}\t${copyText(e.dst_pod)}\t${copyText(e.dst_workload)}\t` +
+    `${nullableText(e.dst_ip)}\t${e.dst_port}\t${copyText(e.protocol)}\t${e.count}\t` +
+    `${copyText(e.attribution_level)}\t${e.policies.length === 0 ? '{}' : copyText(arrayLiteral(e.policies))}\t` +
+    `${jsonField(e.attribution)}\t${jsonField(e.record)}`
+  );
+}
+
 /** The batch's events as COPY text. */
 export function eventsToCopyText(events: DropEventRow[]): string {
-  const lines = new Array<string>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i];
-    let line = '';
-    for (let c = 0; c < EVENT_COLUMNS.length; c++) {
-      if (c > 0) line += '\t';
-      line += copyField(e[EVENT_COLUMNS[c]]);
-    }
-    lines[i] = line;
-  }
-  return lines.join('\n') + '\n';
+  let text = '';
+  for (let i = 0; i < events.length; i++) text += dropEventLine(events[i]) + '\n';
+  return text;
 }
 
 /**
