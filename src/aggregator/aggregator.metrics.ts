@@ -24,6 +24,7 @@ export class AggregatorMetrics {
   readonly deadLetters: Counter<string>;
   readonly writeSeconds: Histogram<string>;
   readonly writeErrors: Counter<string>;
+  readonly dropEventsSampledOut: Counter<string>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -90,6 +91,16 @@ export class AggregatorMetrics {
           name: 'dropscope_batch_write_errors_total',
           help: 'Batch writes PostgreSQL refused (the batch is retried), by SQLSTATE or errno code (`other` without one).',
           labelNames: ['code'],
+          registers,
+        }),
+    );
+    this.dropEventsSampledOut = metric(
+      registry,
+      'dropscope_drop_events_sampled_out_total',
+      () =>
+        new Counter({
+          name: 'dropscope_drop_events_sampled_out_total',
+          help: 'Drop events not stored because their edge already had DROP_EVENTS_PER_EDGE_MINUTE that minute (their flows are in the roll-ups).',
           registers,
         }),
     );

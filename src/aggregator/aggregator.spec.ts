@@ -89,7 +89,14 @@ describe('Aggregator over in-memory repositories', () => {
       checkpoints: [{ stream: 'calico:node-1', position: '300' }],
     });
     // 3 records of count 2: 4 denied flows (one row: same edge, same minute), 2 allowed (another row).
-    expect(result).toEqual({ received: 3, flows: 6, drops: 4, deadLetters: 0, byVerdict: { denied: 4, allowed: 2 } });
+    expect(result).toEqual({
+      received: 3,
+      flows: 6,
+      drops: 4,
+      deadLetters: 0,
+      dropEventsSampledOut: 0,
+      byVerdict: { denied: 4, allowed: 2 },
+    });
     expect(writer.rollups.size).toBe(2);
     const denied = [...writer.rollups.values()].find((r) => r.verdict === 'denied')!;
     expect(denied.count).toBe(4);
@@ -149,6 +156,58 @@ describe('Aggregator over in-memory repositories', () => {
     expect(letters[2].reason).toBe('invalid FlowRecord: time: 2026-03-11T12:00:01Z is more than a day in the future');
     expect(await counter(registry, 'dropscope_dead_letters_total')).toBe(3);
     expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(2);
+  });
+
+  describe('with DROP_EVENTS_PER_EDGE_MINUTE', () => {
+    const sampling = (perRow: number) => {
+      const writer = new InMemoryRollupWriter();
+      const registry = new Registry();
+      const metrics = new AggregatorMetrics(registry);
+      const aggregator = new Aggregator(
+        writer,
+        reportedOnlyAttributor,
+        metrics,
+        silentLogger,
+        clock,
+        undefined,
+        false,
+        perRow,
+      );
+      return { writer, registry, aggregator };
+    };
+    const denies = (prefix: string, n: number, time = '2026-03-10T11:30:15Z') =>
+      Array.from({ length: n }, (_, i) => flow(`${prefix}${i}`, 'denied', time));
+
+    it('stores the first events of each edge and minute across batches, counts the rest, and rolls up every flow', async () => {
+      const { writer, registry, aggregator } = sampling(3);
+      const first = await aggregator.handle({ records: denies('a', 2), checkpoints: [] });
+      const second = await aggregator.handle({
+        records: [...denies('b', 4), ...denies('c', 2, '2026-03-10T11:31:00Z')],
+        checkpoints: [],
+      });
+      expect([first.dropEventsSampledOut, second.dropEventsSampledOut]).toEqual([0, 3]);
+      expect(writer.events.map((e) => e.flow_id)).toEqual(['a0', 'a1', 'b0', 'c0', 'c1']);
+      // Every flow counted: 8 records of count 2, in two minutes.
+      expect(writer.storedFlows()).toBe(16);
+      expect(await counter(registry, 'dropscope_drop_events_sampled_out_total')).toBe(3);
+      expect(await counter(registry, 'dropscope_drops_total')).toBe(16);
+    });
+
+    it('keeps the events of a batch whose write failed when the source replays it', async () => {
+      const { writer, registry, aggregator } = sampling(2);
+      writer.failNext = new Error('connection lost');
+      await expect(aggregator.handle({ records: denies('a', 3), checkpoints: [] })).rejects.toThrow('connection lost');
+      await aggregator.handle({ records: denies('a', 3), checkpoints: [] });
+      expect(writer.events.map((e) => e.flow_id)).toEqual(['a0', 'a1']);
+      expect(await counter(registry, 'dropscope_drop_events_sampled_out_total')).toBe(1);
+    });
+
+    it('0 keeps every event', async () => {
+      const { writer, aggregator } = sampling(0);
+      const r = await aggregator.handle({ records: denies('a', 30), checkpoints: [] });
+      expect(writer.events).toHaveLength(30);
+      expect(r.dropEventsSampledOut).toBe(0);
+    });
   });
 
   it('commits batches in call order: a batch never overtakes an earlier write still in flight', async () => {
@@ -262,9 +321,10 @@ describe('Aggregator over in-memory repositories', () => {
         flush: true,
       });
       // Each batch learns its own counts once the one write that holds all three is stored.
-      expect(await a).toEqual({ received: 1, flows: 2, drops: 0, deadLetters: 0, byVerdict: { allowed: 2 } });
-      expect(await b).toEqual({ received: 1, flows: 2, drops: 0, deadLetters: 0, byVerdict: { allowed: 2 } });
-      expect(await c).toEqual({ received: 1, flows: 2, drops: 2, deadLetters: 0, byVerdict: { denied: 2 } });
+      const one = { received: 1, flows: 2, deadLetters: 0, dropEventsSampledOut: 0 };
+      expect(await a).toEqual({ ...one, drops: 0, byVerdict: { allowed: 2 } });
+      expect(await b).toEqual({ ...one, drops: 0, byVerdict: { allowed: 2 } });
+      expect(await c).toEqual({ ...one, drops: 2, byVerdict: { denied: 2 } });
       expect(writer.commits).toEqual(['3']);
       expect(writer.checkpoints.positions.get('s')).toBe('3');
       // a and b: one allowed row of 4 flows, upserted once; c: one denied row and its event.

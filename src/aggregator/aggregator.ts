@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.js';
 import { writeErrorCode, type AggregatorMetrics } from './aggregator.metrics.js';
 import type { FlowAttributor } from './attribution.port.js';
 import { BatchRollup } from './edge-rollup.js';
+import { DropEventSampler } from './drop-event-sampler.js';
 import { addCount, foldRecords } from './record-fold.js';
 import type { PreparedWrite, RollupWriter } from './rollup-writer.port.js';
 
@@ -17,6 +18,8 @@ export interface BatchResult {
   flows: number;
   drops: number;
   deadLetters: number;
+  /** Drop events left out by DROP_EVENTS_PER_EDGE_MINUTE (their flows are in `flows`). */
+  dropEventsSampledOut: number;
   /** Flows stored per verdict. */
   byVerdict: Record<string, number>;
 }
@@ -41,7 +44,7 @@ interface Waiter {
 
 /** Batches folded since the last flush: stored together, with the checkpoints they reach. */
 class OpenFlush {
-  rollup = new BatchRollup();
+  rollup: BatchRollup;
   /**
    * Per stream, the checkpoint of the latest batch folded in (batches of a stream arrive in order),
    * whole: a Kafka checkpoint carries its writer's generation, which fences zombie writers.
@@ -50,6 +53,7 @@ class OpenFlush {
   dead: DeadLetter[] = [];
   deadCount = 0;
   firstDeadReason = '';
+  eventsSampledOut = 0;
   readonly recordsBySource = new Map<string, number>();
   readonly processed = new Map<string, number>();
   readonly drops = new Map<string, number>();
@@ -59,7 +63,12 @@ class OpenFlush {
   sealAfterWrite = false;
 
   /** `failuresSeen`: the aggregator's failure count when the first batch was folded in. */
-  constructor(readonly failuresSeen: number) {}
+  constructor(
+    readonly failuresSeen: number,
+    sampler: DropEventSampler | undefined,
+  ) {
+    this.rollup = new BatchRollup(sampler);
+  }
 
   get entries(): number {
     return this.rollup.entries + this.dead.length;
@@ -69,6 +78,7 @@ class OpenFlush {
   release(): void {
     this.deadCount = this.dead.length;
     this.firstDeadReason = this.dead[0]?.reason ?? '';
+    this.eventsSampledOut = this.rollup.eventsSampledOut;
     this.rollup = new BatchRollup();
     this.checkpoints = new Map();
     this.dead = [];
@@ -89,6 +99,7 @@ export class Aggregator {
   private open?: OpenFlush;
   /** Flushes handed to the writer and not yet settled (ready() bounds them). */
   private readonly writing: Array<Promise<unknown>> = [];
+  private readonly sampler?: DropEventSampler;
 
   /** The attributor can be swapped at run time (policy inventory reloads). */
   constructor(
@@ -105,7 +116,11 @@ export class Aggregator {
      * write chained after the one in flight (the in-process bus hands over two at a time so).
      */
     private readonly groupCommit = false,
-  ) {}
+    /** DROP_EVENTS_PER_EDGE_MINUTE: drop events kept per roll-up row (0: every one). */
+    readonly dropEventsPerRow = 0,
+  ) {
+    if (dropEventsPerRow > 0) this.sampler = new DropEventSampler(dropEventsPerRow);
+  }
 
   /**
    * Folds the batch in and resolves once it is stored (the bus's acknowledgement). Without
@@ -114,7 +129,7 @@ export class Aggregator {
    */
   handle(batch: ConsumedBatch): Promise<BatchResult> {
     // Not async: a suspended async function would keep `batch` (its records) alive until stored.
-    const open = (this.open ??= new OpenFlush(this.failures));
+    const open = (this.open ??= new OpenFlush(this.failures, this.sampler));
     let result: BatchResult;
     try {
       result = this.fold(batch, open);
@@ -157,6 +172,7 @@ export class Aggregator {
     const rollup = open.rollup;
     const flowsBefore = rollup.flows;
     const dropsBefore = rollup.drops;
+    const sampledOutBefore = rollup.eventsSampledOut;
     const dead: DeadLetter[] = batch.deadLetters ? [...batch.deadLetters] : [];
     const origin = batch.checkpoints.length > 0 ? batch.checkpoints[0].stream : 'bus';
     const byVerdict: Record<string, number> = {};
@@ -185,6 +201,7 @@ export class Aggregator {
       flows: rollup.flows - flowsBefore,
       drops: rollup.drops - dropsBefore,
       deadLetters: dead.length,
+      dropEventsSampledOut: rollup.eventsSampledOut - sampledOutBefore,
       byVerdict,
     };
   }
@@ -221,7 +238,11 @@ export class Aggregator {
     });
     this.tail = write.then(
       () => this.failures,
-      () => (this.failures = failuresSeen + 1),
+      () => {
+        // The failed flush's events were counted as kept: count afresh for its retry.
+        this.sampler?.reset();
+        return (this.failures = failuresSeen + 1);
+      },
     );
     const settled = write.then(
       () => this.stored(open),
@@ -239,6 +260,7 @@ export class Aggregator {
 
   private discard(open: OpenFlush, e: Error): void {
     if (this.open === open) this.open = undefined;
+    this.sampler?.reset();
     clearTimeout(open.timer);
     for (const w of open.waiters) w.reject(e);
   }
@@ -255,6 +277,7 @@ export class Aggregator {
       const [verdict, direction, reason] = k.split('\u0000');
       this.metrics.drops.inc({ verdict, direction, reason }, n);
     }
+    if (open.eventsSampledOut > 0) this.metrics.dropEventsSampledOut.inc(open.eventsSampledOut);
     if (open.deadCount > 0) {
       this.metrics.deadLetters.inc({ stage: 'aggregator' }, open.deadCount);
       this.log.warn('dead letters stored', { count: open.deadCount, first: open.firstDeadReason });

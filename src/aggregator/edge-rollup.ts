@@ -6,6 +6,7 @@ import { isDrop } from '../flow/flow-record.js';
 import type { Attribution } from './attribution.port.js';
 import { policyRef } from './attribution.port.js';
 import type { PrefoldedSegment } from './prefolded-segment.js';
+import type { DropEventSampler } from './drop-event-sampler.js';
 import { parseFlowTime } from '../flow/flow-time.js';
 
 /** One roll-up row. Keys are the column names (the writer COPies them in this table's order). */
@@ -135,9 +136,16 @@ export class BatchRollup {
   /** Drop events folded elsewhere, as COPY text (whole lines). */
   readonly eventTexts: string[] = [];
   eventTextCount = 0;
+  /** The roll-up key of each of `events` (what the sampler counts by). */
+  readonly eventKeys: string[] = [];
+  /** Drop events the sampler left out (their flows are in the roll-up rows). */
+  eventsSampledOut = 0;
   flows = 0;
   drops = 0;
   private readonly bucketCache = new Map<number, string>();
+
+  /** `sampler`: keeps at most so many drop events per roll-up row (none: every event). */
+  constructor(private readonly sampler?: DropEventSampler) {}
 
   /** Roll-up rows and drop events held, whatever their form (the carried flush's budget). */
   get entries(): number {
@@ -176,10 +184,18 @@ export class BatchRollup {
       if (numbers[n + 3] < row.first_seen) row.first_seen = numbers[n + 3];
       if (numbers[n + 4] > row.last_seen) row.last_seen = numbers[n + 4];
     }
-    if (p.eventCount > 0) {
-      this.eventTexts.push(p.events);
-      this.eventTextCount += p.eventCount;
+    const { events, eventKeys } = p;
+    const sampler = this.sampler;
+    for (let i = 0; i < events.length; i++) {
+      // The segment's thread kept at most so many per row of its own; this keeps the bound overall.
+      if (sampler !== undefined && !sampler.take(eventKeys[i])) {
+        this.eventsSampledOut++;
+        continue;
+      }
+      this.eventTexts.push(events[i]);
+      this.eventTextCount++;
     }
+    this.eventsSampledOut += p.eventsSampledOut;
     for (const d of p.days) this.days.add(d);
     this.flows += p.flows;
     this.drops += p.drops;
@@ -250,6 +266,11 @@ export class BatchRollup {
 
     if (isDrop(f.verdict)) {
       this.drops += f.count;
+      if (this.sampler !== undefined && !this.sampler.take(key)) {
+        this.eventsSampledOut++;
+        return;
+      }
+      this.eventKeys.push(key);
       this.events.push({
         flow_id: f.id,
         time: f.time,

@@ -30,9 +30,12 @@ export interface PrefoldedSegment {
   /** Records the segment's lines became (valid or not): what the bus counts. */
   records: number;
   rows: PrefoldedRows;
-  /** Drop events as COPY text (whole lines), `eventCount` of them. */
-  events: string;
-  eventCount: number;
+  /** Drop events as COPY text, a whole line (newline included) each. */
+  events: string[];
+  /** The roll-up key of each event's row (`rows.keys`' form), for the merging thread's sampler. */
+  eventKeys: string[];
+  /** Drop events the segment's thread left out (DropEventSampler). */
+  eventsSampledOut: number;
   /** Valid drops not folded yet: the main thread attributes and folds them, in this order. */
   unattributed: FlowRecord[];
   /** UTC days (epoch days) the rows touch. */

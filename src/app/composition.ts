@@ -107,6 +107,7 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
         carry,
         // Kafka members consume several partitions at once: their batches share transactions.
         config.kafka !== undefined && !opts.localBus,
+        config.aggregator.dropEventsPerEdgeMinute,
       );
       aggregator = agg;
       // Carried batches are stored before the bus closes (steps run in reverse order).

@@ -22,7 +22,12 @@ function skippedList(skipped: Record<string, number>): string {
 }
 
 /** The closing summary on stdout, then per-file notes. */
-function summaryLines(summary: ImportSummary, fileCount: number, source: string): string[] {
+function summaryLines(
+  summary: ImportSummary,
+  fileCount: number,
+  source: string,
+  dropEventsPerEdgeMinute: number,
+): string[] {
   const skipped = skippedList(summary.skipped);
   const out = [
     `imported ${summary.flows} flows (${summary.records} records) from ${fileCount} file(s): ` +
@@ -37,6 +42,11 @@ function summaryLines(summary: ImportSummary, fileCount: number, source: string)
     `lines: ${formatLineTally(lines, 'malformed (dead letters)')}` +
       `${invalid > 0 ? `; ${invalid} records were invalid FlowRecords (dead letters)` : ''}`,
   );
+  if (summary.dropEventsSampledOut > 0)
+    out.push(
+      `drop events: ${summary.dropEventsSampledOut} not stored, their edge already had ` +
+        `DROP_EVENTS_PER_EDGE_MINUTE=${dropEventsPerEdgeMinute} that minute (their flows are in the roll-ups; 0 keeps every event)`,
+    );
   for (const f of summary.files) if (allDeadLetters(f)) out.push(notOfSourceWarning(f, source));
   return out;
 }
@@ -169,7 +179,8 @@ export function registerImport(program: Command): void {
             for (const f of summary.files)
               if (f.resumedAt > 0)
                 process.stderr.write(`${f.file}: resumed at byte ${f.resumedAt} (already imported before)\n`);
-            for (const l of summaryLines(summary, files.length, opts.source)) process.stdout.write(`${l}\n`);
+            for (const l of summaryLines(summary, files.length, opts.source, config.aggregator.dropEventsPerEdgeMinute))
+              process.stdout.write(`${l}\n`);
             for (const w of retentionWarnings(summary.outsideRetention, config.retention))
               process.stdout.write(`${w}\n`);
           } finally {

@@ -103,8 +103,10 @@ export interface AppConfig {
   /**
    * maxBatch: AGGREGATOR_MAX_BATCH. importFlushEntries: IMPORT_FLUSH_ENTRIES, the roll-up rows,
    * drop events and dead letters `import` carries across batches before it writes them.
+   * dropEventsPerEdgeMinute: DROP_EVENTS_PER_EDGE_MINUTE, drop events stored per roll-up row (edge
+   * and minute; 0: all); the roll-up counts every drop either way.
    */
-  aggregator: { maxBatch: number; importFlushEntries: number };
+  aggregator: { maxBatch: number; importFlushEntries: number; dropEventsPerEdgeMinute: number };
   alerts: {
     slackWebhookUrl?: string;
     groupWaitMs: number;
@@ -444,6 +446,7 @@ export function loadConfig(rawEnv: Env = process.env): AppConfig {
     aggregator: {
       maxBatch: int(env, 'AGGREGATOR_MAX_BATCH', 5000, 1, 100_000),
       importFlushEntries: int(env, 'IMPORT_FLUSH_ENTRIES', 20_000, 1, 1_000_000),
+      dropEventsPerEdgeMinute: int(env, 'DROP_EVENTS_PER_EDGE_MINUTE', 10, 0, 1_000_000),
     },
     alerts: {
       slackWebhookUrl: slack,

@@ -49,6 +49,8 @@ export interface ParallelMapping {
   threads: number;
   /** The workers attribute drops (no policy inventory); otherwise the aggregator does. */
   attributeInWorkers: boolean;
+  /** DROP_EVENTS_PER_EDGE_MINUTE, which each worker applies to its own segments too (0: off). */
+  dropEventsPerRow: number;
 }
 
 /**
@@ -128,7 +130,13 @@ export async function importFile(
   // order, so each checkpoint covers exactly the lines before it.
   const pool =
     parallel && parallel.threads > 0 && size - resumedAt > PARALLEL_MIN_BYTES && workersAvailable()
-      ? new SegmentWorkerPool(parallel.spec, stream, parallel.threads, parallel.attributeInWorkers)
+      ? new SegmentWorkerPool(
+          parallel.spec,
+          stream,
+          parallel.threads,
+          parallel.attributeInWorkers,
+          parallel.dropEventsPerRow,
+        )
       : undefined;
   const ahead: Promise<SegmentResult>[] = [];
   const maxAhead = pool ? parallel!.threads + 1 : 1;

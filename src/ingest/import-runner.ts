@@ -13,6 +13,8 @@ export interface ImportSummary {
   dropped: number;
   audit: number;
   deadLetters: number;
+  /** Drop events not stored: their edge already had DROP_EVENTS_PER_EDGE_MINUTE that minute. */
+  dropEventsSampledOut: number;
   /** Lines that were not flows, by kind (`lost_events`, ...), over all files. */
   skipped: Record<string, number>;
   seconds: number;
@@ -46,7 +48,7 @@ export async function runImport(opts: {
   const started = process.hrtime.bigint();
   const now = opts.now ?? Date.now;
   const { pipeline } = opts;
-  const totals = { flows: 0, denied: 0, dropped: 0, audit: 0, deadLetters: 0 };
+  const totals = { flows: 0, denied: 0, dropped: 0, audit: 0, deadLetters: 0, dropEventsSampledOut: 0 };
   const tally = new RetentionTally(opts.retention ?? { rollupDays: 0, eventDays: 0 }, now());
   pipeline.onRecords((records, prefolded) => {
     tally.add(records);
@@ -55,6 +57,7 @@ export async function runImport(opts: {
   pipeline.onBatch((r) => {
     totals.flows += r.flows;
     totals.deadLetters += r.deadLetters;
+    totals.dropEventsSampledOut += r.dropEventsSampledOut;
     totals.denied += r.byVerdict.denied ?? 0;
     totals.dropped += r.byVerdict.dropped ?? 0;
     totals.audit += r.byVerdict.audit ?? 0;
@@ -85,6 +88,7 @@ export async function runImport(opts: {
             // Without a policy inventory a drop's attribution depends on the flow alone, so the
             // workers can do it; with one, the aggregator's attributor (which holds it) does.
             attributeInWorkers: pipeline.attributor === reportedOnlyAttributor,
+            dropEventsPerRow: pipeline.aggregator?.dropEventsPerRow ?? 0,
           },
         ),
       );

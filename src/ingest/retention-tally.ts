@@ -90,7 +90,7 @@ export function retentionWarnings(outside: OutsideRetention, days: RetentionDays
     );
   if (dropEvents > 0)
     out.push(
-      `warning: ${dropEvents} imported drop events are older than DROP_EVENT_RETENTION_DAYS=${eventDays} days; ${when}. ` +
+      `warning: the drop events of ${dropEvents} imported drops are older than DROP_EVENT_RETENTION_DAYS=${eventDays} days; ${when}. ` +
         `To keep them, set DROP_EVENT_RETENTION_DAYS=0 (keep forever) or a larger value.`,
     );
   return out;

@@ -4,7 +4,8 @@ import { BatchRollup } from '../aggregator/edge-rollup.js';
 import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
 import { foldRecord, MAX_FUTURE_MS, type FoldTarget } from '../aggregator/record-fold.js';
 import type { FlowRecord } from '../flow/flow-record.js';
-import { eventsToCopyText, labelsField, rollupHead } from '../storage/copy-text.js';
+import { dropEventLine, labelsField, rollupHead } from '../storage/copy-text.js';
+import type { DropEventSampler } from '../aggregator/drop-event-sampler.js';
 import { RecordDays } from './retention-tally.js';
 
 /**
@@ -16,25 +17,31 @@ import { RecordDays } from './retention-tally.js';
  * inventory, attributes them in file order, as it would without workers.
  */
 export class SegmentFolder {
-  private readonly target: FoldTarget = {
-    rollup: new BatchRollup(),
-    recordsBySource: new Map(),
-    processed: new Map(),
-    drops: new Map(),
-    byVerdict: {},
-    dead: [] as DeadLetter[],
-  };
+  private readonly target: FoldTarget;
   private readonly unattributed: FlowRecord[] = [];
   private readonly days = new RecordDays();
   private readonly latest: number;
   private readonly attribute?: (f: FlowRecord) => ReturnType<typeof reportedOnlyAttributor.attribute>;
   private records = 0;
 
+  /**
+   * `sampler`: the thread's DropEventSampler, kept across its segments, so a flood of one edge
+   * is not formatted and passed on only for the merging thread to leave it out.
+   */
   constructor(
     private readonly origin: string,
     now: number,
     attributeHere: boolean,
+    sampler?: DropEventSampler,
   ) {
+    this.target = {
+      rollup: new BatchRollup(sampler),
+      recordsBySource: new Map(),
+      processed: new Map(),
+      drops: new Map(),
+      byVerdict: {},
+      dead: [] as DeadLetter[],
+    };
     this.latest = now + MAX_FUTURE_MS;
     if (attributeHere) this.attribute = (f) => reportedOnlyAttributor.attribute(f);
   }
@@ -82,8 +89,9 @@ export class SegmentFolder {
     return {
       records: this.records,
       rows: { keys, heads, labels, srcLabels, dstLabels, numbers },
-      events: rollup.events.length > 0 ? eventsToCopyText(rollup.events) : '',
-      eventCount: rollup.events.length,
+      events: rollup.events.map((e) => `${dropEventLine(e)}\n`),
+      eventKeys: rollup.eventKeys,
+      eventsSampledOut: rollup.eventsSampledOut,
       unattributed: this.unattributed,
       days: [...rollup.days],
       flows: rollup.flows,

@@ -26,14 +26,17 @@ export class SegmentWorkerPool {
   private nextId = 0;
   private failure?: Error;
 
-  /** `attributeHere`: the workers attribute drops too (no policy inventory; segment-fold.ts). */
-  constructor(spec: MapperSpec, stream: string, threads: number, attributeHere: boolean) {
+  /**
+   * `attributeHere`: the workers attribute drops too (no policy inventory; segment-fold.ts).
+   * `dropEventsPerRow`: DROP_EVENTS_PER_EDGE_MINUTE (0: every event).
+   */
+  constructor(spec: MapperSpec, stream: string, threads: number, attributeHere: boolean, dropEventsPerRow = 0) {
     for (let i = 0; i < threads; i++) {
       // A worker holds one segment at a time and folds records as they are mapped, so most die
       // young: a 16 MB young generation keeps the import's RSS within its budget (each thread
       // has its own heap); 8 MB cost more GC, 32 MB about 70 MB more RSS for little gain.
       const w = new Worker(WORKER_URL, {
-        workerData: { spec, stream, attributeHere },
+        workerData: { spec, stream, attributeHere, dropEventsPerRow },
         resourceLimits: { maxYoungGenerationSizeMb: 16 },
       });
       w.on('message', (m: { id: number; result?: SegmentResult; error?: string }) => {

@@ -5,15 +5,24 @@
  * records.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { DropEventSampler } from '../aggregator/drop-event-sampler.js';
 import { mapperFromSpec, type MapperSpec } from './line-mappers.js';
 import { SegmentFolder } from './segment-fold.js';
 import { mapSegment, type Segment } from './segment-mapping.js';
 
-const { spec, stream, attributeHere } = workerData as { spec: MapperSpec; stream: string; attributeHere: boolean };
+const { spec, stream, attributeHere, dropEventsPerRow } = workerData as {
+  spec: MapperSpec;
+  stream: string;
+  attributeHere: boolean;
+  /** DROP_EVENTS_PER_EDGE_MINUTE (0: every event). */
+  dropEventsPerRow: number;
+};
+// One for the thread's life: the segments it is sent are parts of the same minutes.
+const sampler = dropEventsPerRow > 0 ? new DropEventSampler(dropEventsPerRow) : undefined;
 
 parentPort?.on('message', (m: { id: number; segment: Segment }) => {
   try {
-    const folder = new SegmentFolder(stream, Date.now(), attributeHere);
+    const folder = new SegmentFolder(stream, Date.now(), attributeHere, sampler);
     const result = mapSegment(m.segment, mapperFromSpec(spec), stream, (f) => folder.add(f));
     result.prefolded = folder.finish();
     parentPort?.postMessage({ id: m.id, result });

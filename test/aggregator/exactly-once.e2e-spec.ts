@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { loadConfig } from '../../src/config/config.js';
 import { generateHubbleLines } from '../../src/synthetic/hubble-flow.generator.js';
 import { runImport } from '../../src/ingest/import-runner.js';
-import { collect, spawnCli, waitForOutput } from '../support/cli.js';
+import { collect, EVERY_EVENT, spawnCli, waitForOutput } from '../support/cli.js';
 import { startKafkaMockCluster } from '../support/kafka-mock-cluster.js';
 import { createTestDatabase, queryRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
@@ -56,7 +56,7 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
     const truthDb = await createTestDatabase();
     dbs.push(truthDb);
     const pipeline = await openImportPipeline(
-      loadConfig({ DATABASE_URL: truthDb.url, DROPSCOPE_DATA_DIR: dir }),
+      loadConfig({ DATABASE_URL: truthDb.url, DROPSCOPE_DATA_DIR: dir, ...EVERY_EVENT }),
       silentLogger,
       new Registry(),
     );
@@ -68,7 +68,7 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
 
     const crashDb = await createTestDatabase();
     dbs.push(crashDb);
-    const env = { DATABASE_URL: crashDb.url, LOG_LEVEL: 'warn' };
+    const env = { DATABASE_URL: crashDb.url, LOG_LEVEL: 'warn', ...EVERY_EVENT };
     // The crashed and resumed imports map in worker threads; the ground truth above on one thread.
     const first = spawnCli(['import', '--source', 'hubble', '--no-progress', '--threads', '2', file], env);
     const firstDone = collect(first);
@@ -128,6 +128,7 @@ describe('exactly-once into PostgreSQL across an aggregator crash', () => {
       const db = await createTestDatabase();
       dbs.push(db);
       const env = {
+        ...EVERY_EVENT,
         DATABASE_URL: db.url,
         KAFKA_BROKERS: kafka.bootstrap,
         KAFKA_TOPIC: topic,

@@ -46,7 +46,9 @@ describe('dropscope import: data older than the retention is reported', () => {
     const out = await importWith({ RETENTION_DAYS: '30', DROP_EVENT_RETENTION_DAYS: '7' });
     expect(out).toContain('warning: 50 imported flows are older than RETENTION_DAYS=30 days');
     expect(out).toContain('set RETENTION_DAYS=0 (keep forever) or a larger value');
-    expect(out).toContain('warning: 16 imported drop events are older than DROP_EVENT_RETENTION_DAYS=7 days');
+    expect(out).toContain(
+      'warning: the drop events of 16 imported drops are older than DROP_EVENT_RETENTION_DAYS=7 days',
+    );
     expect(out).toContain('set DROP_EVENT_RETENTION_DAYS=0 (keep forever) or a larger value');
     expect(out).toMatch(/dropscope serve` deletes them at its next retention pass/);
   }, 60_000);

@@ -101,7 +101,11 @@ describe('import in worker threads stores what the single-threaded import stores
     expect(threaded.summary).toBe(
       'imported 10000 flows (10010 records) from 1 file(s): 2000 denied, 0 dropped, 0 audit, 511 dead letters, skipped lost_events: 100\n' +
         'lines: 10711 lines = 10010 records + 0 collapsed + 100 skipped (lost_events: 100) + 501 malformed (dead letters) + 100 blank; ' +
-        '10 records were invalid FlowRecords (dead letters)\n',
+        '10 records were invalid FlowRecords (dead letters)\n' +
+        // The 2,000 drops are one edge in one minute: the default DROP_EVENTS_PER_EDGE_MINUTE keeps 10
+        // events, over both threads; the roll-up counts all 2,000.
+        'drop events: 1990 not stored, their edge already had DROP_EVENTS_PER_EDGE_MINUTE=10 that minute ' +
+        '(their flows are in the roll-ups; 0 keeps every event)\n',
     );
     const t = threaded.tables;
     const [flows] = await queryRows<{ rows: string; n: string }>(
@@ -109,12 +113,17 @@ describe('import in worker threads stores what the single-threaded import stores
       `SELECT count(*) AS rows, sum(count) AS n FROM edge_rollups`,
     );
     expect(flows).toEqual({ rows: '3', n: '10000' }); // forwarded in minute 0 and 1, denied in minute 0
-    expect(t.drop_events).toHaveLength(2_000);
+    expect(t.drop_events).toHaveLength(10);
     const levels = await queryRows<{ attribution_level: string; policies: string[]; n: string }>(
       threaded.url,
       `SELECT attribution_level, policies, count(*) AS n FROM drop_events GROUP BY 1, 2`,
     );
-    expect(levels).toEqual([{ attribution_level: 'inferred', policies: ['default/rule1'], n: '2000' }]);
+    expect(levels).toEqual([{ attribution_level: 'inferred', policies: ['default/rule1'], n: '10' }]);
+    const [denied] = await queryRows<{ n: string }>(
+      threaded.url,
+      `SELECT sum(count) AS n FROM edge_rollups WHERE verdict = 'denied'`,
+    );
+    expect(denied.n).toBe('2000');
     expect(t.dead_letters).toHaveLength(511);
     const reasons = await queryRows<{ reason: string; raw: string; n: string }>(
       threaded.url,

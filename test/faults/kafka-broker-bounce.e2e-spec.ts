@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../support/kafka-mock-cluster.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { EVERY_EVENT } from '../support/cli.js';
 import { until } from '../support/wait.js';
 import { FAST_GROUP, unique } from '../kafka/kafka-test-utils.js';
 import { flowLines, metricValue, startServe, storedTotals } from './fault-support.js';
@@ -39,6 +40,7 @@ describe('fault: Kafka broker down and up again under ingest', () => {
     writeFileSync(log, flowLines(0, 20, now));
 
     const serve = await startServe({
+      ...EVERY_EVENT,
       DATABASE_URL: db.url,
       CALICO_FLOWLOG_PATH: log,
       DROPSCOPE_ROLES: 'collector,aggregator',

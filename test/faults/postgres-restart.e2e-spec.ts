@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EVERY_EVENT } from '../support/cli.js';
 import { until } from '../support/wait.js';
 import { flowLines, ownPostgres, readyz, startServe, storedTotals, type OwnPostgres } from './fault-support.js';
 
@@ -27,6 +28,7 @@ describe('fault: PostgreSQL stopped and restarted under ingest', () => {
     writeFileSync(log, flowLines(0, 20, now));
 
     const serve = await startServe({
+      ...EVERY_EVENT,
       DATABASE_URL: pgServer.url,
       CALICO_FLOWLOG_PATH: log,
       DROPSCOPE_ROLES: 'collector,aggregator',

@@ -5,6 +5,13 @@ import { join } from 'node:path';
 export const ROOT = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
+/**
+ * For tests that count drop events to catch one stored twice or lost: every event kept
+ * (DROP_EVENTS_PER_EDGE_MINUTE would otherwise keep 10 per edge and minute, and a restarted
+ * process counts afresh).
+ */
+export const EVERY_EVENT = { DROP_EVENTS_PER_EDGE_MINUTE: '0' };
+
 /** The CLI tests run the built binary, as users do; `npm test` builds first (pretest). */
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it in pretest)`);
