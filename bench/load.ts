@@ -129,7 +129,14 @@ async function main(teardown: Teardown): Promise<void> {
 
   const procs: Proc[] = [];
   const serve = (name: string, env: Record<string, string>): Proc => {
-    const p = startServe(name, { DATABASE_URL: url, LOG_LEVEL: 'info', DROPSCOPE_DATA_DIR: join(dir, name), ...env });
+    const p = startServe(name, {
+      DATABASE_URL: url,
+      LOG_LEVEL: 'info',
+      DROPSCOPE_DATA_DIR: join(dir, name),
+      // Latency is timed until each probe's drop event is stored: keep every event, whatever its edge.
+      DROP_EVENTS_PER_EDGE_MINUTE: '0',
+      ...env,
+    });
     procs.push(p);
     owned.push([name, p.child.pid!]);
     teardown.add(
