@@ -78,7 +78,6 @@ describe('BatchRollup with a sampler', () => {
     for (let i = 0; i < 3; i++) b.add(drop(`y${i}`, `2026-03-10T11:31:0${i}Z`), undefined);
     b.add(drop('z0', '2026-03-10T11:30:09Z', 6379), undefined);
     expect(b.events.map((e) => e.flow_id)).toEqual(['x0', 'x1', 'y0', 'y1', 'z0']);
-    expect(b.eventKeys).toHaveLength(5);
     expect(b.eventsSampledOut).toBe(4);
     expect(b.drops).toBe(9);
     expect([...b.rollups.values()].map((r) => r.count)).toEqual([5, 3, 1]);
@@ -92,18 +91,20 @@ describe('BatchRollup with a sampler', () => {
   });
 
   it('applies its bound across merged segments that each kept their own', () => {
-    const segment = (events: string[], keys: string[], sampledOut: number): PrefoldedSegment => ({
-      records: events.length,
+    // Lines of two roll-up rows of one minute: 'e…' of row 0, 'f…' of row 1.
+    const segment = (lines: string[], sampledOut: number): PrefoldedSegment => ({
+      records: lines.length,
       rows: {
-        keys: [],
-        heads: [],
+        keys: ['m|e', 'm|f'],
+        heads: ['e', 'f'],
         labels: [],
-        srcLabels: new Int32Array(),
-        dstLabels: new Int32Array(),
-        numbers: new Float64Array(),
+        srcLabels: Int32Array.of(-1, -1),
+        dstLabels: Int32Array.of(-1, -1),
+        numbers: new Float64Array(10),
       },
-      events,
-      eventKeys: keys,
+      events: new TextEncoder().encode(lines.join('')),
+      eventEnds: Int32Array.from(lines, (_, i) => lines.slice(0, i + 1).join('').length),
+      eventRows: Int32Array.from(lines, (l) => (l.startsWith('e') ? 0 : 1)),
       eventsSampledOut: sampledOut,
       unattributed: [],
       days: [],
@@ -117,10 +118,17 @@ describe('BatchRollup with a sampler', () => {
       byDay: [],
     });
     const b = new BatchRollup(new DropEventSampler(2));
-    b.merge(segment(['e1\n', 'e2\n', 'f1\n'], ['m|e', 'm|e', 'm|f'], 3));
-    b.merge(segment(['e3\n', 'f2\n', 'f3\n'], ['m|e', 'm|f', 'm|f'], 1));
-    expect(b.eventTexts).toEqual(['e1\n', 'e2\n', 'f1\n', 'f2\n']);
-    expect(b.eventTextCount).toBe(4);
+    b.merge(segment(['e1\n', 'e2\n', 'f1\n'], 3));
+    b.merge(segment(['e3\n', 'f2\n', 'f3\n'], 1));
+    // Runs of kept lines, as views of each segment's bytes.
+    expect(b.eventChunks.map((c) => new TextDecoder().decode(c))).toEqual(['e1\ne2\nf1\n', 'f2\n']);
+    expect(b.eventChunkEvents).toBe(4);
     expect(b.eventsSampledOut).toBe(3 + 1 + 2);
+
+    // Without a sampler each segment's bytes are passed on whole.
+    const all = new BatchRollup();
+    all.merge(segment(['e1\n', 'e2\n', 'f1\n'], 0));
+    expect(all.eventChunks.map((c) => new TextDecoder().decode(c))).toEqual(['e1\ne2\nf1\n']);
+    expect(all.eventChunkEvents).toBe(3);
   });
 });

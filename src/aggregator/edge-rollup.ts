@@ -133,23 +133,29 @@ export class BatchRollup {
   readonly days = new Set<number>();
   /** Rows folded elsewhere (import worker threads), by the same key as `rollups`. */
   readonly formatted = new Map<string, FormattedRollupRow>();
-  /** Drop events folded elsewhere, as COPY text (whole lines). */
-  readonly eventTexts: string[] = [];
-  eventTextCount = 0;
-  /** The roll-up key of each of `events` (what the sampler counts by). */
-  readonly eventKeys: string[] = [];
+  /** Drop events folded elsewhere, as COPY text bytes (runs of whole lines). */
+  readonly eventChunks: Uint8Array[] = [];
+  /** Drop events in `eventChunks`. */
+  eventChunkEvents = 0;
   /** Drop events the sampler left out (their flows are in the roll-up rows). */
   eventsSampledOut = 0;
   flows = 0;
   drops = 0;
   private readonly bucketCache = new Map<number, string>();
 
-  /** `sampler`: keeps at most so many drop events per roll-up row (none: every event). */
-  constructor(private readonly sampler?: DropEventSampler) {}
+  /**
+   * `sampler`: keeps at most so many drop events per roll-up row (none: every event).
+   * `eventSink`: takes each kept drop event (with its roll-up key) instead of `events`, so a caller
+   * that serializes events can do it at once and let the event and its record die young.
+   */
+  constructor(
+    private readonly sampler?: DropEventSampler,
+    private readonly eventSink?: (e: DropEventRow, key: string) => void,
+  ) {}
 
   /** Roll-up rows and drop events held, whatever their form (the carried flush's budget). */
   get entries(): number {
-    return this.rollups.size + this.formatted.size + this.events.length + this.eventTextCount;
+    return this.rollups.size + this.formatted.size + this.events.length + this.eventChunkEvents;
   }
 
   /**
@@ -184,21 +190,37 @@ export class BatchRollup {
       if (numbers[n + 3] < row.first_seen) row.first_seen = numbers[n + 3];
       if (numbers[n + 4] > row.last_seen) row.last_seen = numbers[n + 4];
     }
-    const { events, eventKeys } = p;
-    const sampler = this.sampler;
-    for (let i = 0; i < events.length; i++) {
-      // The segment's thread kept at most so many per row of its own; this keeps the bound overall.
-      if (sampler !== undefined && !sampler.take(eventKeys[i])) {
-        this.eventsSampledOut++;
-        continue;
-      }
-      this.eventTexts.push(events[i]);
-      this.eventTextCount++;
-    }
+    this.mergeEvents(p, keys);
     this.eventsSampledOut += p.eventsSampledOut;
     for (const d of p.days) this.days.add(d);
     this.flows += p.flows;
     this.drops += p.drops;
+  }
+
+  /** A segment's drop events: all of them, or with a sampler the ones it keeps, as views of its bytes. */
+  private mergeEvents(p: PrefoldedSegment, keys: readonly string[]): void {
+    const { events, eventEnds, eventRows } = p;
+    const sampler = this.sampler;
+    if (sampler === undefined) {
+      if (eventEnds.length > 0) this.eventChunks.push(events);
+      this.eventChunkEvents += eventEnds.length;
+      return;
+    }
+    // The segment's thread kept at most so many per row of its own; this keeps the bound overall.
+    let run = -1;
+    let start = 0;
+    for (let i = 0; i < eventEnds.length; i++) {
+      if (sampler.take(keys[eventRows[i]])) {
+        if (run < 0) run = start;
+        this.eventChunkEvents++;
+      } else {
+        this.eventsSampledOut++;
+        if (run >= 0) this.eventChunks.push(events.subarray(run, start));
+        run = -1;
+      }
+      start = eventEnds[i];
+    }
+    if (run >= 0) this.eventChunks.push(events.subarray(run, start));
   }
 
   add(f: FlowRecord, attribution: Attribution | undefined): void {
@@ -270,8 +292,7 @@ export class BatchRollup {
         this.eventsSampledOut++;
         return;
       }
-      this.eventKeys.push(key);
-      this.events.push({
+      const event: DropEventRow = {
         flow_id: f.id,
         time: f.time,
         end_time: f.endTime ?? null,
@@ -298,7 +319,9 @@ export class BatchRollup {
         policies,
         attribution: attribution ?? null,
         record: f,
-      });
+      };
+      if (this.eventSink !== undefined) this.eventSink(event, key);
+      else this.events.push(event);
     }
   }
 }

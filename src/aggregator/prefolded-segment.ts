@@ -30,10 +30,15 @@ export interface PrefoldedSegment {
   /** Records the segment's lines became (valid or not): what the bus counts. */
   records: number;
   rows: PrefoldedRows;
-  /** Drop events as COPY text, a whole line (newline included) each. */
-  events: string[];
-  /** The roll-up key of each event's row (`rows.keys`' form), for the merging thread's sampler. */
-  eventKeys: string[];
+  /**
+   * Drop events as COPY text in UTF-8, whole lines (newlines included), one after the other. Its
+   * buffer is transferred to the merging thread, not copied, and stays off the JavaScript heap.
+   */
+  events: Uint8Array;
+  /** Where each event's line ends in `events`. */
+  eventEnds: Int32Array;
+  /** Each event's roll-up row, as an index into `rows.keys` (what the merging thread's sampler counts by). */
+  eventRows: Int32Array;
   /** Drop events the segment's thread left out (DropEventSampler). */
   eventsSampledOut: number;
   /** Valid drops not folded yet: the main thread attributes and folds them, in this order. */

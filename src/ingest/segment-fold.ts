@@ -19,6 +19,7 @@ import { RecordDays } from './retention-tally.js';
 export class SegmentFolder {
   private readonly target: FoldTarget;
   private readonly unattributed: FlowRecord[] = [];
+  private readonly events = new EventBytes();
   private readonly days = new RecordDays();
   private readonly latest: number;
   private readonly attribute?: (f: FlowRecord) => ReturnType<typeof reportedOnlyAttributor.attribute>;
@@ -35,7 +36,10 @@ export class SegmentFolder {
     sampler?: DropEventSampler,
   ) {
     this.target = {
-      rollup: new BatchRollup(sampler),
+      // Each kept drop event becomes its COPY line, in bytes, at once: held as objects (or
+      // strings) until the segment ended, events survived young-generation collections here and
+      // again on the merging thread; bytes are off the heap and are handed over, not copied.
+      rollup: new BatchRollup(sampler, (e, key) => this.events.add(`${dropEventLine(e)}\n`, key)),
       recordsBySource: new Map(),
       processed: new Map(),
       drops: new Map(),
@@ -72,8 +76,11 @@ export class SegmentFolder {
     const srcLabels = new Int32Array(n);
     const dstLabels = new Int32Array(n);
     const numbers = new Float64Array(n * 5);
+    // Each event's row as an index into `keys`, which the merging thread's sampler counts by.
+    const rowIndex = this.events.count > 0 ? new Map<string, number>() : undefined;
     let i = 0;
     for (const [key, r] of rollup.rollups) {
+      rowIndex?.set(key, i);
       keys[i] = key;
       heads[i] = rollupHead(r);
       srcLabels[i] = indexOf(r.src_labels);
@@ -89,8 +96,7 @@ export class SegmentFolder {
     return {
       records: this.records,
       rows: { keys, heads, labels, srcLabels, dstLabels, numbers },
-      events: rollup.events.map((e) => `${dropEventLine(e)}\n`),
-      eventKeys: rollup.eventKeys,
+      ...this.events.finish(rowIndex),
       eventsSampledOut: rollup.eventsSampledOut,
       unattributed: this.unattributed,
       days: [...rollup.days],
@@ -105,3 +111,36 @@ export class SegmentFolder {
     };
   }
 }
+
+/** A segment's drop events as COPY lines in one growing byte buffer, with each line's end and roll-up key. */
+class EventBytes {
+  private bytes = new Uint8Array(0);
+  private used = 0;
+  private readonly ends: number[] = [];
+  private readonly keys: string[] = [];
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  add(line: string, key: string): void {
+    // A UTF-8 byte per UTF-16 unit for ASCII, at most three otherwise.
+    if (this.used + line.length * 3 > this.bytes.length) {
+      const next = new Uint8Array(Math.max(this.used + line.length * 3, this.bytes.length * 2, 1 << 16));
+      next.set(this.bytes.subarray(0, this.used));
+      this.bytes = next;
+    }
+    this.used += encoder.encodeInto(line, this.bytes.subarray(this.used)).written;
+    this.ends.push(this.used);
+    this.keys.push(key);
+  }
+
+  /** The events for a PrefoldedSegment; `rowIndex`: each roll-up key's index in the segment's rows. */
+  finish(rowIndex: Map<string, number> | undefined): Pick<PrefoldedSegment, 'events' | 'eventEnds' | 'eventRows'> {
+    const rows = new Int32Array(this.keys.length);
+    for (let i = 0; i < rows.length; i++) rows[i] = rowIndex?.get(this.keys[i]) ?? -1;
+    return { events: this.bytes.subarray(0, this.used), eventEnds: Int32Array.from(this.ends), eventRows: rows };
+  }
+}
+
+const encoder = new TextEncoder();

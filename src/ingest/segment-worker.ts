@@ -24,8 +24,10 @@ parentPort?.on('message', (m: { id: number; segment: Segment }) => {
   try {
     const folder = new SegmentFolder(stream, Date.now(), attributeHere, sampler);
     const result = mapSegment(m.segment, mapperFromSpec(spec), stream, (f) => folder.add(f));
-    result.prefolded = folder.finish();
-    parentPort?.postMessage({ id: m.id, result });
+    const prefolded = folder.finish();
+    result.prefolded = prefolded;
+    // The drop events' bytes are handed over, not copied (this thread is done with them).
+    parentPort?.postMessage({ id: m.id, result }, [prefolded.events.buffer as ArrayBuffer]);
   } catch (e) {
     parentPort?.postMessage({ id: m.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   }

@@ -63,8 +63,9 @@ export interface PreparedBatch {
   minutes: Set<string>;
   deadLetters: DeadLetter[];
   checkpoints: StreamCheckpoint[];
-  /** Drop events in COPY text format. */
+  /** Drop events in COPY text format: text, then bytes (runs of whole lines). */
   events?: string;
+  eventChunks: Uint8Array[];
   /** Roll-up rows this batch stores labels of, with the sides (remembered once committed). */
   labelled: Array<[string, number]>;
 }
@@ -94,7 +95,12 @@ const SRC = 1;
 const DST = 2;
 
 /** Streams COPY text through the transaction's own connection. */
-async function copyIn(runner: QueryRunner | undefined, sql: string, text: string): Promise<void> {
+async function copyIn(
+  runner: QueryRunner | undefined,
+  sql: string,
+  text: string,
+  chunks: readonly Uint8Array[] = [],
+): Promise<void> {
   if (!runner) throw new Error('COPY needs the transaction query runner');
   const client = (await runner.connect()) as pg.PoolClient;
   const stream = client.query(copyFrom(sql));
@@ -106,6 +112,7 @@ async function copyIn(runner: QueryRunner | undefined, sql: string, text: string
   for (let i = 0; i < text.length; i += CHUNK) {
     if (!stream.write(text.slice(i, i + CHUNK))) await once(stream, 'drain');
   }
+  for (const c of chunks) if (!stream.write(c)) await once(stream, 'drain');
   stream.end();
   await done;
 }
@@ -206,8 +213,7 @@ export class PostgresRollupWriter implements RollupWriter {
       route(row.bucket, k, formattedRollupLine(row));
     }
     this.forgetOldMinutes();
-    let events = batch.events.length > 0 ? eventsToCopyText(batch.events) : '';
-    for (const t of batch.eventTexts) events += t;
+    const events = batch.events.length > 0 ? eventsToCopyText(batch.events) : '';
     return {
       days: batch.days,
       rollups: upserts.length > 0 ? upserts : undefined,
@@ -215,6 +221,7 @@ export class PostgresRollupWriter implements RollupWriter {
       firstBucket,
       minutes,
       events: events.length > 0 ? events : undefined,
+      eventChunks: batch.eventChunks,
       deadLetters,
       checkpoints,
       labelled,
@@ -295,7 +302,7 @@ export class PostgresRollupWriter implements RollupWriter {
         await copyIn(m.queryRunner, COPY_ROLLUPS, upserts);
         await m.query(UPSERT_ROLLUPS);
       }
-      if (p.events) await copyIn(m.queryRunner, COPY_EVENTS, p.events);
+      if (p.events || p.eventChunks.length > 0) await copyIn(m.queryRunner, COPY_EVENTS, p.events ?? '', p.eventChunks);
       // Minutes in an already closed hour or day go to its rows too (see rollup-closer.ts); they
       // are read from rollup_stage, which holds the batch's rows until the commit.
       if (upserts && p.firstBucket) await addLateMinutes(m, late ?? (await lateMarks(m, p.firstBucket)));
