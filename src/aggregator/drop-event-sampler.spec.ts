@@ -40,6 +40,16 @@ describe('DropEventSampler', () => {
     expect(s.take('a')).toBe(false);
   });
 
+  it('keeps counting a row at its cap that comes again, however many other rows pass', () => {
+    const s = new DropEventSampler(2, 4);
+    expect(takes(s, 'flood', 2)).toBe(2);
+    for (let i = 0; i < 50; i++) {
+      s.take(`other-${i}`);
+      expect(s.take('flood')).toBe(false);
+    }
+    expect(s.size).toBeLessThanOrEqual(4);
+  });
+
   it('forgets every count on reset', () => {
     const s = new DropEventSampler(1);
     expect(takes(s, 'a', 3)).toBe(1);

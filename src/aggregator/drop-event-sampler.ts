@@ -6,9 +6,11 @@
  * Storing every event would grow `drop_events` (about 1.5 KB a row) with the flood.
  *
  * Counts live in two generations of at most `maxKeys / 2` rows each: when the newer one is full
- * it becomes the older one and the oldest counts are forgotten. Memory is so bounded at any
- * cardinality; a row forgotten while its minute still receives drops (more than `maxKeys / 2`
- * other rows with drops since) starts counting again, so it may keep a few more events.
+ * it becomes the older one and the oldest counts are forgotten. A row found in the older one moves
+ * to the newer one, so the rows of a flood, seen again and again, stay counted however many
+ * others pass. Memory is so bounded at any cardinality (about 300 bytes a row, the key included);
+ * a row not seen while more than `maxKeys / 2` others were counted starts counting again, so it may
+ * keep a few more events.
  */
 export class DropEventSampler {
   private current = new Map<string, number>();
@@ -18,7 +20,7 @@ export class DropEventSampler {
   /** `perRow` ≥ 1: events kept per roll-up row. */
   constructor(
     readonly perRow: number,
-    maxKeys = 100_000,
+    maxKeys = 20_000,
   ) {
     if (!Number.isInteger(perRow) || perRow < 1)
       throw new Error(`events per roll-up row must be an integer ≥ 1, got ${perRow}`);
@@ -27,14 +29,20 @@ export class DropEventSampler {
 
   /** Whether one more drop event of roll-up row `key` (the roll-up key: minute and edge) is kept. */
   take(key: string): boolean {
-    const n = this.current.get(key) ?? this.previous.get(key) ?? 0;
-    if (n >= this.perRow) return false;
-    this.current.set(key, n + 1);
+    const seen = this.current.get(key);
+    if (seen !== undefined) {
+      if (seen >= this.perRow) return false;
+      this.current.set(key, seen + 1);
+      return true;
+    }
+    const n = this.previous.get(key) ?? 0;
+    const kept = n < this.perRow;
+    this.current.set(key, kept ? n + 1 : n);
     if (this.current.size >= this.half) {
       this.previous = this.current;
       this.current = new Map();
     }
-    return true;
+    return kept;
   }
 
   /** Forgets every count: after a failed write, so the retried flows keep their events. */
