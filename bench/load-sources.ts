@@ -2,7 +2,8 @@
  * The inputs `npm run load` drives `serve` with. Each writes N flows per tick with the current
  * time, the first of them a probe deny from a pod of its own (the driver times it to its
  * drop_events row); every flow counts 1 in edge_rollups.
- *  - calico-file: lines appended to the flows.log the Calico file collector tails;
+ *  - calico-file: lines appended to the flows.log the Calico file collector tails; with a deny
+ *    share, that share of the other flows are denies too (a flood over the source's 100 edges);
  *  - hubble-relay: flows pushed to the followers of a fake Hubble Relay (gRPC) in a child process
  *    of its own (bench/load-relay-process.ts), which the Hubble Relay collector streams from
  *    (HUBBLE_FILTER=all, so allowed flows count too).
@@ -34,13 +35,17 @@ export interface LoadSource {
   stop(): Promise<void>;
 }
 
-/** One Calico flows.log line standing for one flow; `seq` makes each distinct. */
-function calicoLine(seq: number, action: 'allow' | 'deny', pod: string, epochSeconds: number): string {
+/**
+ * One Calico flows.log line standing for one flow; `seq` makes each distinct. A probe (`probe`
+ * set) is a deny on an edge of its own (its pod is its aggregated name), so no other deny shares
+ * its roll-up row and DROP_EVENTS_PER_EDGE_MINUTE never leaves its event out.
+ */
+function calicoLine(seq: number, action: 'allow' | 'deny', pod: string, epochSeconds: number, probe = false): string {
   return JSON.stringify({
     start_time: epochSeconds,
     end_time: epochSeconds,
     source_name: pod,
-    source_name_aggr: `load-${seq % 50}-*`,
+    source_name_aggr: probe ? pod : `load-${seq % 50}-*`,
     source_namespace: 'load',
     source_type: 'wep',
     dest_name: '-',
@@ -65,7 +70,11 @@ class CalicoFileSource implements LoadSource {
   private readonly path: string;
   private seq = 0;
 
-  constructor(dir: string) {
+  /** `denyShare`: the share of flows (not probes) that are denies, 0 to 1. */
+  constructor(
+    dir: string,
+    private readonly denyShare = 0,
+  ) {
     this.path = join(dir, 'flows.log');
     writeFileSync(this.path, '');
     this.env = { CALICO_FLOWLOG_PATH: this.path };
@@ -78,8 +87,12 @@ class CalicoFileSource implements LoadSource {
   write(flows: number, nowMs: number, probe?: string): void {
     const t = Math.floor(nowMs / 1000);
     let chunk = '';
-    for (let i = 0; i < flows; i++)
-      chunk += `${calicoLine(this.seq++, probe && i === 0 ? 'deny' : 'allow', probe && i === 0 ? probe : 'load', t)}\n`;
+    for (let i = 0; i < flows; i++) {
+      const seq = this.seq++;
+      if (probe && i === 0) chunk += `${calicoLine(seq, 'deny', probe, t, true)}\n`;
+      // Spread evenly: of every 1,000 flows in a row, the first denyShare × 1,000 are denies.
+      else chunk += `${calicoLine(seq, seq % 1000 < this.denyShare * 1000 ? 'deny' : 'allow', 'load', t)}\n`;
+    }
     appendFileSync(this.path, chunk);
   }
 
@@ -173,6 +186,7 @@ class HubbleRelaySource implements LoadSource {
   }
 }
 
-export async function startLoadSource(name: LoadSourceName, dir: string): Promise<LoadSource> {
-  return name === 'calico-file' ? new CalicoFileSource(dir) : HubbleRelaySource.start();
+/** `denyShare` (calico-file only): the share of flows that are denies. */
+export async function startLoadSource(name: LoadSourceName, dir: string, denyShare = 0): Promise<LoadSource> {
+  return name === 'calico-file' ? new CalicoFileSource(dir, denyShare) : HubbleRelaySource.start();
 }

@@ -18,6 +18,10 @@
  *   of its own (bench/load-relay-process.ts; `relay` in the pid list and the CPU figures).
  * PostgreSQL: DATABASE_URL when set (a fresh database is made on it), else a throwaway embedded server.
  *
+ * --deny-share 0.5 (calico-file only; default 0): that share of the flows are denies, over the
+ *   source's 100 edges (a flood of drops; the probes stay on edges of their own).
+ * --drop-events-per-edge-minute N: DROP_EVENTS_PER_EDGE_MINUTE for the service (default 0, every
+ *   event: the Hubble Relay source's probes share their edge).
  * Options: --rates 1000,2000,4000 (flows/s), --seconds 5 (per step, at least 4), --keep-going
  * (run every rate; by default the sweep ends after the first step that does not hold),
  * --no-warmup (by default a first, uncounted step runs at the first rate).
@@ -61,6 +65,8 @@ const AGGREGATORS = Number(option('--aggregators', '2'));
 const PARTITIONS = 12;
 const KEEP_GOING = args.includes('--keep-going');
 const WARMUP = !args.includes('--no-warmup');
+const DENY_SHARE = Number(option('--deny-share', '0'));
+const EVENTS_PER_EDGE_MINUTE = option('--drop-events-per-edge-minute', '0');
 const TICK_MS = 100;
 const LAG_SAMPLE_MS = 100;
 const DRAIN_TIMEOUT_MS = 180_000;
@@ -70,13 +76,17 @@ const DLQ_TOPIC = 'dropscope.flows.dlq';
 function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run load -- [--mode embedded|kafka] [--source ${LOAD_SOURCES.join('|')}] ` +
-      `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going] [--no-warmup]\n`,
+      `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going] [--no-warmup] ` +
+      `[--deny-share 0.5] [--drop-events-per-edge-minute 10]\n`,
   );
   process.exit(2);
 }
 if (MODE !== 'embedded' && MODE !== 'kafka') usage(`unknown --mode ${MODE}`);
 if (!(LOAD_SOURCES as readonly string[]).includes(SOURCE)) usage(`unknown --source ${SOURCE}`);
 if (RATES.some((r) => !(r > 0)) || !(STEP_SECONDS >= 4)) usage('--rates must be positive and --seconds at least 4');
+if (!(DENY_SHARE >= 0 && DENY_SHARE <= 1)) usage('--deny-share must be between 0 and 1');
+if (DENY_SHARE > 0 && SOURCE !== 'calico-file') usage('--deny-share works with --source calico-file only');
+if (!/^\d+$/.test(EVENTS_PER_EDGE_MINUTE)) usage('--drop-events-per-edge-minute must be a whole number');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
@@ -122,7 +132,7 @@ async function main(teardown: Teardown): Promise<void> {
   }
   await migrate(url);
 
-  const source = await startLoadSource(SOURCE as LoadSourceName, dir);
+  const source = await startLoadSource(SOURCE as LoadSourceName, dir, DENY_SHARE);
   const sourceProcess = source.process;
   teardown.add('source', () => source.stop(), sourceProcess ? () => sourceProcess.kill() : undefined);
   if (sourceProcess) owned.push([sourceProcess.name, sourceProcess.pid]);
@@ -133,8 +143,8 @@ async function main(teardown: Teardown): Promise<void> {
       DATABASE_URL: url,
       LOG_LEVEL: 'info',
       DROPSCOPE_DATA_DIR: join(dir, name),
-      // Latency is timed until each probe's drop event is stored: keep every event, whatever its edge.
-      DROP_EVENTS_PER_EDGE_MINUTE: '0',
+      // Latency is timed until each probe's drop event is stored: by default every event is kept.
+      DROP_EVENTS_PER_EDGE_MINUTE: EVENTS_PER_EDGE_MINUTE,
       ...env,
     });
     procs.push(p);
