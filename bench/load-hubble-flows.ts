@@ -35,7 +35,9 @@ export function hubbleFlow(seq: number, time: string, probe?: string): Record<st
     uuid: `00000000-0000-4000-8000-${seq.toString(16).padStart(12, '0')}`,
     IP: { source: `10.1.0.${seq % 50}`, destination: `10.2.0.${seq % 20}`, ipVersion: 'IPv4' },
     l4: { TCP: { source_port: 30000 + (seq % TEMPLATES), destination_port: 8080, flags: { SYN: true } } },
-    source: endpoint(src, probe ? 'probe' : `load-${seq % 50}`, 100 + (seq % 50)),
+    // A probe is its own workload, so no other deny shares its roll-up row and
+    // DROP_EVENTS_PER_EDGE_MINUTE never leaves its event out.
+    source: endpoint(src, probe ?? `load-${seq % 50}`, 100 + (seq % 50)),
     destination: endpoint(dst, dst, 200 + (seq % 20)),
     Type: 'L3_L4',
     node_name: 'load/node-0',

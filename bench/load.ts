@@ -20,8 +20,8 @@
  *
  * --deny-share 0.5 (calico-file only; default 0): that share of the flows are denies, over the
  *   source's 100 edges (a flood of drops; the probes stay on edges of their own).
- * --drop-events-per-edge-minute N: DROP_EVENTS_PER_EDGE_MINUTE for the service (default 0, every
- *   event: the Hubble Relay source's probes share their edge).
+ * --drop-events-per-edge-minute N: DROP_EVENTS_PER_EDGE_MINUTE for the service (default: the
+ *   service's own, 10). Each probe is a deny on an edge of its own, so its event is always kept.
  * Options: --rates 1000,2000,4000 (flows/s), --seconds 5 (per step, at least 4), --keep-going
  * (run every rate; by default the sweep ends after the first step that does not hold),
  * --no-warmup (by default a first, uncounted step runs at the first rate).
@@ -66,7 +66,7 @@ const PARTITIONS = 12;
 const KEEP_GOING = args.includes('--keep-going');
 const WARMUP = !args.includes('--no-warmup');
 const DENY_SHARE = Number(option('--deny-share', '0'));
-const EVENTS_PER_EDGE_MINUTE = option('--drop-events-per-edge-minute', '0');
+const EVENTS_PER_EDGE_MINUTE = option('--drop-events-per-edge-minute', '');
 const TICK_MS = 100;
 const LAG_SAMPLE_MS = 100;
 const DRAIN_TIMEOUT_MS = 180_000;
@@ -86,7 +86,7 @@ if (!(LOAD_SOURCES as readonly string[]).includes(SOURCE)) usage(`unknown --sour
 if (RATES.some((r) => !(r > 0)) || !(STEP_SECONDS >= 4)) usage('--rates must be positive and --seconds at least 4');
 if (!(DENY_SHARE >= 0 && DENY_SHARE <= 1)) usage('--deny-share must be between 0 and 1');
 if (DENY_SHARE > 0 && SOURCE !== 'calico-file') usage('--deny-share works with --source calico-file only');
-if (!/^\d+$/.test(EVENTS_PER_EDGE_MINUTE)) usage('--drop-events-per-edge-minute must be a whole number');
+if (!/^\d*$/.test(EVENTS_PER_EDGE_MINUTE)) usage('--drop-events-per-edge-minute must be a whole number');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
@@ -143,8 +143,7 @@ async function main(teardown: Teardown): Promise<void> {
       DATABASE_URL: url,
       LOG_LEVEL: 'info',
       DROPSCOPE_DATA_DIR: join(dir, name),
-      // Latency is timed until each probe's drop event is stored: by default every event is kept.
-      DROP_EVENTS_PER_EDGE_MINUTE: EVENTS_PER_EDGE_MINUTE,
+      ...(EVENTS_PER_EDGE_MINUTE ? { DROP_EVENTS_PER_EDGE_MINUTE: EVENTS_PER_EDGE_MINUTE } : {}),
       ...env,
     });
     procs.push(p);
