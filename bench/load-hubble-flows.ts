@@ -16,8 +16,11 @@ import { protojsonToProtoObject } from '../src/collector/hubble/hubble-protojson
 /** Flows with the same `seq % TEMPLATES` share everything but their time and uuid. */
 export const TEMPLATES = 100;
 
-/** One Hubble flow (protojson GetFlowsResponse): a forwarded trace, or a policy-verdict deny. */
-export function hubbleFlow(seq: number, time: string, probe?: string): Record<string, unknown> {
+/**
+ * One Hubble flow (protojson GetFlowsResponse): a forwarded trace, or a policy-verdict deny (a
+ * probe, or `deny`: the load's flood of denies).
+ */
+export function hubbleFlow(seq: number, time: string, probe?: string, deny = false): Record<string, unknown> {
   const src = probe ?? `load-${seq % 50}`;
   const dst = `svc-${seq % 20}`;
   const endpoint = (pod: string, workload: string, id: number) => ({
@@ -44,7 +47,7 @@ export function hubbleFlow(seq: number, time: string, probe?: string): Record<st
     traffic_direction: 'INGRESS',
     is_reply: false,
   };
-  if (probe)
+  if (probe || deny)
     Object.assign(flow, {
       verdict: 'DROPPED',
       drop_reason: 133,
@@ -121,16 +124,18 @@ export class HubbleFlowEncoder {
   }
 
   /** The GetFlowsResponse of flow `seq` at that time, encoded the slow way (probes; the test). */
-  encodeWhole(seq: number, seconds: number, nanos: number, probe?: string): Buffer {
-    return this.serialize(protojsonToProtoObject(hubbleFlow(seq, rfc3339(seconds, nanos), probe)));
+  encodeWhole(seq: number, seconds: number, nanos: number, probe?: string, deny = false): Buffer {
+    return this.serialize(protojsonToProtoObject(hubbleFlow(seq, rfc3339(seconds, nanos), probe, deny)));
   }
 
   /** The same bytes' meaning as encodeWhole without a probe, from a template. */
-  encode(seq: number, seconds: number, nanos: number): Buffer {
-    const key = seq % TEMPLATES;
+  encode(seq: number, seconds: number, nanos: number, deny = false): Buffer {
+    const key = (seq % TEMPLATES) + (deny ? TEMPLATES : 0);
     let template = this.templates.get(key);
     if (!template) {
-      const { flow } = hubbleFlow(key, rfc3339(seconds, nanos)) as { flow: Record<string, unknown> };
+      const { flow } = hubbleFlow(seq % TEMPLATES, rfc3339(seconds, nanos), undefined, deny) as {
+        flow: Record<string, unknown>;
+      };
       delete flow.time;
       delete flow.uuid;
       template = Buffer.from(bodyOfFirstField(this.serialize(protojsonToProtoObject({ flow }))));

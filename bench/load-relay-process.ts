@@ -20,9 +20,13 @@ export type ToRelay =
 export type FromRelay =
   { kind: 'ready'; port: number } | { kind: 'status'; id: number; followers: number; queued: number; stalls: number };
 
+/** The share of flows that are denies (`npm run load -- --deny-share`), the process's argument. */
+const DENY_SHARE = Number(process.argv[2] ?? '0');
+
 /**
  * `flows` flows stamped `nowMs`, numbered from `seq`; the first is a deny from `probe` when
- * given. Distinct nanoseconds keep the flows apart and in order within the tick.
+ * given; of every 1,000 others in a row, the first DENY_SHARE × 1,000 are denies. Distinct
+ * nanoseconds keep the flows apart and in order within the tick.
  */
 function hubbleFlows(
   encoder: HubbleFlowEncoder,
@@ -35,6 +39,7 @@ function hubbleFlows(
   const seconds = Math.floor(nowMs / 1000);
   for (let i = 0; i < flows; i++) {
     const nanos = (nowMs % 1000) * 1e6 + i;
+    const deny = (seq + i) % 1000 < DENY_SHARE * 1000;
     out.push(
       probe && i === 0
         ? {
@@ -44,7 +49,9 @@ function hubbleFlows(
             verdict: 'DROPPED',
             eventType: 5,
           }
-        : { bytes: encoder.encode(seq + i, seconds, nanos), seconds, nanos, verdict: 'FORWARDED', eventType: 4 },
+        : deny
+          ? { bytes: encoder.encode(seq + i, seconds, nanos, true), seconds, nanos, verdict: 'DROPPED', eventType: 5 }
+          : { bytes: encoder.encode(seq + i, seconds, nanos), seconds, nanos, verdict: 'FORWARDED', eventType: 4 },
     );
   }
   return out;

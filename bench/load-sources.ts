@@ -6,7 +6,8 @@
  *    share, that share of the other flows are denies too (a flood over the source's 100 edges);
  *  - hubble-relay: flows pushed to the followers of a fake Hubble Relay (gRPC) in a child process
  *    of its own (bench/load-relay-process.ts), which the Hubble Relay collector streams from
- *    (HUBBLE_FILTER=all, so allowed flows count too).
+ *    (HUBBLE_FILTER=all, so allowed flows count too); with a deny share, that share of the other
+ *    flows are policy denies too.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -131,9 +132,9 @@ class HubbleRelaySource implements LoadSource {
   }
 
   /** Forks the Relay process and resolves once it listens (a CPU profile too, like `serve`'s). */
-  static async start(): Promise<HubbleRelaySource> {
+  static async start(denyShare = 0): Promise<HubbleRelaySource> {
     const prof = process.env.DROPSCOPE_BENCH_CPU_PROF;
-    const child = fork(RELAY_PROCESS, [], {
+    const child = fork(RELAY_PROCESS, [String(denyShare)], {
       execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, '--cpu-prof-name=relay.cpuprofile'] : [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -186,7 +187,7 @@ class HubbleRelaySource implements LoadSource {
   }
 }
 
-/** `denyShare` (calico-file only): the share of flows that are denies. */
+/** `denyShare`: the share of flows that are denies (a flood over the source's 100 edges). */
 export async function startLoadSource(name: LoadSourceName, dir: string, denyShare = 0): Promise<LoadSource> {
-  return name === 'calico-file' ? new CalicoFileSource(dir, denyShare) : HubbleRelaySource.start();
+  return name === 'calico-file' ? new CalicoFileSource(dir, denyShare) : HubbleRelaySource.start(denyShare);
 }

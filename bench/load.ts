@@ -18,7 +18,7 @@
  *   of its own (bench/load-relay-process.ts; `relay` in the pid list and the CPU figures).
  * PostgreSQL: DATABASE_URL when set (a fresh database is made on it), else a throwaway embedded server.
  *
- * --deny-share 0.5 (calico-file only; default 0): that share of the flows are denies, over the
+ * --deny-share 0.5 (default 0): that share of the flows are denies, over the
  *   source's 100 edges (a flood of drops; the probes stay on edges of their own).
  * --drop-events-per-edge-minute N: DROP_EVENTS_PER_EDGE_MINUTE for the service (default: the
  *   service's own, 10). Each probe is a deny on an edge of its own, so its event is always kept.
@@ -85,7 +85,6 @@ if (MODE !== 'embedded' && MODE !== 'kafka') usage(`unknown --mode ${MODE}`);
 if (!(LOAD_SOURCES as readonly string[]).includes(SOURCE)) usage(`unknown --source ${SOURCE}`);
 if (RATES.some((r) => !(r > 0)) || !(STEP_SECONDS >= 4)) usage('--rates must be positive and --seconds at least 4');
 if (!(DENY_SHARE >= 0 && DENY_SHARE <= 1)) usage('--deny-share must be between 0 and 1');
-if (DENY_SHARE > 0 && SOURCE !== 'calico-file') usage('--deny-share works with --source calico-file only');
 if (!/^\d*$/.test(EVENTS_PER_EDGE_MINUTE)) usage('--drop-events-per-edge-minute must be a whole number');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

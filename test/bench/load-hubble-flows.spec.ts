@@ -24,6 +24,16 @@ describe('HubbleFlowEncoder', () => {
     expect(fast).toEqual(whole);
   });
 
+  it.each([0, 99, 100, 12_345])('deny %d (the flood of --deny-share) decodes the same both ways', (seq) => {
+    const seconds = 1_795_953_600;
+    const nanos = 7;
+    const fast = decode(encoder.encode(seq, seconds, nanos, true));
+    expect(fast).toEqual(decode(encoder.encodeWhole(seq, seconds, nanos, undefined, true)));
+    expect((fast.flow as Json).verdict).toBe('DROPPED');
+    // The forwarded template of the same flow is another one.
+    expect(decode(encoder.encode(seq, seconds, nanos)).flow as Json).toMatchObject({ verdict: 'FORWARDED' });
+  });
+
   it('stamps the time and the uuid of each flow', () => {
     const m = decode(encoder.encode(255, 1_795_953_600, 123_000_045));
     const flow = m.flow as Json;
