@@ -80,27 +80,21 @@ function copyText(s: string): string {
   return s.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 
-/** A value in COPY text format: \N for null, backslash escapes for \\, newline, CR and tab. */
-function copyField(v: unknown): string {
-  if (typeof v === 'string') return copyText(v);
+/** A JSON value as a COPY field (\N for null): JSON text has no raw newline, CR or tab, only backslashes to double. */
+function jsonField(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return copyField(arrayLiteral(v));
-  if (typeof v === 'number') return String(v);
-  // JSON text has no raw newline, CR or tab: only its backslashes need doubling.
   const s = JSON.stringify(v);
   return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');
+}
+
+/** A text[] column's COPY field (roll-up rows and drop events: the policies). */
+function textArrayField(xs: readonly string[]): string {
+  return xs.length === 0 ? '{}' : copyText(arrayLiteral(xs));
 }
 
 /** A string or null as a COPY field. */
 function nullableText(s: string | null): string {
   return s === null ? '\\N' : copyText(s);
-}
-
-/** A JSON value as a COPY field: JSON text has no raw newline, CR or tab, only backslashes to double. */
-function jsonField(v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  const s = JSON.stringify(v);
-  return s.indexOf('\\') === -1 ? s : s.replaceAll('\\', '\\\\');
 }
 
 /**
@@ -116,7 +110,7 @@ export function dropEventLine(e: DropEventRow): string {
     `${copyText(e.src_workload)}\t${nullableText(e.src_ip)}\t${copyText(e.dst_kind)}\t` +
     `${copyText(e.dst_namespace)}\t${copyText(e.dst_pod)}\t${copyText(e.dst_workload)}\t` +
     `${nullableText(e.dst_ip)}\t${e.dst_port}\t${copyText(e.protocol)}\t${e.count}\t` +
-    `${copyText(e.attribution_level)}\t${e.policies.length === 0 ? '{}' : copyText(arrayLiteral(e.policies))}\t` +
+    `${copyText(e.attribution_level)}\t${textArrayField(e.policies)}\t` +
     `${jsonField(e.attribution)}\t${jsonField(e.record)}`
   );
 }
@@ -138,7 +132,7 @@ export function labelsField(labels: Record<string, string> | null): string {
   if (labels === null) return '\\N';
   let f = labelFields.get(labels);
   if (f === undefined) {
-    f = copyField(labels);
+    f = jsonField(labels);
     labelFields.set(labels, f);
   }
   return f;
@@ -152,7 +146,7 @@ export function rollupHead(r: RollupRow): string {
     `${copyText(r.dst_kind)}\t${copyText(r.dst_namespace)}\t${copyText(r.dst_workload)}\t` +
     `${r.dst_port}\t${copyText(r.protocol)}\t${copyText(r.verdict)}\t` +
     `${copyText(r.direction)}\t${copyText(r.drop_reason)}\t${copyText(r.attribution_level)}\t` +
-    `${r.policies.length === 0 ? '{}' : copyField(r.policies)}\t${copyText(r.source)}`
+    `${textArrayField(r.policies)}\t${copyText(r.source)}`
   );
 }
 
