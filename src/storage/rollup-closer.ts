@@ -5,17 +5,26 @@
  *
  * Per resolution, `rollup_resolutions.closed_through` splits time in two: every minute before it
  * is also summed in that resolution's table, no minute after it is. Two writers keep that true:
- *  - the closer (RollupCloser) locks the marks' table EXCLUSIVE, sums the next unit's finer rows
- *    into rows of the resolution and moves its mark past that unit, in ONE transaction;
+ *  - the closer (RollupCloser) locks the marks' table EXCLUSIVE and moves a mark past the next unit
+ *    in the same transaction as that unit's rows are in the resolution's table, whole;
  *  - the minute writer (addLateMinutes, in the batch transaction) reads the marks FOR SHARE and adds
  *    the batch's minutes that fall before a mark (late data: an import of old flows, a lagging
  *    collector) to that resolution's rows as well.
- * The two locks conflict, so a batch either commits before the closer reads the finer rows (and is
- * in its sum) or reads the moved mark (and adds itself): no minute is counted twice or lost. A
- * table lock rather than FOR UPDATE on the row because table locks queue fairly: writers whose
+ * The two locks conflict, so a batch either commits before the closer moves the mark (and is in
+ * its sum) or reads the moved mark (and adds itself): no minute is counted twice or lost. A table
+ * lock rather than FOR UPDATE on the row because table locks queue fairly: writers whose
  * transactions overlap without a gap (several aggregators) can starve a row-lock waiter, since
  * FOR SHARE lockers do not queue behind it. Readers' plain SELECT of the marks never waits.
  * The hot path pays one FOR SHARE of five rows per batch; the extra upserts run only for late minutes.
+ *
+ * Writers do not wait for the sum: the closer sums a unit first, without the lock, in a
+ * REPEATABLE READ snapshot that also reads the unit's change stamp (the writes counted in its
+ * minutes or hours), and commits those rows past the mark, where no reader looks and only a closer
+ * writes. Then, under the lock, it reads the stamp again: unchanged, no committed write is missing
+ * from the sum and it moves the mark; changed (a writer committed into the unit meanwhile), it sums
+ * the unit again under the lock, as it did before. A crash between the two leaves rows past the
+ * mark, which the next sum of that unit replaces. Closers take a session advisory lock per unit, so
+ * two never sum the same unit at once.
  *
  * A unit closes once every finer unit of it is closed (a 15-minute unit once its three 5-minute
  * units are, an hour once its four 15-minute units are, a 4-hour unit once its hours are, a day
@@ -215,6 +224,44 @@ const ADD_LATE_SQL = new Map(
 
 const MARKS = `SELECT resolution, closed_through FROM rollup_resolutions ORDER BY resolution`;
 
+/** Session lock of the closer (pg_advisory_lock), one across every process: "droprlup". */
+const CLOSER_LOCK = 0x6472_6f70_726c_7570n;
+
+/**
+ * What has changed a unit's finer rows, as one string ($1: the unit's start): for a 5-minute unit
+ * the writes counted in its minutes (rollup_minute_writes), for a coarser one the late writes
+ * counted in its hours (rollup_generations; the finer units it sums are closed, so only the late
+ * path changes them). Equal strings from two snapshots: no writer changed the rows in between.
+ */
+function changeStampSql(r: Resolution): string {
+  return r === FIVE_MINUTELY
+    ? `SELECT coalesce(string_agg(minute::text || ' ' || writer || ':' || generation, ',' ORDER BY minute, writer), '') AS stamp
+        FROM rollup_minute_writes WHERE minute >= $1::timestamptz AND minute < $1::timestamptz + interval '${r.interval}'`
+    : `SELECT coalesce(string_agg(hour::text || ':' || generation, ',' ORDER BY hour), '') AS stamp
+        FROM rollup_generations WHERE hour >= date_bin('1 hour', $1::timestamptz, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+          AND hour < $1::timestamptz + interval '${r.interval}'`;
+}
+
+async function changeStamp(db: Querier, r: Resolution, unit: number): Promise<string> {
+  const [{ stamp }] = (await db.query(changeStampSql(r), [new Date(unit).toISOString()])) as Array<{ stamp: string }>;
+  return stamp;
+}
+
+/**
+ * Removes the unit's rows of the resolution ($1: its start; the hour's totals too). Only for a unit
+ * past the mark, whose rows only a closer writes (the late path writes units before it).
+ */
+async function dropPresum(db: Querier, r: Resolution, unit: string): Promise<void> {
+  await db.query(`DELETE FROM ${r.table} WHERE bucket = $1::timestamptz`, [unit]);
+  if (r === HOURLY) await db.query(`DELETE FROM rollup_totals_hourly WHERE bucket = $1::timestamptz`, [unit]);
+}
+
+/** Sums the unit's finer rows into rows of the resolution, replacing any an unfinished close left. */
+async function presum(db: Querier, r: Resolution, unit: string): Promise<void> {
+  await dropPresum(db, r, unit);
+  for (const sql of CLOSE_SQL.get(r.name)!) await db.query(sql, [unit]);
+}
+
 interface Querier {
   query(sql: string, params?: unknown[]): Promise<unknown>;
 }
@@ -324,8 +371,8 @@ export async function generations(db: Querier, from: number, to: number): Promis
 export type ClosedUnits = Record<Resolution['name'], number>;
 
 /**
- * Closes 5-minute units, then 15-minute units, hours, 4-hour units and days: each unit in its own
- * transaction, so writers wait at most one unit's sum.
+ * Closes 5-minute units, then 15-minute units, hours, 4-hour units and days: each unit summed in
+ * a transaction of its own that writers do not wait for, its mark moved in a short one.
  */
 export class RollupCloser {
   constructor(
@@ -361,30 +408,67 @@ export class RollupCloser {
 
   private async close(r: Resolution, limit: number, signal?: AbortSignal): Promise<number> {
     let closed = 0;
+    const iso = (t: number) => new Date(t).toISOString();
     while (!signal?.aborted) {
-      // Outside the transaction: which unit is next, and its day's partition (creating one locks the table).
-      const next = await this.nextUnit(this.ds, r, limit);
-      if (next === null) break;
-      await this.partitions.ensure([Math.floor(next / DAY_MS)]);
-      const step = await this.ds.transaction(async (m) => {
-        await m.query(`LOCK TABLE rollup_resolutions IN EXCLUSIVE MODE`);
-        const unit = await this.nextUnit(m, r, limit);
-        if (unit === null) return 'done';
-        if (unit !== next) return 'retry'; // a writer added an earlier minute meanwhile
-        for (const sql of CLOSE_SQL.get(r.name)!) await m.query(sql, [new Date(unit).toISOString()]);
-        // Closed minutes change only through the late path (rollup_generations) from now on.
-        if (r === FIVE_MINUTELY)
-          await m.query(`DELETE FROM rollup_minute_writes WHERE minute < $1::timestamptz`, [
-            new Date(unit + r.unitMs).toISOString(),
-          ]);
-        await m.query(`UPDATE rollup_resolutions SET closed_through = $1::timestamptz WHERE resolution = $2`, [
-          new Date(unit + r.unitMs).toISOString(),
-          r.name,
-        ]);
-        return 'closed';
-      });
-      if (step === 'done') break;
-      if (step === 'closed') closed++;
+      const qr = this.ds.createQueryRunner();
+      await qr.connect();
+      try {
+        // One closer at a time across processes (serve's schedule, an import's closing), for the
+        // whole unit: only closers move marks and write rows past them, so from here the next unit
+        // stays the next one (but for a writer's earlier minute) and its rows are this closer's.
+        await qr.query(`SELECT pg_advisory_lock($1::bigint)`, [CLOSER_LOCK.toString()]);
+        // Outside a transaction: which unit is next, and its day's partition (creating one locks the table).
+        const next = await this.nextUnit(qr, r, limit);
+        if (next === null) break;
+        await this.partitions.ensure([Math.floor(next / DAY_MS)]);
+        // The sum, without blocking writers: one snapshot for the unit's change stamp and its sum.
+        await qr.startTransaction('REPEATABLE READ');
+        let stamp: string;
+        try {
+          stamp = await changeStamp(qr, r, next);
+          await presum(qr, r, iso(next));
+          await qr.commitTransaction();
+        } catch (e) {
+          await qr.rollbackTransaction();
+          throw e;
+        }
+        // The mark, briefly locking writers out: the sum stands if no writer changed the unit's
+        // rows since its snapshot; else (a lagging writer, rare) the unit is summed again here.
+        await qr.startTransaction();
+        let step: 'done' | 'retry' | 'closed';
+        try {
+          await qr.query(`LOCK TABLE rollup_resolutions IN EXCLUSIVE MODE`);
+          const unit = await this.nextUnit(qr, r, limit);
+          if (unit !== next) {
+            await dropPresum(qr, r, iso(next));
+            step = unit === null ? 'done' : 'retry'; // a writer added an earlier minute meanwhile
+          } else {
+            if ((await changeStamp(qr, r, unit)) !== stamp) {
+              this.log.debug('unit changed while summed; summing it again', { resolution: r.name, unit: iso(unit) });
+              await presum(qr, r, iso(unit));
+            }
+            // Closed minutes change only through the late path (rollup_generations) from now on.
+            if (r === FIVE_MINUTELY)
+              await qr.query(`DELETE FROM rollup_minute_writes WHERE minute < $1::timestamptz`, [iso(unit + r.unitMs)]);
+            await qr.query(`UPDATE rollup_resolutions SET closed_through = $1::timestamptz WHERE resolution = $2`, [
+              iso(unit + r.unitMs),
+              r.name,
+            ]);
+            step = 'closed';
+          }
+          await qr.commitTransaction();
+        } catch (e) {
+          await qr.rollbackTransaction();
+          // Tidy, not needed: rows past the mark are never read, and the next sum replaces them.
+          await dropPresum(qr, r, iso(next)).catch(() => undefined);
+          throw e;
+        }
+        if (step === 'done') break;
+        if (step === 'closed') closed++;
+      } finally {
+        await qr.query(`SELECT pg_advisory_unlock($1::bigint)`, [CLOSER_LOCK.toString()]).catch(() => undefined);
+        await qr.release();
+      }
     }
     return closed;
   }
