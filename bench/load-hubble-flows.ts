@@ -13,6 +13,11 @@ import type { ServiceDefinition } from '@grpc/proto-loader';
 import { loadObserverPackage } from '../src/collector/hubble/hubble-proto.js';
 import { protojsonToProtoObject } from '../src/collector/hubble/hubble-protojson.js';
 
+/** Whether flow `seq` of a load is one of its flood's denies: of every 1,000 in a row, the first `share` × 1,000. */
+export function isFloodDeny(seq: number, share: number): boolean {
+  return seq % 1000 < share * 1000;
+}
+
 /** Flows with the same `seq % TEMPLATES` share everything but their time and uuid. */
 export const TEMPLATES = 100;
 

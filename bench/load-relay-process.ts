@@ -10,7 +10,7 @@
  * driver closes: a driver killed with SIGKILL leaves no Relay behind.
  */
 import { FakeHubbleRelay, type EncodedFlow } from '../src/demo/fake-hubble-relay.js';
-import { HubbleFlowEncoder } from './load-hubble-flows.js';
+import { HubbleFlowEncoder, isFloodDeny } from './load-hubble-flows.js';
 
 /** Driver → Relay. */
 export type ToRelay =
@@ -39,7 +39,7 @@ function hubbleFlows(
   const seconds = Math.floor(nowMs / 1000);
   for (let i = 0; i < flows; i++) {
     const nanos = (nowMs % 1000) * 1e6 + i;
-    const deny = (seq + i) % 1000 < DENY_SHARE * 1000;
+    const deny = isFloodDeny(seq + i, DENY_SHARE);
     out.push(
       probe && i === 0
         ? {

@@ -2,8 +2,8 @@
  * The inputs `npm run load` drives `serve` with. Each writes N flows per tick with the current
  * time, the first of them a probe deny from a pod of its own (the driver times it to its
  * drop_events row); every flow counts 1 in edge_rollups.
- *  - calico-file: lines appended to the flows.log the Calico file collector tails; with a deny
- *    share, that share of the other flows are denies too (a flood over the source's 100 edges);
+ *  - calico-file: lines appended to the flows.log the Calico file collector tails, over 100 edges
+ *    (or `edges`); with a deny share, that share of the other flows are denies too (a flood);
  *  - hubble-relay: flows pushed to the followers of a fake Hubble Relay (gRPC) in a child process
  *    of its own (bench/load-relay-process.ts), which the Hubble Relay collector streams from
  *    (HUBBLE_FILTER=all, so allowed flows count too); with a deny share, that share of the other
@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isFloodDeny } from './load-hubble-flows.js';
 import type { FromRelay, ToRelay } from './load-relay-process.js';
 import { logged, started, type Proc } from './serve-processes.js';
 
@@ -41,16 +42,25 @@ export interface LoadSource {
  * set) is a deny on an edge of its own (its pod is its aggregated name), so no other deny shares
  * its roll-up row and DROP_EVENTS_PER_EDGE_MINUTE never leaves its event out.
  */
-function calicoLine(seq: number, action: 'allow' | 'deny', pod: string, epochSeconds: number, probe = false): string {
+function calicoLine(
+  seq: number,
+  action: 'allow' | 'deny',
+  pod: string,
+  epochSeconds: number,
+  edges: number,
+  probe = false,
+): string {
+  // Edge e of `edges`: from the 50 source workloads, to destination e / 50 (so each e is one edge).
+  const e = seq % edges;
   return JSON.stringify({
     start_time: epochSeconds,
     end_time: epochSeconds,
     source_name: pod,
-    source_name_aggr: probe ? pod : `load-${seq % 50}-*`,
+    source_name_aggr: probe ? pod : `load-${e % 50}-*`,
     source_namespace: 'load',
     source_type: 'wep',
     dest_name: '-',
-    dest_name_aggr: `svc-${seq % 20}-*`,
+    dest_name_aggr: `svc-${Math.floor(e / 50)}-*`,
     dest_namespace: 'load',
     dest_port: 8080,
     dest_type: 'wep',
@@ -71,10 +81,11 @@ class CalicoFileSource implements LoadSource {
   private readonly path: string;
   private seq = 0;
 
-  /** `denyShare`: the share of flows (not probes) that are denies, 0 to 1. */
+  /** `denyShare`: the share of flows (not probes) that are denies, 0 to 1; `edges`: how many the flows spread over. */
   constructor(
     dir: string,
     private readonly denyShare = 0,
+    private readonly edges = 100,
   ) {
     this.path = join(dir, 'flows.log');
     writeFileSync(this.path, '');
@@ -90,9 +101,8 @@ class CalicoFileSource implements LoadSource {
     let chunk = '';
     for (let i = 0; i < flows; i++) {
       const seq = this.seq++;
-      if (probe && i === 0) chunk += `${calicoLine(seq, 'deny', probe, t, true)}\n`;
-      // Spread evenly: of every 1,000 flows in a row, the first denyShare × 1,000 are denies.
-      else chunk += `${calicoLine(seq, seq % 1000 < this.denyShare * 1000 ? 'deny' : 'allow', 'load', t)}\n`;
+      if (probe && i === 0) chunk += `${calicoLine(seq, 'deny', probe, t, this.edges, true)}\n`;
+      else chunk += `${calicoLine(seq, isFloodDeny(seq, this.denyShare) ? 'deny' : 'allow', 'load', t, this.edges)}\n`;
     }
     appendFileSync(this.path, chunk);
   }
@@ -187,7 +197,15 @@ class HubbleRelaySource implements LoadSource {
   }
 }
 
-/** `denyShare`: the share of flows that are denies (a flood over the source's 100 edges). */
-export async function startLoadSource(name: LoadSourceName, dir: string, denyShare = 0): Promise<LoadSource> {
-  return name === 'calico-file' ? new CalicoFileSource(dir, denyShare) : HubbleRelaySource.start(denyShare);
+/**
+ * `denyShare`: the share of flows that are denies (a flood over the source's edges); `edges`: how
+ * many edges the Calico file's flows spread over (the Relay's are always 100).
+ */
+export async function startLoadSource(
+  name: LoadSourceName,
+  dir: string,
+  denyShare = 0,
+  edges = 100,
+): Promise<LoadSource> {
+  return name === 'calico-file' ? new CalicoFileSource(dir, denyShare, edges) : HubbleRelaySource.start(denyShare);
 }

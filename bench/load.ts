@@ -67,6 +67,7 @@ const KEEP_GOING = args.includes('--keep-going');
 const WARMUP = !args.includes('--no-warmup');
 const DENY_SHARE = Number(option('--deny-share', '0'));
 const EVENTS_PER_EDGE_MINUTE = option('--drop-events-per-edge-minute', '');
+const EDGES = Number(option('--edges', '100'));
 const TICK_MS = 100;
 const LAG_SAMPLE_MS = 100;
 const DRAIN_TIMEOUT_MS = 180_000;
@@ -77,7 +78,7 @@ function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run load -- [--mode embedded|kafka] [--source ${LOAD_SOURCES.join('|')}] ` +
       `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going] [--no-warmup] ` +
-      `[--deny-share 0.5] [--drop-events-per-edge-minute 10]\n`,
+      `[--deny-share 0.5] [--drop-events-per-edge-minute 10] [--edges 100 (calico-file)]\n`,
   );
   process.exit(2);
 }
@@ -86,6 +87,9 @@ if (!(LOAD_SOURCES as readonly string[]).includes(SOURCE)) usage(`unknown --sour
 if (RATES.some((r) => !(r > 0)) || !(STEP_SECONDS >= 4)) usage('--rates must be positive and --seconds at least 4');
 if (!(DENY_SHARE >= 0 && DENY_SHARE <= 1)) usage('--deny-share must be between 0 and 1');
 if (!/^\d*$/.test(EVENTS_PER_EDGE_MINUTE)) usage('--drop-events-per-edge-minute must be a whole number');
+if (!(Number.isInteger(EDGES) && EDGES >= 1)) usage('--edges must be a whole number of at least 1');
+if (EDGES !== 100 && SOURCE !== 'calico-file')
+  usage("--edges applies to --source calico-file only (the Relay's flows are 100 edges)");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
@@ -131,7 +135,7 @@ async function main(teardown: Teardown): Promise<void> {
   }
   await migrate(url);
 
-  const source = await startLoadSource(SOURCE as LoadSourceName, dir, DENY_SHARE);
+  const source = await startLoadSource(SOURCE as LoadSourceName, dir, DENY_SHARE, EDGES);
   const sourceProcess = source.process;
   teardown.add('source', () => source.stop(), sourceProcess ? () => sourceProcess.kill() : undefined);
   if (sourceProcess) owned.push([sourceProcess.name, sourceProcess.pid]);
