@@ -55,8 +55,11 @@ export class PartitionManager {
     this.known.clear();
   }
 
-  /** `days` are UTC day numbers (ms since epoch / 86,400,000). */
-  async ensure(days: Iterable<number>): Promise<void> {
+  /**
+   * `days` are UTC day numbers (ms since epoch / 86,400,000). `on`: a connection the caller holds
+   * (outside a transaction), so a caller holding one does not wait for a second from the pool.
+   */
+  async ensure(days: Iterable<number>, on?: { query(sql: string): Promise<unknown> }): Promise<void> {
     for (const day of days) {
       for (const table of PARTITIONED_TABLES) {
         const name = `${table}_p${dayName(day)}`;
@@ -65,7 +68,7 @@ export class PartitionManager {
         const to = new Date((day + 1) * DAY).toISOString();
         try {
           // Identifiers are built from a fixed table list and a date: no user input reaches them.
-          await this.ds.query(
+          await (on ?? this.ds).query(
             `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF ${table} FOR VALUES FROM ('${from}') TO ('${to}')${STORAGE[table]}`,
           );
         } catch (e) {

@@ -420,7 +420,7 @@ export class RollupCloser {
         // Outside a transaction: which unit is next, and its day's partition (creating one locks the table).
         const next = await this.nextUnit(qr, r, limit);
         if (next === null) break;
-        await this.partitions.ensure([Math.floor(next / DAY_MS)]);
+        await this.partitions.ensure([Math.floor(next / DAY_MS)], qr);
         // The sum, without blocking writers: one snapshot for the unit's change stamp and its sum.
         await qr.startTransaction('REPEATABLE READ');
         let stamp: string;

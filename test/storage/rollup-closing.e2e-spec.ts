@@ -149,6 +149,31 @@ describe('closing a unit while writers go on', () => {
     expect(await fiveMinuteRows()).toEqual([{ unit: '10:00', count: 15 }]);
   });
 
+  it('closes with a pool of one connection (DATABASE_POOL_SIZE=1), creating the partitions it needs', async () => {
+    // The closer holds one connection for a unit; it creates the unit's partitions on that one
+    // rather than waiting for a second from the pool.
+    const url = (ds.options as { url: string }).url;
+    const one = createDataSource(url, 1);
+    await one.initialize();
+    try {
+      const closer = new RollupCloser(one, new PartitionManager(one, silentLogger), log);
+      await one.query(`DROP TABLE edge_rollups_5m_p20250301`);
+      expect(await within(closer.closeThrough(at('10:10')), 10_000, 'the close waited for a connection')).toEqual({
+        '5m': 2,
+        '15m': 0,
+        hour: 0,
+        '4h': 0,
+        day: 0,
+      });
+      expect(await fiveMinuteRows()).toEqual([
+        { unit: '10:00', count: 6 },
+        { unit: '10:05', count: 6 },
+      ]);
+    } finally {
+      await one.destroy();
+    }
+  });
+
   it('rows an interrupted close left past the mark are never read, and the next close replaces them', async () => {
     const closer = new RollupCloser(ds, partitions, log);
     expect(await closer.closeThrough(at('10:05'))).toEqual({ '5m': 1, '15m': 0, hour: 0, '4h': 0, day: 0 });
