@@ -3,7 +3,7 @@
  *
  * Encoding each GetFlowsResponse with protobufjs (fromObject, then encode) cost the fake Relay
  * about as much CPU per flow as the collector spends decoding and mapping it, so on a loaded
- * machine the Relay was the limit. A flow here differs from flow `seq % TEMPLATES` only in its
+ * machine the Relay was the limit. A flow here differs from flow `seq % edges` only in its
  * time and uuid: the rest of its Flow is encoded once per template, and the time and uuid
  * fields are appended by hand (protobuf fields may come in any order). Probe flows (one per
  * tick) are encoded whole. test/bench/load-hubble-flows.spec.ts decodes both ways and compares.
@@ -18,16 +18,27 @@ export function isFloodDeny(seq: number, share: number): boolean {
   return seq % 1000 < share * 1000;
 }
 
-/** Flows with the same `seq % TEMPLATES` share everything but their time and uuid. */
+/** The edges a load spreads its flows over unless told otherwise (a template per edge and verdict). */
 export const TEMPLATES = 100;
 
 /**
  * One Hubble flow (protojson GetFlowsResponse): a forwarded trace, or a policy-verdict deny (a
- * probe, or `deny`: the load's flood of denies).
+ * probe, or `deny`: the load's flood of denies). Flow `seq` is on edge `seq % edges`: from one of
+ * 50 source workloads to destination `e % 20` (100 edges, the default) or `e / 50` (any other
+ * count, so that each edge number is an edge of its own).
  */
-export function hubbleFlow(seq: number, time: string, probe?: string, deny = false): Record<string, unknown> {
-  const src = probe ?? `load-${seq % 50}`;
-  const dst = `svc-${seq % 20}`;
+export function hubbleFlow(
+  seq: number,
+  time: string,
+  probe?: string,
+  deny = false,
+  edges = TEMPLATES,
+): Record<string, unknown> {
+  const e = seq % edges;
+  const s = e % 50;
+  const d = edges === TEMPLATES ? e % 20 : Math.floor(e / 50);
+  const src = probe ?? `load-${s}`;
+  const dst = `svc-${d}`;
   const endpoint = (pod: string, workload: string, id: number) => ({
     ID: id,
     identity: 10000 + id,
@@ -41,12 +52,12 @@ export function hubbleFlow(seq: number, time: string, probe?: string, deny = fal
     time,
     // Cilium 1.12 and later give every flow a uuid; without one the collector hashes the flow for an id.
     uuid: `00000000-0000-4000-8000-${seq.toString(16).padStart(12, '0')}`,
-    IP: { source: `10.1.0.${seq % 50}`, destination: `10.2.0.${seq % 20}`, ipVersion: 'IPv4' },
-    l4: { TCP: { source_port: 30000 + (seq % TEMPLATES), destination_port: 8080, flags: { SYN: true } } },
+    IP: { source: `10.1.0.${s}`, destination: `10.2.${Math.floor(d / 250)}.${d % 250}`, ipVersion: 'IPv4' },
+    l4: { TCP: { source_port: 30000 + (e % TEMPLATES), destination_port: 8080, flags: { SYN: true } } },
     // A probe is its own workload, so no other deny shares its roll-up row and
     // DROP_EVENTS_PER_EDGE_MINUTE never leaves its event out.
-    source: endpoint(src, probe ?? `load-${seq % 50}`, 100 + (seq % 50)),
-    destination: endpoint(dst, dst, 200 + (seq % 20)),
+    source: endpoint(src, probe ?? `load-${s}`, 100 + s),
+    destination: endpoint(dst, dst, 200 + d),
     Type: 'L3_L4',
     node_name: 'load/node-0',
     traffic_direction: 'INGRESS',
@@ -122,7 +133,8 @@ export class HubbleFlowEncoder {
   /** GetFlowsResponse.node_name, the same for every flow. */
   private readonly nodeName: Buffer;
 
-  constructor() {
+  /** `edges`: how many edges the flows spread over (a template per edge and verdict). */
+  constructor(private readonly edges = TEMPLATES) {
     const service = loadObserverPackage()['observer.Observer'] as ServiceDefinition;
     this.serialize = (service.GetFlows as MethodDefinition<unknown, unknown>).responseSerialize;
     this.nodeName = this.serialize({ node_name: 'load/node-0' });
@@ -130,15 +142,15 @@ export class HubbleFlowEncoder {
 
   /** The GetFlowsResponse of flow `seq` at that time, encoded the slow way (probes; the test). */
   encodeWhole(seq: number, seconds: number, nanos: number, probe?: string, deny = false): Buffer {
-    return this.serialize(protojsonToProtoObject(hubbleFlow(seq, rfc3339(seconds, nanos), probe, deny)));
+    return this.serialize(protojsonToProtoObject(hubbleFlow(seq, rfc3339(seconds, nanos), probe, deny, this.edges)));
   }
 
   /** The same bytes' meaning as encodeWhole without a probe, from a template. */
   encode(seq: number, seconds: number, nanos: number, deny = false): Buffer {
-    const key = (seq % TEMPLATES) + (deny ? TEMPLATES : 0);
+    const key = (seq % this.edges) + (deny ? this.edges : 0);
     let template = this.templates.get(key);
     if (!template) {
-      const { flow } = hubbleFlow(seq % TEMPLATES, rfc3339(seconds, nanos), undefined, deny) as {
+      const { flow } = hubbleFlow(seq % this.edges, rfc3339(seconds, nanos), undefined, deny, this.edges) as {
         flow: Record<string, unknown>;
       };
       delete flow.time;

@@ -6,8 +6,8 @@
  *    (or `edges`); with a deny share, that share of the other flows are denies too (a flood);
  *  - hubble-relay: flows pushed to the followers of a fake Hubble Relay (gRPC) in a child process
  *    of its own (bench/load-relay-process.ts), which the Hubble Relay collector streams from
- *    (HUBBLE_FILTER=all, so allowed flows count too); with a deny share, that share of the other
- *    flows are policy denies too.
+ *    (HUBBLE_FILTER=all, so allowed flows count too), over 100 edges (or `edges`); with a deny
+ *    share, that share of the other flows are policy denies too.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -142,9 +142,9 @@ class HubbleRelaySource implements LoadSource {
   }
 
   /** Forks the Relay process and resolves once it listens (a CPU profile too, like `serve`'s). */
-  static async start(denyShare = 0): Promise<HubbleRelaySource> {
+  static async start(denyShare = 0, edges = 100): Promise<HubbleRelaySource> {
     const prof = process.env.DROPSCOPE_BENCH_CPU_PROF;
-    const child = fork(RELAY_PROCESS, [String(denyShare)], {
+    const child = fork(RELAY_PROCESS, [String(denyShare), String(edges)], {
       execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, '--cpu-prof-name=relay.cpuprofile'] : [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -199,7 +199,7 @@ class HubbleRelaySource implements LoadSource {
 
 /**
  * `denyShare`: the share of flows that are denies (a flood over the source's edges); `edges`: how
- * many edges the Calico file's flows spread over (the Relay's are always 100).
+ * many edges the flows spread over.
  */
 export async function startLoadSource(
   name: LoadSourceName,
@@ -207,5 +207,7 @@ export async function startLoadSource(
   denyShare = 0,
   edges = 100,
 ): Promise<LoadSource> {
-  return name === 'calico-file' ? new CalicoFileSource(dir, denyShare, edges) : HubbleRelaySource.start(denyShare);
+  return name === 'calico-file'
+    ? new CalicoFileSource(dir, denyShare, edges)
+    : HubbleRelaySource.start(denyShare, edges);
 }

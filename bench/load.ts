@@ -78,7 +78,7 @@ function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: npm run load -- [--mode embedded|kafka] [--source ${LOAD_SOURCES.join('|')}] ` +
       `[--rates 1000,2000] [--seconds 5] [--aggregators 2] [--keep-going] [--no-warmup] ` +
-      `[--deny-share 0.5] [--drop-events-per-edge-minute 10] [--edges 100 (calico-file)]\n`,
+      `[--deny-share 0.5] [--drop-events-per-edge-minute 10] [--edges 100]\n`,
   );
   process.exit(2);
 }
@@ -88,8 +88,6 @@ if (RATES.some((r) => !(r > 0)) || !(STEP_SECONDS >= 4)) usage('--rates must be 
 if (!(DENY_SHARE >= 0 && DENY_SHARE <= 1)) usage('--deny-share must be between 0 and 1');
 if (!/^\d*$/.test(EVENTS_PER_EDGE_MINUTE)) usage('--drop-events-per-edge-minute must be a whole number');
 if (!(Number.isInteger(EDGES) && EDGES >= 1)) usage('--edges must be a whole number of at least 1');
-if (EDGES !== 100 && SOURCE !== 'calico-file')
-  usage("--edges applies to --source calico-file only (the Relay's flows are 100 edges)");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));

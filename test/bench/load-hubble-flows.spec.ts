@@ -46,6 +46,23 @@ describe('HubbleFlowEncoder', () => {
     expect((flow.destination as Json).pod_name).toBe('svc-15');
   });
 
+  it.each([0, 777, 120_777, 239_999])('over 120,000 edges (--edges), flow %d decodes the same both ways', (seq) => {
+    const dense = new HubbleFlowEncoder(120_000);
+    const fast = decode(dense.encode(seq, 1_795_953_600, 9));
+    expect(fast).toEqual(decode(dense.encodeWhole(seq, 1_795_953_600, 9)));
+  });
+
+  it('over 120,000 edges, edge e goes from load-(e % 50) to svc-(e / 50)', () => {
+    const dense = new HubbleFlowEncoder(120_000);
+    const ends = (seq: number) => {
+      const flow = decode(dense.encode(seq, 1_795_953_600, 9)).flow as Json;
+      return [(flow.source as Json).pod_name, (flow.destination as Json).pod_name, (flow.IP as Json).destination];
+    };
+    expect(ends(777)).toEqual(['load-27', 'svc-15', '10.2.0.15']);
+    expect(ends(120_777)).toEqual(['load-27', 'svc-15', '10.2.0.15']); // the same edge, a minute later say
+    expect(ends(119_999)).toEqual(['load-49', 'svc-2399', '10.2.9.149']);
+  });
+
   it('writes RFC 3339 with nanoseconds', () => {
     expect(rfc3339(1_795_953_600, 123_000_045)).toBe('2026-11-29T12:00:00.123000045Z');
     expect(rfc3339(1_795_953_600, 0)).toBe('2026-11-29T12:00:00.000000000Z');
