@@ -164,6 +164,22 @@ export const started = (p: Proc): boolean => p.logs.some((l) => l.msg === 'drops
 export const portOf = (p: Proc): number => Number(p.logs.find((l) => l.msg === 'dropscope started')?.port);
 export const logged = (p: Proc, msg: string): boolean => p.logs.some((l) => l.msg === msg);
 
+/**
+ * Flows the given aggregators have stored, by their own count (`dropscope_flows_processed_total`,
+ * counted once each write commits), read from their /metrics: cheap at any edge cardinality,
+ * where a sum over edge_rollups reads every row. Undefined when one does not answer.
+ */
+export async function flowsCounted(aggregators: readonly Proc[]): Promise<number | undefined> {
+  let n = 0;
+  for (const p of aggregators) {
+    const res = await fetch(`http://127.0.0.1:${portOf(p)}/metrics`).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    for (const line of (await res.text()).split('\n'))
+      if (line.startsWith('dropscope_flows_processed_total{')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return n;
+}
+
 /** This member's latest assignment, from its "kafka partitions assigned" log lines. */
 export function assigned(p: Proc): number[] {
   const last = p.logs.filter((l) => l.msg === 'kafka partitions assigned').at(-1);
