@@ -429,7 +429,7 @@ export class RollupCloser {
           await presum(qr, r, iso(next));
           await qr.commitTransaction();
         } catch (e) {
-          await qr.rollbackTransaction();
+          await qr.rollbackTransaction().catch(() => undefined); // the error that matters is `e`
           throw e;
         }
         // The mark, briefly locking writers out: the sum stands if no writer changed the unit's
@@ -458,7 +458,7 @@ export class RollupCloser {
           }
           await qr.commitTransaction();
         } catch (e) {
-          await qr.rollbackTransaction();
+          await qr.rollbackTransaction().catch(() => undefined);
           // Tidy, not needed: rows past the mark are never read, and the next sum replaces them.
           await dropPresum(qr, r, iso(next)).catch(() => undefined);
           throw e;

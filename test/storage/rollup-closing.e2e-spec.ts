@@ -1,8 +1,10 @@
 /**
  * Closing a unit without holding writers up, over real PostgreSQL with the real minute writer: the
  * closer sums a unit while writers commit (into other units, and into the unit itself, which it
- * then sums again under the lock), rows an interrupted close left past the mark are never read and
- * are replaced by the next close. Expected counts are written by hand from the flows below.
+ * then sums again under the lock), a pool of one connection is enough for it, rows an interrupted
+ * close left past the mark are never read and are replaced by the next close. The time limits are
+ * deadlock guards (a writer or closer waiting for ever), not performance checks. Expected counts
+ * are written by hand from the flows below.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { DataSource, QueryRunner } from 'typeorm';
