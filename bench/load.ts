@@ -18,8 +18,10 @@
  *   of its own (bench/load-relay-process.ts; `relay` in the pid list and the CPU figures).
  * PostgreSQL: DATABASE_URL when set (a fresh database is made on it), else a throwaway embedded server.
  *
+ * --edges N (default 100): the edges the source spreads its flows over (a dense service graph's
+ *   cardinality at 10,000 or 120,000: each edge is then a roll-up row of its own every minute).
  * --deny-share 0.5 (default 0): that share of the flows are denies, over the
- *   source's 100 edges (a flood of drops; the probes stay on edges of their own).
+ *   source's edges (a flood of drops; the probes stay on edges of their own).
  * --drop-events-per-edge-minute N: DROP_EVENTS_PER_EDGE_MINUTE for the service (default: the
  *   service's own, 10). Each probe is a deny on an edge of its own, so its event is always kept.
  * Options: --rates 1000,2000,4000 (flows/s), --seconds 5 (per step, at least 4), --keep-going

@@ -164,6 +164,24 @@ export const started = (p: Proc): boolean => p.logs.some((l) => l.msg === 'drops
 export const portOf = (p: Proc): number => Number(p.logs.find((l) => l.msg === 'dropscope started')?.port);
 export const logged = (p: Proc, msg: string): boolean => p.logs.some((l) => l.msg === msg);
 
+/** One process's /metrics text; undefined when it does not answer. */
+async function metricsText(port: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    return res.ok ? await res.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sum of a labelled metric's samples (`name{...} value`) in /metrics text; undefined when it has none. */
+function metricSum(text: string, name: string): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`)) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
 /**
  * Flows the given aggregators have stored, by their own count (`dropscope_flows_processed_total`,
  * counted once each write commits), read from their /metrics: cheap at any edge cardinality,
@@ -172,10 +190,10 @@ export const logged = (p: Proc, msg: string): boolean => p.logs.some((l) => l.ms
 export async function flowsCounted(aggregators: readonly Proc[]): Promise<number | undefined> {
   let n = 0;
   for (const p of aggregators) {
-    const res = await fetch(`http://127.0.0.1:${portOf(p)}/metrics`).catch(() => undefined);
-    if (!res?.ok) return undefined;
-    for (const line of (await res.text()).split('\n'))
-      if (line.startsWith('dropscope_flows_processed_total{')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    const text = await metricsText(portOf(p));
+    if (text === undefined) return undefined;
+    // No sample yet: nothing stored since the process started.
+    n += metricSum(text, 'dropscope_flows_processed_total') ?? 0;
   }
   return n;
 }
@@ -252,15 +270,8 @@ export async function stopAll(procs: Proc[], graceMs = 15_000): Promise<void> {
 
 /** Sum of dropscope_kafka_consumer_lag over all partitions of one aggregator; undefined when absent. */
 export async function scrapeLag(port: number): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    let sum: number | undefined;
-    for (const line of text.split('\n'))
-      if (line.startsWith('dropscope_kafka_consumer_lag{')) sum = (sum ?? 0) + Number(line.split(' ').at(-1));
-    return sum;
-  } catch {
-    return undefined;
-  }
+  const text = await metricsText(port);
+  return text === undefined ? undefined : metricSum(text, 'dropscope_kafka_consumer_lag');
 }
 
 /** Runs the migrations once, so the processes that start together don't race to create the schema. */
