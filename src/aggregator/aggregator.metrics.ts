@@ -1,14 +1,15 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { StaleGenerationError } from '../bus/flow-bus.js';
+import { CheckpointConflictError, StaleGenerationError } from '../bus/flow-bus.js';
 import { metric } from '../metrics/metrics.registry.js';
 
 /**
  * The `code` label of a failed write: a SQLSTATE (53100 disk full, 57P01 shutdown, ...) or a
  * socket errno (ECONNREFUSED); both come from fixed lists, so the label stays bounded.
  * `stale_generation`: the write was fenced (another Kafka consumer owns the partition now).
+ * `checkpoint_conflict`: an earlier batch of the stream failed, this one would have skipped it.
  */
 export function writeErrorCode(e: unknown): string {
-  if (e instanceof StaleGenerationError) return e.code;
+  if (e instanceof StaleGenerationError || e instanceof CheckpointConflictError) return e.code;
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   return typeof code === 'string' && /^(?:[0-9A-Z]{5}|E[A-Z0-9]{2,20})$/.test(code) ? code : 'other';
 }

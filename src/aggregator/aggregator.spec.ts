@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { EarlierWriteFailedError } from '../bus/flow-bus.js';
+import { CheckpointConflictError, EarlierWriteFailedError } from '../bus/flow-bus.js';
 import { InMemoryRollupWriter } from '../storage/in-memory.repositories.js';
 import { silentLogger } from '../common/logger.js';
 import type { FlowRecord } from '../flow/flow-record.js';
@@ -239,6 +239,31 @@ describe('Aggregator over in-memory repositories', () => {
     expect(writer.storedFlows()).toBe(2);
     expect(writer.checkpoints.positions.get('s')).toBe('1');
     expect(await counter(registry, 'dropscope_flows_processed_total')).toBe(2);
+  });
+
+  it('a carried flush continues each stream from its first batch, and is refused whole when that is not stored', async () => {
+    const { writer, aggregator } = carrying(1000);
+    const a = aggregator.handle({
+      records: [flow('a', 'allowed')],
+      checkpoints: [{ stream: 's', position: '1', after: null }],
+    });
+    const b = aggregator.handle({
+      records: [flow('b', 'allowed')],
+      checkpoints: [{ stream: 's', position: '2', after: '1' }],
+      flush: true,
+    });
+    await Promise.all([a, b]);
+    expect(writer.commits).toEqual(['2']); // one write for both
+    expect(writer.checkpoints.positions.get('s')).toBe('2');
+    // The batch from 2 to 3 was lost: one continuing from 3 must not store, nor move the position.
+    const c = aggregator.handle({
+      records: [flow('c', 'allowed')],
+      checkpoints: [{ stream: 's', position: '4', after: '3' }],
+      flush: true,
+    });
+    await expect(c).rejects.toBeInstanceOf(CheckpointConflictError);
+    expect(writer.storedFlows()).toBe(4);
+    expect(writer.checkpoints.positions.get('s')).toBe('2');
   });
 
   it('with group commit, stores the batches that come while a write is in flight together, in the next write', async () => {

@@ -1,5 +1,6 @@
 import {
   EarlierWriteFailedError,
+  laterCheckpoint,
   type ConsumedBatch,
   type DeadLetter,
   type StreamCheckpoint,
@@ -195,7 +196,8 @@ export class Aggregator {
       d.raw = d.raw.replaceAll('\u0000', '\\u0000'); // PostgreSQL text cannot hold NUL
       open.dead.push(d);
     }
-    for (const c of batch.checkpoints) open.checkpoints.set(c.stream, c);
+    for (const c of batch.checkpoints)
+      open.checkpoints.set(c.stream, laterCheckpoint(open.checkpoints.get(c.stream), c));
     return {
       received,
       flows: rollup.flows - flowsBefore,

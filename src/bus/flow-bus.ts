@@ -22,6 +22,22 @@ export interface StreamCheckpoint {
    * that are never claimed: collector positions, import files).
    */
   generation?: number;
+  /**
+   * The position this batch continues from, for a publisher with several batches in flight: the
+   * write is refused with CheckpointConflictError unless the stored position is this one (null:
+   * none stored yet). So once a batch fails, no later batch of its stream can commit a position
+   * past the failed data. Absent: not checked. Batches merged into one write keep the first one's.
+   */
+  after?: string | null;
+}
+
+/** Merges a later checkpoint of a stream into an earlier one: its position, the earlier `after`. */
+export function laterCheckpoint(earlier: StreamCheckpoint | undefined, later: StreamCheckpoint): StreamCheckpoint {
+  if (earlier === undefined || earlier.after === later.after) return later;
+  const merged: StreamCheckpoint = { ...later };
+  if (earlier.after === undefined) delete merged.after;
+  else merged.after = earlier.after;
+  return merged;
 }
 
 /** A stream claimed by a consumer: its stored position (if any) and the generation it now holds. */
@@ -40,6 +56,22 @@ export class StaleGenerationError extends Error {
   readonly code = 'stale_generation';
   constructor(readonly streams: string[]) {
     super(`checkpoint write refused: a newer consumer generation owns ${streams.join(', ')}`);
+  }
+}
+
+/**
+ * A write refused because its stream's stored position is not the one the batch continues from
+ * (StreamCheckpoint.after): an earlier batch of the stream failed to store, and this one would
+ * have moved the position past the lost data. Nothing of the batch was stored; the publisher
+ * sends again from the stored position.
+ */
+export class CheckpointConflictError extends Error {
+  override readonly name = 'CheckpointConflictError';
+  readonly code = 'checkpoint_conflict';
+  constructor(readonly streams: string[]) {
+    super(
+      `checkpoint write refused: ${streams.join(', ')} is not stored where this batch continues from (an earlier batch of it failed)`,
+    );
   }
 }
 

@@ -129,4 +129,73 @@ describe('InProcessFlowBus', () => {
     expect(seen).toEqual([[1, 2], [3, 4], [5], [6]]);
     await bus.close();
   });
+
+  it('merging checkpoints of a stream keeps the last position and the first `after`', async () => {
+    const seen: ConsumedBatch[] = [];
+    const bus = new InProcessFlowBus(100);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.consume(
+      async (b) => {
+        seen.push(b);
+        await gate;
+      },
+      { ...noCheckpoints, maxBatch: 10 },
+    );
+    const first = bus.publish({ records: [1], checkpoints: [{ stream: 's', position: '1', after: null }] });
+    await new Promise((r) => setTimeout(r, 10)); // in the handler alone
+    const rest = [
+      bus.publish({ records: [2], checkpoints: [{ stream: 's', position: '2', after: '1' }] }),
+      bus.publish({
+        records: [3],
+        checkpoints: [
+          { stream: 's', position: '3', after: '2' },
+          { stream: 't', position: '9' },
+        ],
+      }),
+      bus.publish({ records: [4], checkpoints: [{ stream: 's', position: '4', after: '3' }] }),
+    ];
+    release();
+    await Promise.all([first, ...rest]);
+    expect(seen[0].checkpoints).toEqual([{ stream: 's', position: '1', after: null }]);
+    expect(seen[1].records).toEqual([2, 3, 4]);
+    expect(seen[1].checkpoints).toEqual([
+      { stream: 's', position: '4', after: '1' },
+      { stream: 't', position: '9' },
+    ]);
+    await bus.close();
+  });
+
+  it('with `ready`, a publisher waiting for room when a batch fails is let in, not left waiting', async () => {
+    const bus = new InProcessFlowBus(2);
+    let readyNow!: () => void;
+    let fail!: (e: Error) => void;
+    const handled: unknown[][] = [];
+    await bus.consume(
+      (b) => {
+        handled.push(b.records);
+        if (handled.length === 1) return new Promise<void>((_, reject) => (fail = reject));
+        return Promise.resolve();
+      },
+      { ...noCheckpoints, maxBatch: 2, ready: () => new Promise<void>((r) => (readyNow = r)) },
+    );
+    const a = bus.publish({ records: ['a'] });
+    await new Promise((r) => setImmediate(r)); // a handed over; the consumer is not ready for more
+    const b = bus.publish({ records: ['b1', 'b2'] }); // fills the queue
+    let cAccepted = false;
+    const c = bus.publish({ records: ['c'], accepted: () => (cAccepted = true) }); // waits for room
+    await new Promise((r) => setImmediate(r));
+    expect(cAccepted).toBe(false);
+    fail(new Error('database down'));
+    await expect(a).rejects.toThrow('database down');
+    await expect(b).rejects.toThrow(/earlier batch failed to store/);
+    // The queue emptied when b failed: c gets in and is stored once the consumer is ready.
+    await new Promise((r) => setImmediate(r));
+    expect(cAccepted).toBe(true);
+    readyNow();
+    await c;
+    expect(handled).toEqual([['a'], ['c']]);
+    readyNow(); // the loop waits for the consumer after each hand-over
+    await bus.close();
+  });
 });

@@ -2,7 +2,8 @@ import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import type { PrefoldedSegment } from '../aggregator/prefolded-segment.js';
 import { batchRecordCount } from './flow-bus.js';
-import type { BatchHandler, ConsumeOptions, DeadLetter, FlowBus, PublishBatch } from './flow-bus.js';
+import { laterCheckpoint } from './flow-bus.js';
+import type { BatchHandler, ConsumeOptions, DeadLetter, FlowBus, PublishBatch, StreamCheckpoint } from './flow-bus.js';
 
 interface Pending {
   batch: PublishBatch;
@@ -105,14 +106,15 @@ export class InProcessFlowBus implements FlowBus {
       }
       const records: unknown[] = [];
       const prefolded: PrefoldedSegment[] = [];
-      const checkpoints = new Map<string, string>();
+      const checkpoints = new Map<string, StreamCheckpoint>();
       const deadLetters: DeadLetter[] = [];
       let flush = false;
       for (const p of taken) {
         for (const r of p.batch.records) records.push(r);
         if (p.batch.prefolded) prefolded.push(...p.batch.prefolded);
         if (p.batch.deadLetters) deadLetters.push(...p.batch.deadLetters);
-        for (const c of p.batch.checkpoints ?? []) checkpoints.set(c.stream, c.position);
+        for (const c of p.batch.checkpoints ?? [])
+          checkpoints.set(c.stream, laterCheckpoint(checkpoints.get(c.stream), c));
         if (p.batch.flush) flush = true;
       }
       // Only the callbacks outlive the hand-over: a carrying handler must not find its records
@@ -121,7 +123,7 @@ export class InProcessFlowBus implements FlowBus {
       taken.length = 0;
       const settled = this.handler!({
         records,
-        checkpoints: [...checkpoints].map(([stream, position]) => ({ stream, position })),
+        checkpoints: [...checkpoints.values()],
         deadLetters,
         ...(prefolded.length > 0 ? { prefolded } : {}),
         ...(flush ? { flush } : {}),
@@ -140,6 +142,8 @@ export class InProcessFlowBus implements FlowBus {
               this.queuedRecords -= p.size;
               p.fail(new Error(`an earlier batch failed to store: ${err.message}`));
             }
+            // Publishers waiting for room get it now, not only at the next hand-over (there may be none).
+            for (const w of this.spaceWaiters.splice(0)) w();
           },
         )
         .finally(() => {

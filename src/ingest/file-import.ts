@@ -106,17 +106,22 @@ export async function importFile(
     await held;
     if (failure) throw failure; // what was stored stays stored; a re-run resumes after it
   };
+  // Each segment's checkpoint continues from the one before it (the stored position at first):
+  // once a segment fails to store, no later one can commit a position past its lines.
+  let after: string | null = stored ?? null;
   const publish = async (r: SegmentResult) => {
     addLineTally(tally, r.tally);
     result.records += r.tally.records;
     result.deadLetters += r.dead.length;
     result.firstError ??= r.firstError;
+    const position = encodeCheckpoint({ ...identity, offset: r.endOffset });
     await send({
       records: r.records,
       ...(r.prefolded ? { prefolded: [r.prefolded] } : {}),
       deadLetters: r.dead.length > 0 ? r.dead : undefined,
-      checkpoints: [{ stream, position: encodeCheckpoint({ ...identity, offset: r.endOffset }) }],
+      checkpoints: [{ stream, position, after }],
     });
+    after = position;
     onProgress?.({
       file,
       bytesRead: r.endOffset,

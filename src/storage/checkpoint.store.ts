@@ -1,5 +1,10 @@
 import type { DataSource } from 'typeorm';
-import { StaleGenerationError, type ClaimedStream, type StreamCheckpoint } from '../bus/flow-bus.js';
+import {
+  CheckpointConflictError,
+  StaleGenerationError,
+  type ClaimedStream,
+  type StreamCheckpoint,
+} from '../bus/flow-bus.js';
 import type { CheckpointStore } from './ports.js';
 import { column, type SqlExecutor } from './sql-executor.js';
 
@@ -27,12 +32,29 @@ ON CONFLICT (stream) DO UPDATE SET generation = c.generation + 1, updated_at = n
 RETURNING stream, position, generation::text AS generation`;
 
 /**
+ * The stored positions of the streams ($1), locked until the transaction ends, so that no other
+ * writer moves them between this check and the upsert.
+ */
+const LOCK_POSITIONS = `SELECT stream, position FROM stream_checkpoints WHERE stream = ANY($1::text[]) ORDER BY stream FOR UPDATE`;
+
+/**
  * Upserts positions through `q` (the roll-up writer passes its transaction). Throws
- * StaleGenerationError when a newer generation holds any of the streams, so the caller's
- * transaction rolls back with everything the batch wrote.
+ * StaleGenerationError when a newer generation holds any of the streams, and
+ * CheckpointConflictError when a stream is not stored where its checkpoint continues from
+ * (`after`), so the caller's transaction rolls back with everything the batch wrote.
  */
 export async function upsertCheckpoints(q: SqlExecutor, checkpoints: readonly StreamCheckpoint[]): Promise<void> {
   if (checkpoints.length === 0) return;
+  const checked = checkpoints.filter((c) => c.after !== undefined);
+  if (checked.length > 0) {
+    const rows = (await q.query(LOCK_POSITIONS, [column(checked, (c) => c.stream)])) as Array<{
+      stream: string;
+      position: string | null;
+    }>;
+    const stored = new Map(rows.map((r) => [r.stream, r.position]));
+    const moved = checked.filter((c) => (stored.get(c.stream) ?? null) !== c.after);
+    if (moved.length > 0) throw new CheckpointConflictError(moved.map((c) => c.stream));
+  }
   const written = (await q.query(UPSERT_CHECKPOINTS, [
     column(checkpoints, (c) => c.stream),
     column(checkpoints, (c) => c.position),
@@ -60,6 +82,9 @@ export class PostgresCheckpointStore implements CheckpointStore {
   }
 
   save(checkpoints: StreamCheckpoint[]): Promise<void> {
+    // A checked position is locked, compared and written in one transaction.
+    if (checkpoints.some((c) => c.after !== undefined))
+      return this.ds.transaction((m) => upsertCheckpoints(m, checkpoints));
     return upsertCheckpoints(this.ds, checkpoints);
   }
 

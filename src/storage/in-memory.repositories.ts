@@ -1,6 +1,12 @@
 import type { BatchRollup, DropEventRow, RollupRow } from '../aggregator/edge-rollup.js';
 import type { PreparedWrite, RollupWriter } from '../aggregator/rollup-writer.port.js';
-import { StaleGenerationError, type ClaimedStream, type DeadLetter, type StreamCheckpoint } from '../bus/flow-bus.js';
+import {
+  CheckpointConflictError,
+  StaleGenerationError,
+  type ClaimedStream,
+  type DeadLetter,
+  type StreamCheckpoint,
+} from '../bus/flow-bus.js';
 import type { CheckpointStore, DeadLetterStore, RetentionDays, RetentionStore } from '../storage/ports.js';
 
 /**
@@ -26,10 +32,17 @@ export class InMemoryCheckpointStore implements CheckpointStore {
 
   readonly generations = new Map<string, number>();
 
-  /** Fenced as in PostgreSQL: all or nothing, refused when a newer generation holds a stream. */
+  /**
+   * Fenced as in PostgreSQL: all or nothing, refused when a newer generation holds a stream or a
+   * stream is not stored where a checkpoint continues from (`after`).
+   */
   async save(checkpoints: StreamCheckpoint[]): Promise<void> {
     const stale = checkpoints.filter((c) => (this.generations.get(c.stream) ?? 0) > (c.generation ?? 0));
     if (stale.length > 0) throw new StaleGenerationError(stale.map((c) => c.stream));
+    const moved = checkpoints.filter(
+      (c) => c.after !== undefined && (this.positions.get(c.stream) ?? null) !== c.after,
+    );
+    if (moved.length > 0) throw new CheckpointConflictError(moved.map((c) => c.stream));
     for (const c of checkpoints) this.positions.set(c.stream, c.position);
   }
 

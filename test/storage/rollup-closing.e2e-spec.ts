@@ -16,6 +16,7 @@ import { PartitionManager } from '../../src/storage/partition.manager.js';
 import { RollupCloser } from '../../src/storage/rollup-closer.js';
 import { PostgresRollupStatsReader } from '../../src/storage/rollup-stats.reader.js';
 import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
+import { within } from '../support/wait.js';
 import { createTestDatabase } from '../support/test-database.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
@@ -37,19 +38,6 @@ function flow(minute: number, count: number): FlowRecord {
     count,
     policies: [],
   };
-}
-
-/** Resolves with `p`, or rejects saying `what` if it takes longer than `ms`. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} (no answer within ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe('closing a unit while writers go on', () => {
