@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import type { DeadLetter, FlowBus } from '../../bus/flow-bus.js';
@@ -14,6 +15,7 @@ import { WakeableSleep } from '../../common/wakeable-sleep.js';
 import { Backoff } from '../../common/backoff.js';
 import { metric } from '../../metrics/metrics.registry.js';
 import { CollectorHealth } from '../collector-health.js';
+import { IN_PROCESS_PUBLISH_WINDOW, PublishWindow } from '../publish-window.js';
 
 /**
  * Tails Calico flows.log files like `tail -F` and publishes FlowRecords with their checkpoints.
@@ -25,8 +27,10 @@ import { CollectorHealth } from '../collector-health.js';
  * - Rotation (rename + new file): the old file is read to its end first, then the new one from 0.
  *   After a crash in between, the old file is found again by inode in the same directory.
  * - Truncation (copytruncate, size below our position or a different head): restart at 0.
- * - Backpressure: each batch is awaited before more is read; memory is one read chunk, one
- *   partial line (capped) and one batch per file.
+ * - Backpressure: on the in-process bus up to IN_PROCESS_PUBLISH_WINDOW batches are in flight
+ *   (each checkpoint says which position it continues from, so a batch after a failed one is
+ *   never stored); on Kafka each batch is awaited before more is read. Memory is one read chunk,
+ *   one partial line (capped) and a few batches.
  * See docs/CALICO.md.
  */
 
@@ -55,9 +59,21 @@ export interface CalicoFileCollectorOptions {
   startAt?: 'beginning' | 'end';
   /** First delay when publishing fails; doubles up to 30 s (default 500 ms). */
   retryDelayMs?: number;
+  /**
+   * Batches in flight at most (default IN_PROCESS_PUBLISH_WINDOW on the in-process bus, 1 on
+   * Kafka, where a batch stored after a failed one could not be taken back).
+   */
+  publishWindow?: number;
 }
 
 export const CALICO_FILE_STREAM_PREFIX = 'calico-file:';
+
+/**
+ * Lines mapped between turns of the event loop (a few ms of work): the embedded aggregator's
+ * writes run on this thread too, and each of their round trips to PostgreSQL waits for the turn.
+ * A whole 256 KiB chunk at once held them up by tens of ms per round trip.
+ */
+const LINES_PER_TURN = 256;
 
 const HEAD_BYTES = 256;
 
@@ -156,11 +172,13 @@ class Tail {
   discardStart = 0;
   readonly head = Buffer.alloc(HEAD_BYTES);
   headLen = 0;
-  /** Records, dead letters and the offset not yet published. */
+  /** Records, dead letters and the offset not yet handed to the bus. */
   records: FlowRecord[] = [];
   dead: DeadLetter[] = [];
-  publishedOffset = -1;
-  publishedIno = '';
+  sentOffset = -1;
+  sentIno = '';
+  /** The stream's position as last handed to the bus (or as stored at start; null: none). */
+  sentPosition: string | null = null;
   /** Set while reading a rotated predecessor found by inode after a restart. */
   readingPredecessor = false;
   constructor(readonly path: string) {
@@ -168,10 +186,7 @@ class Tail {
   }
   dirty(): boolean {
     return (
-      this.records.length > 0 ||
-      this.dead.length > 0 ||
-      this.offset !== this.publishedOffset ||
-      this.ino !== this.publishedIno
+      this.records.length > 0 || this.dead.length > 0 || this.offset !== this.sentOffset || this.ino !== this.sentIno
     );
   }
 }
@@ -196,6 +211,8 @@ export class CalicoFileCollector implements Collector {
   private readonly rescan: number;
   private readonly batchSize: number;
   private readonly maxLine: number;
+  private readonly window: PublishWindow;
+  private linesThisTurn = 0;
   private loop?: Promise<void>;
   private stopping = false;
   private killed = false;
@@ -214,6 +231,13 @@ export class CalicoFileCollector implements Collector {
     this.rescan = opts.rescanIntervalMs ?? 5000;
     this.batchSize = opts.batchSize ?? 1000;
     this.maxLine = opts.maxLineBytes ?? 1024 * 1024;
+    this.window = new PublishWindow(opts.bus, {
+      size: opts.publishWindow ?? (opts.bus.kind === 'in-process' ? IN_PROCESS_PUBLISH_WINDOW : 1),
+      retryDelayMs: opts.retryDelayMs,
+      log: this.log,
+      stopping: () => this.stopping,
+      killed: () => this.killed,
+    });
   }
 
   /** Streams this collector publishes checkpoints for (after start). */
@@ -257,6 +281,8 @@ export class CalicoFileCollector implements Collector {
           return;
         }
         this.health.down(errorCause(e));
+        // What is in flight settles first, so the checkpoints read next are the last stored.
+        await this.window.abandon();
         await this.closeAll();
         this.tails.clear();
         this.ignored.clear();
@@ -301,8 +327,10 @@ export class CalicoFileCollector implements Collector {
     const fresh = paths.filter((p) => !this.tails.has(p));
     if (fresh.length === 0) return;
     const positions = new Map<string, Position | undefined>();
+    const stored = new Map<string, string>();
     for (const p of fresh) {
       const raw = await this.opts.checkpoints.load(`${CALICO_FILE_STREAM_PREFIX}${p}`);
+      if (raw !== undefined) stored.set(p, raw);
       const pos = parseFilePosition(raw);
       if (raw !== undefined && pos === undefined)
         this.log.warn('ignoring an unreadable checkpoint', { path: p, position: raw });
@@ -328,6 +356,7 @@ export class CalicoFileCollector implements Collector {
         this.ignored.delete(p);
       }
       const t = new Tail(p);
+      t.sentPosition = stored.get(p) ?? null;
       this.tails.set(p, t);
       await this.resume(t, positions.get(p), initial);
     }
@@ -441,8 +470,8 @@ export class CalicoFileCollector implements Collector {
       }
     }
     if (pos) {
-      t.publishedOffset = offset;
-      t.publishedIno = ino;
+      t.sentOffset = offset;
+      t.sentIno = ino;
     }
     this.seenInodes.add(ino);
     return true;
@@ -471,9 +500,15 @@ export class CalicoFileCollector implements Collector {
         await this.discover(false);
       }
       healthy();
-      if (!progress && !this.stopping) await this.sleep(this.poll);
+      if (!progress && !this.stopping) {
+        await this.window.drain(); // idle: see what is in flight stored before sleeping
+        await this.sleep(this.poll);
+      }
     }
-    if (!this.killed) for (const t of this.tails.values()) await this.flush(t);
+    if (!this.killed) {
+      for (const t of this.tails.values()) await this.flush(t);
+      await this.window.drain();
+    }
   }
 
   private sleep(ms: number): Promise<void> {
@@ -522,6 +557,10 @@ export class CalicoFileCollector implements Collector {
       t.offset = chunkPos + nl + 1;
       start = nl + 1;
       if (t.records.length >= this.batchSize) await this.flush(t);
+      if (++this.linesThisTurn >= LINES_PER_TURN) {
+        this.linesThisTurn = 0;
+        await nextTurn();
+      }
       if (this.killed) return false;
     }
     if (start < n && !t.discarding) {
@@ -567,7 +606,10 @@ export class CalicoFileCollector implements Collector {
     t.dead.push({ raw: truncateRaw(raw), reason, origin: `${t.stream}:${at}` });
   }
 
-  /** Publishes what the tail holds with its checkpoint; retries until it succeeds or we stop. */
+  /**
+   * Hands what the tail holds to the bus with its checkpoint (PublishWindow: up to a few batches
+   * in flight on the in-process bus, each retried until stored or we stop).
+   */
   private async flush(t: Tail): Promise<void> {
     if (this.killed || !t.fd || !t.dirty()) return;
     const position = formatFilePosition({
@@ -575,32 +617,34 @@ export class CalicoFileCollector implements Collector {
       offset: t.offset,
       head: headHash(t.head, Math.min(t.headLen, t.offset)),
     });
+    if (t.dead.length > 0 && !(await this.publishDeadLetters(t.dead))) return;
     const records = t.records;
-    const dead = t.dead;
-    const offset = t.offset;
-    const ino = t.ino;
+    const checkpoint = this.window.pipelined
+      ? { stream: t.stream, position, after: t.sentPosition }
+      : { stream: t.stream, position };
+    t.records = [];
+    t.dead = [];
+    t.sentOffset = t.offset;
+    t.sentIno = t.ino;
+    t.sentPosition = position;
+    await this.window.send({ records, checkpoints: [checkpoint] }, () => this.metrics.records.inc(records.length));
+  }
+
+  /** Stores dead letters, retrying like a batch; false when killed meanwhile. */
+  private async publishDeadLetters(dead: DeadLetter[]): Promise<boolean> {
     const backoff = new Backoff({ initialMs: this.opts.retryDelayMs ?? 500, maxMs: 30_000, jitter: 0 });
     for (;;) {
-      if (this.killed) return;
+      if (this.killed) return false;
       try {
-        if (dead.length > 0) await this.opts.bus.publishDeadLetters(dead);
+        await this.opts.bus.publishDeadLetters(dead);
         dead.length = 0;
-        await this.opts.bus.publish({ records, checkpoints: [{ stream: t.stream, position }] });
-        break;
+        return true;
       } catch (e) {
-        this.log.warn('publishing flows failed; retrying the same batch', {
-          error: String(e),
-          delayMs: backoff.peek(),
-        });
+        this.log.warn('publishing dead letters failed; retrying', { error: String(e), delayMs: backoff.peek() });
         if (this.stopping) throw e;
         await backoff.next();
       }
     }
-    this.metrics.records.inc(records.length);
-    t.records = [];
-    t.dead = [];
-    t.publishedOffset = offset;
-    t.publishedIno = ino;
   }
 
   /** At end of file: detects rotation (new inode under the path) and truncation. */
