@@ -256,6 +256,9 @@ export async function benchHourlyQueries(
         ],
         // First after the start: its first run meets the warm-up, which then runs beside nothing timed.
         ['edges 24h (all verdicts)', `/flows/edges?from=-24h`],
+        // One namespace, either end: the edge list reads allowed rows too, the summary drop rows only.
+        ['edges 24h namespace=ns-3 (all verdicts)', `/flows/edges?from=-24h&namespace=ns-3`],
+        ['summary 24h by=edge namespace=ns-3', `/drops/summary?from=-24h&namespace=ns-3`],
         ['summary 24h by=edge', `/drops/summary?from=-24h`],
         ['summary 24h by=namespace', `/drops/summary?from=-24h&by=namespace`],
         ['summary 24h by=policy', `/drops/summary?from=-24h&by=policy`],

@@ -11,6 +11,7 @@ import { FifteenMinuteRollups1764700000000 } from './1764700000000-FifteenMinute
 import { DropRowMinuteIndexes1764800000000 } from './1764800000000-DropRowMinuteIndexes.js';
 import { EdgeIds1764900000000 } from './1764900000000-EdgeIds.js';
 import { RollupGenerations1765000000000 } from './1765000000000-RollupGenerations.js';
+import { DropRowFiveMinuteIndexes1765100000000 } from './1765100000000-DropRowFiveMinuteIndexes.js';
 
 /** All migrations in order. Listed explicitly: ESM builds cannot glob-require migration files. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   DropRowMinuteIndexes1764800000000,
   EdgeIds1764900000000,
   RollupGenerations1765000000000,
+  DropRowFiveMinuteIndexes1765100000000,
 ];

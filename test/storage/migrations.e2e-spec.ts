@@ -51,6 +51,31 @@ describe('migrations against real PostgreSQL', () => {
       { resolution: 'day', closed_through: null },
       { resolution: 'hour', closed_through: null },
     ]);
+    // DropRowFiveMinuteIndexes: the 5-minute and 15-minute tables' filter indexes hold drop rows
+    // only; reverted, all rows.
+    const shortUnitIndexes = async (): Promise<string[]> =>
+      (
+        (await ds.query(
+          `SELECT indexdef FROM pg_indexes WHERE tablename IN ('edge_rollups_5m', 'edge_rollups_15m')
+             AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_policies' ORDER BY indexname`,
+        )) as Array<{ indexdef: string }>
+      ).map((r) => r.indexdef);
+    const shortUnitDefs = (where: string): string[] =>
+      ['15m', '5m'].flatMap((unit) =>
+        [
+          ['dst_ns_bucket', 'dst_namespace'],
+          ['dst_workload_bucket', 'dst_workload'],
+          ['src_ns_bucket', 'src_namespace'],
+          ['src_workload_bucket', 'src_workload'],
+          ['verdict_bucket', 'verdict'],
+        ].map(
+          ([name, col]) =>
+            `CREATE INDEX edge_rollups_${unit}_${name} ON ONLY public.edge_rollups_${unit} USING btree (${col}, bucket)${where}`,
+        ),
+      );
+    expect(await shortUnitIndexes()).toEqual(shortUnitDefs(` WHERE (verdict <> 'allowed'::text)`));
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowFiveMinuteIndexes
+    expect(await shortUnitIndexes()).toEqual(shortUnitDefs(''));
     // RollupGenerations: the two tables the edge list's cache checks, empty; reverted, gone.
     expect(await ds.query(`SELECT count(*)::int AS n FROM rollup_generations`)).toEqual([{ n: 0 }]);
     expect(await ds.query(`SELECT count(*)::int AS n FROM rollup_minute_writes`)).toEqual([{ n: 0 }]);
@@ -153,6 +178,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'edge_rollups_15m_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowFiveMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
@@ -191,6 +217,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(await ds.query(`SELECT closed_through FROM rollup_resolutions WHERE resolution = '4h'`)).toEqual([
       { closed_through: new Date('2025-05-01T08:00:00Z') },
     ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowFiveMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
@@ -226,6 +253,7 @@ describe('migrations against real PostgreSQL', () => {
     expect(
       await ds.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'rollup_totals_hourly_p20250501'`),
     ).toEqual([{ n: 1 }]);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowFiveMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
@@ -275,6 +303,7 @@ describe('migrations against real PostgreSQL', () => {
       { edge_key: 'k2', policies: [] },
     ]);
     await ds.query(`UPDATE edge_rollups SET policies = '{shop/b,shop/a}' WHERE edge_key = 'k1'`);
+    await ds.undoLastMigration({ transaction: 'each' }); // DropRowFiveMinuteIndexes (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // RollupGenerations (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // EdgeIds (applied again above)
     await ds.undoLastMigration({ transaction: 'each' }); // DropRowMinuteIndexes (applied again above)
