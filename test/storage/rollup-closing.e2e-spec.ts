@@ -8,7 +8,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { BatchRollup } from '../../src/aggregator/edge-rollup.js';
 import { silentLogger, type Logger } from '../../src/common/logger.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { createDataSource } from '../../src/storage/data-source.js';
@@ -16,6 +15,7 @@ import { PartitionManager } from '../../src/storage/partition.manager.js';
 import { RollupCloser } from '../../src/storage/rollup-closer.js';
 import { PostgresRollupStatsReader } from '../../src/storage/rollup-stats.reader.js';
 import { PostgresRollupWriter } from '../../src/storage/rollup.writer.js';
+import { foldFlows, rollupFlow } from '../support/rollup-database.js';
 import { within } from '../support/wait.js';
 import { createTestDatabase } from '../support/test-database.js';
 
@@ -23,22 +23,7 @@ const T0 = Date.parse('2025-03-01T10:00:00Z');
 const at = (hhmm: string) => Date.parse(`2025-03-01T${hhmm}Z`);
 
 /** A denied flow `minute` minutes after 10:00 (at second 5), shop/web to db/pg:5432. */
-function flow(minute: number, count: number): FlowRecord {
-  return {
-    id: `f${minute}-${count}`,
-    source: 'hubble',
-    cluster: 'c1',
-    time: new Date(T0 + minute * 60_000 + 5_000).toISOString(),
-    verdict: 'denied',
-    direction: 'egress',
-    src: { kind: 'pod', namespace: 'shop', workload: { kind: 'Deployment', name: 'web' } },
-    dst: { kind: 'pod', namespace: 'db', workload: { kind: 'StatefulSet', name: 'pg' } },
-    protocol: 'TCP',
-    dstPort: 5432,
-    count,
-    policies: [],
-  };
-}
+const flow = (minute: number, count: number): FlowRecord => rollupFlow(T0, minute, count);
 
 describe('closing a unit while writers go on', () => {
   let ds: DataSource;
@@ -48,11 +33,7 @@ describe('closing a unit while writers go on', () => {
   const debugs: string[] = [];
   const log: Logger = { ...silentLogger, debug: (msg) => void debugs.push(msg), child: () => log };
 
-  const write = async (flows: FlowRecord[], w = writer) => {
-    const b = new BatchRollup();
-    for (const f of flows) b.add(f, undefined);
-    await w.writeBatch(b, [], []);
-  };
+  const write = (flows: FlowRecord[], w = writer) => w.writeBatch(foldFlows(flows), [], []);
   /** 5-minute rows: unit (HH:MI) and count. */
   const fiveMinuteRows = async () =>
     (await ds.query(
