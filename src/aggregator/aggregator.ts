@@ -53,6 +53,8 @@ class OpenFlush {
   checkpoints = new Map<string, StreamCheckpoint>();
   dead: DeadLetter[] = [];
   deadCount = 0;
+  /** Of `dead`, those a collector found and published with its batch (`stage="collector"`). */
+  collectorDeadCount = 0;
   firstDeadReason = '';
   eventsSampledOut = 0;
   readonly recordsBySource = new Map<string, number>();
@@ -175,6 +177,7 @@ export class Aggregator {
     const dropsBefore = rollup.drops;
     const sampledOutBefore = rollup.eventsSampledOut;
     const dead: DeadLetter[] = batch.deadLetters ? [...batch.deadLetters] : [];
+    if (batch.deadLettersFrom === 'collector') open.collectorDeadCount += dead.length;
     const origin = batch.checkpoints.length > 0 ? batch.checkpoints[0].stream : 'bus';
     const byVerdict: Record<string, number> = {};
     const { recordsBySource, processed, drops } = open;
@@ -281,7 +284,9 @@ export class Aggregator {
     }
     if (open.eventsSampledOut > 0) this.metrics.dropEventsSampledOut.inc(open.eventsSampledOut);
     if (open.deadCount > 0) {
-      this.metrics.deadLetters.inc({ stage: 'aggregator' }, open.deadCount);
+      if (open.collectorDeadCount > 0) this.metrics.deadLetters.inc({ stage: 'collector' }, open.collectorDeadCount);
+      const found = open.deadCount - open.collectorDeadCount;
+      if (found > 0) this.metrics.deadLetters.inc({ stage: 'aggregator' }, found);
       this.log.warn('dead letters stored', { count: open.deadCount, first: open.firstDeadReason });
     }
     for (const w of open.waiters) w.resolve(w.result);

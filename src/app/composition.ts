@@ -81,8 +81,8 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
       : await createBus(config, opts.registry, log, repositories.checkpoints, (e) => opts.onFatalBusError?.(e, close));
     steps.push(() => bus.close());
     if (bus instanceof InProcessFlowBus) {
-      // Lines a collector could not read skip the aggregator: count them here, or the dead-letter
-      // metric would miss every unreadable line in the embedded mode.
+      // Dead letters published on their own, not with a batch, skip the aggregator: count them
+      // here. (The collectors send theirs with the batch that covers them, stored in its transaction.)
       const deadLetters = new AggregatorMetrics(opts.registry).deadLetters;
       bus.setDeadLetterSink(async (l) => {
         await repositories.deadLetters.insert(l);

@@ -112,6 +112,11 @@ export interface ConsumedBatch {
   checkpoints: StreamCheckpoint[];
   /** Dead letters that travelled with the batch (in-process bus); stored with its data. */
   deadLetters?: DeadLetter[];
+  /**
+   * Who found `deadLetters`: the collectors that published them (in-process bus), or, unset, the
+   * bus's own consumer (Kafka messages it could not read). Only the metric's `stage` label.
+   */
+  deadLettersFrom?: 'collector';
   /** A publisher asked for this batch to be stored without waiting for more (PublishBatch.flush). */
   flush?: boolean;
   /** Segments already folded (PublishBatch.prefolded), after `records`. */

@@ -125,6 +125,7 @@ export class InProcessFlowBus implements FlowBus {
         records,
         checkpoints: [...checkpoints.values()],
         deadLetters,
+        ...(deadLetters.length > 0 ? { deadLettersFrom: 'collector' as const } : {}),
         ...(prefolded.length > 0 ? { prefolded } : {}),
         ...(flush ? { flush } : {}),
       })

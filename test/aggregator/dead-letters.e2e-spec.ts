@@ -117,6 +117,9 @@ describe('dead letters in the embedded pipeline', () => {
     const metrics = await registry.getMetricsAsJSON();
     const dl = metrics.find((m) => m.name === 'dropscope_dead_letters_total')!;
     expect(dl.values.reduce((s, v) => s + v.value, 0)).toBe(bad.length + 1);
+    // The letter that came with the batch was found by its publisher; the rest by the aggregator.
+    expect(dl.values.find((v) => v.labels.stage === 'collector')?.value).toBe(1);
+    expect(dl.values.find((v) => v.labels.stage === 'aggregator')?.value).toBe(bad.length);
     const received = metrics.find((m) => m.name === 'dropscope_flows_received_total')!;
     expect(received.values.find((v) => v.labels.source === 'calico')?.value).toBe(20);
     expect(received.values.find((v) => v.labels.source === 'invalid')?.value).toBe(bad.length + 1);

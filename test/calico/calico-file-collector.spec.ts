@@ -178,17 +178,17 @@ describe('CalicoFileCollector (integration)', () => {
     const c = collector(file);
     await c.start();
     await waitFor(() => consumer.ids.length === 2, '2 records');
-    await waitFor(() => bus.deadLetters.length === 2, '2 dead letters');
+    await waitFor(() => consumer.deadLetters.length === 2, '2 dead letters');
     const offBad = Buffer.byteLength(`${good1}\n${stale}\n`);
-    expect(bus.deadLetters[0]).toEqual({
+    expect(consumer.deadLetters[0]).toEqual({
       raw: bad,
       reason: expect.stringMatching(/^not JSON/),
       origin: `calico-file:${file}:${offBad}`,
     });
-    expect(bus.deadLetters[1].reason).toMatch(
+    expect(consumer.deadLetters[1].reason).toMatch(
       /bad Calico policy string "zero\|t\|t\.p\|allow\|0": index must be a non-negative integer/,
     );
-    expect(bus.deadLetters[1].origin).toBe(`calico-file:${file}:${offBad + Buffer.byteLength(bad) + 1}`);
+    expect(consumer.deadLetters[1].origin).toBe(`calico-file:${file}:${offBad + Buffer.byteLength(bad) + 1}`);
     expect(consumer.ids).toEqual([calicoRecordId(good1), calicoRecordId(good2)]);
     expect(await metricValue('dropscope_calico_file_lines_skipped_total', { reason: 'stale-deny-zero-packets' })).toBe(
       1,
@@ -201,6 +201,34 @@ describe('CalicoFileCollector (integration)', () => {
     );
   });
 
+  it('stores a dead letter once when the batch that carries it is lost in a crash and read again', async () => {
+    const file = join(dir, 'flows.log');
+    const gen = new CalicoFlowLogGenerator({ seed: 13 });
+    const [good1, good2] = gen.lines(2);
+    const bad = '{"start_time": 1700000000';
+    writeFileSync(file, `${good1}\n${bad}\n${good2}\n`);
+    const held = consumer.holdNext();
+    const a = collector(file, { batchSize: 1000 });
+    await a.start();
+    await held;
+    const killing = a.kill();
+    consumer.release(false);
+    await killing;
+    expect(consumer.ids).toHaveLength(0);
+    expect(consumer.deadLetters).toHaveLength(0);
+
+    const b = collector(file, { batchSize: 1000 });
+    await b.start();
+    await waitFor(() => consumer.ids.length === 2, '2 records after the restart');
+    await b.stop();
+    expect(consumer.ids).toEqual([calicoRecordId(good1), calicoRecordId(good2)]);
+    expect(consumer.deadLetters).toEqual([
+      { raw: bad, reason: expect.stringMatching(/^not JSON/), origin: `calico-file:${file}:${good1.length + 1}` },
+    ]);
+    // Nothing went to the bus's separate dead-letter path, which the crash would not have undone.
+    expect(bus.deadLetters).toHaveLength(0);
+  });
+
   it('dead-letters an over-long line and resumes at the next one', async () => {
     const file = join(dir, 'flows.log');
     const gen = new CalicoFlowLogGenerator({ seed: 11 });
@@ -209,8 +237,8 @@ describe('CalicoFileCollector (integration)', () => {
     const c = collector(file, { maxLineBytes: 5000 });
     await c.start();
     await waitFor(() => consumer.ids.length === 2, '2 records');
-    expect(bus.deadLetters).toHaveLength(1);
-    expect(bus.deadLetters[0].reason).toBe('line longer than 5000 bytes');
+    expect(consumer.deadLetters).toHaveLength(1);
+    expect(consumer.deadLetters[0].reason).toBe('line longer than 5000 bytes');
   });
 
   it('dead-letters a line over the limit whose last piece arrives with its newline in one chunk', async () => {
@@ -225,10 +253,10 @@ describe('CalicoFileCollector (integration)', () => {
     writeFileSync(file, `${ok[0]}\n${long}\n${atLimit}\n`);
     const c = collector(file, { maxLineBytes: 5000 });
     await c.start();
-    await waitFor(() => consumer.ids.length === 2 && bus.deadLetters.length === 1, '2 records and a dead letter');
+    await waitFor(() => consumer.ids.length === 2 && consumer.deadLetters.length === 1, '2 records and a dead letter');
     expect(consumer.ids).toEqual([calicoRecordId(ok[0]), calicoRecordId(atLimit)]);
-    expect(bus.deadLetters[0].reason).toBe('line longer than 5000 bytes');
-    expect(bus.deadLetters[0].origin).toBe(`calico-file:${file}:${ok[0].length + 1}`);
+    expect(consumer.deadLetters[0].reason).toBe('line longer than 5000 bytes');
+    expect(consumer.deadLetters[0].origin).toBe(`calico-file:${file}:${ok[0].length + 1}`);
   });
 
   it('startAt "end" skips existing content of files without a checkpoint, and waits for missing files', async () => {
@@ -242,7 +270,7 @@ describe('CalicoFileCollector (integration)', () => {
     appendFileSync(file, `rest-of-partial\n${next}\n`);
     await waitFor(() => consumer.ids.length === 1, '1 record');
     expect(consumer.ids).toEqual([calicoRecordId(next)]);
-    expect(bus.deadLetters).toHaveLength(0);
+    expect(consumer.deadLetters).toHaveLength(0);
 
     const later = join(dir, 'later.log');
     const c2 = collector(later);

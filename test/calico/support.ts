@@ -1,4 +1,4 @@
-import type { BatchHandler, ConsumedBatch } from '../../src/bus/flow-bus.js';
+import type { BatchHandler, ConsumedBatch, DeadLetter } from '../../src/bus/flow-bus.js';
 import type { CheckpointReader } from '../../src/collector/collector.js';
 import type { Logger } from '../../src/common/logger.js';
 import { validateFlowRecord } from '../../src/flow/flow-record.validator.js';
@@ -12,6 +12,8 @@ export class RecordingConsumer {
   readonly ids: string[] = [];
   readonly checkpoints = new Map<string, string>();
   readonly batches: ConsumedBatch[] = [];
+  /** Dead letters of the stored batches, in order (stored with their batch, as the aggregator does). */
+  readonly deadLetters: DeadLetter[] = [];
   /** Fail the next n batches (not committed, publisher retries). */
   failNext = 0;
   /** When set, the handler waits on it, then fails if it resolves to false. */
@@ -33,6 +35,7 @@ export class RecordingConsumer {
     }
     for (const r of batch.records) this.ids.push(validateFlowRecord(r).id);
     for (const c of batch.checkpoints) this.checkpoints.set(c.stream, c.position);
+    for (const d of batch.deadLetters ?? []) this.deadLetters.push(d);
     this.batches.push(batch);
   };
 

@@ -617,8 +617,10 @@ export class CalicoFileCollector implements Collector {
       offset: t.offset,
       head: headHash(t.head, Math.min(t.headLen, t.offset)),
     });
-    if (t.dead.length > 0 && !(await this.publishDeadLetters(t.dead))) return;
     const records = t.records;
+    // Dead letters travel with the batch whose checkpoint covers their lines: stored in its
+    // transaction (embedded mode), so lines read again after a crash are not dead-lettered twice.
+    const dead = t.dead;
     const checkpoint = this.window.pipelined
       ? { stream: t.stream, position, after: t.sentPosition }
       : { stream: t.stream, position };
@@ -627,24 +629,10 @@ export class CalicoFileCollector implements Collector {
     t.sentOffset = t.offset;
     t.sentIno = t.ino;
     t.sentPosition = position;
-    await this.window.send({ records, checkpoints: [checkpoint] }, () => this.metrics.records.inc(records.length));
-  }
-
-  /** Stores dead letters, retrying like a batch; false when killed meanwhile. */
-  private async publishDeadLetters(dead: DeadLetter[]): Promise<boolean> {
-    const backoff = new Backoff({ initialMs: this.opts.retryDelayMs ?? 500, maxMs: 30_000, jitter: 0 });
-    for (;;) {
-      if (this.killed) return false;
-      try {
-        await this.opts.bus.publishDeadLetters(dead);
-        dead.length = 0;
-        return true;
-      } catch (e) {
-        this.log.warn('publishing dead letters failed; retrying', { error: String(e), delayMs: backoff.peek() });
-        if (this.stopping) throw e;
-        await backoff.next();
-      }
-    }
+    await this.window.send(
+      { records, checkpoints: [checkpoint], ...(dead.length > 0 ? { deadLetters: dead } : {}) },
+      () => this.metrics.records.inc(records.length),
+    );
   }
 
   /** At end of file: detects rotation (new inode under the path) and truncation. */
