@@ -321,6 +321,11 @@ export class KafkaFlowBus implements FlowBus {
   private consumer?: Consumer;
   private topicsEnsured?: Promise<void>;
   private closed = false;
+  /**
+   * Dead-letter lists of batches already sent to the DLQ topic: a publisher retrying a batch whose
+   * records or checkpoints failed passes the same list again, and must not write them twice.
+   */
+  private readonly lettersSent = new WeakSet<DeadLetter[]>();
   private closing?: Promise<void>;
   /** Aborted by close(): cuts retry sleeps short. */
   private readonly stopping = new AbortController();
@@ -427,7 +432,11 @@ export class KafkaFlowBus implements FlowBus {
     if (this.closed) throw new Error('bus is closed');
     if (batch.prefolded?.length) throw new Error('folded segments travel only on the in-process bus');
     // Collector-side dead letters (input it could not map) go to the DLQ topic.
-    if (batch.deadLetters?.length) await this.publishDeadLetters(batch.deadLetters);
+    const letters = batch.deadLetters;
+    if (letters?.length && !this.lettersSent.has(letters)) {
+      await this.publishDeadLetters(letters);
+      this.lettersSent.add(letters);
+    }
     if (batch.records.length > 0) {
       const messages: Message[] = batch.records.map((record) => {
         const value = JSON.stringify(record) ?? 'null';

@@ -184,6 +184,28 @@ describe('KafkaFlowBus', () => {
     expect(values[1]).toMatchObject({ raw: 'bad', reason: 'bad line', origin: 'calico-file:/x:8' });
   });
 
+  it("sends a batch's dead letters once when the batch is published again after a failure", async () => {
+    const t = await topics(1);
+    let failures = 1;
+    const producer = bus({
+      ...t,
+      onPublished: async () => {
+        if (failures-- > 0) throw new Error('checkpoint store unavailable');
+      },
+    });
+    const batch = {
+      records: [flow(1)],
+      checkpoints: [{ stream: 'calico-file:/x', position: '1:10:abc' }],
+      deadLetters: [{ raw: 'bad', reason: 'bad line', origin: 'calico-file:/x:3' }],
+    };
+    await expect(producer.publish(batch)).rejects.toThrow('checkpoint store unavailable');
+    await producer.publish(batch); // the publisher's retry, with the same batch
+    await producer.publishDeadLetters([{ raw: 'later', reason: 'marker', origin: 'calico-file:/x:9' }]);
+    const dlq = await readTopic(cluster.bootstrap, t.dlqTopic, 2);
+    const origins = dlq.map((m) => (JSON.parse(m.value ?? '{}') as { origin: string }).origin);
+    expect(origins.slice(0, 2)).toEqual(['calico-file:/x:3', 'calico-file:/x:9']);
+  });
+
   it('shares partitions between two members of a consumer group: both receive, no duplicates, nothing lost', async () => {
     const t = await topics(4);
     const groupId = unique('g');
