@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hubbleLine, storedFlows } from '../cli/import-support.js';
+import { forwardedFlows, storedFlows } from '../cli/import-support.js';
 import { collect, spawnCli } from '../support/cli.js';
 import { createTestDatabase, queryRows } from '../support/test-database.js';
 import { until } from '../support/wait.js';
@@ -28,10 +28,7 @@ describe('import: SIGKILL between flushes of carried roll-ups', () => {
     // 180,000 forwarded flows of one edge, one a second, ending on a minute boundary: 3,000
     // whole minutes of 60 flows each, so 3,000 roll-up rows of count 60.
     const file = join(dir, 'flows.jsonl');
-    const end = Date.parse('2026-01-01T00:00:00Z');
-    const lines: string[] = [];
-    for (let i = 0; i < 180_000; i++) lines.push(hubbleLine(new Date(end - (180_000 - i) * 1000), 1024 + (i % 60_000)));
-    writeFileSync(file, `${lines.join('\n')}\n`);
+    writeFileSync(file, forwardedFlows(180_000, 1024, new Date('2026-01-01T00:00:00Z')));
     // About 100 rows a flush: dozens of flushes, each with the checkpoint of its last segment.
     const env = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', IMPORT_FLUSH_ENTRIES: '100', RETENTION_DAYS: '0' };
 

@@ -21,10 +21,14 @@ export function hubbleLine(time: Date, port: number, verdict: 'FORWARDED' | 'DRO
   return JSON.stringify({ flow, node_name: 'kind-kind/kind-worker', time: iso });
 }
 
-/** `n` forwarded flows, one second apart before `end`, ports from `firstPort`: a file's text. */
+/**
+ * `n` forwarded flows of one edge, one second apart before `end`, ports from `firstPort` (wrapping
+ * after 60,000, so long files stay within the port range): a file's text.
+ */
 export function forwardedFlows(n: number, firstPort: number, end = new Date()): string {
   const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(hubbleLine(new Date(end.getTime() - (n - i) * 1000), firstPort + i));
+  for (let i = 0; i < n; i++)
+    lines.push(hubbleLine(new Date(end.getTime() - (n - i) * 1000), firstPort + (i % 60_000)));
   return `${lines.join('\n')}\n`;
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hubbleLine, storedFlows } from './import-support.js';
+import { forwardedFlows, storedFlows } from './import-support.js';
 import { collect, runCli, spawnCli } from '../support/cli.js';
 import { within } from '../support/wait.js';
 import { createTestDatabase, queryRows } from '../support/test-database.js';
@@ -31,9 +31,7 @@ describe('import: a flush that fails to store', () => {
     // minutes of 60 flows each.
     const file = join(dir, 'flows.jsonl');
     const end = Date.parse('2026-01-01T00:00:00Z');
-    const lines: string[] = [];
-    for (let i = 0; i < 120_000; i++) lines.push(hubbleLine(new Date(end - (120_000 - i) * 1000), 1024 + (i % 60_000)));
-    writeFileSync(file, `${lines.join('\n')}\n`);
+    writeFileSync(file, forwardedFlows(120_000, 1024, new Date(end)));
     // Small flushes (about 100 rows each): dozens of them, several in flight behind the failed one.
     const env = { DATABASE_URL: db.url, LOG_LEVEL: 'warn', IMPORT_FLUSH_ENTRIES: '100', RETENTION_DAYS: '0' };
 
