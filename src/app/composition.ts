@@ -80,15 +80,6 @@ export async function openPipeline(config: AppConfig, log: Logger, opts: Pipelin
       ? new InProcessFlowBus(opts.localBus.queueRecords, log.child({ component: 'bus' }))
       : await createBus(config, opts.registry, log, repositories.checkpoints, (e) => opts.onFatalBusError?.(e, close));
     steps.push(() => bus.close());
-    if (bus instanceof InProcessFlowBus) {
-      // Dead letters published on their own, not with a batch, skip the aggregator: count them
-      // here. (The collectors send theirs with the batch that covers them, stored in its transaction.)
-      const deadLetters = new AggregatorMetrics(opts.registry).deadLetters;
-      bus.setDeadLetterSink(async (l) => {
-        await repositories.deadLetters.insert(l);
-        deadLetters.inc({ stage: 'collector' }, l.length);
-      });
-    }
 
     const { attributor, policies } = await createAttribution(config, log, opts.registry);
     if (policies) steps.push(async () => policies.stop());

@@ -4,19 +4,25 @@ import { InProcessFlowBus } from './in-process-flow.bus.js';
 
 const noCheckpoints = { groupId: 'g', loadCheckpoints: async () => new Map<string, string>() };
 
+/** A bus whose consumer records each batch, then holds it until `release()`. */
+async function gatedBus(): Promise<{ bus: InProcessFlowBus; seen: ConsumedBatch[]; release: () => void }> {
+  const seen: ConsumedBatch[] = [];
+  const bus = new InProcessFlowBus(100);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  await bus.consume(
+    async (b) => {
+      seen.push(b);
+      await gate;
+    },
+    { ...noCheckpoints, maxBatch: 10 },
+  );
+  return { bus, seen, release };
+}
+
 describe('InProcessFlowBus', () => {
   it('resolves a publish only once the consumer stored it, merging queued batches and keeping the last checkpoint', async () => {
-    const seen: ConsumedBatch[] = [];
-    const bus = new InProcessFlowBus(100);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    await bus.consume(
-      async (b) => {
-        seen.push(b);
-        await gate;
-      },
-      { ...noCheckpoints, maxBatch: 10 },
-    );
+    const { bus, seen, release } = await gatedBus();
     let firstDone = false;
     const first = bus
       .publish({ records: [1, 2], checkpoints: [{ stream: 's', position: '2' }] })
@@ -131,17 +137,7 @@ describe('InProcessFlowBus', () => {
   });
 
   it('merging checkpoints of a stream keeps the last position and the first `after`', async () => {
-    const seen: ConsumedBatch[] = [];
-    const bus = new InProcessFlowBus(100);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    await bus.consume(
-      async (b) => {
-        seen.push(b);
-        await gate;
-      },
-      { ...noCheckpoints, maxBatch: 10 },
-    );
+    const { bus, seen, release } = await gatedBus();
     const first = bus.publish({ records: [1], checkpoints: [{ stream: 's', position: '1', after: null }] });
     await new Promise((r) => setTimeout(r, 10)); // in the handler alone
     const rest = [
@@ -196,6 +192,18 @@ describe('InProcessFlowBus', () => {
     await c;
     expect(handled).toEqual([['a'], ['c']]);
     readyNow(); // the loop waits for the consumer after each hand-over
+    await bus.close();
+  });
+
+  it("hands dead letters published on their own to the consumer, marked as a collector's", async () => {
+    const { bus, seen, release } = await gatedBus();
+    release();
+    const letter = { raw: 'not json', reason: 'not JSON', origin: 'calico-file:/x:0' };
+    await bus.publishDeadLetters([letter]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].records).toEqual([]);
+    expect(seen[0].deadLetters).toEqual([letter]);
+    expect(seen[0].deadLettersFrom).toBe('collector');
     await bus.close();
   });
 });

@@ -31,18 +31,11 @@ export class InProcessFlowBus implements FlowBus {
   private wake?: () => void;
   private spaceWaiters: Array<() => void> = [];
   private loop?: Promise<void>;
-  readonly deadLetters: DeadLetter[] = [];
-  private deadLetterSink?: (letters: DeadLetter[]) => Promise<void>;
 
   constructor(
     private readonly maxQueuedRecords = 50_000,
     private readonly log: Logger = silentLogger,
   ) {}
-
-  /** Where dead letters go in embedded mode (the dead_letters table); kept in memory until set. */
-  setDeadLetterSink(sink: (letters: DeadLetter[]) => Promise<void>): void {
-    this.deadLetterSink = sink;
-  }
 
   async publish(batch: PublishBatch): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
@@ -67,9 +60,9 @@ export class InProcessFlowBus implements FlowBus {
     });
   }
 
-  async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
-    if (this.deadLetterSink) await this.deadLetterSink(letters);
-    else this.deadLetters.push(...letters);
+  /** Dead letters on their own: a batch of nothing else, stored and counted by the consumer. */
+  publishDeadLetters(letters: DeadLetter[]): Promise<void> {
+    return this.publish({ records: [], deadLetters: letters });
   }
 
   async consume(handler: BatchHandler, options: ConsumeOptions): Promise<void> {

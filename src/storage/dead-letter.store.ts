@@ -1,6 +1,4 @@
-import type { DataSource } from 'typeorm';
 import type { DeadLetter } from '../bus/flow-bus.js';
-import type { DeadLetterStore } from './ports.js';
 import { column, type SqlExecutor } from './sql-executor.js';
 
 const INSERT_DEAD_LETTERS = `
@@ -14,13 +12,4 @@ export async function insertDeadLetters(q: SqlExecutor, letters: readonly DeadLe
     column(letters, (d) => d.reason),
     column(letters, (d) => d.raw),
   ]);
-}
-
-/** dead_letters in PostgreSQL. */
-export class PostgresDeadLetterStore implements DeadLetterStore {
-  constructor(private readonly ds: DataSource) {}
-
-  insert(letters: DeadLetter[]): Promise<void> {
-    return insertDeadLetters(this.ds, letters);
-  }
 }

@@ -2,10 +2,9 @@ import type { DataSource } from 'typeorm';
 import type { RollupWriter } from '../aggregator/rollup-writer.port.js';
 import type { Logger } from '../common/logger.js';
 import { PostgresCheckpointStore } from './checkpoint.store.js';
-import { PostgresDeadLetterStore } from './dead-letter.store.js';
 import { RollupCloser } from './rollup-closer.js';
 import { PartitionManager } from './partition.manager.js';
-import type { CheckpointStore, DeadLetterStore, RetentionStore } from './ports.js';
+import type { CheckpointStore, RetentionStore } from './ports.js';
 import { PostgresRetentionStore } from './retention.store.js';
 import { PostgresRollupWriter } from './rollup.writer.js';
 
@@ -13,7 +12,6 @@ import { PostgresRollupWriter } from './rollup.writer.js';
 export interface WriteRepositories {
   rollups: RollupWriter;
   checkpoints: CheckpointStore;
-  deadLetters: DeadLetterStore;
   retention: RetentionStore;
   /** Sums closed hours and days into the hourly and daily roll-ups (serve's schedule, after import). */
   rollupCloser: RollupCloser;
@@ -25,7 +23,6 @@ export function postgresWriteRepositories(ds: DataSource, log: Logger): WriteRep
   return {
     rollups: new PostgresRollupWriter(ds, partitions),
     checkpoints: new PostgresCheckpointStore(ds),
-    deadLetters: new PostgresDeadLetterStore(ds),
     retention: new PostgresRetentionStore(ds, partitions),
     rollupCloser: new RollupCloser(ds, partitions, log.child({ component: 'rollup-closer' })),
   };

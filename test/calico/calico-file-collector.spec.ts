@@ -225,8 +225,6 @@ describe('CalicoFileCollector (integration)', () => {
     expect(consumer.deadLetters).toEqual([
       { raw: bad, reason: expect.stringMatching(/^not JSON/), origin: `calico-file:${file}:${good1.length + 1}` },
     ]);
-    // Nothing went to the bus's separate dead-letter path, which the crash would not have undone.
-    expect(bus.deadLetters).toHaveLength(0);
   });
 
   it('dead-letters an over-long line and resumes at the next one', async () => {
